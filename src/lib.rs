@@ -1,0 +1,2 @@
+//! fleetsh: script a Viam robot fleet in Lua.
+pub mod proto;
