@@ -1,2 +1,6 @@
 //! fleetsh: script a Viam robot fleet in Lua.
+pub mod cli;
+pub mod logging;
 pub mod proto;
+pub mod serve;
+pub mod server;

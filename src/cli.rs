@@ -1,0 +1,88 @@
+//! The command line: one clap definition drives parsing, `--help` and shell completions.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "fleetsh", version, about = "Script a Viam robot fleet in Lua", propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    /// Run this Lua chunk and exit (like `lua -e`).
+    #[arg(short = 'e', value_name = "CHUNK", global = false)]
+    pub exec: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options that select and reach the fleet; accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Data directory of the local fleet (default: the user's data directory).
+    #[arg(long, global = true, env = "FLEETSH_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Remote app endpoint: http://HOST:PORT is plaintext (a `fleetsh serve`), https://HOST[:PORT]
+    /// or a bare host is TLS.
+    #[arg(long, global = true, env = "FLEETSH_URL", value_name = "URL")]
+    pub url: Option<String>,
+
+    /// API key id for the remote endpoint.
+    #[arg(long, global = true, env = "VIAM_API_KEY_ID", value_name = "ID")]
+    pub api_key_id: Option<String>,
+
+    /// API key for the remote endpoint (prefer the environment variable: flags show in `ps`).
+    #[arg(long, global = true, env = "VIAM_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Named profile from the config file.
+    #[arg(long, global = true, env = "FLEETSH_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Deadline of each call.
+    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub call_timeout: Duration,
+
+    /// Log level or filter (e.g. info, debug, fleetsh=trace); RUST_LOG works too.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the local fleet (the app API) on a socket.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// TLS certificate (PEM); with --tls-key serves TLS instead of plaintext HTTP/2.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Lifetime of the access tokens the server issues.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub token_ttl: Duration,
+}
+
+/// The default data directory of the local fleet.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("fleetsh")
+}

@@ -1,0 +1,12 @@
+//! tracing to stderr; the level comes from --log-level, else RUST_LOG, else "info" for the
+//! server's request lines and "warn" elsewhere.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(level: Option<&str>) {
+    let filter = level
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("warn,fleetsh=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

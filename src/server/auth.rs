@@ -1,0 +1,205 @@
+//! Authentication: `proto.rpc.v1.AuthService/Authenticate` exchanges an API key (or a part
+//! secret) for a signed, expiring access token (a JWT, as the real service issues); every
+//! other call carries it as `authorization: Bearer <token>`. The interceptor only verifies
+//! the signature and expiry; handlers then load the principal's current grants, so a deleted
+//! key stops working at once even while its token is still fresh.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use super::authz::{Grant, Identity, Principal, ResourceType, Role};
+use super::error::{ApiError, ApiResult};
+use super::store::{Store, hash_secret, new_secret};
+use crate::proto::rpc::v1::auth_service_server::AuthService;
+use crate::proto::rpc::v1::{AuthenticateRequest, AuthenticateResponse};
+
+pub const API_KEY: &str = "api-key";
+pub const ROBOT_SECRET: &str = "robot-secret";
+const AUDIENCE: &str = "fleetsh-local-fleet";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub aud: String,
+    pub exp: u64,
+    pub iat: u64,
+    /// The credential type that was exchanged ("api-key" or "robot-secret").
+    pub rpc_creds_type: String,
+}
+
+/// Signs and verifies access tokens with a per-fleet key kept in the database, so tokens
+/// stay valid across a restart of the server.
+#[derive(Clone)]
+pub struct Tokens {
+    enc: EncodingKey,
+    dec: DecodingKey,
+    validation: Validation,
+    pub ttl: Duration,
+}
+
+impl Tokens {
+    pub fn load_or_create(store: &Store, ttl: Duration) -> ApiResult<Self> {
+        let secret = match store.meta_get("token_signing_key")? {
+            Some(k) => k,
+            None => {
+                let k = new_secret(64).into_bytes();
+                store.meta_set("token_signing_key", &k)?;
+                k
+            }
+        };
+        let mut validation = Validation::default();
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 0;
+        Ok(Self {
+            enc: EncodingKey::from_secret(&secret),
+            dec: DecodingKey::from_secret(&secret),
+            validation,
+            ttl,
+        })
+    }
+
+    pub fn issue(&self, entity: &str, creds_type: &str) -> ApiResult<String> {
+        let now = unix_now();
+        let claims = Claims {
+            sub: entity.into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            exp: now + self.ttl.as_secs().max(1),
+            rpc_creds_type: creds_type.into(),
+        };
+        jsonwebtoken::encode(&Header::default(), &claims, &self.enc)
+            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, Status> {
+        jsonwebtoken::decode::<Claims>(token, &self.dec, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| Status::unauthenticated(format!("unauthenticated: {e}; authenticate again")))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+/// Builds the tonic interceptor that admits only requests with one valid bearer token and
+/// hands the token's claims to the handler.
+pub fn interceptor(tokens: Tokens) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |mut req: Request<()>| {
+        let mut values = req.metadata().get_all("authorization").iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(Status::unauthenticated("authentication required"));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization header must be \"Bearer <token>\""))?;
+        let claims = tokens.verify(token)?;
+        req.extensions_mut().insert(claims);
+        Ok(req)
+    }
+}
+
+impl Api {
+    /// The principal behind a verified token, with its grants as they are now.
+    pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Principal> {
+        let claims = claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
+        self.store.read(|c| match claims.rpc_creds_type.as_str() {
+            API_KEY => {
+                let org_id: Option<String> = c
+                    .query_row("SELECT org_id FROM api_keys WHERE id = ?1", [&claims.sub], |r| r.get(0))
+                    .optional()?;
+                let org_id = org_id.ok_or_else(|| {
+                    ApiError::Unauthenticated("unauthenticated: this API key was deleted".into())
+                })?;
+                Ok(Principal {
+                    identity: Identity::ApiKey { id: claims.sub.clone(), org_id },
+                    grants: grants_of(c, &claims.sub)?,
+                })
+            }
+            ROBOT_SECRET => Ok(Principal { identity: Identity::Part { id: claims.sub.clone() }, grants: vec![] }),
+            other => Err(ApiError::Unauthenticated(format!("unauthenticated: unknown credential type {other:?}"))),
+        })
+    }
+
+    fn authenticate(&self, entity: &str, creds_type: &str, payload: &str) -> ApiResult<String> {
+        let ok = self.store.read(|c| match creds_type {
+            API_KEY => {
+                let hash: Option<String> = c
+                    .query_row("SELECT key_hash FROM api_keys WHERE id = ?1", [entity], |r| r.get(0))
+                    .optional()?;
+                let ok = hash.is_some_and(|h| h == hash_secret(payload));
+                if ok {
+                    c.execute(
+                        "UPDATE api_keys SET last_used = ?2 WHERE id = ?1",
+                        rusqlite::params![entity, super::store::now()],
+                    )?;
+                }
+                Ok(ok)
+            }
+            ROBOT_SECRET => Ok(c
+                .query_row(
+                    "SELECT 1 FROM part_secrets WHERE part_id = ?1 AND secret = ?2",
+                    [entity, payload],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some()),
+            other => Err(ApiError::invalid(
+                "credentials.type",
+                format!("unsupported credential type {other:?}; use \"api-key\" or \"robot-secret\""),
+            )),
+        })?;
+        if !ok {
+            return Err(ApiError::PermissionDenied(format!("invalid credentials for entity {entity:?}")));
+        }
+        self.tokens.issue(entity, creds_type)
+    }
+}
+
+pub fn grants_of(c: &rusqlite::Connection, identity_id: &str) -> ApiResult<Vec<Grant>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT org_id, role, resource_type, resource_id FROM authorizations WHERE identity_id = ?1",
+    )?;
+    let rows = stmt.query_map([identity_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    let mut grants = Vec::new();
+    for row in rows {
+        let (org_id, role, rt, resource_id) = row?;
+        grants.push(Grant { org_id, role: Role::parse(&role)?, resource_type: ResourceType::parse(&rt)?, resource_id });
+    }
+    Ok(grants)
+}
+
+pub struct AuthSvc(pub std::sync::Arc<Api>);
+
+#[tonic::async_trait]
+impl AuthService for AuthSvc {
+    async fn authenticate(
+        &self,
+        request: Request<AuthenticateRequest>,
+    ) -> Result<Response<AuthenticateResponse>, Status> {
+        if request.metadata().contains_key("authorization") {
+            return Err(Status::invalid_argument("Authenticate must be called without an authorization header"));
+        }
+        let req = request.into_inner();
+        let creds = req.credentials.ok_or_else(|| Status::invalid_argument("credentials: required"))?;
+        if req.entity.is_empty() {
+            return Err(Status::invalid_argument("entity: required (the API key id or part id)"));
+        }
+        let result = self.0.authenticate(&req.entity, &creds.r#type, &creds.payload);
+        tracing::info!(
+            method = "Authenticate",
+            principal = %req.entity,
+            status = ?result.as_ref().map(|_| tonic::Code::Ok).unwrap_or_else(|e| e.code()),
+        );
+        Ok(Response::new(AuthenticateResponse { access_token: result? }))
+    }
+}

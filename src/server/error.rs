@@ -1,0 +1,92 @@
+//! The one place where failures become gRPC statuses. Handlers and the store return
+//! `ApiError`; a database failure is logged here and reaches the client as INTERNAL with no
+//! detail, while every user error keeps its message (which names the field or the id).
+
+use tonic::{Code, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Internal(String),
+    #[error("{0} is not implemented by the local fleet")]
+    Unimplemented(&'static str),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
+        Self::InvalidArgument(format!("{field}: {why}"))
+    }
+
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Self::NotFound(format!("{kind} {id:?} not found"))
+    }
+
+    pub fn denied(what: impl std::fmt::Display) -> Self {
+        Self::PermissionDenied(format!("permission denied: {what}"))
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::NotFound(_) => Code::NotFound,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::Storage(_) | Self::Internal(_) => Code::Internal,
+            Self::Unimplemented(_) => Code::Unimplemented,
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        match &e {
+            ApiError::Storage(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                Status::internal("internal error in the local fleet; see the server log")
+            }
+            _ => Status::new(e.code(), e.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Internal(format!("i/o: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_errors_keep_their_message_and_storage_errors_hide_theirs() {
+        let s: Status = ApiError::not_found("robot", "x").into();
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "robot \"x\" not found");
+        let s: Status = ApiError::Storage(rusqlite::Error::InvalidQuery).into();
+        assert_eq!(s.code(), Code::Internal);
+        assert!(!s.message().contains("Query"));
+    }
+}

@@ -1,0 +1,164 @@
+//! The local fleet: a wire-compatible server of the app API, backed by SQLite. `fleetsh serve`
+//! exposes it on a socket; with no cloud credentials the client starts it in-process.
+
+mod app_service;
+pub mod auth;
+pub mod authz;
+mod bootstrap;
+pub mod error;
+mod fragments;
+mod invites;
+mod keys;
+mod locations;
+mod logs;
+mod modules;
+mod orgs;
+mod parts;
+mod robots;
+mod roles;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+pub use bootstrap::Credentials;
+
+use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
+use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
+use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
+
+/// Largest request accepted: module files travel whole in one message (the Python SDK sends
+/// them that way), and the API promises files of at least 64 MiB.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Shared state of every handler.
+pub struct Api {
+    pub store: store::Store,
+    pub tokens: auth::Tokens,
+    pub data_dir: PathBuf,
+    /// The newest log sequence number; live tails wait on it.
+    pub log_seq: tokio::sync::watch::Sender<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub token_ttl: Duration,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub allow_remote: bool,
+}
+
+impl ServeOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: data_dir.into(),
+            token_ttl: Duration::from_secs(3600),
+            tls_cert: None,
+            tls_key: None,
+            allow_remote: false,
+        }
+    }
+}
+
+impl Api {
+    /// Opens the fleet in `data_dir`, creating the first organization on first use.
+    pub fn open(data_dir: &Path, token_ttl: Duration) -> anyhow::Result<(Arc<Self>, bootstrap::Bootstrap)> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        let store = store::Store::open(&data_dir.join("fleet.db"))?;
+        let tokens = auth::Tokens::load_or_create(&store, token_ttl)?;
+        let last_seq = logs::last_seq(&store)?;
+        let api = Self {
+            store,
+            tokens,
+            data_dir: data_dir.to_path_buf(),
+            log_seq: tokio::sync::watch::channel(last_seq).0,
+        };
+        let boot = bootstrap::ensure(&api)?;
+        Ok((Arc::new(api), boot))
+    }
+}
+
+/// A server that has bound its socket and is serving in a background task.
+pub struct RunningFleet {
+    pub addr: SocketAddr,
+    pub credentials: Credentials,
+    /// True when this start created the organization and its first key.
+    pub created: bool,
+    pub api: Arc<Api>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningFleet {
+    /// Stops accepting, lets in-flight calls finish, and closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        self.api.store.close();
+        Ok(())
+    }
+}
+
+/// Binds `opts.listen` (port 0 picks a free port) and serves until `stop`.
+pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
+    if !opts.listen.ip().is_loopback() && !opts.allow_remote {
+        anyhow::bail!(
+            "refusing to listen on non-loopback address {}: pass --allow-remote to expose the local fleet",
+            opts.listen
+        );
+    }
+    let (api, boot) = Api::open(&opts.data_dir, opts.token_ttl)?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if opts.tls_cert.is_some() { "https" } else { "http" };
+    let credentials = boot.credentials(&format!("{scheme}://{addr}"));
+    credentials.write(&opts.data_dir)?;
+
+    let mut builder = Server::builder();
+    if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
+        let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+    } else if opts.tls_cert.is_some() || opts.tls_key.is_some() {
+        anyhow::bail!("--tls-cert and --tls-key go together");
+    }
+    let intercept = auth::interceptor(api.tokens.clone());
+    let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let robot = RobotServiceServer::new(logs::RobotSvc(api.clone()));
+    let router = builder
+        .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
+        .add_service(InterceptedService::new(app, intercept.clone()))
+        .add_service(InterceptedService::new(robot, intercept));
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let incoming = TcpListenerStream::new(listener);
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = rx.await;
+            })
+            .await
+            .context("server failed")
+    });
+    Ok(RunningFleet { addr, credentials, created: boot.created, api, shutdown: Some(tx), task: Some(task) })
+}

@@ -1,0 +1,239 @@
+//! Organizations and their members.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::Api;
+use super::authz::{Identity, Perm, Principal, ResourceType, Role, Scope};
+use super::error::{ApiError, ApiResult};
+use super::store::{found, new_id, now, to_ts};
+use super::{invites, roles};
+use crate::proto::viam::app::v1::*;
+
+pub fn insert_org(tx: &Transaction<'_>, name: &str, namespace: Option<&str>) -> ApiResult<String> {
+    let id = new_id();
+    tx.execute(
+        "INSERT INTO orgs(id, name, public_namespace, created_on) VALUES (?1, ?2, ?3, ?4)",
+        params![id, name, namespace, now()],
+    )?;
+    Ok(id)
+}
+
+pub fn insert_member(tx: &Transaction<'_>, org_id: &str, user_id: &str) -> ApiResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO members(org_id, user_id, date_added) VALUES (?1, ?2, ?3)",
+        params![org_id, user_id, now()],
+    )?;
+    Ok(())
+}
+
+/// Namespaces: lowercase letters, digits and dashes.
+pub fn validate_namespace(ns: &str) -> ApiResult<()> {
+    if ns.is_empty() {
+        return Err(ApiError::invalid("public_namespace", "must not be empty"));
+    }
+    if let Some(bad) = ns.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(ApiError::invalid(
+            "public_namespace",
+            format!("{bad:?} is not allowed; use lowercase letters, digits and dashes"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn load_org(c: &Connection, id: &str) -> ApiResult<Organization> {
+    found(
+        c.query_row(
+            "SELECT id, name, created_on, public_namespace, default_region, cid FROM orgs WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Organization {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_on: Some(to_ts(r.get(2)?)),
+                    public_namespace: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    default_region: r.get(4)?,
+                    cid: r.get(5)?,
+                    default_fragments: None,
+                    allowed_login_methods: None,
+                })
+            },
+        ),
+        "organization",
+        id,
+    )
+}
+
+/// NOT_FOUND for an unknown organization, PERMISSION_DENIED for one the caller lacks `perm` on.
+pub fn require_org(c: &Connection, who: &Principal, perm: Perm, org_id: &str) -> ApiResult<()> {
+    ensure_org(c, org_id)?;
+    who.require(perm, &Scope::org(org_id))
+}
+
+/// INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown organization.
+pub fn ensure_org(c: &Connection, org_id: &str) -> ApiResult<()> {
+    if org_id.is_empty() {
+        return Err(ApiError::invalid("organization_id", "required"));
+    }
+    let exists = c.query_row("SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(())).optional()?;
+    exists.ok_or_else(|| ApiError::not_found("organization", org_id))
+}
+
+pub fn create_organization(api: &Api, who: &Principal, req: CreateOrganizationRequest) -> ApiResult<CreateOrganizationResponse> {
+    let name = req.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    let Identity::ApiKey { id: key_id, .. } = &who.identity else {
+        return Err(ApiError::denied("only API keys may create organizations"));
+    };
+    api.store.tx(|tx| {
+        let org_id = insert_org(tx, name, None)?;
+        roles::insert_grant(tx, &org_id, key_id, "api-key", Role::Owner, ResourceType::Organization, &org_id)?;
+        Ok(CreateOrganizationResponse { organization: Some(load_org(tx, &org_id)?) })
+    })
+}
+
+pub fn list_organizations(api: &Api, who: &Principal, _req: ListOrganizationsRequest) -> ApiResult<ListOrganizationsResponse> {
+    api.store.read(|c| {
+        let organizations = who.orgs().into_iter().map(|id| load_org(c, id)).collect::<ApiResult<_>>()?;
+        Ok(ListOrganizationsResponse { organizations })
+    })
+}
+
+pub fn list_organizations_by_user(
+    api: &Api,
+    who: &Principal,
+    req: ListOrganizationsByUserRequest,
+) -> ApiResult<ListOrganizationsByUserResponse> {
+    if req.user_id.is_empty() {
+        return Err(ApiError::invalid("user_id", "required"));
+    }
+    api.store.read(|c| {
+        let mut stmt = c.prepare_cached(
+            "SELECT o.id, o.name, o.cid, o.public_namespace FROM members m JOIN orgs o ON o.id = m.org_id
+             WHERE m.user_id = ?1 ORDER BY o.created_on",
+        )?;
+        let orgs = stmt
+            .query_map([&req.user_id], |r| {
+                Ok(OrgDetails {
+                    org_id: r.get(0)?,
+                    org_name: r.get(1)?,
+                    org_cid: r.get(2)?,
+                    public_namespace: r.get(3)?,
+                    billing_tier: None,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            // Only organizations the caller can see itself.
+            .filter(|o| who.in_org(&o.org_id))
+            .collect();
+        Ok(ListOrganizationsByUserResponse { orgs })
+    })
+}
+
+pub fn get_organization(api: &Api, who: &Principal, req: GetOrganizationRequest) -> ApiResult<GetOrganizationResponse> {
+    api.store.read(|c| {
+        let org = load_org(c, &req.organization_id)?;
+        if !who.in_org(&org.id) {
+            return Err(ApiError::denied(format!("read_organization on organization {:?}", org.id)));
+        }
+        Ok(GetOrganizationResponse { organization: Some(org) })
+    })
+}
+
+pub fn get_organization_namespace_availability(
+    api: &Api,
+    _who: &Principal,
+    req: GetOrganizationNamespaceAvailabilityRequest,
+) -> ApiResult<GetOrganizationNamespaceAvailabilityResponse> {
+    validate_namespace(&req.public_namespace)?;
+    let taken = api.store.read(|c| {
+        Ok(c.query_row("SELECT 1 FROM orgs WHERE public_namespace = ?1", [&req.public_namespace], |_| Ok(()))
+            .optional()?
+            .is_some())
+    })?;
+    Ok(GetOrganizationNamespaceAvailabilityResponse { available: !taken })
+}
+
+pub fn list_organization_members(
+    api: &Api,
+    who: &Principal,
+    req: ListOrganizationMembersRequest,
+) -> ApiResult<ListOrganizationMembersResponse> {
+    api.store.read(|c| {
+        require_org(c, who, Perm::ReadOrganization, &req.organization_id)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT u.id, u.email, m.date_added, m.last_login FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = ?1 ORDER BY m.date_added, u.email",
+        )?;
+        let members = stmt
+            .query_map([&req.organization_id], |r| {
+                Ok(OrganizationMember {
+                    user_id: r.get(0)?,
+                    emails: vec![r.get(1)?],
+                    date_added: Some(to_ts(r.get(2)?)),
+                    last_login: r.get::<_, Option<i64>>(3)?.map(to_ts),
+                    last_access: None,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let invites = invites::list(c, &req.organization_id)?;
+        Ok(ListOrganizationMembersResponse { organization_id: req.organization_id.clone(), members, invites })
+    })
+}
+
+pub fn delete_organization_member(
+    api: &Api,
+    who: &Principal,
+    req: DeleteOrganizationMemberRequest,
+) -> ApiResult<DeleteOrganizationMemberResponse> {
+    if req.user_id.is_empty() {
+        return Err(ApiError::invalid("user_id", "required"));
+    }
+    api.store.tx(|tx| {
+        require_org(tx, who, Perm::WriteOrganization, &req.organization_id)?;
+        let n = tx.execute(
+            "DELETE FROM members WHERE org_id = ?1 AND user_id = ?2",
+            params![req.organization_id, req.user_id],
+        )?;
+        if n == 0 {
+            return Err(ApiError::NotFound(format!(
+                "user {:?} is not a member of organization {:?}",
+                req.user_id, req.organization_id
+            )));
+        }
+        tx.execute(
+            "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2",
+            params![req.organization_id, req.user_id],
+        )?;
+        let owners_left: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM authorizations WHERE org_id = ?1 AND role = 'owner'
+             AND resource_type = 'organization' AND resource_id = ?1",
+            [&req.organization_id],
+            |r| r.get(0),
+        )?;
+        if owners_left == 0 {
+            // Rolls back: an organization must keep an owner.
+            return Err(ApiError::FailedPrecondition(
+                "cannot remove the last owner of the organization; add another owner first".into(),
+            ));
+        }
+        Ok(DeleteOrganizationMemberResponse {})
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_allow_lowercase_digits_and_dashes_only() {
+        validate_namespace("my-org-2").unwrap();
+        for bad in ["", "My-Org", "a_b", "a b", "ü"] {
+            let e = validate_namespace(bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad:?}");
+            assert!(e.to_string().contains("public_namespace"));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Machines (robots). Each has one main part from birth; parts live in parts.rs.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Api;
+use super::authz::{Perm, Principal, Scope};
+use super::error::{ApiError, ApiResult};
+use super::store::{found, new_id, now, to_ts};
+use super::{orgs, parts};
+use crate::proto::viam::app::v1::*;
+
+/// Machines count as online when a part was seen within this many seconds.
+const ONLINE_WINDOW_SECS: i64 = 60;
+
+/// The name of the location whose machines GetRoverRentalRobots reports: the local fleet has
+/// no rental program, so operators mark rental rovers by keeping them there.
+pub const ROVER_RENTAL_LOCATION: &str = "Rover Rentals";
+
+fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
+    let last_access: Option<i64> = r.get(3)?;
+    let (online_state, seconds) = match last_access {
+        None => (OnlineState::AwaitingSetup, 0),
+        Some(t) => {
+            let secs = (now() - t) / 1_000_000_000;
+            (if secs <= ONLINE_WINDOW_SECS { OnlineState::Online } else { OnlineState::Offline }, secs)
+        }
+    };
+    Ok(Robot {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        location: r.get(2)?,
+        last_access: last_access.map(to_ts),
+        created_on: Some(to_ts(r.get(4)?)),
+        online_state: online_state as i32,
+        seconds_since_online: seconds,
+    })
+}
+
+const ROBOT_COLUMNS: &str = "r.id, r.name, r.location_id, r.last_access, r.created_on";
+
+pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
+    found(
+        c.query_row(&format!("SELECT {ROBOT_COLUMNS} FROM robots r WHERE r.id = ?1"), [id], robot_from_row),
+        "robot",
+        id,
+    )
+}
+
+fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
+    let v = v.trim();
+    if v.is_empty() { Err(ApiError::invalid(field, "required")) } else { Ok(v) }
+}
+
+fn ensure_unique_name(c: &Connection, location_id: &str, name: &str, except: &str) -> ApiResult<()> {
+    let clash = c
+        .query_row(
+            "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3",
+            params![location_id, name, except],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?;
+    match clash {
+        Some(other) => Err(ApiError::AlreadyExists(format!(
+            "a machine named {name:?} already exists in location {location_id:?} (id {other:?})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn get_robot(api: &Api, who: &Principal, req: GetRobotRequest) -> ApiResult<GetRobotResponse> {
+    let id = required("id", &req.id)?;
+    api.store.read(|c| {
+        who.require(Perm::ReadRobot, &Scope::robot(c, id)?)?;
+        Ok(GetRobotResponse { robot: Some(load(c, id)?) })
+    })
+}
+
+pub fn get_rover_rental_robots(
+    api: &Api,
+    who: &Principal,
+    req: GetRoverRentalRobotsRequest,
+) -> ApiResult<GetRoverRentalRobotsResponse> {
+    api.store.read(|c| {
+        orgs::require_org(c, who, Perm::ReadOrganization, &req.org_id)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT r.id, r.location_id, r.name, COALESCE(p.id, '') FROM robots r
+             JOIN locations l ON l.id = r.location_id
+             LEFT JOIN parts p ON p.robot_id = r.id AND p.main_part = 1
+             WHERE l.org_id = ?1 AND l.name = ?2 COLLATE NOCASE ORDER BY r.created_on, r.id",
+        )?;
+        let robots = stmt
+            .query_map(params![req.org_id, ROVER_RENTAL_LOCATION], |r| {
+                Ok(RoverRentalRobot {
+                    robot_id: r.get(0)?,
+                    location_id: r.get(1)?,
+                    robot_name: r.get(2)?,
+                    robot_main_part_id: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(GetRoverRentalRobotsResponse { robots })
+    })
+}
+
+pub fn list_robots(api: &Api, who: &Principal, req: ListRobotsRequest) -> ApiResult<ListRobotsResponse> {
+    let location_id = required("location_id", &req.location_id)?;
+    api.store.read(|c| {
+        let scope = Scope::location(c, location_id)?;
+        let whole = who.can(Perm::ReadRobot, &scope) || who.can(Perm::ReadLocation, &scope);
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {ROBOT_COLUMNS} FROM robots r WHERE r.location_id = ?1 ORDER BY r.created_on, r.id"
+        ))?;
+        let all = stmt.query_map([location_id], robot_from_row)?;
+        let mut robots = Vec::new();
+        for robot in all {
+            let robot = robot?;
+            // A robot-scoped key sees only its own machines in the location.
+            let visible = whole || {
+                let s = Scope { robot_id: Some(robot.id.clone()), ..scope.clone() };
+                who.can(Perm::ReadRobot, &s)
+            };
+            if visible {
+                robots.push(robot);
+            }
+        }
+        if robots.is_empty() && !whole && !who.in_org(&scope.org_id) {
+            return Err(ApiError::denied(format!("read_robot on location {location_id:?}")));
+        }
+        Ok(ListRobotsResponse { robots })
+    })
+}
+
+pub fn new_robot(api: &Api, who: &Principal, req: NewRobotRequest) -> ApiResult<NewRobotResponse> {
+    let name = required("name", &req.name)?;
+    let location_id = required("location", &req.location)?;
+    api.store.tx(|tx| {
+        who.require(Perm::WriteLocation, &Scope::location(tx, location_id)?)?;
+        ensure_unique_name(tx, location_id, name, "")?;
+        let id = new_id();
+        tx.execute(
+            "INSERT INTO robots(id, location_id, name, created_on) VALUES (?1, ?2, ?3, ?4)",
+            params![id, location_id, name, now()],
+        )?;
+        parts::insert_part(tx, &id, &format!("{name}-main"), true)?;
+        Ok(NewRobotResponse { id })
+    })
+}
+
+pub fn update_robot(api: &Api, who: &Principal, req: UpdateRobotRequest) -> ApiResult<UpdateRobotResponse> {
+    let id = required("id", &req.id)?;
+    let name = required("name", &req.name)?;
+    api.store.tx(|tx| {
+        let scope = Scope::robot(tx, id)?;
+        who.require(Perm::WriteRobot, &scope)?;
+        // An empty location keeps the machine where it is.
+        let location_id = match req.location.trim() {
+            "" => scope.locations.first().cloned().unwrap_or_default(),
+            target => {
+                let to = Scope::location(tx, target)?;
+                if to.org_id != scope.org_id {
+                    return Err(ApiError::invalid("location", "belongs to another organization"));
+                }
+                who.require(Perm::WriteLocation, &to)?;
+                target.to_string()
+            }
+        };
+        ensure_unique_name(tx, &location_id, name, id)?;
+        tx.execute(
+            "UPDATE robots SET name = ?2, location_id = ?3 WHERE id = ?1",
+            params![id, name, location_id],
+        )?;
+        Ok(UpdateRobotResponse { robot: Some(load(tx, id)?) })
+    })
+}
+
+pub fn delete_robot(api: &Api, who: &Principal, req: DeleteRobotRequest) -> ApiResult<DeleteRobotResponse> {
+    let id = required("id", &req.id)?;
+    api.store.tx(|tx| {
+        who.require(Perm::WriteRobot, &Scope::robot(tx, id)?)?;
+        tx.execute("DELETE FROM logs WHERE part_id IN (SELECT id FROM parts WHERE robot_id = ?1)", [id])?;
+        tx.execute("DELETE FROM authorizations WHERE resource_type = 'robot' AND resource_id = ?1", [id])?;
+        tx.execute("DELETE FROM robots WHERE id = ?1", [id])?;
+        Ok(DeleteRobotResponse {})
+    })
+}

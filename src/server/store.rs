@@ -1,0 +1,154 @@
+//! SQLite storage of the local fleet: one file, WAL, schema migrations, and the small helpers
+//! every area uses (ids, clocks, secrets). Each area's queries live in that area's file.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite_migration::{M, Migrations};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema.sql"))];
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> anyhow::Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> anyhow::Result<Self> {
+        // WAL + synchronous=NORMAL: a committed transaction is in the WAL before the reply
+        // goes out, so it survives the process being killed (only power loss could cost the
+        // last commits). busy_timeout covers a second process (e.g. sqlite3 CLI) reading.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (the transaction
+        // rolls back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in a transaction that commits when `f` succeeds and rolls back otherwise.
+    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on the connection without a transaction (single reads).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+        f(&self.lock())
+    }
+
+    /// Closes the database cleanly: checkpoints the WAL into the main file.
+    pub fn close(&self) {
+        let conn = self.lock();
+        if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+        }
+    }
+
+    pub fn meta_get(&self, key: &str) -> ApiResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    pub fn meta_set(&self, key: &str, value: &[u8]) -> ApiResult<()> {
+        self.read(|c| {
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// A fresh id. UUIDs everywhere: the Python SDK insists that API key ids parse as UUIDs.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A random secret of `len` alphanumeric characters.
+pub fn new_secret(len: usize) -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// Hex SHA-256. Keys are 32 random alphanumerics (~190 bits), so a plain digest is enough;
+/// a slow password hash would only cost every authentication time.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Now, in Unix nanoseconds rounded down to whole microseconds.
+pub fn now() -> i64 {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (d.as_micros() as i64) * 1000
+}
+
+pub fn to_ts(nanos: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
+}
+
+pub fn from_ts(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(ts.nanos))
+}
+
+/// Maps "no row" to NOT_FOUND for the given kind and id.
+pub fn found<T>(r: rusqlite::Result<T>, kind: &str, id: &str) -> ApiResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Err(ApiError::not_found(kind, id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+    }
+
+    #[test]
+    fn timestamps_round_trip_including_before_1970() {
+        for n in [0, 1_700_000_000_123_456_000, -1_500_000_000] {
+            assert_eq!(from_ts(&to_ts(n)), n);
+        }
+    }
+
+    #[test]
+    fn secrets_are_random_and_hashes_stable() {
+        assert_ne!(new_secret(32), new_secret(32));
+        assert_eq!(hash_secret("a"), hash_secret("a"));
+        assert_eq!(hash_secret("a").len(), 64);
+    }
+}

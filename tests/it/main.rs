@@ -1,0 +1,6 @@
+//! The one integration test binary: every test starts its own server on port 0.
+
+mod harness;
+mod locations;
+mod orgs;
+mod robots;
