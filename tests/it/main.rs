@@ -5,3 +5,4 @@ mod harness;
 mod locations;
 mod orgs;
 mod robots;
+mod tls;
