@@ -17,7 +17,9 @@ async fn serves_tls_with_the_given_certificate() {
     assert!(fleet.credentials.address.starts_with("https://"));
 
     let ca = Certificate::from_pem(std::fs::read(format!("{FIXTURES}/ca.pem")).unwrap());
-    let tls = ClientTlsConfig::new().ca_certificate(ca).domain_name("localhost");
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(ca)
+        .domain_name("localhost");
     let channel = Channel::from_shared(fleet.credentials.address.clone())
         .unwrap()
         .tls_config(tls)
@@ -28,7 +30,10 @@ async fn serves_tls_with_the_given_certificate() {
     let token = AuthServiceClient::new(channel)
         .authenticate(AuthenticateRequest {
             entity: fleet.credentials.api_key_id.clone(),
-            credentials: Some(RpcCredentials { r#type: "api-key".into(), payload: fleet.credentials.api_key.clone() }),
+            credentials: Some(RpcCredentials {
+                r#type: "api-key".into(),
+                payload: fleet.credentials.api_key.clone(),
+            }),
         })
         .await
         .unwrap()
@@ -38,8 +43,14 @@ async fn serves_tls_with_the_given_certificate() {
 
     // A plaintext client cannot talk to it.
     let plain = format!("http://{}", fleet.addr);
-    let plain = Channel::from_shared(plain).unwrap().connect().await.unwrap();
-    let r = AuthServiceClient::new(plain).authenticate(AuthenticateRequest::default()).await;
+    let plain = Channel::from_shared(plain)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let r = AuthServiceClient::new(plain)
+        .authenticate(AuthenticateRequest::default())
+        .await;
     assert!(r.is_err());
     fleet.stop().await.unwrap();
 }
@@ -49,6 +60,9 @@ async fn refuses_non_loopback_addresses_without_allow_remote() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = fleetsh::server::ServeOptions::new(dir.path());
     opts.listen = "0.0.0.0:0".parse().unwrap();
-    let err = fleetsh::server::start(&opts).await.err().expect("must refuse");
+    let err = fleetsh::server::start(&opts)
+        .await
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("--allow-remote"), "{err}");
 }
