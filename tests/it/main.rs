@@ -1,6 +1,10 @@
 //! The one integration test binary: every test starts its own server on port 0.
 
 mod harness;
+mod invites;
+mod keys;
 mod locations;
 mod orgs;
+mod permissions;
 mod robots;
+mod roles;
