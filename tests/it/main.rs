@@ -2,7 +2,11 @@
 
 mod durability;
 mod harness;
+mod invites;
+mod keys;
 mod locations;
 mod orgs;
+mod permissions;
 mod robots;
+mod roles;
 mod tls;
