@@ -15,7 +15,8 @@ const PRIVATE: i32 = FragmentVisibility::Private as i32;
 const PUBLIC: i32 = FragmentVisibility::Public as i32;
 const UNLISTED: i32 = FragmentVisibility::PublicUnlisted as i32;
 
-const COLUMNS: &str = "f.id, f.name, f.config, f.config_json, f.visibility, f.created_on, f.last_updated,
+const COLUMNS: &str =
+    "f.id, f.name, f.config, f.config_json, f.visibility, f.created_on, f.last_updated,
      f.revision, o.id, o.name, o.public_namespace";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Fragment> {
@@ -47,7 +48,8 @@ fn load(c: &Connection, id: &str) -> ApiResult<Fragment> {
     if id.is_empty() {
         return Err(ApiError::invalid("id", "required"));
     }
-    let sql = format!("SELECT {COLUMNS} FROM fragments f JOIN orgs o ON o.id = f.org_id WHERE f.id = ?1");
+    let sql =
+        format!("SELECT {COLUMNS} FROM fragments f JOIN orgs o ON o.id = f.org_id WHERE f.id = ?1");
     found(c.query_row(&sql, [id], from_row), "fragment", id)
 }
 
@@ -61,7 +63,10 @@ fn query(c: &Connection, filter: &str, args: impl rusqlite::Params) -> ApiResult
 }
 
 fn usage(f: &Fragment) -> FragmentUsage {
-    FragmentUsage { fragment_id: f.id.clone(), ..FragmentUsage::default() }
+    FragmentUsage {
+        fragment_id: f.id.clone(),
+        ..FragmentUsage::default()
+    }
 }
 
 /// A known visibility; `field` names the request field in the error.
@@ -77,7 +82,11 @@ fn check_visibility(field: &str, v: i32) -> ApiResult<i32> {
 
 fn required_name(name: &str) -> ApiResult<&str> {
     let name = name.trim();
-    if name.is_empty() { Err(ApiError::invalid("name", "must not be empty")) } else { Ok(name) }
+    if name.is_empty() {
+        Err(ApiError::invalid("name", "must not be empty"))
+    } else {
+        Ok(name)
+    }
 }
 
 /// Which fragments a list returns (the API leaves the mix to the server):
@@ -87,7 +96,11 @@ fn required_name(name: &str) -> ApiResult<&str> {
 /// - else (`show_public` true, the Python SDK default): its own plus others' PUBLIC ones.
 ///
 /// Unlisted fragments of other organizations never appear: they are reachable by id only.
-pub fn list_fragments(api: &Api, who: &Principal, req: ListFragmentsRequest) -> ApiResult<ListFragmentsResponse> {
+pub fn list_fragments(
+    api: &Api,
+    who: &Principal,
+    req: ListFragmentsRequest,
+) -> ApiResult<ListFragmentsResponse> {
     let org = req.organization_id.as_str();
     let asked = req
         .fragment_visibility
@@ -99,15 +112,25 @@ pub fn list_fragments(api: &Api, who: &Principal, req: ListFragmentsRequest) -> 
         let (own, others_public) = if asked.is_empty() {
             (query(c, "f.org_id = ?1", [org])?, req.show_public)
         } else {
-            let own = query(c, "f.org_id = ?1", [org])?.into_iter().filter(|f| asked.contains(&f.visibility)).collect();
+            let own = query(c, "f.org_id = ?1", [org])?
+                .into_iter()
+                .filter(|f| asked.contains(&f.visibility))
+                .collect();
             (own, asked.contains(&PUBLIC))
         };
         let mut fragments: Vec<Fragment> = own;
         if others_public {
-            fragments.extend(query(c, "f.org_id <> ?1 AND f.visibility = ?2", params![org, PUBLIC])?);
+            fragments.extend(query(
+                c,
+                "f.org_id <> ?1 AND f.visibility = ?2",
+                params![org, PUBLIC],
+            )?);
         }
         let fragment_usages = fragments.iter().map(usage).collect();
-        Ok(ListFragmentsResponse { fragments, fragment_usages })
+        Ok(ListFragmentsResponse {
+            fragments,
+            fragment_usages,
+        })
     })
 }
 
@@ -118,24 +141,48 @@ fn require_readable(who: &Principal, f: &Fragment) -> ApiResult<()> {
         return Ok(());
     }
     who.require(Perm::ReadFragment, &Scope::org(&f.organization_owner))
-        .map_err(|_| ApiError::denied(format!("fragment {:?} is private to its organization", f.id)))
+        .map_err(|_| {
+            ApiError::denied(format!(
+                "fragment {:?} is private to its organization",
+                f.id
+            ))
+        })
 }
 
-pub fn get_fragment(api: &Api, who: &Principal, req: GetFragmentRequest) -> ApiResult<GetFragmentResponse> {
+pub fn get_fragment(
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentRequest,
+) -> ApiResult<GetFragmentResponse> {
     let fragment = api.store.read(|c| load(c, &req.id))?;
     require_readable(who, &fragment)?;
-    if let Some(v) = req.version.as_deref().filter(|v| !v.is_empty() && *v != fragment.revision) {
+    if let Some(v) = req
+        .version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != fragment.revision)
+    {
         return Err(ApiError::NotFound(format!(
             "fragment {:?} revision {v:?} not found: the local fleet keeps only the latest revision ({})",
             fragment.id, fragment.revision
         )));
     }
-    let revisions =
-        vec![FragmentRevision { revision: fragment.revision.clone(), created_at: fragment.last_updated }];
-    Ok(GetFragmentResponse { fragment_usage: Some(usage(&fragment)), revisions, tags: vec![], fragment: Some(fragment) })
+    let revisions = vec![FragmentRevision {
+        revision: fragment.revision.clone(),
+        created_at: fragment.last_updated,
+    }];
+    Ok(GetFragmentResponse {
+        fragment_usage: Some(usage(&fragment)),
+        revisions,
+        tags: vec![],
+        fragment: Some(fragment),
+    })
 }
 
-pub fn create_fragment(api: &Api, who: &Principal, req: CreateFragmentRequest) -> ApiResult<CreateFragmentResponse> {
+pub fn create_fragment(
+    api: &Api,
+    who: &Principal,
+    req: CreateFragmentRequest,
+) -> ApiResult<CreateFragmentResponse> {
     let name = required_name(&req.name)?;
     let visibility = match req.visibility {
         None | Some(0) => PRIVATE,
@@ -166,14 +213,27 @@ fn new_visibility(req: &UpdateFragmentRequest, current: i32) -> ApiResult<i32> {
 
 /// The new config as (Struct, JSON text): `fragment_config_json` when non-empty (kept
 /// verbatim), else `config`; None keeps the current config.
-fn new_config(req: &UpdateFragmentRequest) -> ApiResult<Option<(prost_types::Struct, Option<String>)>> {
-    if let Some(json) = req.fragment_config_json.as_deref().filter(|j| !j.trim().is_empty()) {
-        return Ok(Some((json_to_struct("fragment_config_json", json)?, Some(json.to_string()))));
+fn new_config(
+    req: &UpdateFragmentRequest,
+) -> ApiResult<Option<(prost_types::Struct, Option<String>)>> {
+    if let Some(json) = req
+        .fragment_config_json
+        .as_deref()
+        .filter(|j| !j.trim().is_empty())
+    {
+        return Ok(Some((
+            json_to_struct("fragment_config_json", json)?,
+            Some(json.to_string()),
+        )));
     }
     Ok(req.config.clone().map(|s| (s, None)))
 }
 
-pub fn update_fragment(api: &Api, who: &Principal, req: UpdateFragmentRequest) -> ApiResult<UpdateFragmentResponse> {
+pub fn update_fragment(
+    api: &Api,
+    who: &Principal,
+    req: UpdateFragmentRequest,
+) -> ApiResult<UpdateFragmentResponse> {
     let name = required_name(&req.name)?;
     let config = new_config(&req)?;
     api.store.tx(|tx| {
@@ -206,13 +266,24 @@ pub fn update_fragment(api: &Api, who: &Principal, req: UpdateFragmentRequest) -
     })
 }
 
-pub fn delete_fragment(api: &Api, who: &Principal, req: DeleteFragmentRequest) -> ApiResult<DeleteFragmentResponse> {
+pub fn delete_fragment(
+    api: &Api,
+    who: &Principal,
+    req: DeleteFragmentRequest,
+) -> ApiResult<DeleteFragmentResponse> {
     if req.id.is_empty() {
         return Err(ApiError::invalid("id", "required"));
     }
     api.store.tx(|tx| {
-        let org_id: String =
-            found(tx.query_row("SELECT org_id FROM fragments WHERE id = ?1", [&req.id], |r| r.get(0)), "fragment", &req.id)?;
+        let org_id: String = found(
+            tx.query_row(
+                "SELECT org_id FROM fragments WHERE id = ?1",
+                [&req.id],
+                |r| r.get(0),
+            ),
+            "fragment",
+            &req.id,
+        )?;
         who.require(Perm::WriteFragment, &Scope::org(&org_id))?;
         tx.execute("DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
@@ -221,7 +292,8 @@ pub fn delete_fragment(api: &Api, who: &Principal, req: DeleteFragmentRequest) -
 
 /// Parses a JSON object into a Struct; `field` names the request field in the error.
 pub fn json_to_struct(field: &str, json: &str) -> ApiResult<prost_types::Struct> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| ApiError::invalid(field, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ApiError::invalid(field, e))?;
     match value {
         serde_json::Value::Object(map) => Ok(object_to_struct(map)),
         _ => Err(ApiError::invalid(field, "must be a JSON object")),
@@ -229,7 +301,12 @@ pub fn json_to_struct(field: &str, json: &str) -> ApiResult<prost_types::Struct>
 }
 
 fn object_to_struct(map: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
-    prost_types::Struct { fields: map.into_iter().map(|(k, v)| (k, json_to_value(v))).collect() }
+    prost_types::Struct {
+        fields: map
+            .into_iter()
+            .map(|(k, v)| (k, json_to_value(v)))
+            .collect(),
+    }
 }
 
 fn json_to_value(v: serde_json::Value) -> prost_types::Value {
@@ -241,7 +318,9 @@ fn json_to_value(v: serde_json::Value) -> prost_types::Value {
         // Struct numbers are doubles; out-of-range integers lose precision as in any JSON client.
         J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         J::String(s) => Kind::StringValue(s),
-        J::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(json_to_value).collect() }),
+        J::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.into_iter().map(json_to_value).collect(),
+        }),
         J::Object(m) => Kind::StructValue(object_to_struct(m)),
     };
     prost_types::Value { kind: Some(kind) }
@@ -254,7 +333,9 @@ mod tests {
     #[test]
     fn json_objects_become_structs_and_other_json_is_refused() {
         let s = json_to_struct("f", r#"{"a": [1, "x", null, {"b": true}]}"#).unwrap();
-        let prost_types::value::Kind::ListValue(l) = s.fields["a"].kind.clone().unwrap() else { panic!() };
+        let prost_types::value::Kind::ListValue(l) = s.fields["a"].kind.clone().unwrap() else {
+            panic!()
+        };
         assert_eq!(l.values.len(), 4);
         for bad in ["[1]", "{", "3"] {
             let e = json_to_struct("fragment_config_json", bad).unwrap_err();
