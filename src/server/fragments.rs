@@ -1,46 +1,346 @@
-//! TODO(area fragments): handlers.
+//! Fragments: named config snippets owned by an organization, private, public or
+//! public-unlisted. Only the latest revision is kept.
+
+use prost::Message;
+use rusqlite::{Connection, params};
 
 use super::Api;
-use super::authz::Principal;
+use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::orgs::require_org;
+use super::store::{found, from_ts, new_id, now, to_ts};
 use crate::proto::viam::app::v1::*;
 
+const PRIVATE: i32 = FragmentVisibility::Private as i32;
+const PUBLIC: i32 = FragmentVisibility::Public as i32;
+const UNLISTED: i32 = FragmentVisibility::PublicUnlisted as i32;
+
+const COLUMNS: &str =
+    "f.id, f.name, f.config, f.config_json, f.visibility, f.created_on, f.last_updated,
+     f.revision, o.id, o.name, o.public_namespace";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Fragment> {
+    let config: Vec<u8> = r.get(2)?;
+    let visibility: i32 = r.get(4)?;
+    Ok(Fragment {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        // The BLOB is only ever written by this file from a decoded Struct.
+        fragment: Some(prost_types::Struct::decode(config.as_slice()).unwrap_or_default()),
+        fragment_config_json: r.get(3)?,
+        visibility,
+        public: visibility == PUBLIC,
+        created_on: Some(to_ts(r.get(5)?)),
+        last_updated: Some(to_ts(r.get(6)?)),
+        revision: r.get::<_, i64>(7)?.to_string(),
+        organization_owner: r.get(8)?,
+        organization_name: r.get(9)?,
+        public_namespace: r.get(10)?,
+        // Nothing imports fragments in the local fleet (part configs are opaque), so no
+        // machine or organization uses one.
+        robot_part_count: 0,
+        organization_count: 0,
+        only_used_by_owner: false,
+    })
+}
+
+fn load(c: &Connection, id: &str) -> ApiResult<Fragment> {
+    if id.is_empty() {
+        return Err(ApiError::invalid("id", "required"));
+    }
+    let sql =
+        format!("SELECT {COLUMNS} FROM fragments f JOIN orgs o ON o.id = f.org_id WHERE f.id = ?1");
+    found(c.query_row(&sql, [id], from_row), "fragment", id)
+}
+
+fn query(c: &Connection, filter: &str, args: impl rusqlite::Params) -> ApiResult<Vec<Fragment>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM fragments f JOIN orgs o ON o.id = f.org_id WHERE {filter}
+         ORDER BY f.created_on, f.id"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    Ok(stmt.query_map(args, from_row)?.collect::<Result<_, _>>()?)
+}
+
+fn usage(f: &Fragment) -> FragmentUsage {
+    FragmentUsage {
+        fragment_id: f.id.clone(),
+        ..FragmentUsage::default()
+    }
+}
+
+/// A known visibility; `field` names the request field in the error.
+fn check_visibility(field: &str, v: i32) -> ApiResult<i32> {
+    match v {
+        PRIVATE | PUBLIC | UNLISTED => Ok(v),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{v} is not FRAGMENT_VISIBILITY_PRIVATE, _PUBLIC or _PUBLIC_UNLISTED"),
+        )),
+    }
+}
+
+fn required_name(name: &str) -> ApiResult<&str> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err(ApiError::invalid("name", "must not be empty"))
+    } else {
+        Ok(name)
+    }
+}
+
+/// Which fragments a list returns (the API leaves the mix to the server):
+/// - `fragment_visibility` non-empty: the organization's fragments with those visibilities,
+///   plus other organizations' PUBLIC ones when PUBLIC is asked for;
+/// - else `show_public` false: the organization's own fragments;
+/// - else (`show_public` true, the Python SDK default): its own plus others' PUBLIC ones.
+///
+/// Unlisted fragments of other organizations never appear: they are reachable by id only.
 pub fn list_fragments(
-    _api: &Api,
-    _who: &Principal,
-    _req: ListFragmentsRequest,
+    api: &Api,
+    who: &Principal,
+    req: ListFragmentsRequest,
 ) -> ApiResult<ListFragmentsResponse> {
-    Err(ApiError::Unimplemented("ListFragments"))
+    let org = req.organization_id.as_str();
+    let asked = req
+        .fragment_visibility
+        .iter()
+        .map(|v| check_visibility("fragment_visibility", *v))
+        .collect::<ApiResult<Vec<i32>>>()?;
+    api.store.read(|c| {
+        require_org(c, who, Perm::ReadFragment, org)?;
+        let (own, others_public) = if asked.is_empty() {
+            (query(c, "f.org_id = ?1", [org])?, req.show_public)
+        } else {
+            let own = query(c, "f.org_id = ?1", [org])?
+                .into_iter()
+                .filter(|f| asked.contains(&f.visibility))
+                .collect();
+            (own, asked.contains(&PUBLIC))
+        };
+        let mut fragments: Vec<Fragment> = own;
+        if others_public {
+            fragments.extend(query(
+                c,
+                "f.org_id <> ?1 AND f.visibility = ?2",
+                params![org, PUBLIC],
+            )?);
+        }
+        let fragment_usages = fragments.iter().map(usage).collect();
+        Ok(ListFragmentsResponse {
+            fragments,
+            fragment_usages,
+        })
+    })
+}
+
+/// Readable: with read_fragment on the owning organization, or by anyone when it is public
+/// or public-unlisted.
+fn require_readable(who: &Principal, f: &Fragment) -> ApiResult<()> {
+    if f.visibility == PUBLIC || f.visibility == UNLISTED {
+        return Ok(());
+    }
+    who.require(Perm::ReadFragment, &Scope::org(&f.organization_owner))
+        .map_err(|_| {
+            ApiError::denied(format!(
+                "fragment {:?} is private to its organization",
+                f.id
+            ))
+        })
 }
 
 pub fn get_fragment(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetFragmentRequest,
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentRequest,
 ) -> ApiResult<GetFragmentResponse> {
-    Err(ApiError::Unimplemented("GetFragment"))
+    let fragment = api.store.read(|c| load(c, &req.id))?;
+    require_readable(who, &fragment)?;
+    if let Some(v) = req
+        .version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != fragment.revision)
+    {
+        return Err(ApiError::NotFound(format!(
+            "fragment {:?} revision {v:?} not found: the local fleet keeps only the latest revision ({})",
+            fragment.id, fragment.revision
+        )));
+    }
+    let revisions = vec![FragmentRevision {
+        revision: fragment.revision.clone(),
+        created_at: fragment.last_updated,
+    }];
+    Ok(GetFragmentResponse {
+        fragment_usage: Some(usage(&fragment)),
+        revisions,
+        tags: vec![],
+        fragment: Some(fragment),
+    })
 }
 
 pub fn create_fragment(
-    _api: &Api,
-    _who: &Principal,
-    _req: CreateFragmentRequest,
+    api: &Api,
+    who: &Principal,
+    req: CreateFragmentRequest,
 ) -> ApiResult<CreateFragmentResponse> {
-    Err(ApiError::Unimplemented("CreateFragment"))
+    let name = required_name(&req.name)?;
+    let visibility = match req.visibility {
+        None | Some(0) => PRIVATE,
+        Some(v) => check_visibility("visibility", v)?,
+    };
+    let config = req.config.unwrap_or_default().encode_to_vec();
+    api.store.tx(|tx| {
+        require_org(tx, who, Perm::WriteFragment, &req.organization_id)?;
+        let id = new_id();
+        tx.execute(
+            "INSERT INTO fragments(id, org_id, name, config, visibility, created_on, last_updated, revision)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1)",
+            params![id, req.organization_id, name, config, visibility, now()],
+        )?;
+        Ok(CreateFragmentResponse { fragment: Some(load(tx, &id)?) })
+    })
+}
+
+/// The new visibility: `visibility` wins over `public`; neither keeps the current one.
+fn new_visibility(req: &UpdateFragmentRequest, current: i32) -> ApiResult<i32> {
+    match (req.visibility.filter(|v| *v != 0), req.public) {
+        (Some(v), _) => check_visibility("visibility", v),
+        (None, Some(true)) => Ok(PUBLIC),
+        (None, Some(false)) => Ok(PRIVATE),
+        (None, None) => Ok(current),
+    }
+}
+
+/// The new config as (Struct, JSON text): `fragment_config_json` when non-empty (kept
+/// verbatim), else `config`; None keeps the current config.
+fn new_config(
+    req: &UpdateFragmentRequest,
+) -> ApiResult<Option<(prost_types::Struct, Option<String>)>> {
+    if let Some(json) = req
+        .fragment_config_json
+        .as_deref()
+        .filter(|j| !j.trim().is_empty())
+    {
+        return Ok(Some((
+            json_to_struct("fragment_config_json", json)?,
+            Some(json.to_string()),
+        )));
+    }
+    Ok(req.config.clone().map(|s| (s, None)))
 }
 
 pub fn update_fragment(
-    _api: &Api,
-    _who: &Principal,
-    _req: UpdateFragmentRequest,
+    api: &Api,
+    who: &Principal,
+    req: UpdateFragmentRequest,
 ) -> ApiResult<UpdateFragmentResponse> {
-    Err(ApiError::Unimplemented("UpdateFragment"))
+    let name = required_name(&req.name)?;
+    let config = new_config(&req)?;
+    api.store.tx(|tx| {
+        let current = load(tx, &req.id)?;
+        who.require(Perm::WriteFragment, &Scope::org(&current.organization_owner))?;
+        let last = current.last_updated.as_ref().map(from_ts).unwrap_or_default();
+        if let Some(known) = &req.last_known_update
+            && from_ts(known) != last
+        {
+            return Err(ApiError::FailedPrecondition(format!(
+                "fragment {:?} was updated since last_known_update (now revision {}); get it again and retry",
+                current.id, current.revision
+            )));
+        }
+        let visibility = new_visibility(&req, current.visibility)?;
+        // Strictly later than the last update, so last_known_update always tells edits apart.
+        let at = now().max(last + 1000);
+        tx.execute(
+            "UPDATE fragments SET name = ?2, visibility = ?3, last_updated = ?4, revision = revision + 1
+             WHERE id = ?1",
+            params![current.id, name, visibility, at],
+        )?;
+        if let Some((config, json)) = config {
+            tx.execute(
+                "UPDATE fragments SET config = ?2, config_json = ?3 WHERE id = ?1",
+                params![current.id, config.encode_to_vec(), json],
+            )?;
+        }
+        Ok(UpdateFragmentResponse { fragment: Some(load(tx, &current.id)?) })
+    })
 }
 
 pub fn delete_fragment(
-    _api: &Api,
-    _who: &Principal,
-    _req: DeleteFragmentRequest,
+    api: &Api,
+    who: &Principal,
+    req: DeleteFragmentRequest,
 ) -> ApiResult<DeleteFragmentResponse> {
-    Err(ApiError::Unimplemented("DeleteFragment"))
+    if req.id.is_empty() {
+        return Err(ApiError::invalid("id", "required"));
+    }
+    api.store.tx(|tx| {
+        let org_id: String = found(
+            tx.query_row(
+                "SELECT org_id FROM fragments WHERE id = ?1",
+                [&req.id],
+                |r| r.get(0),
+            ),
+            "fragment",
+            &req.id,
+        )?;
+        who.require(Perm::WriteFragment, &Scope::org(&org_id))?;
+        tx.execute("DELETE FROM fragments WHERE id = ?1", [&req.id])?;
+        Ok(DeleteFragmentResponse {})
+    })
+}
+
+/// Parses a JSON object into a Struct; `field` names the request field in the error.
+pub fn json_to_struct(field: &str, json: &str) -> ApiResult<prost_types::Struct> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ApiError::invalid(field, e))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(object_to_struct(map)),
+        _ => Err(ApiError::invalid(field, "must be a JSON object")),
+    }
+}
+
+fn object_to_struct(map: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: map
+            .into_iter()
+            .map(|(k, v)| (k, json_to_value(v)))
+            .collect(),
+    }
+}
+
+fn json_to_value(v: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(b),
+        // Struct numbers are doubles; out-of-range integers lose precision as in any JSON client.
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        J::String(s) => Kind::StringValue(s),
+        J::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.into_iter().map(json_to_value).collect(),
+        }),
+        J::Object(m) => Kind::StructValue(object_to_struct(m)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_objects_become_structs_and_other_json_is_refused() {
+        let s = json_to_struct("f", r#"{"a": [1, "x", null, {"b": true}]}"#).unwrap();
+        let prost_types::value::Kind::ListValue(l) = s.fields["a"].kind.clone().unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.values.len(), 4);
+        for bad in ["[1]", "{", "3"] {
+            let e = json_to_struct("fragment_config_json", bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument);
+            assert!(e.to_string().starts_with("fragment_config_json: "), "{e}");
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The one integration test binary: every test starts its own server on port 0.
 
 mod durability;
+mod fragments;
 mod harness;
 mod invites;
 mod keys;
 mod locations;
+mod modules;
 mod orgs;
 mod permissions;
 mod robots;
