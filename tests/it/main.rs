@@ -1,6 +1,7 @@
 //! The one integration test binary: every test starts its own server on port 0.
 
 mod harness;
+mod interop;
 mod locations;
 mod orgs;
 mod robots;
