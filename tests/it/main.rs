@@ -3,6 +3,7 @@
 mod durability;
 mod fragments;
 mod harness;
+mod interop;
 mod invites;
 mod keys;
 mod locations;
