@@ -2,5 +2,7 @@
 
 mod harness;
 mod locations;
+mod logs;
 mod orgs;
+mod parts;
 mod robots;
