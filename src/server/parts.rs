@@ -1,109 +1,598 @@
-//! TODO(area parts): handlers.
+//! Machine parts: their config (a google.protobuf.Struct kept as encoded bytes so it
+//! round-trips exactly), edit history, main-part rule, restart flag and secrets.
+
+use prost::Message;
+use prost_types::value::Kind;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
-use super::authz::Principal;
+use super::authz::{Identity, Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::store::{found, from_ts, new_id, new_secret, now, to_ts};
 use crate::proto::viam::app::v1::*;
 
+/// Parts count as online when seen within this many seconds (the same rule as machines).
+const ONLINE_WINDOW_SECS: i64 = 60;
+
+/// Domain suffix of the names the local fleet reports; nothing resolves them.
+const DOMAIN: &str = "local.fleetsh";
+
+const HISTORY_PAGE_DEFAULT: i64 = 100;
+const HISTORY_PAGE_MAX: i64 = 1000;
+
+fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
+    let v = v.trim();
+    if v.is_empty() {
+        Err(ApiError::invalid(field, "required"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// The part's scope after checking `perm` on it.
+fn authorize(c: &Connection, who: &Principal, perm: Perm, part_id: &str) -> ApiResult<Scope> {
+    let scope = Scope::part(c, part_id)?;
+    who.require(perm, &scope)?;
+    Ok(scope)
+}
+
+/// A DNS label from a part name: lower-case alphanumerics and dashes.
+fn dns_label(name: &str) -> String {
+    let label: String = name
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    label.trim_matches('-').to_string()
+}
+
+fn online(last_access: Option<i64>) -> (OnlineState, i64) {
+    match last_access {
+        None => (OnlineState::AwaitingSetup, 0),
+        Some(t) => {
+            let secs = (now() - t) / 1_000_000_000;
+            (
+                if secs <= ONLINE_WINDOW_SECS {
+                    OnlineState::Online
+                } else {
+                    OnlineState::Offline
+                },
+                secs,
+            )
+        }
+    }
+}
+
+fn decode_struct(bytes: &[u8]) -> ApiResult<prost_types::Struct> {
+    prost_types::Struct::decode(bytes)
+        .map_err(|e| ApiError::Internal(format!("stored config is corrupt: {e}")))
+}
+
+fn part_secrets(c: &Connection, part_id: &str) -> ApiResult<Vec<SharedSecret>> {
+    let mut stmt =
+        c.prepare_cached("SELECT id, secret, created_on FROM part_secrets WHERE part_id = ?1 ORDER BY created_on, id")?;
+    let secrets = stmt
+        .query_map([part_id], |r| {
+            Ok(SharedSecret {
+                id: r.get(0)?,
+                secret: r.get(1)?,
+                created_on: Some(to_ts(r.get(2)?)),
+                state: shared_secret::State::Enabled as i32,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(secrets)
+}
+
+/// The part without its secrets: what history stores and what callers without
+/// `read_robot_secret` see.
+fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
+    type Row = (
+        String,
+        String,
+        bool,
+        Vec<u8>,
+        Option<String>,
+        Option<Vec<u8>>,
+        i64,
+        i64,
+        Option<i64>,
+        String,
+    );
+    let (
+        name,
+        robot,
+        main_part,
+        config,
+        config_json,
+        info,
+        created,
+        updated,
+        last_access,
+        location_id,
+    ): Row = found(
+        c.query_row(
+            "SELECT p.name, p.robot_id, p.main_part, p.config, p.config_json, p.user_supplied_info,
+                    p.created_on, p.last_updated, p.last_access, r.location_id
+             FROM parts p JOIN robots r ON r.id = p.robot_id WHERE p.id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        ),
+        "robot part",
+        id,
+    )?;
+    let (state, seconds) = online(last_access);
+    let label = dns_label(&name);
+    Ok(RobotPart {
+        id: id.into(),
+        robot_config: Some(decode_struct(&config)?),
+        robot_config_json: config_json,
+        user_supplied_info: info.as_deref().map(decode_struct).transpose()?,
+        last_access: last_access.map(to_ts),
+        main_part,
+        fqdn: format!("{label}.{location_id}.{DOMAIN}"),
+        local_fqdn: format!("{label}.{location_id}.local"),
+        dns_name: label,
+        name,
+        robot,
+        location_id,
+        created_on: Some(to_ts(created)),
+        last_updated: Some(to_ts(updated)),
+        online_state: state as i32,
+        seconds_since_online: seconds,
+        ..RobotPart::default()
+    })
+}
+
+/// The part as `who` may see it: secrets only with `read_robot_secret`.
+pub fn load_part(c: &Connection, who: &Principal, id: &str) -> ApiResult<RobotPart> {
+    let mut part = load_public(c, id)?;
+    if who.can(Perm::ReadRobotSecret, &Scope::part(c, id)?) {
+        part.secrets = part_secrets(c, id)?;
+        part.secret = part
+            .secrets
+            .first()
+            .map(|s| s.secret.clone())
+            .unwrap_or_default();
+    }
+    Ok(part)
+}
+
+/// JSON text of a Struct. Integral numbers print without a fraction ("5", not "5.0").
+pub fn struct_to_json(s: &prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
+}
+
+fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => J::Null,
+        Some(Kind::BoolValue(b)) => J::Bool(*b),
+        Some(Kind::StringValue(s)) => J::String(s.clone()),
+        Some(Kind::NumberValue(n)) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            J::from(*n as i64)
+        }
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+        Some(Kind::ListValue(l)) => J::Array(l.values.iter().map(value_to_json).collect()),
+    }
+}
+
+/// Parses JSON text that must be an object into a Struct; errors name `field`.
+pub fn json_to_struct(field: &str, text: &str) -> ApiResult<prost_types::Struct> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(prost_types::Struct {
+            fields: map
+                .into_iter()
+                .map(|(k, v)| (k, json_to_value(v)))
+                .collect(),
+        }),
+        Ok(_) => Err(ApiError::invalid(field, "must be a JSON object")),
+        Err(e) => Err(ApiError::invalid(field, format!("invalid JSON: {e}"))),
+    }
+}
+
+fn json_to_value(v: serde_json::Value) -> prost_types::Value {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Kind::StringValue(s),
+        J::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.into_iter().map(json_to_value).collect(),
+        }),
+        J::Object(m) => Kind::StructValue(prost_types::Struct {
+            fields: m.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+fn rfc3339(nanos: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos.max(0) as u64);
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
 pub fn get_robot_parts(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetRobotPartsRequest,
+    api: &Api,
+    who: &Principal,
+    req: GetRobotPartsRequest,
 ) -> ApiResult<GetRobotPartsResponse> {
-    Err(ApiError::Unimplemented("GetRobotParts"))
+    let robot_id = required("robot_id", &req.robot_id)?;
+    api.store.read(|c| {
+        who.require(Perm::ReadRobot, &Scope::robot(c, robot_id)?)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT id FROM parts WHERE robot_id = ?1 ORDER BY main_part DESC, created_on, id",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([robot_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let parts = ids
+            .iter()
+            .map(|id| load_part(c, who, id))
+            .collect::<ApiResult<_>>()?;
+        Ok(GetRobotPartsResponse { parts })
+    })
 }
 
 pub fn get_robot_part(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetRobotPartRequest,
+    api: &Api,
+    who: &Principal,
+    req: GetRobotPartRequest,
 ) -> ApiResult<GetRobotPartResponse> {
-    Err(ApiError::Unimplemented("GetRobotPart"))
+    let id = required("id", &req.id)?;
+    api.store.read(|c| {
+        authorize(c, who, Perm::ReadRobot, id)?;
+        let part = load_part(c, who, id)?;
+        // The text as it was given when there is one, so its key order and formatting survive.
+        let config_json = match &part.robot_config_json {
+            Some(text) => text.clone(),
+            None => {
+                let config = part
+                    .robot_config
+                    .as_ref()
+                    .map(struct_to_json)
+                    .unwrap_or_default();
+                serde_json::to_string_pretty(&config)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+            }
+        };
+        Ok(GetRobotPartResponse {
+            part: Some(part),
+            config_json,
+        })
+    })
 }
 
 pub fn get_robot_part_history(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetRobotPartHistoryRequest,
+    api: &Api,
+    who: &Principal,
+    req: GetRobotPartHistoryRequest,
 ) -> ApiResult<GetRobotPartHistoryResponse> {
-    Err(ApiError::Unimplemented("GetRobotPartHistory"))
+    let id = required("id", &req.id)?;
+    let limit = match req.page_limit {
+        None | Some(0) => HISTORY_PAGE_DEFAULT,
+        Some(n) if n < 0 => return Err(ApiError::invalid("page_limit", "must not be negative")),
+        Some(n) => n.min(HISTORY_PAGE_MAX),
+    };
+    // The token is the seq of the last entry returned; seq grows with every edit.
+    let before = match req.page_token.as_deref() {
+        None | Some("") => i64::MAX,
+        Some(t) => t
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid("page_token", "not a token from this API"))?,
+    };
+    let start = req.start.as_ref().map_or(i64::MIN, from_ts);
+    let end = req.end.as_ref().map_or(i64::MAX, from_ts);
+    api.store.read(|c| {
+        authorize(c, who, Perm::ReadRobotConfig, id)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT seq, robot_id, at, old, editor_type, editor FROM part_history
+             WHERE part_id = ?1 AND seq < ?2 AND at >= ?3 AND at <= ?4 ORDER BY seq DESC LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(params![id, before, start, end, limit + 1], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, i32>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut history = Vec::new();
+        let mut next_page_token = String::new();
+        for row in rows {
+            let (seq, robot, at, old, editor_type, editor) = row?;
+            if history.len() as i64 == limit {
+                next_page_token = (seq + 1).to_string();
+                break;
+            }
+            let old = RobotPart::decode(old.as_slice())
+                .map_err(|e| ApiError::Internal(format!("stored history entry is corrupt: {e}")))?;
+            history.push(RobotPartHistoryEntry {
+                part: id.into(),
+                robot,
+                when: Some(to_ts(at)),
+                old: Some(old),
+                edited_by: Some(AuthenticatorInfo {
+                    r#type: editor_type,
+                    value: editor,
+                    is_deactivated: false,
+                }),
+            });
+        }
+        Ok(GetRobotPartHistoryResponse {
+            history,
+            next_page_token,
+        })
+    })
+}
+
+/// The new config: JSON text wins when given (its text is kept), then a Struct; neither keeps it.
+fn new_config(
+    req: &UpdateRobotPartRequest,
+) -> ApiResult<Option<(prost_types::Struct, Option<String>)>> {
+    match req
+        .robot_config_json
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(text) => Ok(Some((
+            json_to_struct("robot_config_json", text)?,
+            Some(text.to_string()),
+        ))),
+        None => Ok(req.robot_config.clone().map(|s| (s, None))),
+    }
+}
+
+fn editor(who: &Principal) -> AuthenticationType {
+    match who.identity {
+        Identity::ApiKey { .. } => AuthenticationType::ApiKey,
+        Identity::Part { .. } => AuthenticationType::RobotPartSecret,
+    }
 }
 
 pub fn update_robot_part(
-    _api: &Api,
-    _who: &Principal,
-    _req: UpdateRobotPartRequest,
+    api: &Api,
+    who: &Principal,
+    req: UpdateRobotPartRequest,
 ) -> ApiResult<UpdateRobotPartResponse> {
-    Err(ApiError::Unimplemented("UpdateRobotPart"))
+    let id = required("id", &req.id)?;
+    let name = required("name", &req.name)?;
+    let config = new_config(&req)?;
+    api.store.tx(|tx| {
+        let scope = authorize(tx, who, Perm::WriteRobot, id)?;
+        let before = load_public(tx, id)?;
+        let stored = before.last_updated.as_ref().map_or(0, from_ts);
+        let known = req.last_known_update.as_ref().map(from_ts);
+        if known.is_some_and(|k| k != stored) {
+            return Err(ApiError::FailedPrecondition(format!(
+                "stale: the part changed since {} (last updated {}); read it again and retry",
+                rfc3339(known.unwrap_or_default()),
+                rfc3339(stored)
+            )));
+        }
+        ensure_unique_name(tx, scope.robot_id.as_deref().unwrap_or_default(), name, id)?;
+        // Strictly increasing, so last_known_update always detects an edit in between.
+        let t = now().max(stored + 1000);
+        tx.execute(
+            "INSERT INTO part_history(part_id, robot_id, at, old, editor_type, editor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, before.robot, t, before.encode_to_vec(), editor(who) as i32, who.id()],
+        )?;
+        tx.execute("UPDATE parts SET name = ?2, last_updated = ?3 WHERE id = ?1", params![id, name, t])?;
+        if let Some((config, text)) = config {
+            tx.execute(
+                "UPDATE parts SET config = ?2, config_json = ?3 WHERE id = ?1",
+                params![id, config.encode_to_vec(), text],
+            )?;
+        }
+        Ok(UpdateRobotPartResponse { part: Some(load_part(tx, who, id)?) })
+    })
+}
+
+fn ensure_unique_name(c: &Connection, robot_id: &str, name: &str, except: &str) -> ApiResult<()> {
+    let clash: Option<String> = c
+        .query_row(
+            "SELECT id FROM parts WHERE robot_id = ?1 AND name = ?2 AND id != ?3",
+            params![robot_id, name, except],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match clash {
+        Some(other) => Err(ApiError::AlreadyExists(format!(
+            "a part named {name:?} already exists on machine {robot_id:?} (id {other:?})"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub fn new_robot_part(
-    _api: &Api,
-    _who: &Principal,
-    _req: NewRobotPartRequest,
+    api: &Api,
+    who: &Principal,
+    req: NewRobotPartRequest,
 ) -> ApiResult<NewRobotPartResponse> {
-    Err(ApiError::Unimplemented("NewRobotPart"))
+    let robot_id = required("robot_id", &req.robot_id)?;
+    let name = required("part_name", &req.part_name)?;
+    api.store.tx(|tx| {
+        who.require(Perm::WriteRobot, &Scope::robot(tx, robot_id)?)?;
+        ensure_unique_name(tx, robot_id, name, "")?;
+        // A machine whose parts were all deleted gets its main part back here.
+        let has_main: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM parts WHERE robot_id = ?1 AND main_part)",
+            [robot_id],
+            |r| r.get(0),
+        )?;
+        let part_id = insert_part(tx, robot_id, name, !has_main)?;
+        Ok(NewRobotPartResponse { part_id })
+    })
 }
 
 pub fn delete_robot_part(
-    _api: &Api,
-    _who: &Principal,
-    _req: DeleteRobotPartRequest,
+    api: &Api,
+    who: &Principal,
+    req: DeleteRobotPartRequest,
 ) -> ApiResult<DeleteRobotPartResponse> {
-    Err(ApiError::Unimplemented("DeleteRobotPart"))
+    let id = required("part_id", &req.part_id)?;
+    api.store.tx(|tx| {
+        authorize(tx, who, Perm::WriteRobot, id)?;
+        let (main, others): (bool, i64) = tx.query_row(
+            "SELECT main_part, (SELECT COUNT(*) FROM parts o WHERE o.robot_id = p.robot_id AND o.id != p.id)
+             FROM parts p WHERE p.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if main && others > 0 {
+            return Err(ApiError::FailedPrecondition(format!(
+                "part {id:?} is the main part and its machine has {others} other part(s); mark another part as main first"
+            )));
+        }
+        tx.execute("DELETE FROM logs WHERE part_id = ?1", [id])?;
+        tx.execute("DELETE FROM parts WHERE id = ?1", [id])?;
+        Ok(DeleteRobotPartResponse {})
+    })
 }
 
 pub fn mark_part_as_main(
-    _api: &Api,
-    _who: &Principal,
-    _req: MarkPartAsMainRequest,
+    api: &Api,
+    who: &Principal,
+    req: MarkPartAsMainRequest,
 ) -> ApiResult<MarkPartAsMainResponse> {
-    Err(ApiError::Unimplemented("MarkPartAsMain"))
+    let id = required("part_id", &req.part_id)?;
+    api.store.tx(|tx| {
+        let scope = authorize(tx, who, Perm::WriteRobot, id)?;
+        tx.execute(
+            "UPDATE parts SET main_part = (id = ?1) WHERE robot_id = ?2",
+            params![id, scope.robot_id.unwrap_or_default()],
+        )?;
+        Ok(MarkPartAsMainResponse {})
+    })
 }
 
 pub fn mark_part_for_restart(
-    _api: &Api,
-    _who: &Principal,
-    _req: MarkPartForRestartRequest,
+    api: &Api,
+    who: &Principal,
+    req: MarkPartForRestartRequest,
 ) -> ApiResult<MarkPartForRestartResponse> {
-    Err(ApiError::Unimplemented("MarkPartForRestart"))
+    let id = required("part_id", &req.part_id)?;
+    api.store.tx(|tx| {
+        authorize(tx, who, Perm::ControlRobot, id)?;
+        tx.execute("UPDATE parts SET restart_requested = 1 WHERE id = ?1", [id])?;
+        Ok(MarkPartForRestartResponse {})
+    })
 }
 
 pub fn create_robot_part_secret(
-    _api: &Api,
-    _who: &Principal,
-    _req: CreateRobotPartSecretRequest,
+    api: &Api,
+    who: &Principal,
+    req: CreateRobotPartSecretRequest,
 ) -> ApiResult<CreateRobotPartSecretResponse> {
-    Err(ApiError::Unimplemented("CreateRobotPartSecret"))
+    let id = required("part_id", &req.part_id)?;
+    api.store.tx(|tx| {
+        let scope = authorize(tx, who, Perm::WriteRobot, id)?;
+        who.require(Perm::ReadRobotSecret, &scope)?;
+        insert_secret(tx, id)?;
+        Ok(CreateRobotPartSecretResponse {
+            part: Some(load_part(tx, who, id)?),
+        })
+    })
 }
 
 pub fn delete_robot_part_secret(
-    _api: &Api,
-    _who: &Principal,
-    _req: DeleteRobotPartSecretRequest,
+    api: &Api,
+    who: &Principal,
+    req: DeleteRobotPartSecretRequest,
 ) -> ApiResult<DeleteRobotPartSecretResponse> {
-    Err(ApiError::Unimplemented("DeleteRobotPartSecret"))
+    let id = required("part_id", &req.part_id)?;
+    let secret_id = required("secret_id", &req.secret_id)?;
+    api.store.tx(|tx| {
+        authorize(tx, who, Perm::WriteRobot, id)?;
+        let n = tx.execute(
+            "DELETE FROM part_secrets WHERE id = ?1 AND part_id = ?2",
+            params![secret_id, id],
+        )?;
+        if n == 0 {
+            return Err(ApiError::not_found("robot part secret", secret_id));
+        }
+        Ok(DeleteRobotPartSecretResponse {})
+    })
+}
+
+fn insert_secret(tx: &Transaction<'_>, part_id: &str) -> ApiResult<()> {
+    tx.execute(
+        "INSERT INTO part_secrets(id, part_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",
+        params![new_id(), part_id, new_secret(32), now()],
+    )?;
+    Ok(())
 }
 
 /// Creates a part with an empty config and one secret; returns its id.
 pub fn insert_part(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     robot_id: &str,
     name: &str,
     main: bool,
 ) -> ApiResult<String> {
-    use super::store::{new_id, new_secret, now};
     let id = new_id();
     let t = now();
-    let empty = prost::Message::encode_to_vec(&prost_types::Struct::default());
+    let empty = prost_types::Struct::default().encode_to_vec();
     tx.execute(
         "INSERT INTO parts(id, robot_id, name, main_part, config, created_on, last_updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        rusqlite::params![id, robot_id, name, main, empty, t],
+        params![id, robot_id, name, main, empty, t],
     )?;
-    tx.execute(
-        "INSERT INTO part_secrets(id, part_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",
-        rusqlite::params![new_id(), id, new_secret(32), t],
-    )?;
+    insert_secret(tx, &id)?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_struct_convert_both_ways() {
+        // Keys in sorted order: Struct keeps its fields in a sorted map.
+        let text = r#"{"a":{"b":[1,2.5,true,null,"s"]},"e":{},"n":-3}"#;
+        let s = json_to_struct("f", text).unwrap();
+        assert_eq!(serde_json::to_string(&struct_to_json(&s)).unwrap(), text);
+        assert_eq!(
+            json_to_struct("f", "[1]").unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert!(
+            json_to_struct("robot_config_json", "{")
+                .unwrap_err()
+                .to_string()
+                .starts_with("robot_config_json:")
+        );
+    }
+
+    #[test]
+    fn dns_labels_are_lower_case_alphanumerics_and_dashes() {
+        assert_eq!(dns_label("My Rover_1-main"), "my-rover-1-main");
+    }
 }
