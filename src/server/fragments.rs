@@ -9,6 +9,7 @@ use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::require_org;
 use super::store::{found, from_ts, new_id, now, to_ts};
+use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
 
 const PRIVATE: i32 = FragmentVisibility::Private as i32;
@@ -288,59 +289,4 @@ pub fn delete_fragment(
         tx.execute("DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
     })
-}
-
-/// Parses a JSON object into a Struct; `field` names the request field in the error.
-pub fn json_to_struct(field: &str, json: &str) -> ApiResult<prost_types::Struct> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| ApiError::invalid(field, e))?;
-    match value {
-        serde_json::Value::Object(map) => Ok(object_to_struct(map)),
-        _ => Err(ApiError::invalid(field, "must be a JSON object")),
-    }
-}
-
-fn object_to_struct(map: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
-    prost_types::Struct {
-        fields: map
-            .into_iter()
-            .map(|(k, v)| (k, json_to_value(v)))
-            .collect(),
-    }
-}
-
-fn json_to_value(v: serde_json::Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    use serde_json::Value as J;
-    let kind = match v {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(b),
-        // Struct numbers are doubles; out-of-range integers lose precision as in any JSON client.
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        J::String(s) => Kind::StringValue(s),
-        J::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.into_iter().map(json_to_value).collect(),
-        }),
-        J::Object(m) => Kind::StructValue(object_to_struct(m)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_objects_become_structs_and_other_json_is_refused() {
-        let s = json_to_struct("f", r#"{"a": [1, "x", null, {"b": true}]}"#).unwrap();
-        let prost_types::value::Kind::ListValue(l) = s.fields["a"].kind.clone().unwrap() else {
-            panic!()
-        };
-        assert_eq!(l.values.len(), 4);
-        for bad in ["[1]", "{", "3"] {
-            let e = json_to_struct("fragment_config_json", bad).unwrap_err();
-            assert_eq!(e.code(), tonic::Code::InvalidArgument);
-            assert!(e.to_string().starts_with("fragment_config_json: "), "{e}");
-        }
-    }
 }

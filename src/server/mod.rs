@@ -17,6 +17,7 @@ mod parts;
 mod robots;
 mod roles;
 pub mod store;
+mod structs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

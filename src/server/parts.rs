@@ -2,17 +2,15 @@
 //! round-trips exactly), edit history, main-part rule, restart flag and secrets.
 
 use prost::Message;
-use prost_types::value::Kind;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
 use super::authz::{Identity, Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::robots::online;
 use super::store::{found, from_ts, new_id, new_secret, now, to_ts};
+use super::structs::{json_to_struct, struct_to_json};
 use crate::proto::viam::app::v1::*;
-
-/// Parts count as online when seen within this many seconds (the same rule as machines).
-const ONLINE_WINDOW_SECS: i64 = 60;
 
 /// Domain suffix of the names the local fleet reports; nothing resolves them.
 const DOMAIN: &str = "local.fleetsh";
@@ -49,23 +47,6 @@ fn dns_label(name: &str) -> String {
         })
         .collect();
     label.trim_matches('-').to_string()
-}
-
-fn online(last_access: Option<i64>) -> (OnlineState, i64) {
-    match last_access {
-        None => (OnlineState::AwaitingSetup, 0),
-        Some(t) => {
-            let secs = (now() - t) / 1_000_000_000;
-            (
-                if secs <= ONLINE_WINDOW_SECS {
-                    OnlineState::Online
-                } else {
-                    OnlineState::Offline
-                },
-                secs,
-            )
-        }
-    }
 }
 
 fn decode_struct(bytes: &[u8]) -> ApiResult<prost_types::Struct> {
@@ -174,62 +155,6 @@ pub fn load_part(c: &Connection, who: &Principal, id: &str) -> ApiResult<RobotPa
             .unwrap_or_default();
     }
     Ok(part)
-}
-
-/// JSON text of a Struct. Integral numbers print without a fraction ("5", not "5.0").
-pub fn struct_to_json(s: &prost_types::Struct) -> serde_json::Value {
-    serde_json::Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect(),
-    )
-}
-
-fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => J::Null,
-        Some(Kind::BoolValue(b)) => J::Bool(*b),
-        Some(Kind::StringValue(s)) => J::String(s.clone()),
-        Some(Kind::NumberValue(n)) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
-            J::from(*n as i64)
-        }
-        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
-        Some(Kind::StructValue(s)) => struct_to_json(s),
-        Some(Kind::ListValue(l)) => J::Array(l.values.iter().map(value_to_json).collect()),
-    }
-}
-
-/// Parses JSON text that must be an object into a Struct; errors name `field`.
-pub fn json_to_struct(field: &str, text: &str) -> ApiResult<prost_types::Struct> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(map)) => Ok(prost_types::Struct {
-            fields: map
-                .into_iter()
-                .map(|(k, v)| (k, json_to_value(v)))
-                .collect(),
-        }),
-        Ok(_) => Err(ApiError::invalid(field, "must be a JSON object")),
-        Err(e) => Err(ApiError::invalid(field, format!("invalid JSON: {e}"))),
-    }
-}
-
-fn json_to_value(v: serde_json::Value) -> prost_types::Value {
-    use serde_json::Value as J;
-    let kind = match v {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(b),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Kind::StringValue(s),
-        J::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.into_iter().map(json_to_value).collect(),
-        }),
-        J::Object(m) => Kind::StructValue(prost_types::Struct {
-            fields: m.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
 }
 
 fn rfc3339(nanos: i64) -> String {
@@ -572,24 +497,6 @@ pub fn insert_part(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_and_struct_convert_both_ways() {
-        // Keys in sorted order: Struct keeps its fields in a sorted map.
-        let text = r#"{"a":{"b":[1,2.5,true,null,"s"]},"e":{},"n":-3}"#;
-        let s = json_to_struct("f", text).unwrap();
-        assert_eq!(serde_json::to_string(&struct_to_json(&s)).unwrap(), text);
-        assert_eq!(
-            json_to_struct("f", "[1]").unwrap_err().code(),
-            tonic::Code::InvalidArgument
-        );
-        assert!(
-            json_to_struct("robot_config_json", "{")
-                .unwrap_err()
-                .to_string()
-                .starts_with("robot_config_json:")
-        );
-    }
 
     #[test]
     fn dns_labels_are_lower_case_alphanumerics_and_dashes() {

@@ -12,13 +12,9 @@ use crate::proto::viam::app::v1::*;
 /// Machines count as online when a part was seen within this many seconds.
 const ONLINE_WINDOW_SECS: i64 = 60;
 
-/// The name of the location whose machines GetRoverRentalRobots reports: the local fleet has
-/// no rental program, so operators mark rental rovers by keeping them there.
-pub const ROVER_RENTAL_LOCATION: &str = "Rover Rentals";
-
-fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
-    let last_access: Option<i64> = r.get(3)?;
-    let (online_state, seconds) = match last_access {
+/// Online state and seconds since last seen, for machines and parts.
+pub fn online(last_access: Option<i64>) -> (OnlineState, i64) {
+    match last_access {
         None => (OnlineState::AwaitingSetup, 0),
         Some(t) => {
             let secs = (now() - t) / 1_000_000_000;
@@ -31,7 +27,16 @@ fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
                 secs,
             )
         }
-    };
+    }
+}
+
+/// The name of the location whose machines GetRoverRentalRobots reports: the local fleet has
+/// no rental program, so operators mark rental rovers by keeping them there.
+pub const ROVER_RENTAL_LOCATION: &str = "Rover Rentals";
+
+fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
+    let last_access: Option<i64> = r.get(3)?;
+    let (online_state, seconds) = online(last_access);
     Ok(Robot {
         id: r.get(0)?,
         name: r.get(1)?,

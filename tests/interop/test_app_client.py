@@ -225,6 +225,12 @@ NESTED_CONFIG = {
     ],
     "network": {"bind_address": ":8080"},
 }
+# What the SDK hands back for NESTED_CONFIG: its struct_to_dict turns a null into
+# NullValue.NULL_VALUE, which is 0 (viam/utils.py value_to_primitive), not None.
+NESTED_CONFIG_AS_READ = {
+    **NESTED_CONFIG,
+    "components": [{**NESTED_CONFIG["components"][0], "attributes": {**NESTED_CONFIG["components"][0]["attributes"], "note": 0}}],
+}
 
 
 async def test_get_robot_parts_and_part(app, location_id, tmp_path):
@@ -250,9 +256,9 @@ async def test_get_robot_parts_and_part(app, location_id, tmp_path):
 async def test_update_robot_part_round_trips_nested_config(app, location_id):
     _, part_id = await new_machine(app, location_id)
     updated = await app.update_robot_part(part_id, "main-renamed", robot_config=NESTED_CONFIG)
-    assert updated.name == "main-renamed" and updated.robot_config == NESTED_CONFIG
+    assert updated.name == "main-renamed" and updated.robot_config == NESTED_CONFIG_AS_READ
     got = await app.get_robot_part(part_id)
-    assert got.robot_config == NESTED_CONFIG
+    assert got.robot_config == NESTED_CONFIG_AS_READ
     assert got.last_updated is not None
 
     # robot_config_json replaces the config with the JSON text as given.
