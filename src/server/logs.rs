@@ -243,8 +243,8 @@ fn start_tail(
 }
 
 impl Tail {
-    /// Waits for the next non-empty batch; None when the server drops the channel. A client
-    /// going away drops the stream, and with it this future.
+    /// Waits for the next non-empty batch; None when the server stops. A client going away
+    /// drops the stream, and with it this future.
     async fn next_batch(&mut self) -> ApiResult<Option<Vec<LogEntry>>> {
         loop {
             let newest = *self.wake.borrow_and_update();
@@ -263,8 +263,9 @@ impl Tail {
                     return Ok(Some(rows.into_iter().map(|(_, _, e)| e).collect()));
                 }
             }
-            if self.wake.changed().await.is_err() {
-                return Ok(None);
+            tokio::select! {
+                changed = self.wake.changed() => if changed.is_err() { return Ok(None) },
+                () = self.api.closing.cancelled() => return Ok(None),
             }
         }
     }

@@ -47,6 +47,8 @@ pub struct Api {
     pub data_dir: PathBuf,
     /// The newest log sequence number; live tails wait on it.
     pub log_seq: tokio::sync::watch::Sender<i64>,
+    /// Cancelled when the server stops, so long-lived streams (tails) end and let it.
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +90,7 @@ impl Api {
             tokens,
             data_dir: data_dir.to_path_buf(),
             log_seq: tokio::sync::watch::channel(last_seq).0,
+            closing: tokio_util::sync::CancellationToken::new(),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))
@@ -108,6 +111,7 @@ pub struct RunningFleet {
 impl RunningFleet {
     /// Stops accepting, lets in-flight calls finish, and closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.api.closing.cancel();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -384,3 +384,27 @@ async fn tails_get_only_new_matching_entries() {
         .unwrap();
     assert_eq!(next(&mut errors).await, ["after"]);
 }
+
+#[tokio::test]
+async fn an_open_tail_does_not_hold_up_shutdown() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (_, part_id) = machine(&mut app, &s, "rover").await;
+    let mut stream = app
+        .tail_robot_part_logs(TailRobotPartLogsRequest {
+            id: part_id,
+            errors_only: false,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let TestServer { fleet, .. } = s;
+    tokio::time::timeout(Duration::from_secs(5), fleet.stop())
+        .await
+        .expect("stop must not wait for the tail's client")
+        .unwrap();
+    // The stream ends (cleanly or with an error) instead of hanging.
+    let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+    assert!(end.is_ok(), "tail kept hanging after the server stopped");
+}
