@@ -211,5 +211,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
         }
     }
     table.set("_methods", methods)?;
+    // The value an async call yields while waiting (see the coroutine wrappers in prelude.lua).
+    table.set("_pending", Lv::LightUserData(Lua::poll_pending()))?;
     Ok(())
 }

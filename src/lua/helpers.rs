@@ -89,7 +89,7 @@ fn parallel(lua: &Lua) -> mlua::Result<Function> {
     let wrap: Function = lua
         .load("local f = ... return function(item, i) return table.pack(pcall(f, item, i)) end")
         .set_name("=cloud.parallel")
-        .eval()?;
+        .into_function()?;
     lua.create_async_function(
         move |lua, (list, f, opts): (Table, Function, Option<Table>)| {
             let wrap = wrap.clone();

@@ -6,6 +6,29 @@ local cloud = ...
 
 local function raise(err) error(err, 0) end
 
+-- Async calls wait by yielding a "pending" marker to the runner. Inside a script's own coroutine
+-- that yield would land in the script's `resume`; pass it on to the runner and resume again, so
+-- cloud calls work in generators and coroutine.wrap as well.
+do
+  local pending, raw_resume, raw_yield = cloud._pending, coroutine.resume, coroutine.yield
+  local function resume(co, ...)
+    local r = table.pack(raw_resume(co, ...))
+    while r[1] and r.n == 2 and r[2] == pending and coroutine.isyieldable() do
+      r = table.pack(raw_resume(co, raw_yield(pending)))
+    end
+    return table.unpack(r, 1, r.n)
+  end
+  coroutine.resume = resume
+  coroutine.wrap = function(f)
+    local co = coroutine.create(f)
+    return function(...)
+      local r = table.pack(resume(co, ...))
+      if not r[1] then error(r[2], 0) end
+      return table.unpack(r, 2, r.n)
+    end
+  end
+end
+
 --- cloud.call("GetRobot", {id = "..."}): any AppService method by its RPC name.
 function cloud.call(method, args, name)
   local ok, v = cloud._call(method, args, name)

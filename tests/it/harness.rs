@@ -45,8 +45,16 @@ impl TestServer {
         opts.listen = "127.0.0.1:0".parse().unwrap();
         f(&mut opts);
         let fleet = start(&opts).await.unwrap();
-        let channel = Channel::from_shared(fleet.credentials.address.clone()).unwrap().connect().await.unwrap();
-        Self { fleet, dir, channel }
+        let channel = Channel::from_shared(fleet.credentials.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            fleet,
+            dir,
+            channel,
+        }
     }
 
     pub fn org_id(&self) -> &str {
@@ -62,7 +70,10 @@ impl TestServer {
         let resp = auth
             .authenticate(AuthenticateRequest {
                 entity: key_id.into(),
-                credentials: Some(RpcCredentials { r#type: "api-key".into(), payload: key.into() }),
+                credentials: Some(RpcCredentials {
+                    r#type: "api-key".into(),
+                    payload: key.into(),
+                }),
             })
             .await?;
         Ok(resp.into_inner().access_token)
@@ -95,7 +106,11 @@ pub fn assert_status<T: std::fmt::Debug>(r: Result<T, Status>, code: tonic::Code
         Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
         Err(s) => {
             assert_eq!(s.code(), code, "message: {}", s.message());
-            assert!(s.message().contains(needle), "{:?} does not contain {needle:?}", s.message());
+            assert!(
+                s.message().contains(needle),
+                "{:?} does not contain {needle:?}",
+                s.message()
+            );
         }
     }
 }

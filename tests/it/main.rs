@@ -2,5 +2,6 @@
 
 mod harness;
 mod locations;
+mod lua;
 mod orgs;
 mod robots;

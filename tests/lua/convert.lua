@@ -1,0 +1,21 @@
+-- Edges of the Lua <-> proto bridge seen from a script, and the json helper.
+local loc = cloud.create_location("convert").id
+local resp = cloud.call("ListRobots", { location_id = loc })
+assert(#resp.robots == 0)
+assert(json.encode(resp) == '{"robots":[]}', "empty repeated fields encode as []: " .. json.encode(resp))
+
+local decoded = json.decode('{"a":[1,2,{"b":null}],"c":{}}')
+assert(decoded.a[2] == 2 and decoded.a[3].b == json.null)
+assert(json.encode(decoded) == '{"a":[1,2,{"b":null}],"c":{}}', json.encode(decoded))
+
+-- Optional fields left nil stay unset: no parent.
+local l = cloud.get_location(loc)
+assert(l.parent_location_id == "" or l.parent_location_id == nil)
+
+-- Enum by name is accepted on the way in (unknown names hint).
+local ok, err = pcall(cloud.call, "ListFragments", { fragment_visibility = { "FRAGMENT_VISIBILITY_PUBLC" } })
+assert(not ok and err.message:find("did you mean 'FRAGMENT_VISIBILITY_PUBLIC'", 1, true), tostring(err))
+
+assert(env("FLEETSH_TEST_ENV") == "yes", "env() reads the environment")
+log.info("convert ok on stderr")
+print("convert ok")
