@@ -28,8 +28,7 @@ pub mod rpc {
 }
 
 /// The serialized `FileDescriptorSet` of proto/ (plus the well-known types it imports).
-pub const DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/fleetsh_descriptor.bin"));
+pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fleetsh_descriptor.bin"));
 
 /// Every service, method and message of proto/, for the generic client path.
 pub static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
@@ -44,44 +43,24 @@ mod tests {
 
     #[test]
     fn pool_has_every_service() {
-        for s in [
-            APP_SERVICE,
-            "viam.app.v1.RobotService",
-            "proto.rpc.v1.AuthService",
-        ] {
+        for s in [APP_SERVICE, "viam.app.v1.RobotService", "proto.rpc.v1.AuthService"] {
             assert!(POOL.get_service_by_name(s).is_some(), "{s} missing");
         }
         let app = POOL.get_service_by_name(APP_SERVICE).unwrap();
         assert_eq!(app.methods().count(), 56);
-        let m = app
-            .methods()
-            .find(|m| m.name() == "TailRobotPartLogs")
-            .unwrap();
+        let m = app.methods().find(|m| m.name() == "TailRobotPartLogs").unwrap();
         assert!(m.is_server_streaming() && !m.is_client_streaming());
-        let m = app
-            .methods()
-            .find(|m| m.name() == "UploadModuleFile")
-            .unwrap();
+        let m = app.methods().find(|m| m.name() == "UploadModuleFile").unwrap();
         assert!(m.is_client_streaming() && !m.is_server_streaming());
     }
 
     #[test]
     fn field_numbers_match_the_reference() {
         let part = POOL.get_message_by_name("viam.app.v1.RobotPart").unwrap();
-        assert_eq!(
-            part.get_field_by_name("robot_config_json")
-                .unwrap()
-                .number(),
-            18
-        );
+        assert_eq!(part.get_field_by_name("robot_config_json").unwrap().number(), 18);
         let frag = POOL.get_message_by_name("viam.app.v1.Fragment").unwrap();
-        assert!(
-            frag.get_field(8).is_none(),
-            "Fragment has no field 8 upstream"
-        );
-        let logs = POOL
-            .get_message_by_name("viam.app.v1.GetRobotPartLogsRequest")
-            .unwrap();
+        assert!(frag.get_field(8).is_none(), "Fragment has no field 8 upstream");
+        let logs = POOL.get_message_by_name("viam.app.v1.GetRobotPartLogsRequest").unwrap();
         assert_eq!(logs.get_field_by_name("order").unwrap().number(), 11);
     }
 }

@@ -18,10 +18,7 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
         eprintln!("  organization  {}", c.org_id);
         eprintln!("  location      {}", c.location_id);
         eprintln!("  api key id    {}", c.api_key_id);
-        eprintln!(
-            "  api key       {}   (shown once; also in credentials.json, mode 0600)",
-            c.api_key
-        );
+        eprintln!("  api key       {}   (shown once; also in credentials.json, mode 0600)", c.api_key);
     }
     eprintln!(
         "fleetsh: serving the local fleet on {} (credentials: {})",

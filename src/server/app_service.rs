@@ -32,12 +32,7 @@ impl Api {
         let claims = request.extensions().get::<Claims>().cloned();
         let who = self.principal(claims.as_ref());
         let result = who.and_then(|who| handler(self, &who, request.into_inner()));
-        log_call(
-            method,
-            claims.as_ref(),
-            result.as_ref().err().map(|e| e.code()),
-            start,
-        );
+        log_call(method, claims.as_ref(), result.as_ref().err().map(|e| e.code()), start);
         result.map(Response::new).map_err(Status::from)
     }
 }

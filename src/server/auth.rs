@@ -79,24 +79,17 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> Result<Claims, Status> {
         jsonwebtoken::decode::<Claims>(token, &self.dec, &self.validation)
             .map(|d| d.claims)
-            .map_err(|e| {
-                Status::unauthenticated(format!("unauthenticated: {e}; authenticate again"))
-            })
+            .map_err(|e| Status::unauthenticated(format!("unauthenticated: {e}; authenticate again")))
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// Builds the tonic interceptor that admits only requests with one valid bearer token and
 /// hands the token's claims to the handler.
-pub fn interceptor(
-    tokens: Tokens,
-) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+pub fn interceptor(tokens: Tokens) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let mut values = req.metadata().get_all("authorization").iter();
         let (Some(value), None) = (values.next(), values.next()) else {
@@ -106,9 +99,7 @@ pub fn interceptor(
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("authorization header must be \"Bearer <token>\"")
-            })?;
+            .ok_or_else(|| Status::unauthenticated("authorization header must be \"Bearer <token>\""))?;
         let claims = tokens.verify(token)?;
         req.extensions_mut().insert(claims);
         Ok(req)
@@ -118,37 +109,22 @@ pub fn interceptor(
 impl Api {
     /// The principal behind a verified token, with its grants as they are now.
     pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Principal> {
-        let claims =
-            claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
+        let claims = claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
         self.store.read(|c| match claims.rpc_creds_type.as_str() {
             API_KEY => {
                 let org_id: Option<String> = c
-                    .query_row(
-                        "SELECT org_id FROM api_keys WHERE id = ?1",
-                        [&claims.sub],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT org_id FROM api_keys WHERE id = ?1", [&claims.sub], |r| r.get(0))
                     .optional()?;
                 let org_id = org_id.ok_or_else(|| {
                     ApiError::Unauthenticated("unauthenticated: this API key was deleted".into())
                 })?;
                 Ok(Principal {
-                    identity: Identity::ApiKey {
-                        id: claims.sub.clone(),
-                        org_id,
-                    },
+                    identity: Identity::ApiKey { id: claims.sub.clone(), org_id },
                     grants: grants_of(c, &claims.sub)?,
                 })
             }
-            ROBOT_SECRET => Ok(Principal {
-                identity: Identity::Part {
-                    id: claims.sub.clone(),
-                },
-                grants: vec![],
-            }),
-            other => Err(ApiError::Unauthenticated(format!(
-                "unauthenticated: unknown credential type {other:?}"
-            ))),
+            ROBOT_SECRET => Ok(Principal { identity: Identity::Part { id: claims.sub.clone() }, grants: vec![] }),
+            other => Err(ApiError::Unauthenticated(format!("unauthenticated: unknown credential type {other:?}"))),
         })
     }
 
@@ -156,11 +132,7 @@ impl Api {
         let ok = self.store.read(|c| match creds_type {
             API_KEY => {
                 let hash: Option<String> = c
-                    .query_row(
-                        "SELECT key_hash FROM api_keys WHERE id = ?1",
-                        [entity],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT key_hash FROM api_keys WHERE id = ?1", [entity], |r| r.get(0))
                     .optional()?;
                 let ok = hash.is_some_and(|h| h == hash_secret(payload));
                 if ok {
@@ -181,15 +153,11 @@ impl Api {
                 .is_some()),
             other => Err(ApiError::invalid(
                 "credentials.type",
-                format!(
-                    "unsupported credential type {other:?}; use \"api-key\" or \"robot-secret\""
-                ),
+                format!("unsupported credential type {other:?}; use \"api-key\" or \"robot-secret\""),
             )),
         })?;
         if !ok {
-            return Err(ApiError::PermissionDenied(format!(
-                "invalid credentials for entity {entity:?}"
-            )));
+            return Err(ApiError::PermissionDenied(format!("invalid credentials for entity {entity:?}")));
         }
         self.tokens.issue(entity, creds_type)
     }
@@ -200,22 +168,12 @@ pub fn grants_of(c: &rusqlite::Connection, identity_id: &str) -> ApiResult<Vec<G
         "SELECT org_id, role, resource_type, resource_id FROM authorizations WHERE identity_id = ?1",
     )?;
     let rows = stmt.query_map([identity_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-        ))
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
     })?;
     let mut grants = Vec::new();
     for row in rows {
         let (org_id, role, rt, resource_id) = row?;
-        grants.push(Grant {
-            org_id,
-            role: Role::parse(&role)?,
-            resource_type: ResourceType::parse(&rt)?,
-            resource_id,
-        });
+        grants.push(Grant { org_id, role: Role::parse(&role)?, resource_type: ResourceType::parse(&rt)?, resource_id });
     }
     Ok(grants)
 }
@@ -229,29 +187,19 @@ impl AuthService for AuthSvc {
         request: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
         if request.metadata().contains_key("authorization") {
-            return Err(Status::invalid_argument(
-                "Authenticate must be called without an authorization header",
-            ));
+            return Err(Status::invalid_argument("Authenticate must be called without an authorization header"));
         }
         let req = request.into_inner();
-        let creds = req
-            .credentials
-            .ok_or_else(|| Status::invalid_argument("credentials: required"))?;
+        let creds = req.credentials.ok_or_else(|| Status::invalid_argument("credentials: required"))?;
         if req.entity.is_empty() {
-            return Err(Status::invalid_argument(
-                "entity: required (the API key id or part id)",
-            ));
+            return Err(Status::invalid_argument("entity: required (the API key id or part id)"));
         }
-        let result = self
-            .0
-            .authenticate(&req.entity, &creds.r#type, &creds.payload);
+        let result = self.0.authenticate(&req.entity, &creds.r#type, &creds.payload);
         tracing::info!(
             method = "Authenticate",
             principal = %req.entity,
             status = ?result.as_ref().map(|_| tonic::Code::Ok).unwrap_or_else(|e| e.code()),
         );
-        Ok(Response::new(AuthenticateResponse {
-            access_token: result?,
-        }))
+        Ok(Response::new(AuthenticateResponse { access_token: result? }))
     }
 }

@@ -21,10 +21,7 @@ impl Role {
         match s {
             "owner" => Ok(Self::Owner),
             "operator" => Ok(Self::Operator),
-            _ => Err(ApiError::invalid(
-                "role",
-                format!("{s:?} is not \"owner\" or \"operator\""),
-            )),
+            _ => Err(ApiError::invalid("role", format!("{s:?} is not \"owner\" or \"operator\""))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -192,21 +189,13 @@ pub struct Scope {
 
 impl Scope {
     pub fn org(org_id: &str) -> Self {
-        Self {
-            org_id: org_id.into(),
-            what: format!("organization {org_id:?}"),
-            ..Self::default()
-        }
+        Self { org_id: org_id.into(), what: format!("organization {org_id:?}"), ..Self::default() }
     }
 
     /// The scope of a location, or NOT_FOUND.
     pub fn location(c: &Connection, location_id: &str) -> ApiResult<Self> {
         let org_id: String = found(
-            c.query_row(
-                "SELECT org_id FROM locations WHERE id = ?1",
-                [location_id],
-                |r| r.get(0),
-            ),
+            c.query_row("SELECT org_id FROM locations WHERE id = ?1", [location_id], |r| r.get(0)),
             "location",
             location_id,
         )?;
@@ -216,25 +205,14 @@ impl Scope {
                  UNION ALL SELECT l.id, l.parent_id FROM locations l JOIN up ON l.id = up.parent_id)
              SELECT id FROM up",
         )?;
-        let locations = stmt
-            .query_map([location_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            org_id,
-            locations,
-            robot_id: None,
-            what: format!("location {location_id:?}"),
-        })
+        let locations = stmt.query_map([location_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(Self { org_id, locations, robot_id: None, what: format!("location {location_id:?}") })
     }
 
     /// The scope of a machine, or NOT_FOUND.
     pub fn robot(c: &Connection, robot_id: &str) -> ApiResult<Self> {
         let location_id: String = found(
-            c.query_row(
-                "SELECT location_id FROM robots WHERE id = ?1",
-                [robot_id],
-                |r| r.get(0),
-            ),
+            c.query_row("SELECT location_id FROM robots WHERE id = ?1", [robot_id], |r| r.get(0)),
             "robot",
             robot_id,
         )?;
@@ -247,9 +225,7 @@ impl Scope {
     /// The scope of a part's machine, or NOT_FOUND naming the part.
     pub fn part(c: &Connection, part_id: &str) -> ApiResult<Self> {
         let robot_id: Option<String> = c
-            .query_row("SELECT robot_id FROM parts WHERE id = ?1", [part_id], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT robot_id FROM parts WHERE id = ?1", [part_id], |r| r.get(0))
             .optional()?;
         let robot_id = robot_id.ok_or_else(|| ApiError::not_found("robot part", part_id))?;
         let mut s = Self::robot(c, &robot_id)?;
@@ -277,9 +253,7 @@ impl Principal {
     }
 
     pub fn can(&self, perm: Perm, scope: &Scope) -> bool {
-        self.grants
-            .iter()
-            .any(|g| perm.granted_to(g.role) && g.covers(scope))
+        self.grants.iter().any(|g| perm.granted_to(g.role) && g.covers(scope))
     }
 
     pub fn require(&self, perm: Perm, scope: &Scope) -> ApiResult<()> {
@@ -310,16 +284,8 @@ mod tests {
 
     fn principal(role: Role, rt: ResourceType, id: &str) -> Principal {
         Principal {
-            identity: Identity::ApiKey {
-                id: "k".into(),
-                org_id: "o".into(),
-            },
-            grants: vec![Grant {
-                org_id: "o".into(),
-                role,
-                resource_type: rt,
-                resource_id: id.into(),
-            }],
+            identity: Identity::ApiKey { id: "k".into(), org_id: "o".into() },
+            grants: vec![Grant { org_id: "o".into(), role, resource_type: rt, resource_id: id.into() }],
         }
     }
 
@@ -353,16 +319,8 @@ mod tests {
     #[test]
     fn nothing_crosses_organizations() {
         let p = principal(Role::Owner, ResourceType::Organization, "o");
-        assert!(!p.can(
-            Perm::ReadRobot,
-            &Scope {
-                org_id: "other".into(),
-                ..robot_scope()
-            }
-        ));
-        let err = p
-            .require(Perm::ReadOrganization, &Scope::org("other"))
-            .unwrap_err();
+        assert!(!p.can(Perm::ReadRobot, &Scope { org_id: "other".into(), ..robot_scope() }));
+        let err = p.require(Perm::ReadOrganization, &Scope::org("other")).unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
     }
 

@@ -44,10 +44,8 @@ impl Credentials {
 
     pub fn read(data_dir: &Path) -> anyhow::Result<Self> {
         let path = Self::path(data_dir);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a credentials file", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a credentials file", path.display()))
     }
 
     /// Writes atomically (temp file + rename) with mode 0600 from the first byte.
@@ -58,9 +56,7 @@ impl Credentials {
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
         f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -107,13 +103,7 @@ pub fn ensure(api: &Api) -> anyhow::Result<Bootstrap> {
         tracing::warn!("credentials.json missing or invalid; creating a new owner key");
         let location_id = locations::first_location(api, &org_id)?.unwrap_or_default();
         let (api_key_id, api_key) = api.store.tx(|tx| owner_key(tx, &org_id))?;
-        return Ok(Bootstrap {
-            created: true,
-            org_id,
-            location_id,
-            api_key_id,
-            api_key,
-        });
+        return Ok(Bootstrap { created: true, org_id, location_id, api_key_id, api_key });
     }
     let b = api.store.tx(|tx| {
         let now = store::now();
@@ -124,42 +114,20 @@ pub fn ensure(api: &Api) -> anyhow::Result<Bootstrap> {
         )?;
         let org_id = orgs::insert_org(tx, "Local Fleet", Some("local"))?;
         orgs::insert_member(tx, &org_id, &user_id)?;
-        roles::insert_grant(
-            tx,
-            &org_id,
-            &user_id,
-            "user",
-            Role::Owner,
-            ResourceType::Organization,
-            &org_id,
-        )?;
+        roles::insert_grant(tx, &org_id, &user_id, "user", Role::Owner, ResourceType::Organization, &org_id)?;
         let location_id = locations::insert_location(tx, &org_id, "Main", None)?;
         let (api_key_id, api_key) = owner_key(tx, &org_id)?;
         tx.execute(
             "INSERT INTO meta(key, value) VALUES ('bootstrap_org', ?1)",
             [org_id.as_bytes()],
         )?;
-        Ok(Bootstrap {
-            created: true,
-            org_id,
-            location_id,
-            api_key_id,
-            api_key,
-        })
+        Ok(Bootstrap { created: true, org_id, location_id, api_key_id, api_key })
     })?;
     Ok(b)
 }
 
 fn owner_key(tx: &rusqlite::Transaction<'_>, org_id: &str) -> ApiResult<(String, String)> {
     let (id, key) = keys::insert_key(tx, org_id, "fleetsh local owner")?;
-    roles::insert_grant(
-        tx,
-        org_id,
-        &id,
-        "api-key",
-        Role::Owner,
-        ResourceType::Organization,
-        org_id,
-    )?;
+    roles::insert_grant(tx, org_id, &id, "api-key", Role::Owner, ResourceType::Organization, org_id)?;
     Ok((id, key))
 }

@@ -5,37 +5,19 @@ use super::authz::Principal;
 use super::error::{ApiError, ApiResult};
 use crate::proto::viam::app::v1::*;
 
-pub fn create_organization_invite(
-    _api: &Api,
-    _who: &Principal,
-    _req: CreateOrganizationInviteRequest,
-) -> ApiResult<CreateOrganizationInviteResponse> {
+pub fn create_organization_invite(_api: &Api, _who: &Principal, _req: CreateOrganizationInviteRequest) -> ApiResult<CreateOrganizationInviteResponse> {
     Err(ApiError::Unimplemented("CreateOrganizationInvite"))
 }
 
-pub fn update_organization_invite_authorizations(
-    _api: &Api,
-    _who: &Principal,
-    _req: UpdateOrganizationInviteAuthorizationsRequest,
-) -> ApiResult<UpdateOrganizationInviteAuthorizationsResponse> {
-    Err(ApiError::Unimplemented(
-        "UpdateOrganizationInviteAuthorizations",
-    ))
+pub fn update_organization_invite_authorizations(_api: &Api, _who: &Principal, _req: UpdateOrganizationInviteAuthorizationsRequest) -> ApiResult<UpdateOrganizationInviteAuthorizationsResponse> {
+    Err(ApiError::Unimplemented("UpdateOrganizationInviteAuthorizations"))
 }
 
-pub fn delete_organization_invite(
-    _api: &Api,
-    _who: &Principal,
-    _req: DeleteOrganizationInviteRequest,
-) -> ApiResult<DeleteOrganizationInviteResponse> {
+pub fn delete_organization_invite(_api: &Api, _who: &Principal, _req: DeleteOrganizationInviteRequest) -> ApiResult<DeleteOrganizationInviteResponse> {
     Err(ApiError::Unimplemented("DeleteOrganizationInvite"))
 }
 
-pub fn resend_organization_invite(
-    _api: &Api,
-    _who: &Principal,
-    _req: ResendOrganizationInviteRequest,
-) -> ApiResult<ResendOrganizationInviteResponse> {
+pub fn resend_organization_invite(_api: &Api, _who: &Principal, _req: ResendOrganizationInviteRequest) -> ApiResult<ResendOrganizationInviteResponse> {
     Err(ApiError::Unimplemented("ResendOrganizationInvite"))
 }
 

@@ -9,12 +9,7 @@ use super::orgs::ensure_org;
 use super::store::{found, new_id, new_secret, now, to_ts};
 use crate::proto::viam::app::v1::*;
 
-pub fn insert_location(
-    tx: &Transaction<'_>,
-    org_id: &str,
-    name: &str,
-    parent: Option<&str>,
-) -> ApiResult<String> {
+pub fn insert_location(tx: &Transaction<'_>, org_id: &str, name: &str, parent: Option<&str>) -> ApiResult<String> {
     let id = new_id();
     tx.execute(
         "INSERT INTO locations(id, org_id, name, parent_id, created_on) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -59,10 +54,7 @@ fn location_auth(c: &Connection, location_id: &str) -> ApiResult<LocationAuth> {
         .collect::<Result<_, _>>()?;
     #[allow(deprecated)]
     Ok(LocationAuth {
-        secret: secrets
-            .first()
-            .map(|s| s.secret.clone())
-            .unwrap_or_default(),
+        secret: secrets.first().map(|s| s.secret.clone()).unwrap_or_default(),
         location_id: location_id.into(),
         secrets,
     })
@@ -70,35 +62,18 @@ fn location_auth(c: &Connection, location_id: &str) -> ApiResult<LocationAuth> {
 
 /// The location as `who` may see it: secrets only with `read_location_secret`.
 fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
-    let (name, created, parent, region, org_id, org_name, robots): (
-        String,
-        i64,
-        Option<String>,
-        String,
-        String,
-        String,
-        i32,
-    ) = found(
-        c.query_row(
-            "SELECT l.name, l.created_on, l.parent_id, l.region, o.id, o.name,
+    let (name, created, parent, region, org_id, org_name, robots): (String, i64, Option<String>, String, String, String, i32) =
+        found(
+            c.query_row(
+                "SELECT l.name, l.created_on, l.parent_id, l.region, o.id, o.name,
                         (SELECT COUNT(*) FROM robots r WHERE r.location_id = l.id)
                  FROM locations l JOIN orgs o ON o.id = l.org_id WHERE l.id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
-        ),
-        "location",
-        id,
-    )?;
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            ),
+            "location",
+            id,
+        )?;
     let auth = if who.can(Perm::ReadLocationSecret, &Scope::location(c, id)?) {
         Some(location_auth(c, id)?)
     } else {
@@ -110,32 +85,18 @@ fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
         created_on: Some(to_ts(created)),
         parent_location_id: parent.unwrap_or_default(),
         auth,
-        organizations: vec![LocationOrganization {
-            organization_id: org_id.clone(),
-            primary: true,
-        }],
+        organizations: vec![LocationOrganization { organization_id: org_id.clone(), primary: true }],
         robot_count: robots,
         config: Some(StorageConfig { region }),
-        primary_org_identity: Some(OrganizationIdentity {
-            id: org_id,
-            name: org_name,
-        }),
+        primary_org_identity: Some(OrganizationIdentity { id: org_id, name: org_name }),
     })
 }
 
 fn require_id<'a>(field: &str, id: &'a str) -> ApiResult<&'a str> {
-    if id.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(id)
-    }
+    if id.is_empty() { Err(ApiError::invalid(field, "required")) } else { Ok(id) }
 }
 
-pub fn create_location(
-    api: &Api,
-    who: &Principal,
-    req: CreateLocationRequest,
-) -> ApiResult<CreateLocationResponse> {
+pub fn create_location(api: &Api, who: &Principal, req: CreateLocationRequest) -> ApiResult<CreateLocationResponse> {
     let name = req.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
@@ -146,54 +107,35 @@ pub fn create_location(
         match parent {
             // A location-scoped owner may create sub-locations of its own location.
             Some(p) => {
-                let scope = Scope::location(tx, p)
-                    .map_err(|_| ApiError::not_found("parent location", p))?;
+                let scope = Scope::location(tx, p).map_err(|_| ApiError::not_found("parent location", p))?;
                 if scope.org_id != req.organization_id {
-                    return Err(ApiError::invalid(
-                        "parent_location_id",
-                        "belongs to another organization",
-                    ));
+                    return Err(ApiError::invalid("parent_location_id", "belongs to another organization"));
                 }
                 who.require(Perm::WriteLocation, &scope)?;
             }
             None => who.require(Perm::WriteLocation, &Scope::org(&req.organization_id))?,
         }
         let id = insert_location(tx, &req.organization_id, name, parent)?;
-        Ok(CreateLocationResponse {
-            location: Some(load(tx, who, &id)?),
-        })
+        Ok(CreateLocationResponse { location: Some(load(tx, who, &id)?) })
     })
 }
 
-pub fn get_location(
-    api: &Api,
-    who: &Principal,
-    req: GetLocationRequest,
-) -> ApiResult<GetLocationResponse> {
+pub fn get_location(api: &Api, who: &Principal, req: GetLocationRequest) -> ApiResult<GetLocationResponse> {
     let id = require_id("location_id", &req.location_id)?;
     api.store.read(|c| {
         who.require(Perm::ReadLocation, &Scope::location(c, id)?)?;
-        Ok(GetLocationResponse {
-            location: Some(load(c, who, id)?),
-        })
+        Ok(GetLocationResponse { location: Some(load(c, who, id)?) })
     })
 }
 
-pub fn update_location(
-    api: &Api,
-    who: &Principal,
-    req: UpdateLocationRequest,
-) -> ApiResult<UpdateLocationResponse> {
+pub fn update_location(api: &Api, who: &Principal, req: UpdateLocationRequest) -> ApiResult<UpdateLocationResponse> {
     let id = require_id("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         let scope = Scope::location(tx, id)?;
         who.require(Perm::WriteLocation, &scope)?;
         // An absent or empty name keeps the current one (the API guide's examples pass "").
         if let Some(name) = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            tx.execute(
-                "UPDATE locations SET name = ?2 WHERE id = ?1",
-                params![id, name],
-            )?;
+            tx.execute("UPDATE locations SET name = ?2 WHERE id = ?1", params![id, name])?;
         }
         match req.parent_location_id.as_deref() {
             None => {}
@@ -201,13 +143,9 @@ pub fn update_location(
                 tx.execute("UPDATE locations SET parent_id = NULL WHERE id = ?1", [id])?;
             }
             Some(parent) => {
-                let target = Scope::location(tx, parent)
-                    .map_err(|_| ApiError::not_found("parent location", parent))?;
+                let target = Scope::location(tx, parent).map_err(|_| ApiError::not_found("parent location", parent))?;
                 if target.org_id != scope.org_id {
-                    return Err(ApiError::invalid(
-                        "parent_location_id",
-                        "belongs to another organization",
-                    ));
+                    return Err(ApiError::invalid("parent_location_id", "belongs to another organization"));
                 }
                 // target.locations is the parent's chain up to the top: it must not pass here.
                 if target.locations.iter().any(|l| l == id) {
@@ -217,29 +155,17 @@ pub fn update_location(
                     ));
                 }
                 who.require(Perm::WriteLocation, &target)?;
-                tx.execute(
-                    "UPDATE locations SET parent_id = ?2 WHERE id = ?1",
-                    params![id, parent],
-                )?;
+                tx.execute("UPDATE locations SET parent_id = ?2 WHERE id = ?1", params![id, parent])?;
             }
         }
         if let Some(region) = &req.region {
-            tx.execute(
-                "UPDATE locations SET region = ?2 WHERE id = ?1",
-                params![id, region],
-            )?;
+            tx.execute("UPDATE locations SET region = ?2 WHERE id = ?1", params![id, region])?;
         }
-        Ok(UpdateLocationResponse {
-            location: Some(load(tx, who, id)?),
-        })
+        Ok(UpdateLocationResponse { location: Some(load(tx, who, id)?) })
     })
 }
 
-pub fn delete_location(
-    api: &Api,
-    who: &Principal,
-    req: DeleteLocationRequest,
-) -> ApiResult<DeleteLocationResponse> {
+pub fn delete_location(api: &Api, who: &Principal, req: DeleteLocationRequest) -> ApiResult<DeleteLocationResponse> {
     let id = require_id("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteLocation, &Scope::location(tx, id)?)?;
@@ -260,24 +186,14 @@ pub fn delete_location(
     })
 }
 
-pub fn list_locations(
-    api: &Api,
-    who: &Principal,
-    req: ListLocationsRequest,
-) -> ApiResult<ListLocationsResponse> {
+pub fn list_locations(api: &Api, who: &Principal, req: ListLocationsRequest) -> ApiResult<ListLocationsResponse> {
     api.store.read(|c| {
         ensure_org(c, &req.organization_id)?;
         if !who.in_org(&req.organization_id) {
-            return Err(ApiError::denied(format!(
-                "read_location in organization {:?}",
-                req.organization_id
-            )));
+            return Err(ApiError::denied(format!("read_location in organization {:?}", req.organization_id)));
         }
-        let mut stmt =
-            c.prepare_cached("SELECT id FROM locations WHERE org_id = ?1 ORDER BY created_on, id")?;
-        let ids: Vec<String> = stmt
-            .query_map([&req.organization_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut stmt = c.prepare_cached("SELECT id FROM locations WHERE org_id = ?1 ORDER BY created_on, id")?;
+        let ids: Vec<String> = stmt.query_map([&req.organization_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         let mut locations = Vec::with_capacity(ids.len());
         for id in ids {
             // A location-scoped key sees its locations (and their sub-locations) only.
@@ -289,17 +205,11 @@ pub fn list_locations(
     })
 }
 
-pub fn location_auth_rpc(
-    api: &Api,
-    who: &Principal,
-    req: LocationAuthRequest,
-) -> ApiResult<LocationAuthResponse> {
+pub fn location_auth_rpc(api: &Api, who: &Principal, req: LocationAuthRequest) -> ApiResult<LocationAuthResponse> {
     let id = require_id("location_id", &req.location_id)?;
     api.store.read(|c| {
         who.require(Perm::ReadLocationSecret, &Scope::location(c, id)?)?;
-        Ok(LocationAuthResponse {
-            auth: Some(location_auth(c, id)?),
-        })
+        Ok(LocationAuthResponse { auth: Some(location_auth(c, id)?) })
     })
 }
 
@@ -314,9 +224,7 @@ pub fn create_location_secret(
         who.require(Perm::WriteLocation, &scope)?;
         who.require(Perm::ReadLocationSecret, &scope)?;
         insert_secret(tx, id)?;
-        Ok(CreateLocationSecretResponse {
-            auth: Some(location_auth(tx, id)?),
-        })
+        Ok(CreateLocationSecretResponse { auth: Some(location_auth(tx, id)?) })
     })
 }
 

@@ -5,11 +5,7 @@ use super::authz::Principal;
 use super::error::{ApiError, ApiResult};
 use crate::proto::viam::app::v1::*;
 
-pub fn get_robot_part_logs(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetRobotPartLogsRequest,
-) -> ApiResult<GetRobotPartLogsResponse> {
+pub fn get_robot_part_logs(_api: &Api, _who: &Principal, _req: GetRobotPartLogsRequest) -> ApiResult<GetRobotPartLogsResponse> {
     Err(ApiError::Unimplemented("GetRobotPartLogs"))
 }
 
@@ -29,10 +25,7 @@ pub struct RobotSvc(pub std::sync::Arc<Api>);
 
 #[tonic::async_trait]
 impl crate::proto::viam::app::v1::robot_service_server::RobotService for RobotSvc {
-    async fn log(
-        &self,
-        _request: tonic::Request<LogRequest>,
-    ) -> Result<tonic::Response<LogResponse>, tonic::Status> {
+    async fn log(&self, _request: tonic::Request<LogRequest>) -> Result<tonic::Response<LogResponse>, tonic::Status> {
         Err(tonic::Status::unimplemented("Log"))
     }
 }

@@ -73,10 +73,7 @@ impl ServeOptions {
 
 impl Api {
     /// Opens the fleet in `data_dir`, creating the first organization on first use.
-    pub fn open(
-        data_dir: &Path,
-        token_ttl: Duration,
-    ) -> anyhow::Result<(Arc<Self>, bootstrap::Bootstrap)> {
+    pub fn open(data_dir: &Path, token_ttl: Duration) -> anyhow::Result<(Arc<Self>, bootstrap::Bootstrap)> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         let store = store::Store::open(&data_dir.join("fleet.db"))?;
@@ -131,11 +128,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let scheme = if opts.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if opts.tls_cert.is_some() { "https" } else { "http" };
     let credentials = boot.credentials(&format!("{scheme}://{addr}"));
     credentials.write(&opts.data_dir)?;
 
@@ -143,8 +136,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
         let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
         let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-        builder =
-            builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     } else if opts.tls_cert.is_some() || opts.tls_key.is_some() {
         anyhow::bail!("--tls-cert and --tls-key go together");
     }
@@ -168,12 +160,5 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
             .await
             .context("server failed")
     });
-    Ok(RunningFleet {
-        addr,
-        credentials,
-        created: boot.created,
-        api,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+    Ok(RunningFleet { addr, credentials, created: boot.created, api, shutdown: Some(tx), task: Some(task) })
 }

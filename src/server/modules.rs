@@ -5,35 +5,19 @@ use super::authz::Principal;
 use super::error::{ApiError, ApiResult};
 use crate::proto::viam::app::v1::*;
 
-pub fn create_module(
-    _api: &Api,
-    _who: &Principal,
-    _req: CreateModuleRequest,
-) -> ApiResult<CreateModuleResponse> {
+pub fn create_module(_api: &Api, _who: &Principal, _req: CreateModuleRequest) -> ApiResult<CreateModuleResponse> {
     Err(ApiError::Unimplemented("CreateModule"))
 }
 
-pub fn update_module(
-    _api: &Api,
-    _who: &Principal,
-    _req: UpdateModuleRequest,
-) -> ApiResult<UpdateModuleResponse> {
+pub fn update_module(_api: &Api, _who: &Principal, _req: UpdateModuleRequest) -> ApiResult<UpdateModuleResponse> {
     Err(ApiError::Unimplemented("UpdateModule"))
 }
 
-pub fn get_module(
-    _api: &Api,
-    _who: &Principal,
-    _req: GetModuleRequest,
-) -> ApiResult<GetModuleResponse> {
+pub fn get_module(_api: &Api, _who: &Principal, _req: GetModuleRequest) -> ApiResult<GetModuleResponse> {
     Err(ApiError::Unimplemented("GetModule"))
 }
 
-pub fn list_modules(
-    _api: &Api,
-    _who: &Principal,
-    _req: ListModulesRequest,
-) -> ApiResult<ListModulesResponse> {
+pub fn list_modules(_api: &Api, _who: &Principal, _req: ListModulesRequest) -> ApiResult<ListModulesResponse> {
     Err(ApiError::Unimplemented("ListModules"))
 }
 

@@ -31,10 +31,7 @@ pub fn validate_namespace(ns: &str) -> ApiResult<()> {
     if ns.is_empty() {
         return Err(ApiError::invalid("public_namespace", "must not be empty"));
     }
-    if let Some(bad) = ns
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
+    if let Some(bad) = ns.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
         return Err(ApiError::invalid(
             "public_namespace",
             format!("{bad:?} is not allowed; use lowercase letters, digits and dashes"),
@@ -77,17 +74,11 @@ pub fn ensure_org(c: &Connection, org_id: &str) -> ApiResult<()> {
     if org_id.is_empty() {
         return Err(ApiError::invalid("organization_id", "required"));
     }
-    let exists = c
-        .query_row("SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(()))
-        .optional()?;
+    let exists = c.query_row("SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(())).optional()?;
     exists.ok_or_else(|| ApiError::not_found("organization", org_id))
 }
 
-pub fn create_organization(
-    api: &Api,
-    who: &Principal,
-    req: CreateOrganizationRequest,
-) -> ApiResult<CreateOrganizationResponse> {
+pub fn create_organization(api: &Api, who: &Principal, req: CreateOrganizationRequest) -> ApiResult<CreateOrganizationResponse> {
     let name = req.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
@@ -97,32 +88,14 @@ pub fn create_organization(
     };
     api.store.tx(|tx| {
         let org_id = insert_org(tx, name, None)?;
-        roles::insert_grant(
-            tx,
-            &org_id,
-            key_id,
-            "api-key",
-            Role::Owner,
-            ResourceType::Organization,
-            &org_id,
-        )?;
-        Ok(CreateOrganizationResponse {
-            organization: Some(load_org(tx, &org_id)?),
-        })
+        roles::insert_grant(tx, &org_id, key_id, "api-key", Role::Owner, ResourceType::Organization, &org_id)?;
+        Ok(CreateOrganizationResponse { organization: Some(load_org(tx, &org_id)?) })
     })
 }
 
-pub fn list_organizations(
-    api: &Api,
-    who: &Principal,
-    _req: ListOrganizationsRequest,
-) -> ApiResult<ListOrganizationsResponse> {
+pub fn list_organizations(api: &Api, who: &Principal, _req: ListOrganizationsRequest) -> ApiResult<ListOrganizationsResponse> {
     api.store.read(|c| {
-        let organizations = who
-            .orgs()
-            .into_iter()
-            .map(|id| load_org(c, id))
-            .collect::<ApiResult<_>>()?;
+        let organizations = who.orgs().into_iter().map(|id| load_org(c, id)).collect::<ApiResult<_>>()?;
         Ok(ListOrganizationsResponse { organizations })
     })
 }
@@ -159,22 +132,13 @@ pub fn list_organizations_by_user(
     })
 }
 
-pub fn get_organization(
-    api: &Api,
-    who: &Principal,
-    req: GetOrganizationRequest,
-) -> ApiResult<GetOrganizationResponse> {
+pub fn get_organization(api: &Api, who: &Principal, req: GetOrganizationRequest) -> ApiResult<GetOrganizationResponse> {
     api.store.read(|c| {
         let org = load_org(c, &req.organization_id)?;
         if !who.in_org(&org.id) {
-            return Err(ApiError::denied(format!(
-                "read_organization on organization {:?}",
-                org.id
-            )));
+            return Err(ApiError::denied(format!("read_organization on organization {:?}", org.id)));
         }
-        Ok(GetOrganizationResponse {
-            organization: Some(org),
-        })
+        Ok(GetOrganizationResponse { organization: Some(org) })
     })
 }
 
@@ -185,13 +149,9 @@ pub fn get_organization_namespace_availability(
 ) -> ApiResult<GetOrganizationNamespaceAvailabilityResponse> {
     validate_namespace(&req.public_namespace)?;
     let taken = api.store.read(|c| {
-        Ok(c.query_row(
-            "SELECT 1 FROM orgs WHERE public_namespace = ?1",
-            [&req.public_namespace],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+        Ok(c.query_row("SELECT 1 FROM orgs WHERE public_namespace = ?1", [&req.public_namespace], |_| Ok(()))
+            .optional()?
+            .is_some())
     })?;
     Ok(GetOrganizationNamespaceAvailabilityResponse { available: !taken })
 }

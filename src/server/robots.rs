@@ -22,14 +22,7 @@ fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
         None => (OnlineState::AwaitingSetup, 0),
         Some(t) => {
             let secs = (now() - t) / 1_000_000_000;
-            (
-                if secs <= ONLINE_WINDOW_SECS {
-                    OnlineState::Online
-                } else {
-                    OnlineState::Offline
-                },
-                secs,
-            )
+            (if secs <= ONLINE_WINDOW_SECS { OnlineState::Online } else { OnlineState::Offline }, secs)
         }
     };
     Ok(Robot {
@@ -47,11 +40,7 @@ const ROBOT_COLUMNS: &str = "r.id, r.name, r.location_id, r.last_access, r.creat
 
 pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
     found(
-        c.query_row(
-            &format!("SELECT {ROBOT_COLUMNS} FROM robots r WHERE r.id = ?1"),
-            [id],
-            robot_from_row,
-        ),
+        c.query_row(&format!("SELECT {ROBOT_COLUMNS} FROM robots r WHERE r.id = ?1"), [id], robot_from_row),
         "robot",
         id,
     )
@@ -59,19 +48,10 @@ pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
 
 fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
     let v = v.trim();
-    if v.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(v)
-    }
+    if v.is_empty() { Err(ApiError::invalid(field, "required")) } else { Ok(v) }
 }
 
-fn ensure_unique_name(
-    c: &Connection,
-    location_id: &str,
-    name: &str,
-    except: &str,
-) -> ApiResult<()> {
+fn ensure_unique_name(c: &Connection, location_id: &str, name: &str, except: &str) -> ApiResult<()> {
     let clash = c
         .query_row(
             "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3",
@@ -91,9 +71,7 @@ pub fn get_robot(api: &Api, who: &Principal, req: GetRobotRequest) -> ApiResult<
     let id = required("id", &req.id)?;
     api.store.read(|c| {
         who.require(Perm::ReadRobot, &Scope::robot(c, id)?)?;
-        Ok(GetRobotResponse {
-            robot: Some(load(c, id)?),
-        })
+        Ok(GetRobotResponse { robot: Some(load(c, id)?) })
     })
 }
 
@@ -124,11 +102,7 @@ pub fn get_rover_rental_robots(
     })
 }
 
-pub fn list_robots(
-    api: &Api,
-    who: &Principal,
-    req: ListRobotsRequest,
-) -> ApiResult<ListRobotsResponse> {
+pub fn list_robots(api: &Api, who: &Principal, req: ListRobotsRequest) -> ApiResult<ListRobotsResponse> {
     let location_id = required("location_id", &req.location_id)?;
     api.store.read(|c| {
         let scope = Scope::location(c, location_id)?;
@@ -172,11 +146,7 @@ pub fn new_robot(api: &Api, who: &Principal, req: NewRobotRequest) -> ApiResult<
     })
 }
 
-pub fn update_robot(
-    api: &Api,
-    who: &Principal,
-    req: UpdateRobotRequest,
-) -> ApiResult<UpdateRobotResponse> {
+pub fn update_robot(api: &Api, who: &Principal, req: UpdateRobotRequest) -> ApiResult<UpdateRobotResponse> {
     let id = required("id", &req.id)?;
     let name = required("name", &req.name)?;
     api.store.tx(|tx| {
@@ -188,10 +158,7 @@ pub fn update_robot(
             target => {
                 let to = Scope::location(tx, target)?;
                 if to.org_id != scope.org_id {
-                    return Err(ApiError::invalid(
-                        "location",
-                        "belongs to another organization",
-                    ));
+                    return Err(ApiError::invalid("location", "belongs to another organization"));
                 }
                 who.require(Perm::WriteLocation, &to)?;
                 target.to_string()
@@ -202,28 +169,16 @@ pub fn update_robot(
             "UPDATE robots SET name = ?2, location_id = ?3 WHERE id = ?1",
             params![id, name, location_id],
         )?;
-        Ok(UpdateRobotResponse {
-            robot: Some(load(tx, id)?),
-        })
+        Ok(UpdateRobotResponse { robot: Some(load(tx, id)?) })
     })
 }
 
-pub fn delete_robot(
-    api: &Api,
-    who: &Principal,
-    req: DeleteRobotRequest,
-) -> ApiResult<DeleteRobotResponse> {
+pub fn delete_robot(api: &Api, who: &Principal, req: DeleteRobotRequest) -> ApiResult<DeleteRobotResponse> {
     let id = required("id", &req.id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteRobot, &Scope::robot(tx, id)?)?;
-        tx.execute(
-            "DELETE FROM logs WHERE part_id IN (SELECT id FROM parts WHERE robot_id = ?1)",
-            [id],
-        )?;
-        tx.execute(
-            "DELETE FROM authorizations WHERE resource_type = 'robot' AND resource_id = ?1",
-            [id],
-        )?;
+        tx.execute("DELETE FROM logs WHERE part_id IN (SELECT id FROM parts WHERE robot_id = ?1)", [id])?;
+        tx.execute("DELETE FROM authorizations WHERE resource_type = 'robot' AND resource_id = ?1", [id])?;
         tx.execute("DELETE FROM robots WHERE id = ?1", [id])?;
         Ok(DeleteRobotResponse {})
     })

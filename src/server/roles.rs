@@ -9,27 +9,15 @@ pub fn add_role(_api: &Api, _who: &Principal, _req: AddRoleRequest) -> ApiResult
     Err(ApiError::Unimplemented("AddRole"))
 }
 
-pub fn remove_role(
-    _api: &Api,
-    _who: &Principal,
-    _req: RemoveRoleRequest,
-) -> ApiResult<RemoveRoleResponse> {
+pub fn remove_role(_api: &Api, _who: &Principal, _req: RemoveRoleRequest) -> ApiResult<RemoveRoleResponse> {
     Err(ApiError::Unimplemented("RemoveRole"))
 }
 
-pub fn list_authorizations(
-    _api: &Api,
-    _who: &Principal,
-    _req: ListAuthorizationsRequest,
-) -> ApiResult<ListAuthorizationsResponse> {
+pub fn list_authorizations(_api: &Api, _who: &Principal, _req: ListAuthorizationsRequest) -> ApiResult<ListAuthorizationsResponse> {
     Err(ApiError::Unimplemented("ListAuthorizations"))
 }
 
-pub fn check_permissions(
-    _api: &Api,
-    _who: &Principal,
-    _req: CheckPermissionsRequest,
-) -> ApiResult<CheckPermissionsResponse> {
+pub fn check_permissions(_api: &Api, _who: &Principal, _req: CheckPermissionsRequest) -> ApiResult<CheckPermissionsResponse> {
     Err(ApiError::Unimplemented("CheckPermissions"))
 }
 

@@ -40,9 +40,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self { conn: Mutex::new(conn) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -75,10 +73,8 @@ impl Store {
 
     pub fn meta_get(&self, key: &str) -> ApiResult<Option<Vec<u8>>> {
         self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
         })
     }
 
@@ -101,11 +97,7 @@ pub fn new_id() -> String {
 
 /// A random secret of `len` alphanumeric characters.
 pub fn new_secret(len: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
 }
 
 /// Hex SHA-256. Keys are 32 random alphanumerics (~190 bits), so a plain digest is enough;
@@ -116,23 +108,16 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Now, in Unix nanoseconds rounded down to whole microseconds.
 pub fn now() -> i64 {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     (d.as_micros() as i64) * 1000
 }
 
 pub fn to_ts(nanos: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: nanos.div_euclid(1_000_000_000),
-        nanos: nanos.rem_euclid(1_000_000_000) as i32,
-    }
+    prost_types::Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
 }
 
 pub fn from_ts(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(ts.nanos))
+    ts.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(ts.nanos))
 }
 
 /// Maps "no row" to NOT_FOUND for the given kind and id.

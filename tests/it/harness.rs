@@ -45,16 +45,8 @@ impl TestServer {
         opts.listen = "127.0.0.1:0".parse().unwrap();
         f(&mut opts);
         let fleet = start(&opts).await.unwrap();
-        let channel = Channel::from_shared(fleet.credentials.address.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        Self {
-            fleet,
-            dir,
-            channel,
-        }
+        let channel = Channel::from_shared(fleet.credentials.address.clone()).unwrap().connect().await.unwrap();
+        Self { fleet, dir, channel }
     }
 
     pub fn org_id(&self) -> &str {
@@ -70,10 +62,7 @@ impl TestServer {
         let resp = auth
             .authenticate(AuthenticateRequest {
                 entity: key_id.into(),
-                credentials: Some(RpcCredentials {
-                    r#type: "api-key".into(),
-                    payload: key.into(),
-                }),
+                credentials: Some(RpcCredentials { r#type: "api-key".into(), payload: key.into() }),
             })
             .await?;
         Ok(resp.into_inner().access_token)
@@ -106,11 +95,7 @@ pub fn assert_status<T: std::fmt::Debug>(r: Result<T, Status>, code: tonic::Code
         Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
         Err(s) => {
             assert_eq!(s.code(), code, "message: {}", s.message());
-            assert!(
-                s.message().contains(needle),
-                "{:?} does not contain {needle:?}",
-                s.message()
-            );
+            assert!(s.message().contains(needle), "{:?} does not contain {needle:?}", s.message());
         }
     }
 }

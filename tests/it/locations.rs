@@ -24,11 +24,7 @@ async fn nested_locations_move_rename_and_refuse_cycles() {
     let a = create(&mut app, org, "A", None).await;
     let b = create(&mut app, org, "B", Some(&a.id)).await;
     assert_eq!(b.parent_location_id, a.id);
-    assert_eq!(
-        b.auth.as_ref().unwrap().secrets.len(),
-        1,
-        "owners see secrets"
-    );
+    assert_eq!(b.auth.as_ref().unwrap().secrets.len(), 1, "owners see secrets");
 
     // Unset name keeps it; "" parent moves to the top level.
     let upd = |id: &str, name: Option<&str>, parent: Option<&str>| UpdateLocationRequest {
@@ -37,72 +33,25 @@ async fn nested_locations_move_rename_and_refuse_cycles() {
         parent_location_id: parent.map(Into::into),
         region: None,
     };
-    let moved = app
-        .update_location(upd(&b.id, None, Some("")))
-        .await
-        .unwrap()
-        .into_inner()
-        .location
-        .unwrap();
-    assert_eq!(
-        (moved.name.as_str(), moved.parent_location_id.as_str()),
-        ("B", "")
-    );
-    let renamed = app
-        .update_location(upd(&b.id, Some("Bee"), None))
-        .await
-        .unwrap()
-        .into_inner()
-        .location
-        .unwrap();
+    let moved = app.update_location(upd(&b.id, None, Some(""))).await.unwrap().into_inner().location.unwrap();
+    assert_eq!((moved.name.as_str(), moved.parent_location_id.as_str()), ("B", ""));
+    let renamed = app.update_location(upd(&b.id, Some("Bee"), None)).await.unwrap().into_inner().location.unwrap();
     assert_eq!(renamed.name, "Bee");
 
-    app.update_location(upd(&b.id, Some(""), Some(&a.id)))
-        .await
-        .unwrap();
-    assert_status(
-        app.update_location(upd(&a.id, None, Some(&b.id))).await,
-        Code::InvalidArgument,
-        "cycle",
-    );
-    assert_status(
-        app.update_location(upd(&a.id, None, Some(&a.id))).await,
-        Code::InvalidArgument,
-        "cycle",
-    );
-    assert_status(
-        app.update_location(upd(&a.id, None, Some("nope"))).await,
-        Code::NotFound,
-        "nope",
-    );
+    app.update_location(upd(&b.id, Some(""), Some(&a.id))).await.unwrap();
+    assert_status(app.update_location(upd(&a.id, None, Some(&b.id))).await, Code::InvalidArgument, "cycle");
+    assert_status(app.update_location(upd(&a.id, None, Some(&a.id))).await, Code::InvalidArgument, "cycle");
+    assert_status(app.update_location(upd(&a.id, None, Some("nope"))).await, Code::NotFound, "nope");
 
     // A location holding a sub-location cannot be deleted.
     assert_status(
-        app.delete_location(DeleteLocationRequest {
-            location_id: a.id.clone(),
-        })
-        .await,
+        app.delete_location(DeleteLocationRequest { location_id: a.id.clone() }).await,
         Code::FailedPrecondition,
         "sub-location",
     );
-    app.delete_location(DeleteLocationRequest {
-        location_id: b.id.clone(),
-    })
-    .await
-    .unwrap();
-    app.delete_location(DeleteLocationRequest {
-        location_id: a.id.clone(),
-    })
-    .await
-    .unwrap();
-    assert_status(
-        app.get_location(GetLocationRequest {
-            location_id: a.id.clone(),
-        })
-        .await,
-        Code::NotFound,
-        &a.id,
-    );
+    app.delete_location(DeleteLocationRequest { location_id: b.id.clone() }).await.unwrap();
+    app.delete_location(DeleteLocationRequest { location_id: a.id.clone() }).await.unwrap();
+    assert_status(app.get_location(GetLocationRequest { location_id: a.id.clone() }).await, Code::NotFound, &a.id);
 }
 
 #[tokio::test]
@@ -114,26 +63,11 @@ async fn create_location_validates_its_input() {
         name: name.into(),
         parent_location_id: parent.map(Into::into),
     };
-    assert_status(
-        app.create_location(req(s.org_id(), "", None)).await,
-        Code::InvalidArgument,
-        "name",
-    );
-    assert_status(
-        app.create_location(req(s.org_id(), "x", Some("nope")))
-            .await,
-        Code::NotFound,
-        "parent location",
-    );
-    assert_status(
-        app.create_location(req("nope", "x", None)).await,
-        Code::NotFound,
-        "organization",
-    );
+    assert_status(app.create_location(req(s.org_id(), "", None)).await, Code::InvalidArgument, "name");
+    assert_status(app.create_location(req(s.org_id(), "x", Some("nope"))).await, Code::NotFound, "parent location");
+    assert_status(app.create_location(req("nope", "x", None)).await, Code::NotFound, "organization");
     let list = app
-        .list_locations(ListLocationsRequest {
-            organization_id: s.org_id().into(),
-        })
+        .list_locations(ListLocationsRequest { organization_id: s.org_id().into() })
         .await
         .unwrap()
         .into_inner()
@@ -147,9 +81,7 @@ async fn location_secrets_are_created_and_deleted() {
     let mut app = s.owner().await;
     let loc = s.location_id().to_string();
     let auth = app
-        .create_location_secret(CreateLocationSecretRequest {
-            location_id: loc.clone(),
-        })
+        .create_location_secret(CreateLocationSecretRequest { location_id: loc.clone() })
         .await
         .unwrap()
         .into_inner()
@@ -157,26 +89,13 @@ async fn location_secrets_are_created_and_deleted() {
         .unwrap();
     assert_eq!(auth.secrets.len(), 2);
     let id = auth.secrets[1].id.clone();
-    app.delete_location_secret(DeleteLocationSecretRequest {
-        location_id: loc.clone(),
-        secret_id: id.clone(),
-    })
-    .await
-    .unwrap();
-    let auth = app
-        .location_auth(LocationAuthRequest {
-            location_id: loc.clone(),
-        })
+    app.delete_location_secret(DeleteLocationSecretRequest { location_id: loc.clone(), secret_id: id.clone() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
+    let auth = app.location_auth(LocationAuthRequest { location_id: loc.clone() }).await.unwrap().into_inner();
     assert_eq!(auth.auth.unwrap().secrets.len(), 1);
     assert_status(
-        app.delete_location_secret(DeleteLocationSecretRequest {
-            location_id: loc,
-            secret_id: id,
-        })
-        .await,
+        app.delete_location_secret(DeleteLocationSecretRequest { location_id: loc, secret_id: id }).await,
         Code::NotFound,
         "location secret",
     );

@@ -9,42 +9,19 @@ async fn machines_are_created_with_a_main_part_renamed_moved_and_deleted() {
     let mut app = s.owner().await;
     let loc = s.location_id().to_string();
     let id = app
-        .new_robot(NewRobotRequest {
-            name: "rover".into(),
-            location: loc.clone(),
-        })
+        .new_robot(NewRobotRequest { name: "rover".into(), location: loc.clone() })
         .await
         .unwrap()
         .into_inner()
         .id;
-    let robot = app
-        .get_robot(GetRobotRequest { id: id.clone() })
-        .await
-        .unwrap()
-        .into_inner()
-        .robot
-        .unwrap();
-    assert_eq!(
-        (robot.name.as_str(), robot.location.as_str()),
-        ("rover", loc.as_str())
-    );
+    let robot = app.get_robot(GetRobotRequest { id: id.clone() }).await.unwrap().into_inner().robot.unwrap();
+    assert_eq!((robot.name.as_str(), robot.location.as_str()), ("rover", loc.as_str()));
     assert_status(
-        app.new_robot(NewRobotRequest {
-            name: "rover".into(),
-            location: loc.clone(),
-        })
-        .await,
+        app.new_robot(NewRobotRequest { name: "rover".into(), location: loc.clone() }).await,
         Code::AlreadyExists,
         "rover",
     );
-    let list = app
-        .list_robots(ListRobotsRequest {
-            location_id: loc.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .robots;
+    let list = app.list_robots(ListRobotsRequest { location_id: loc.clone() }).await.unwrap().into_inner().robots;
     assert_eq!(list.len(), 1);
 
     let other = app
@@ -59,42 +36,21 @@ async fn machines_are_created_with_a_main_part_renamed_moved_and_deleted() {
         .location
         .unwrap();
     let moved = app
-        .update_robot(UpdateRobotRequest {
-            id: id.clone(),
-            name: "rover2".into(),
-            location: other.id.clone(),
-        })
+        .update_robot(UpdateRobotRequest { id: id.clone(), name: "rover2".into(), location: other.id.clone() })
         .await
         .unwrap()
         .into_inner()
         .robot
         .unwrap();
-    assert_eq!(
-        (moved.name.as_str(), moved.location.as_str()),
-        ("rover2", other.id.as_str())
-    );
+    assert_eq!((moved.name.as_str(), moved.location.as_str()), ("rover2", other.id.as_str()));
     assert_status(
-        app.delete_location(DeleteLocationRequest {
-            location_id: other.id.clone(),
-        })
-        .await,
+        app.delete_location(DeleteLocationRequest { location_id: other.id.clone() }).await,
         Code::FailedPrecondition,
         "machine",
     );
-    app.delete_robot(DeleteRobotRequest { id: id.clone() })
-        .await
-        .unwrap();
-    assert_status(
-        app.get_robot(GetRobotRequest { id: id.clone() }).await,
-        Code::NotFound,
-        &id,
-    );
-    assert_status(
-        app.delete_robot(DeleteRobotRequest { id: String::new() })
-            .await,
-        Code::InvalidArgument,
-        "id",
-    );
+    app.delete_robot(DeleteRobotRequest { id: id.clone() }).await.unwrap();
+    assert_status(app.get_robot(GetRobotRequest { id: id.clone() }).await, Code::NotFound, &id);
+    assert_status(app.delete_robot(DeleteRobotRequest { id: String::new() }).await, Code::InvalidArgument, "id");
 }
 
 #[tokio::test]
@@ -112,22 +68,10 @@ async fn rover_rentals_are_the_machines_of_the_rover_rentals_location() {
         .into_inner()
         .location
         .unwrap();
-    app.new_robot(NewRobotRequest {
-        name: "r1".into(),
-        location: rentals.id.clone(),
-    })
-    .await
-    .unwrap();
-    app.new_robot(NewRobotRequest {
-        name: "not-rental".into(),
-        location: s.location_id().into(),
-    })
-    .await
-    .unwrap();
+    app.new_robot(NewRobotRequest { name: "r1".into(), location: rentals.id.clone() }).await.unwrap();
+    app.new_robot(NewRobotRequest { name: "not-rental".into(), location: s.location_id().into() }).await.unwrap();
     let robots = app
-        .get_rover_rental_robots(GetRoverRentalRobotsRequest {
-            org_id: s.org_id().into(),
-        })
+        .get_rover_rental_robots(GetRoverRentalRobotsRequest { org_id: s.org_id().into() })
         .await
         .unwrap()
         .into_inner()
