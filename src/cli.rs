@@ -7,12 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "fleetsh",
-    version,
-    about = "Script a Viam robot fleet in Lua",
-    propagate_version = true
-)]
+#[command(name = "fleetsh", version, about = "Script a Viam robot fleet in Lua", propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
@@ -42,13 +37,7 @@ pub struct GlobalOpts {
     pub api_key_id: Option<String>,
 
     /// API key for the remote endpoint (prefer the environment variable: flags show in `ps`).
-    #[arg(
-        long,
-        global = true,
-        env = "VIAM_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
-    )]
+    #[arg(long, global = true, env = "VIAM_API_KEY", hide_env_values = true, value_name = "KEY")]
     pub api_key: Option<String>,
 
     /// Named profile from the config file.
@@ -79,11 +68,7 @@ pub struct RunArgs {
     pub script: String,
 
     /// Arguments for the script.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "ARGS"
-    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub args: Vec<String>,
 }
 
@@ -112,7 +97,5 @@ pub struct ServeArgs {
 
 /// The default data directory of the local fleet.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_local_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("fleetsh")
+    dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("fleetsh")
 }
