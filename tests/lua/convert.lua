@@ -19,3 +19,17 @@ assert(not ok and err.message:find("did you mean 'FRAGMENT_VISIBILITY_PUBLIC'", 
 assert(env("FLEETSH_TEST_ENV") == "yes", "env() reads the environment")
 log.info("convert ok on stderr")
 print("convert ok")
+
+-- Every ergonomic function names a real RPC, and every AppService RPC has one.
+local covered = {}
+for _, s in ipairs(cloud._specs) do
+  assert(cloud._methods[s[2]], "no RPC " .. s[2])
+  assert(type(cloud[s[1]]) == "function", s[1])
+  covered[s[2]] = true
+end
+for _, extra in ipairs({ "GetRobotPart", "GetRobotPartLogs", "TailRobotPartLogs" }) do covered[extra] = true end
+for rpc, name in pairs(cloud._methods) do
+  assert(covered[rpc], "no ergonomic function for " .. rpc)
+  assert(type(cloud[name]) == "function", "cloud." .. name .. " missing")
+end
+print("specs ok")
