@@ -66,8 +66,25 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a Lua script (`-` reads it from stdin); ARGS become the `arg` table and `...`.
+    Run(RunArgs),
     /// Serve the local fleet (the app API) on a socket.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The script file, or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub script: String,
+
+    /// Arguments for the script.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

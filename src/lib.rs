@@ -1,6 +1,9 @@
 //! fleetsh: script a Viam robot fleet in Lua.
 pub mod cli;
+pub mod client;
 pub mod logging;
+pub mod lua;
 pub mod proto;
+pub mod run;
 pub mod serve;
 pub mod server;

@@ -1,13 +1,23 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use fleetsh::cli::{Cli, Command};
+use fleetsh::run::{self, Source};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    fleetsh::logging::init(cli.global.log_level.as_deref());
-    match &cli.command {
-        Some(Command::Serve(args)) => {
+    // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.
+    let quiet =
+        !matches!(cli.command, Some(Command::Serve(_))) && std::env::var_os("RUST_LOG").is_none();
+    let level = cli.global.log_level.as_deref().or(quiet.then_some("warn"));
+    fleetsh::logging::init(level);
+    match (&cli.command, &cli.exec) {
+        (Some(_), Some(_)) => {
+            eprintln!("fleetsh: -e cannot be combined with a subcommand");
+            ExitCode::from(run::EXIT_USAGE)
+        }
+        (Some(Command::Serve(args)), None) => {
             let rt = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
             match rt.block_on(fleetsh::serve::run(&cli.global, args)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -17,9 +27,27 @@ fn main() -> ExitCode {
                 }
             }
         }
-        None => {
-            eprintln!("fleetsh: the Lua runner is not built yet; try `fleetsh serve`");
-            ExitCode::from(2)
+        (Some(Command::Run(args)), None) => {
+            let source = if args.script == "-" {
+                Source::Stdin
+            } else {
+                Source::File(args.script.clone().into())
+            };
+            ExitCode::from(run::main(&cli.global, source, args.args.clone()))
+        }
+        (None, Some(chunk)) => ExitCode::from(run::main(
+            &cli.global,
+            Source::Chunk(chunk.clone()),
+            Vec::new(),
+        )),
+        (None, None) if !std::io::stdin().is_terminal() => {
+            ExitCode::from(run::main(&cli.global, Source::Stdin, Vec::new()))
+        }
+        (None, None) => {
+            eprintln!(
+                "fleetsh: the interactive REPL is not built yet; try `fleetsh -e CHUNK` or `fleetsh run FILE`"
+            );
+            ExitCode::SUCCESS
         }
     }
 }

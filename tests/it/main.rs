@@ -8,6 +8,7 @@ mod invites;
 mod keys;
 mod locations;
 mod logs;
+mod lua;
 mod modules;
 mod orgs;
 mod parts;

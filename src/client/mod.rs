@@ -1,0 +1,293 @@
+//! The client side of the app API: connect (TLS or h2c), API key -> token, deadlines, retries,
+//! and ONE generic call path for every method of the descriptor pool (unary, server- and
+//! client-streaming), carrying `prost_reflect::DynamicMessage`s.
+
+pub mod auth;
+pub mod codec;
+pub mod target;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use http::uri::PathAndQuery;
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use tonic::client::Grpc;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Request, Status, Streaming};
+
+pub use auth::ApiKey;
+use codec::DynCodec;
+
+use crate::proto::POOL;
+
+pub const DEFAULT_URL: &str = "https://app.viam.com:443";
+/// Module files travel whole in one message; match the server's limit.
+const MAX_MESSAGE_BYTES: usize = crate::server::MAX_MESSAGE_BYTES;
+const READ_ATTEMPTS: u32 = 3;
+
+pub struct Client {
+    channel: Channel,
+    key: Option<ApiKey>,
+    token: Mutex<Option<String>>,
+    timeout: Duration,
+}
+
+/// `http://` is plaintext HTTP/2 (a `fleetsh serve`); `https://` or a bare host is TLS.
+pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("https://{url}")
+    };
+    let ep = Endpoint::from_shared(url.clone()).with_context(|| format!("invalid url {url:?}"))?;
+    let ep = ep
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        return ep
+            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .with_context(|| format!("TLS setup for {url}"));
+    }
+    anyhow::ensure!(
+        url.starts_with("http://"),
+        "unsupported url scheme in {url:?} (use http:// or https://)"
+    );
+    Ok(ep)
+}
+
+/// Connects and, when a key is given, exchanges it for a token right away so that bad
+/// credentials fail before any script runs.
+pub async fn connect(url: &str, key: Option<ApiKey>, timeout: Duration) -> anyhow::Result<Client> {
+    let channel = endpoint(url)?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {url}"))?;
+    let client = Client {
+        channel,
+        key,
+        token: Mutex::new(None),
+        timeout,
+    };
+    if client.key.is_some() {
+        client
+            .authenticate()
+            .await
+            .with_context(|| format!("cannot authenticate to {url}"))?;
+    }
+    Ok(client)
+}
+
+/// Reads are safe to repeat; writes are never retried.
+pub fn is_read(method: &str) -> bool {
+    ["Get", "List", "Check", "LocationAuth"]
+        .iter()
+        .any(|p| method.starts_with(p))
+}
+
+fn path(method: &MethodDescriptor) -> PathAndQuery {
+    let p = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    PathAndQuery::from_maybe_shared(p).expect("service and method names are valid paths")
+}
+
+/// Jittered exponential backoff: ~100 ms, ~200 ms, ...
+fn backoff(attempt: u32) -> Duration {
+    let base = 100u64 << attempt.min(6);
+    Duration::from_millis(base / 2 + rand::random_range(0..=base))
+}
+
+impl Client {
+    fn grpc(&self) -> Grpc<Channel> {
+        Grpc::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    async fn authenticate(&self) -> Result<(), Status> {
+        let Some(key) = &self.key else { return Ok(()) };
+        let method = POOL
+            .get_service_by_name(auth::AUTH_SERVICE)
+            .and_then(|s| s.methods().find(|m| m.name() == "Authenticate"))
+            .expect("auth.proto is compiled in");
+        let mut req = Request::new(auth::request(key));
+        req.set_timeout(self.timeout);
+        let resp = self.raw_unary(&method, req).await?;
+        let token = auth::token(&resp)?;
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(())
+    }
+
+    fn request<T>(&self, msg: T, deadline: bool) -> Result<Request<T>, Status> {
+        let mut req = Request::new(msg);
+        if deadline {
+            req.set_timeout(self.timeout);
+        }
+        let token = self.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(t) = token {
+            let v = MetadataValue::try_from(format!("Bearer {t}"))
+                .map_err(|_| Status::internal("access token is not a valid header value"))?;
+            req.metadata_mut().insert("authorization", v);
+        }
+        Ok(req)
+    }
+
+    async fn raw_unary(
+        &self,
+        method: &MethodDescriptor,
+        req: Request<DynamicMessage>,
+    ) -> Result<DynamicMessage, Status> {
+        let mut grpc = self.grpc();
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+        let fut = grpc.unary(req, path(method), DynCodec::new(method.output()));
+        // The grpc-timeout header bounds the server; this bounds a silent network.
+        match tokio::time::timeout(self.timeout + Duration::from_secs(1), fut).await {
+            Ok(r) => r.map(|r| r.into_inner()),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no reply within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
+    /// token) and retrying reads on transient failures.
+    async fn with_policy<T, F, Fut>(
+        &self,
+        method: &MethodDescriptor,
+        mut attempt: F,
+    ) -> Result<T, Status>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Status>>,
+    {
+        let retries = if is_read(method.name()) {
+            READ_ATTEMPTS
+        } else {
+            1
+        };
+        let mut reauthed = false;
+        let mut n = 0;
+        loop {
+            n += 1;
+            match attempt().await {
+                Err(s) if s.code() == Code::Unauthenticated && !reauthed && self.key.is_some() => {
+                    reauthed = true;
+                    n -= 1;
+                    self.authenticate().await?;
+                }
+                Err(s)
+                    if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded)
+                        && n < retries =>
+                {
+                    tracing::debug!(method = method.name(), code = ?s.code(), "retrying read");
+                    tokio::time::sleep(backoff(n)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn unary(
+        &self,
+        method: &MethodDescriptor,
+        msg: DynamicMessage,
+    ) -> Result<DynamicMessage, Status> {
+        self.with_policy(method, || async {
+            self.raw_unary(method, self.request(msg.clone(), true)?)
+                .await
+        })
+        .await
+    }
+
+    /// Opens a server stream. The deadline covers only the opening: a tail runs until dropped.
+    pub async fn server_streaming(
+        &self,
+        method: &MethodDescriptor,
+        msg: DynamicMessage,
+    ) -> Result<Streaming<DynamicMessage>, Status> {
+        self.with_policy(method, || async {
+            let mut grpc = self.grpc();
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+            let req = self.request(msg.clone(), false)?;
+            let fut = grpc.server_streaming(req, path(method), DynCodec::new(method.output()));
+            match tokio::time::timeout(self.timeout, fut).await {
+                Ok(r) => r.map(|r| r.into_inner()),
+                Err(_) => Err(Status::deadline_exceeded(format!(
+                    "stream not opened within {:?}",
+                    self.timeout
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// Sends `msgs` as one client stream and returns the single reply.
+    pub async fn client_streaming(
+        &self,
+        method: &MethodDescriptor,
+        msgs: Vec<DynamicMessage>,
+    ) -> Result<DynamicMessage, Status> {
+        self.with_policy(method, || async {
+            let mut grpc = self.grpc();
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+            let req = self.request(tokio_stream::iter(msgs.clone()), true)?;
+            let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
+            match tokio::time::timeout(self.timeout + Duration::from_secs(1), fut).await {
+                Ok(r) => r.map(|r| r.into_inner()),
+                Err(_) => Err(Status::deadline_exceeded(format!(
+                    "no reply within {:?}",
+                    self.timeout
+                ))),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes() {
+        for m in [
+            "GetRobot",
+            "ListLocations",
+            "CheckPermissions",
+            "LocationAuth",
+        ] {
+            assert!(is_read(m), "{m}");
+        }
+        for m in [
+            "NewRobot",
+            "DeleteRobot",
+            "CreateLocationSecret",
+            "RotateKey",
+            "MarkPartForRestart",
+        ] {
+            assert!(!is_read(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(endpoint("http://127.0.0.1:1").is_ok());
+        assert!(endpoint("app.viam.com").is_ok());
+        assert!(endpoint("ftp://x").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        assert!(
+            backoff(1) >= Duration::from_millis(100) && backoff(1) <= Duration::from_millis(300)
+        );
+        assert!(backoff(3) >= Duration::from_millis(400));
+    }
+}

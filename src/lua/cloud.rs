@@ -1,0 +1,217 @@
+//! The `cloud` table's Rust core: `cloud._call(method, args, name)` reaches ANY method of the
+//! descriptor pool through the one generic client path, so adding an RPC to proto/ needs no
+//! Rust. The ergonomic names live in prelude.lua on top of it.
+
+use std::rc::Rc;
+
+use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value as Lv};
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use tonic::Streaming;
+
+use super::convert::{self, closest};
+use super::error::{CallError, snake_case};
+use crate::client::Client;
+use crate::proto::{APP_SERVICE, POOL};
+
+/// What `org_id`/`location_id` default to when a script does not pass them.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub org_id: Option<String>,
+    pub location_id: Option<String>,
+}
+
+pub struct Cloud {
+    pub client: Client,
+    pub defaults: Defaults,
+}
+
+/// `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`.
+pub fn find_method(name: &str) -> Result<MethodDescriptor, String> {
+    let (service, method) = name.split_once('/').unwrap_or((APP_SERVICE, name));
+    let svc = POOL
+        .get_service_by_name(service)
+        .ok_or_else(|| format!("unknown service '{service}'"))?;
+    if let Some(m) = svc.methods().find(|m| m.name() == method) {
+        return Ok(m);
+    }
+    let names: Vec<String> = svc.methods().map(|m| m.name().to_string()).collect();
+    let hint = closest(method, names.iter().map(String::as_str))
+        .map(|c| format!("; did you mean '{c}'?"))
+        .unwrap_or_default();
+    Err(format!("unknown method '{method}' of {service}{hint}"))
+}
+
+/// Result of `_call`: `true, value` or `false, CallError` (prelude.lua raises the error, so the
+/// raised value stays a userdata with fields instead of being flattened to a string).
+fn ok(_lua: &Lua, v: Lv) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![Lv::Boolean(true), v]))
+}
+
+fn fail(lua: &Lua, e: CallError) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Lv::Boolean(false),
+        Lv::UserData(lua.create_userdata(e)?),
+    ]))
+}
+
+fn request(method: &MethodDescriptor, args: Option<Table>) -> Result<DynamicMessage, String> {
+    match args {
+        Some(t) => convert::to_message(&method.input(), &t),
+        None => Ok(DynamicMessage::new(method.input())),
+    }
+}
+
+async fn call(
+    lua: &Lua,
+    cloud: &Cloud,
+    method: &MethodDescriptor,
+    args: Option<Table>,
+    display: &str,
+) -> mlua::Result<Result<Lv, CallError>> {
+    let invalid = |m: String| CallError::new(display, "INVALID_ARGUMENT", m);
+    if method.is_client_streaming() {
+        let Some(items) = args else {
+            return Ok(Err(invalid("expected an array of request messages".into())));
+        };
+        let mut msgs = Vec::new();
+        for (i, t) in items.sequence_values::<Table>().enumerate() {
+            match t
+                .map_err(|e| e.to_string())
+                .and_then(|t| convert::to_message(&method.input(), &t))
+            {
+                Ok(m) => msgs.push(m),
+                Err(e) => return Ok(Err(invalid(format!("message {}: {e}", i + 1)))),
+            }
+        }
+        return Ok(match cloud.client.client_streaming(method, msgs).await {
+            Ok(resp) => Ok(convert::from_message(lua, &resp)?),
+            Err(s) => Err(CallError::from_status(display, &s)),
+        });
+    }
+    let msg = match request(method, args) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(invalid(e))),
+    };
+    if method.is_server_streaming() {
+        return Ok(match cloud.client.server_streaming(method, msg).await {
+            Ok(s) => Ok(Lv::UserData(
+                lua.create_userdata(CallStream::new(s, display))?,
+            )),
+            Err(s) => Err(CallError::from_status(display, &s)),
+        });
+    }
+    Ok(match cloud.client.unary(method, msg).await {
+        Ok(resp) => Ok(convert::from_message(lua, &resp)?),
+        Err(s) => Err(CallError::from_status(display, &s)),
+    })
+}
+
+/// A server stream: `s:next()` returns the next response table or nil at the end;
+/// `s:close()` (or leaving a `for` loop, through `__close`) cancels it.
+pub struct CallStream {
+    inner: Rc<tokio::sync::Mutex<Option<Streaming<DynamicMessage>>>>,
+    method: String,
+}
+
+impl CallStream {
+    fn new(s: Streaming<DynamicMessage>, method: &str) -> Self {
+        Self {
+            inner: Rc::new(tokio::sync::Mutex::new(Some(s))),
+            method: method.to_string(),
+        }
+    }
+}
+
+impl UserData for CallStream {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_async_method("next", |lua, this, ()| {
+            let inner = this.inner.clone();
+            let method = this.method.clone();
+            async move {
+                let mut guard = inner.lock().await;
+                let Some(stream) = guard.as_mut() else {
+                    return ok(&lua, Lv::Nil);
+                };
+                match stream.message().await {
+                    Ok(Some(m)) => {
+                        let v = convert::from_message(&lua, &m)?;
+                        ok(&lua, v)
+                    }
+                    Ok(None) => {
+                        *guard = None;
+                        ok(&lua, Lv::Nil)
+                    }
+                    Err(s) => {
+                        *guard = None;
+                        fail(&lua, CallError::from_status(&method, &s))
+                    }
+                }
+            }
+        });
+        // Dropping the Streaming resets the HTTP/2 stream: the server sees the cancel.
+        let close = |_: &Lua, this: &CallStream, _: MultiValue| {
+            if let Ok(mut g) = this.inner.try_lock() {
+                g.take();
+            }
+            Ok(())
+        };
+        methods.add_method("close", close);
+        methods.add_meta_method(MetaMethod::Close, close);
+    }
+}
+
+/// Registers the Rust core functions into `cloud`.
+pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> {
+    let c = cloud.clone();
+    let call_fn = lua.create_async_function(
+        move |lua, (name, args, display): (String, Option<Table>, Option<String>)| {
+            let cloud = c.clone();
+            async move {
+                let display =
+                    display.unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
+                let method = match find_method(&name) {
+                    Ok(m) => m,
+                    Err(e) => return fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e)),
+                };
+                match call(&lua, &cloud, &method, args, &display).await? {
+                    Ok(v) => ok(&lua, v),
+                    Err(e) => fail(&lua, e),
+                }
+            }
+        },
+    )?;
+    table.set("_call", call_fn)?;
+
+    let defaults = lua.create_table()?;
+    defaults.set("org_id", cloud.defaults.org_id.clone())?;
+    defaults.set("location_id", cloud.defaults.location_id.clone())?;
+    table.set("_defaults", defaults)?;
+
+    table.set(
+        "_closest",
+        lua.create_function(|_, (name, candidates): (String, Vec<String>)| {
+            Ok(closest(&name, candidates.iter().map(String::as_str)).map(str::to_string))
+        })?,
+    )?;
+    table.set(
+        "_error",
+        lua.create_function(|_, (method, code, message): (String, String, String)| {
+            let code = ["INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND"]
+                .into_iter()
+                .find(|c| *c == code)
+                .unwrap_or("UNKNOWN");
+            Ok(CallError::new(&method, code, message))
+        })?,
+    )?;
+    // Method names (snake_case ↔ RPC) for help and completion.
+    let methods = lua.create_table()?;
+    if let Some(svc) = POOL.get_service_by_name(APP_SERVICE) {
+        for m in svc.methods() {
+            methods.set(m.name(), snake_case(m.name()))?;
+        }
+    }
+    table.set("_methods", methods)?;
+    // The value an async call yields while waiting (see the coroutine wrappers in prelude.lua).
+    table.set("_pending", Lv::LightUserData(Lua::poll_pending()))?;
+    Ok(())
+}

@@ -1,0 +1,340 @@
+-- The ergonomic `cloud` functions on top of the Rust core `cloud._call`. Names, positional order,
+-- defaults and return shapes follow the Python SDK's AppClient, except that `org_id` is implicit:
+-- a named argument defaulting to the credentials' organization. Every function also takes one
+-- table of named arguments: cloud.new_robot{name = "r", location_id = loc}.
+local cloud = ...
+
+local function raise(err) error(err, 0) end
+
+-- Async calls wait by yielding a "pending" marker to the runner. Inside a script's own coroutine
+-- that yield would land in the script's `resume`; pass it on to the runner and resume again, so
+-- cloud calls work in generators and coroutine.wrap as well.
+do
+  local pending, raw_resume, raw_yield = cloud._pending, coroutine.resume, coroutine.yield
+  local function resume(co, ...)
+    local r = table.pack(raw_resume(co, ...))
+    while r[1] and r.n == 2 and r[2] == pending and coroutine.isyieldable() do
+      r = table.pack(raw_resume(co, raw_yield(pending)))
+    end
+    return table.unpack(r, 1, r.n)
+  end
+  coroutine.resume = resume
+  coroutine.wrap = function(f)
+    local co = coroutine.create(f)
+    return function(...)
+      local r = table.pack(resume(co, ...))
+      if not r[1] then error(r[2], 0) end
+      return table.unpack(r, 2, r.n)
+    end
+  end
+end
+
+--- cloud.call("GetRobot", {id = "..."}): any AppService method by its RPC name.
+function cloud.call(method, args, name)
+  local ok, v = cloud._call(method, args, name)
+  if not ok then raise(v) end
+  return v
+end
+local call = cloud.call
+
+local function invalid(fname, msg) raise(cloud._error(fname, "INVALID_ARGUMENT", msg)) end
+
+local cached_org
+local function default_org(fname)
+  if cached_org then return cached_org end
+  cached_org = cloud._defaults.org_id
+  if cached_org then return cached_org end
+  local orgs = call("ListOrganizations", {}, fname).organizations
+  if #orgs == 1 then
+    cached_org = orgs[1].id
+    return cached_org
+  end
+  if #orgs == 0 then
+    raise(cloud._error(fname, "FAILED_PRECONDITION", "no organization is reachable with these credentials"))
+  end
+  local names = {}
+  for _, o in ipairs(orgs) do names[#names + 1] = string.format("%s (%s)", o.id, o.name) end
+  raise(cloud._error(fname, "FAILED_PRECONDITION",
+    "several organizations are reachable; pass org_id = one of: " .. table.concat(names, ", ")))
+end
+
+--- The organization that `org_id` defaults to.
+function cloud.default_org_id() return default_org("default_org_id") end
+
+local function default_location() return cloud._defaults.location_id or "" end
+
+-- One table argument whose keys are all strings is a set of named arguments.
+local function is_named(t)
+  for k in pairs(t) do if type(k) ~= "string" then return false end end
+  return true
+end
+
+local function args_of(fname, params, allowed, ...)
+  local n = select("#", ...)
+  local first = ...
+  if n == 1 and type(first) == "table" and is_named(first) and getmetatable(first) == nil then
+    for k in pairs(first) do
+      if not allowed[k] then
+        local names = {}
+        for p in pairs(allowed) do names[#names + 1] = p end
+        table.sort(names)
+        local near = cloud._closest(k, names)
+        invalid(fname, string.format("unknown argument '%s' for %s%s", k, fname,
+          near and ("; did you mean '" .. near .. "'?") or (" (arguments: " .. table.concat(names, ", ") .. ")")))
+      end
+    end
+    return first
+  end
+  if n > #params then
+    invalid(fname, string.format("%s takes at most %d positional arguments (%s), got %d",
+      fname, #params, table.concat(params, ", "), n))
+  end
+  local a = {}
+  for i = 1, n do a[params[i]] = (select(i, ...)) end
+  return a
+end
+
+local function unwrap(resp, ret)
+  if ret == nil then return end
+  if type(ret) == "string" then return resp[ret] end
+  local out = {}
+  for i, f in ipairs(ret) do out[i] = resp[f] end
+  return table.unpack(out, 1, #ret)
+end
+
+local VISIBILITY = {
+  private = "FRAGMENT_VISIBILITY_PRIVATE", public = "FRAGMENT_VISIBILITY_PUBLIC",
+  public_unlisted = "FRAGMENT_VISIBILITY_PUBLIC_UNLISTED", unspecified = "FRAGMENT_VISIBILITY_UNSPECIFIED",
+}
+local function visibility(v) return VISIBILITY[v] or v end
+
+local function empty(t) return t == nil or (type(t) == "table" and next(t) == nil) end
+
+-- The Authorization that Python's add_role / create_key build from (role, resource_type, resource_id).
+local function authorization(a, org, identity_type)
+  return {
+    authorization_type = "role",
+    authorization_id = tostring(a.resource_type) .. "_" .. tostring(a.role),
+    resource_type = a.resource_type, resource_id = a.resource_id,
+    identity_id = a.identity_id or "", identity_type = identity_type, organization_id = org,
+  }
+end
+
+-- {name, RPC, args = positional names, org = request field filled from org_id,
+--  loc = true: location_id defaults to the credentials' location, map = arg -> request field,
+--  defaults = arg -> value, ret = field | {fields} (multiple returns) | nil, build = custom request}
+local specs = {
+  -- organizations
+  { "create_organization", "CreateOrganization", args = { "name" }, ret = "organization" },
+  { "list_organizations", "ListOrganizations", ret = "organizations" },
+  { "list_organizations_by_user", "ListOrganizationsByUser", args = { "user_id" }, ret = "orgs" },
+  { "get_organization", "GetOrganization", args = { "org_id" }, org = "organization_id", ret = "organization" },
+  { "get_organization_namespace_availability", "GetOrganizationNamespaceAvailability",
+    args = { "public_namespace" }, ret = "available" },
+  { "list_organization_members", "ListOrganizationMembers", org = "organization_id", ret = { "members", "invites" } },
+  { "create_organization_invite", "CreateOrganizationInvite", args = { "email", "authorizations", "send_email_invite" },
+    org = "organization_id", defaults = { send_email_invite = true }, ret = "invite" },
+  { "update_organization_invite_authorizations", "UpdateOrganizationInviteAuthorizations",
+    args = { "email", "add_authorizations", "remove_authorizations" }, org = "organization_id", ret = "invite" },
+  { "delete_organization_member", "DeleteOrganizationMember", args = { "user_id" }, org = "organization_id" },
+  { "delete_organization_invite", "DeleteOrganizationInvite", args = { "email" }, org = "organization_id" },
+  { "resend_organization_invite", "ResendOrganizationInvite", args = { "email" }, org = "organization_id", ret = "invite" },
+  -- locations
+  { "create_location", "CreateLocation", args = { "name", "parent_location_id" }, org = "organization_id", ret = "location" },
+  { "get_location", "GetLocation", args = { "location_id" }, loc = true, ret = "location" },
+  { "update_location", "UpdateLocation", args = { "location_id", "name", "parent_location_id" }, ret = "location" },
+  { "delete_location", "DeleteLocation", args = { "location_id" } },
+  { "list_locations", "ListLocations", org = "organization_id", ret = "locations" },
+  { "location_auth", "LocationAuth", args = { "location_id" }, loc = true, ret = "auth" },
+  { "create_location_secret", "CreateLocationSecret", args = { "location_id" }, loc = true, ret = "auth" },
+  { "delete_location_secret", "DeleteLocationSecret", args = { "secret_id", "location_id" }, loc = true },
+  -- robots and parts
+  { "get_robot", "GetRobot", args = { "robot_id" }, map = { robot_id = "id" }, ret = "robot" },
+  { "get_rover_rental_robots", "GetRoverRentalRobots", org = "org_id", ret = "robots" },
+  { "get_robot_parts", "GetRobotParts", args = { "robot_id" }, ret = "parts" },
+  { "get_robot_part_history", "GetRobotPartHistory", args = { "robot_part_id", "start", "end", "page_limit" },
+    map = { robot_part_id = "id" }, ret = "history" },
+  { "update_robot_part", "UpdateRobotPart",
+    args = { "robot_part_id", "name", "robot_config", "last_known_update", "robot_config_json" },
+    map = { robot_part_id = "id" }, ret = "part",
+    fix = function(req)
+      if empty(req.robot_config) then req.robot_config = nil end
+      if req.robot_config_json == "" then req.robot_config_json = nil end
+    end },
+  { "new_robot_part", "NewRobotPart", args = { "robot_id", "part_name" }, ret = "part_id" },
+  { "delete_robot_part", "DeleteRobotPart", args = { "robot_part_id" }, map = { robot_part_id = "part_id" } },
+  { "mark_part_as_main", "MarkPartAsMain", args = { "robot_part_id" }, map = { robot_part_id = "part_id" } },
+  { "mark_part_for_restart", "MarkPartForRestart", args = { "robot_part_id" }, map = { robot_part_id = "part_id" } },
+  { "create_robot_part_secret", "CreateRobotPartSecret", args = { "robot_part_id" },
+    map = { robot_part_id = "part_id" }, ret = "part" },
+  { "delete_robot_part_secret", "DeleteRobotPartSecret", args = { "robot_part_id", "secret_id" },
+    map = { robot_part_id = "part_id" } },
+  { "list_robots", "ListRobots", args = { "location_id" }, loc = true, ret = "robots" },
+  { "new_robot", "NewRobot", args = { "name", "location_id" }, loc = true, map = { location_id = "location" }, ret = "id" },
+  { "update_robot", "UpdateRobot", args = { "robot_id", "name", "location_id" }, loc = true,
+    map = { robot_id = "id", location_id = "location" }, ret = "robot" },
+  { "delete_robot", "DeleteRobot", args = { "robot_id" }, map = { robot_id = "id" } },
+  -- fragments
+  { "list_fragments", "ListFragments", args = { "show_public", "visibilities" }, org = "organization_id",
+    defaults = { show_public = true }, map = { visibilities = "fragment_visibility" }, ret = "fragments",
+    fix = function(req)
+      for i, v in ipairs(req.fragment_visibility or {}) do req.fragment_visibility[i] = visibility(v) end
+    end },
+  { "get_fragment", "GetFragment", args = { "fragment_id", "version" }, map = { fragment_id = "id" }, ret = "fragment" },
+  { "create_fragment", "CreateFragment", args = { "name", "config" }, org = "organization_id", ret = "fragment",
+    fix = function(req) if empty(req.config) then req.config = nil end end },
+  { "update_fragment", "UpdateFragment",
+    args = { "fragment_id", "name", "config", "public", "visibility", "last_known_update" },
+    map = { fragment_id = "id" }, ret = "fragment",
+    fix = function(req) if req.visibility then req.visibility = visibility(req.visibility) end end },
+  { "delete_fragment", "DeleteFragment", args = { "fragment_id" }, map = { fragment_id = "id" } },
+  -- authorization
+  { "add_role", "AddRole", args = { "identity_id", "role", "resource_type", "resource_id" }, org = true,
+    build = function(a, org) return { authorization = authorization(a, org, "") } end },
+  { "remove_role", "RemoveRole", args = { "identity_id", "role", "resource_type", "resource_id" }, org = true,
+    build = function(a, org) return { authorization = authorization(a, org, "") } end },
+  { "list_authorizations", "ListAuthorizations", args = { "resource_ids" }, org = "organization_id",
+    ret = "authorizations" },
+  { "check_permissions", "CheckPermissions", args = { "permissions" }, ret = "authorized_permissions" },
+  -- modules
+  { "create_module", "CreateModule", args = { "name" }, org = "organization_id", ret = { "module_id", "url" } },
+  { "update_module", "UpdateModule", args = { "module_id", "url", "description", "models", "entrypoint", "public" },
+    ret = "url",
+    build = function(a)
+      return {
+        module_id = a.module_id, url = a.url, description = a.description, models = a.models,
+        entrypoint = a.entrypoint, visibility = a.public and "VISIBILITY_PUBLIC" or "VISIBILITY_PRIVATE",
+      }
+    end },
+  { "upload_module_file", "UploadModuleFile", args = { "module_file_info", "file" }, ret = "url",
+    build = function(a) return { { module_file_info = a.module_file_info }, { file = a.file } } end },
+  { "get_module", "GetModule", args = { "module_id" }, ret = "module" },
+  { "list_modules", "ListModules", org = "organization_id", ret = "modules" },
+  -- API keys
+  { "create_key", "CreateKey", args = { "authorizations", "name" }, org = true, ret = { "key", "id" },
+    build = function(a, org)
+      local auths = {}
+      for i, x in ipairs(a.authorizations or {}) do auths[i] = authorization(x, org, "api-key") end
+      return { authorizations = auths, name = a.name or os.date("%Y-%m-%d %H:%M:%S") }
+    end },
+  { "delete_key", "DeleteKey", args = { "id" } },
+  { "rotate_key", "RotateKey", args = { "id" }, ret = { "key", "id" } },
+  { "list_keys", "ListKeys", org = "org_id", ret = "api_keys" },
+  { "create_key_from_existing_key_authorizations", "CreateKeyFromExistingKeyAuthorizations", args = { "id" },
+    ret = { "key", "id" } },
+}
+
+local function allowed_of(spec, extra)
+  local allowed = {}
+  for _, p in ipairs(spec.args or {}) do allowed[p] = true end
+  if spec.org then allowed.org_id = true end
+  for _, p in ipairs(extra or {}) do allowed[p] = true end
+  return allowed
+end
+
+local function request_of(spec, fname, a)
+  local org = a.org_id
+  if spec.org and org == nil then org = default_org(fname) end
+  if spec.build then return spec.build(a, org) end
+  local req = {}
+  if type(spec.org) == "string" then req[spec.org] = org end
+  for _, p in ipairs(spec.args or {}) do
+    local v = a[p]
+    if v == nil and spec.defaults then v = spec.defaults[p] end
+    if v == nil and p == "location_id" and spec.loc then v = default_location() end
+    if v ~= nil and p ~= "org_id" then req[(spec.map and spec.map[p]) or p] = v end
+  end
+  if spec.fix then spec.fix(req) end
+  return req
+end
+
+local function define(spec)
+  local fname, rpc = spec[1], spec[2]
+  local params, allowed = spec.args or {}, allowed_of(spec)
+  cloud[fname] = function(...)
+    local a = args_of(fname, params, allowed, ...)
+    return unwrap(call(rpc, request_of(spec, fname, a), fname), spec.ret)
+  end
+end
+
+--- Specs of the ergonomic functions, for help and tests.
+cloud._specs = specs
+for _, spec in ipairs(specs) do define(spec) end
+
+-- get_robot_part(robot_part_id, dest, indent): like Python, `dest` receives the config as JSON.
+do
+  local fname, params = "get_robot_part", { "robot_part_id", "dest", "indent" }
+  local allowed = allowed_of({ args = params })
+  cloud.get_robot_part = function(...)
+    local a = args_of(fname, params, allowed, ...)
+    local resp = call("GetRobotPart", { id = a.robot_part_id }, fname)
+    if a.dest then
+      local f = assert(io.open(a.dest, "w"))
+      f:write(json.encode(json.decode(resp.config_json ~= "" and resp.config_json or "{}"), { indent = true }))
+      f:close()
+    end
+    return resp.part
+  end
+end
+
+-- get_robot_part_logs: pages until num_log_entries (default 100; 0 = all) are collected or the
+-- server has no next page, exactly as the Python SDK does.
+do
+  local fname = "get_robot_part_logs"
+  local params = { "robot_part_id", "filter", "dest", "log_levels", "num_log_entries", "start", "end", "order", "range" }
+  local allowed = allowed_of({ args = params })
+  cloud.get_robot_part_logs = function(...)
+    local a = args_of(fname, params, allowed, ...)
+    local want = a.num_log_entries or 100
+    if math.type(want) ~= "integer" or want < 0 then
+      invalid(fname, "num_log_entries must be a non-negative integer")
+    end
+    local out, token = {}, ""
+    repeat
+      local resp = call("GetRobotPartLogs", {
+        id = a.robot_part_id, filter = a.filter or "", page_token = token, levels = a.log_levels or {},
+        start = a.start, ["end"] = a["end"], order = a.order, range = a.range,
+      }, fname)
+      for _, e in ipairs(resp.logs) do
+        if want ~= 0 and #out >= want then break end
+        out[#out + 1] = e
+      end
+      token = resp.next_page_token
+    until token == "" or (want ~= 0 and #out >= want)
+    if a.dest then
+      local f = assert(io.open(a.dest, "w"))
+      for _, e in ipairs(out) do
+        f:write(string.format("%s\t%s\t%s\t%s\n", e.time or "", string.upper(e.level or ""),
+          (e.logger_name or ""):match("^[^.]*"), e.message or ""))
+      end
+      f:close()
+    end
+    return out
+  end
+end
+
+-- tail_robot_part_logs{robot_part_id=, errors_only=true, filter=}: an iterator over entries.
+-- The stream is the loop's closing value: `break` closes it, which cancels the server stream.
+do
+  local fname, params = "tail_robot_part_logs", { "robot_part_id", "errors_only", "filter" }
+  local allowed = allowed_of({ args = params })
+  cloud.tail_robot_part_logs = function(...)
+    local a = args_of(fname, params, allowed, ...)
+    local errors_only = a.errors_only
+    if errors_only == nil then errors_only = true end
+    local s = call("TailRobotPartLogs", { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }, fname)
+    local buf, i = {}, 0
+    local function iter()
+      while true do
+        i = i + 1
+        if buf[i] ~= nil then return buf[i] end
+        local ok, resp = s:next()
+        if not ok then s:close(); raise(resp) end
+        -- Like the SDK: the first empty response ends the tail.
+        if resp == nil or #resp.logs == 0 then s:close(); return nil end
+        buf, i = resp.logs, 0
+      end
+    end
+    return iter, nil, nil, s
+  end
+end

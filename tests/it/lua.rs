@@ -1,0 +1,297 @@
+//! The Lua runner end to end: the built binary against (a) the embedded local fleet in a temp
+//! data dir and (b) a TestServer over a socket, so exit codes and stderr are tested too.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::harness::TestServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fleetsh");
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lua")
+        .join(name)
+}
+
+/// Runs the binary with a clean environment (no ambient credentials) on a blocking thread, so
+/// a TestServer on this runtime keeps serving.
+async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(&args)
+            .env_remove("VIAM_API_KEY")
+            .env_remove("VIAM_API_KEY_ID")
+            .env_remove("FLEETSH_URL")
+            .env_remove("FLEETSH_DATA")
+            .env_remove("FLEETSH_PROFILE")
+            .env_remove("RUST_LOG")
+            .env("FLEETSH_TEST_ENV", "yes")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn fleetsh");
+        {
+            use std::io::Write;
+            let mut pipe = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                pipe.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn local(dir: &Path, rest: &[&str]) -> Vec<String> {
+    let mut a = args(&["--data", &dir.display().to_string()]);
+    a.extend(args(rest));
+    a
+}
+
+fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
+    let c = &s.fleet.credentials;
+    let mut a = args(&[
+        "--url",
+        &c.address,
+        "--api-key-id",
+        &c.api_key_id,
+        "--api-key",
+        &c.api_key,
+    ]);
+    a.extend(args(rest));
+    a
+}
+
+const SCRIPTS: &[&str] = &[
+    "locations.lua",
+    "robots.lua",
+    "errors.lua",
+    "parallel.lua",
+    "convert.lua",
+];
+
+#[tokio::test]
+async fn scripts_pass_against_the_embedded_local_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in SCRIPTS {
+        let path = script(name).display().to_string();
+        let out = fleetsh(local(dir.path(), &["run", &path]), None).await;
+        assert_exit(&out, 0);
+        assert!(
+            text(&out.stdout).contains("ok"),
+            "{name}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[tokio::test]
+async fn scripts_pass_against_a_server_over_a_socket() {
+    let s = TestServer::start().await;
+    for name in SCRIPTS {
+        let path = script(name).display().to_string();
+        let out = fleetsh(remote(&s, &["run", &path]), None).await;
+        assert_exit(&out, 0);
+        assert!(
+            !text(&out.stderr).contains("local fleet"),
+            "a remote never starts the local fleet"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_machine_gets_the_local_fleet_with_one_line_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(
+        local(dir.path(), &["-e", "print(#cloud.list_organizations())"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "1\n");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("fleetsh: local fleet at ") && err.contains("no cloud credentials"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&read_key(dir.path())),
+        "the key is never printed"
+    );
+    // The second run reuses the same fleet.
+    let out = fleetsh(
+        local(
+            dir.path(),
+            &[
+                "-e",
+                "cloud.create_location('x') print(#cloud.list_locations())",
+            ],
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(text(&out.stdout), "2\n");
+}
+
+fn read_key(dir: &Path) -> String {
+    fleetsh::server::Credentials::read(dir).unwrap().api_key
+}
+
+#[tokio::test]
+async fn script_errors_exit_1_with_position_and_traceback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(
+        local(dir.path(), &["-e", "local x = 1\nerror('boom')"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("(command line):2: boom") && err.contains("stack traceback"),
+        "{err}"
+    );
+
+    let out = fleetsh(
+        local(dir.path(), &["-e", "\ncloud.get_robot('nope')"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("(command line):2: get_robot: NOT_FOUND: robot \"nope\" not found"),
+        "{err}"
+    );
+
+    let out = fleetsh(local(dir.path(), &["-e", "this is not lua"]), None).await;
+    assert_exit(&out, 1);
+    let out = fleetsh(local(dir.path(), &["run", "/nonexistent/script.lua"]), None).await;
+    assert_exit(&out, 1);
+    assert!(text(&out.stderr).contains("cannot open"));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let out = fleetsh(args(&["--no-such-flag"]), None).await;
+    assert_exit(&out, 2);
+    let out = fleetsh(
+        args(&["--url", "http://127.0.0.1:1", "-e", "print(1)"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 2);
+    assert!(text(&out.stderr).contains("needs --api-key-id"));
+    let out = fleetsh(args(&["--api-key-id", "x", "-e", "print(1)"]), None).await;
+    assert_exit(&out, 2);
+}
+
+#[tokio::test]
+async fn bad_credentials_or_no_server_exit_3() {
+    let s = TestServer::start().await;
+    let c = &s.fleet.credentials;
+    let wrong = args(&[
+        "--url",
+        &c.address,
+        "--api-key-id",
+        &c.api_key_id,
+        "--api-key",
+        "wrong",
+        "-e",
+        "print(1)",
+    ]);
+    let out = fleetsh(wrong, None).await;
+    assert_exit(&out, 3);
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot authenticate"), "{err}");
+    assert!(!err.contains(&c.api_key), "the key is never printed");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let out = fleetsh(
+        args(&[
+            "--url",
+            &dead,
+            "--api-key-id",
+            "a",
+            "--api-key",
+            "b",
+            "-e",
+            "print(1)",
+        ]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 3);
+}
+
+#[tokio::test]
+async fn os_exit_arg_require_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(local(dir.path(), &["-e", "os.exit(5)"]), None).await;
+    assert_exit(&out, 5);
+
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::write(
+        scripts.path().join("helper.lua"),
+        "return { twice = function(x) return 2 * x end }",
+    )
+    .unwrap();
+    let main = scripts.path().join("main.lua");
+    std::fs::write(
+        &main,
+        "#!/usr/bin/env fleetsh run\nlocal h = require('helper')\nprint(arg[0]:match('main.lua$') ~= nil, arg[1], arg[2], h.twice(21), select('#', ...))",
+    )
+    .unwrap();
+    let main = main.display().to_string();
+    // Run from elsewhere: require finds helper.lua next to the script.
+    let out = fleetsh(local(dir.path(), &["run", &main, "a", "--b"]), None).await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "true\ta\t--b\t42\t2\n");
+
+    let out = fleetsh(
+        local(dir.path(), &["run", "-"]),
+        Some("print(arg[0], #cloud.list_locations())"),
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "-\t1\n");
+    // No subcommand and stdin is not a terminal: stdin is the script.
+    let out = fleetsh(local(dir.path(), &[]), Some("print('from stdin')")).await;
+    assert_eq!(text(&out.stdout), "from stdin\n");
+}
+
+#[tokio::test]
+async fn org_id_defaults_to_the_only_reachable_org_on_a_remote() {
+    let s = TestServer::start().await;
+    let check = format!(
+        "assert(cloud.default_org_id() == '{}') print(#cloud.list_locations())",
+        s.org_id()
+    );
+    let out = fleetsh(remote(&s, &["-e", &check]), None).await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "1\n");
+}
