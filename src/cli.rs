@@ -6,16 +6,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::chores::logger::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetsh",
     version,
     about = "Script a Viam robot fleet in Lua",
-    propagate_version = true
+    propagate_version = true,
+    after_help = crate::run::EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
+
+    #[command(flatten)]
+    pub runner: RunnerOpts,
 
     /// Run this Lua chunk and exit (like `lua -e`).
     #[arg(short = 'e', value_name = "CHUNK", global = false)]
@@ -62,6 +68,35 @@ pub struct GlobalOpts {
     /// Log level or filter (e.g. info, debug, fleetsh=trace); RUST_LOG works too.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
+
+    /// Only errors on stderr (cron then mails only failures); no progress bars.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+/// How a script runs unattended (`run`, `-e`, stdin).
+#[derive(Debug, Clone, Args)]
+pub struct RunnerOpts {
+    /// Send reads; plan writes instead of sending them and print the plan at the end
+    /// (exit 0 when the plan is empty, 7 when it has changes).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Hold this lock file for the whole run; when another run holds it, exit 4 at once.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+
+    /// Stop the script after this long (e.g. 90s, 10m); in-flight calls are cancelled (exit 5).
+    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// Format of log lines on stderr (json: time, level, script, run_id, message).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Append one JSON line per mutating call (time, run id, method, target ids, outcome).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +105,24 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the local fleet (the app API) on a socket.
     Serve(ServeArgs),
+    /// Write LuaLS definitions (`---@meta`) of `cloud` and the helpers, for editors.
+    Types(TypesArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TypesArgs {
+    /// Write here instead of stdout (e.g. types/fleetsh.lua, listed in .luarc.json).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

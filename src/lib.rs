@@ -1,4 +1,5 @@
 //! fleetsh: script a Viam robot fleet in Lua.
+pub mod chores;
 pub mod cli;
 pub mod client;
 pub mod logging;

@@ -27,22 +27,39 @@ fn main() -> ExitCode {
                 }
             }
         }
+        (Some(Command::Types(args)), None) => {
+            ExitCode::from(fleetsh::chores::types::main(args.output.as_deref()))
+        }
+        (Some(Command::Completions(args)), None) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "fleetsh", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         (Some(Command::Run(args)), None) => {
             let source = if args.script == "-" {
                 Source::Stdin
             } else {
                 Source::File(args.script.clone().into())
             };
-            ExitCode::from(run::main(&cli.global, source, args.args.clone()))
+            ExitCode::from(run::main(
+                &cli.global,
+                &cli.runner,
+                source,
+                args.args.clone(),
+            ))
         }
         (None, Some(chunk)) => ExitCode::from(run::main(
             &cli.global,
+            &cli.runner,
             Source::Chunk(chunk.clone()),
             Vec::new(),
         )),
-        (None, None) if !std::io::stdin().is_terminal() => {
-            ExitCode::from(run::main(&cli.global, Source::Stdin, Vec::new()))
-        }
+        (None, None) if !std::io::stdin().is_terminal() => ExitCode::from(run::main(
+            &cli.global,
+            &cli.runner,
+            Source::Stdin,
+            Vec::new(),
+        )),
         (None, None) => {
             eprintln!(
                 "fleetsh: the interactive REPL is not built yet; try `fleetsh -e CHUNK` or `fleetsh run FILE`"

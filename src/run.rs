@@ -1,20 +1,41 @@
 //! The script runner behind `fleetsh run FILE`, `fleetsh run -` and `fleetsh -e CHUNK`: chunk
-//! names, the `arg` table, `require` next to the script, and exit codes
-//! (0 ok, 1 script error, 2 usage, 3 cannot connect or authenticate; `os.exit(n)` as given).
+//! names, the `arg` table, `require` next to the script, exit codes, and the unattended-run
+//! options (dry run, lock, timeout, log format, audit; see src/chores/).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use mlua::{Function, Lua, MultiValue, Table};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, UserData, VmState};
 
-use crate::cli::GlobalOpts;
+use crate::chores::lock::{self, LockError};
+use crate::chores::logger::Logger;
+use crate::chores::progress;
+use crate::chores::session::Session;
+use crate::cli::{GlobalOpts, RunnerOpts};
 use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
 
 pub const EXIT_SCRIPT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CONNECT: u8 = 3;
+pub const EXIT_LOCKED: u8 = 4;
+pub const EXIT_TIMEOUT: u8 = 5;
+pub const EXIT_PARTIAL: u8 = 6;
+pub const EXIT_PLANNED: u8 = 7;
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes of run / -e / stdin scripts:
+  0  success (with --dry-run: the plan is empty)
+  1  script error (message with file:line and a traceback on stderr)
+  2  usage error (bad flags or arguments)
+  3  cannot connect or authenticate
+  4  --lock is held by another run (one line names the holder)
+  5  --timeout expired (in-flight calls were cancelled)
+  6  partial failure, signalled by the script: os.exit(6)
+  7  --dry-run and the plan has changes
+os.exit(n) exits with n after the run's cleanup (plan, audit, lock, local fleet).";
 
 pub enum Source {
     Chunk(String),
@@ -81,7 +102,7 @@ fn strip_shebang(code: &mut [u8]) {
 }
 
 /// Runs `source` against the fleet chosen by `g`; returns the process exit code.
-pub fn main(g: &GlobalOpts, source: Source, args: Vec<String>) -> u8 {
+pub fn main(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) -> u8 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -92,26 +113,64 @@ pub fn main(g: &GlobalOpts, source: Source, args: Vec<String>) -> u8 {
             return EXIT_SCRIPT;
         }
     };
-    rt.block_on(run(g, source, args))
+    rt.block_on(run(g, r, source, args))
 }
 
-async fn run(g: &GlobalOpts, source: Source, args: Vec<String>) -> u8 {
+fn run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) -> u8 {
+    let label = match &source {
+        Source::Chunk(_) => "-e".to_string(),
+        Source::Stdin => "-".to_string(),
+        Source::File(p) => p.display().to_string(),
+    };
+    let logger = Rc::new(Logger {
+        format: r.log_format,
+        quiet: g.quiet,
+        script: label,
+        run_id: run_id(),
+    });
+    if g.quiet {
+        progress::suppress();
+    }
+    // Taken before anything else (even connecting), held until the process ends.
+    let _lock = match r.lock.as_deref().map(|p| lock::acquire(p, &logger.run_id)) {
+        None => None,
+        Some(Ok(l)) => Some(l),
+        Some(Err(LockError::Held(who))) => {
+            logger.runner("error", &who);
+            return EXIT_LOCKED;
+        }
+        Some(Err(LockError::Io(e))) => {
+            logger.runner("error", &e);
+            return EXIT_USAGE;
+        }
+    };
     let mut script = match load(source) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("fleetsh: {e}");
+            logger.runner("error", &e);
             return EXIT_SCRIPT;
         }
     };
     strip_shebang(&mut script.code);
+    let session = match Session::new(r.dry_run, logger.clone(), r.audit.as_deref()) {
+        Ok(s) => Rc::new(s),
+        Err(e) => {
+            logger.runner("error", &e);
+            return EXIT_USAGE;
+        }
+    };
     let target = match resolve(g).await {
         Ok(t) => t,
         Err(e) if e.is::<UsageError>() => {
-            eprintln!("fleetsh: {e}");
+            logger.runner("error", &e.to_string());
             return EXIT_USAGE;
         }
         Err(e) => {
-            eprintln!("fleetsh: {e:#}");
+            logger.runner("error", &format!("{e:#}"));
             return EXIT_CONNECT;
         }
     };
@@ -119,23 +178,101 @@ async fn run(g: &GlobalOpts, source: Source, args: Vec<String>) -> u8 {
         client: target.client,
         defaults: target.defaults,
     });
-    let code = match new_state(cloud) {
+    let mut code = match new_state(cloud).and_then(|lua| {
+        prepare(&lua, &logger, session.clone(), r.timeout)?;
+        Ok(lua)
+    }) {
         Ok(lua) => {
-            let code = execute(&lua, &script, &args).await;
+            let code = match r.timeout {
+                None => execute(&lua, &script, &args, &logger).await,
+                Some(limit) => {
+                    let started = Instant::now();
+                    match tokio::time::timeout(limit, execute(&lua, &script, &args, &logger)).await
+                    {
+                        // A CPU-bound script is stopped by the instruction hook instead.
+                        Ok(c) if started.elapsed() < limit => c,
+                        _ => {
+                            let limit = humantime::format_duration(limit);
+                            logger.runner("error", &format!("timed out after {limit} (--timeout)"));
+                            EXIT_TIMEOUT
+                        }
+                    }
+                }
+            };
             drop(lua);
             code
         }
         Err(e) => {
-            eprintln!("fleetsh: cannot set up Lua: {e}");
+            logger.runner("error", &format!("cannot set up Lua: {e}"));
             EXIT_SCRIPT
         }
     };
+    if r.dry_run && code != EXIT_TIMEOUT {
+        session.print_plan();
+        if code == 0 && session.planned_changes() > 0 {
+            code = EXIT_PLANNED;
+        }
+    }
+    if session.audit_failed.get() && code == 0 {
+        code = EXIT_SCRIPT;
+    }
     if let Some(fleet) = target.fleet {
         if let Err(e) = fleet.stop().await {
-            eprintln!("fleetsh: stopping the local fleet: {e:#}");
+            logger.runner("warn", &format!("stopping the local fleet: {e:#}"));
         }
     }
     code
+}
+
+/// `os.exit(n)` raised as a value so the runner still prints the plan, releases the lock and
+/// stops the local fleet before exiting with `n`.
+struct ExitRequest(u8);
+impl UserData for ExitRequest {}
+
+/// Runner-only setup of a fresh state: logs, the session for the call hook, `os.exit`, and the
+/// instruction hook that stops CPU-bound code at the deadline.
+fn prepare(
+    lua: &Lua,
+    logger: &Rc<Logger>,
+    session: Rc<Session>,
+    timeout: Option<Duration>,
+) -> mlua::Result<()> {
+    logger.install(lua)?;
+    lua.set_app_data(session);
+    let exit = lua.create_function(|lua, v: mlua::Value| {
+        let code = match v {
+            mlua::Value::Nil | mlua::Value::Boolean(true) => 0,
+            mlua::Value::Boolean(false) => 1,
+            mlua::Value::Integer(n) => (n & 0xff) as u8,
+            mlua::Value::Number(n) => (n as i64 & 0xff) as u8,
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "os.exit: expected a number or boolean, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        lua.create_userdata(ExitRequest(code))
+    })?;
+    lua.load("local make = ... os.exit = function(code) error(make(code), 0) end")
+        .set_name("=os.exit")
+        .call::<()>(exit)?;
+    if let Some(limit) = timeout {
+        let deadline = Instant::now() + limit;
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(10_000),
+            move |_, _| {
+                if Instant::now() >= deadline {
+                    return Err(mlua::Error::runtime(format!(
+                        "timed out after {} (--timeout)",
+                        humantime::format_duration(limit)
+                    )));
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Wraps the chunk in xpcall so a failure reports where the script raised it, with a traceback.
@@ -146,6 +283,11 @@ const RUNNER: &str =
 /// the first frame of the script itself (skipping C functions and prelude.lua).
 fn handler(lua: &Lua) -> mlua::Result<Function> {
     lua.create_function(|lua, e: mlua::Value| {
+        if let mlua::Value::UserData(u) = &e {
+            if u.is::<ExitRequest>() {
+                return Ok(e);
+            }
+        }
         let text = match &e {
             mlua::Value::String(s) => s.to_string_lossy(),
             other => {
@@ -154,7 +296,7 @@ fn handler(lua: &Lua) -> mlua::Result<Function> {
                 format!("{}{text}", script_position(lua).unwrap_or_default())
             }
         };
-        lua.traceback(Some(&text), 1)
+        Ok(mlua::Value::String(lua.traceback(Some(&text), 1)?))
     })
 }
 
@@ -185,7 +327,7 @@ fn set_args(lua: &Lua, script: &Script, args: &[String]) -> mlua::Result<()> {
     Ok(())
 }
 
-async fn execute(lua: &Lua, script: &Script, args: &[String]) -> u8 {
+async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -> u8 {
     let prepared = (|| -> mlua::Result<Function> {
         set_args(lua, script, args)?;
         let chunk = lua
@@ -199,7 +341,7 @@ async fn execute(lua: &Lua, script: &Script, args: &[String]) -> u8 {
     let runner = match prepared {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("fleetsh: {e}");
+            logger.runner("error", &e.to_string());
             return EXIT_SCRIPT;
         }
     };
@@ -210,15 +352,16 @@ async fn execute(lua: &Lua, script: &Script, args: &[String]) -> u8 {
     );
     match runner.call_async::<(bool, mlua::Value)>(args).await {
         Ok((true, _)) => 0,
+        Ok((false, mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
+            u.borrow::<ExitRequest>().map_or(EXIT_SCRIPT, |x| x.0)
+        }
         Ok((false, msg)) => {
-            eprintln!(
-                "fleetsh: {}",
-                msg.to_string().unwrap_or_else(|_| "error".into())
-            );
+            let text = msg.to_string().unwrap_or_else(|_| "error".into());
+            logger.runner("error", &text);
             EXIT_SCRIPT
         }
         Err(e) => {
-            eprintln!("fleetsh: {e}");
+            logger.runner("error", &e.to_string());
             EXIT_SCRIPT
         }
     }

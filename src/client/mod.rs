@@ -79,11 +79,33 @@ pub async fn connect(url: &str, key: Option<ApiKey>, timeout: Duration) -> anyho
     Ok(client)
 }
 
-/// Reads are safe to repeat; writes are never retried.
+/// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
+const READ_VERBS: &[&str] = &["Get", "List", "Check", "Tail", "Authenticate"];
+/// Verbs of methods that change the fleet: never retried blindly, planned in a dry run, audited.
+pub const WRITE_VERBS: &[&str] = &[
+    "Create", "Update", "Delete", "New", "Mark", "Add", "Remove", "Rotate", "Upload", "Resend",
+    "Change", "Enable", "Disable", "Transfer", "Set", "Share", "Unshare", "Log",
+];
+
+/// `GetRobotPart` -> `Get`.
+fn verb(method: &str) -> &str {
+    let end = method
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_ascii_uppercase())
+        .map_or(method.len(), |(i, _)| i);
+    &method[..end]
+}
+
+/// Reads are safe to repeat; writes are never retried. Decided from the method name alone, here
+/// only: the retry policy, `--dry-run` and `--audit` all ask this function.
 pub fn is_read(method: &str) -> bool {
-    ["Get", "List", "Check", "LocationAuth"]
-        .iter()
-        .any(|p| method.starts_with(p))
+    method == "LocationAuth" || READ_VERBS.contains(&verb(method))
+}
+
+/// Everything that is not a known read counts as a change (an unknown verb is planned, not sent).
+pub fn is_mutating(method: &str) -> bool {
+    !is_read(method)
 }
 
 fn path(method: &MethodDescriptor) -> PathAndQuery {
@@ -106,6 +128,13 @@ impl Client {
 
     async fn authenticate(&self) -> Result<(), Status> {
         let Some(key) = &self.key else { return Ok(()) };
+        let token = self.exchange(key).await?;
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(())
+    }
+
+    /// API key -> access token, on this connection.
+    async fn exchange(&self, key: &ApiKey) -> Result<String, Status> {
         let method = POOL
             .get_service_by_name(auth::AUTH_SERVICE)
             .and_then(|s| s.methods().find(|m| m.name() == "Authenticate"))
@@ -113,9 +142,13 @@ impl Client {
         let mut req = Request::new(auth::request(key));
         req.set_timeout(self.timeout);
         let resp = self.raw_unary(&method, req).await?;
-        let token = auth::token(&resp)?;
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
-        Ok(())
+        auth::token(&resp)
+    }
+
+    /// Whether `key` authenticates against this endpoint; the token is not kept (rotate_keys
+    /// checks a new key before deleting the old one).
+    pub async fn check_key(&self, key: &ApiKey) -> Result<(), Status> {
+        self.exchange(key).await.map(|_| ())
     }
 
     fn request<T>(&self, msg: T, deadline: bool) -> Result<Request<T>, Status> {
@@ -274,6 +307,20 @@ mod tests {
         ] {
             assert!(!is_read(m), "{m}");
         }
+    }
+
+    #[test]
+    fn every_app_method_has_a_known_verb() {
+        let svc = POOL.get_service_by_name(crate::proto::APP_SERVICE).unwrap();
+        for m in svc.methods() {
+            let v = verb(m.name());
+            assert!(
+                is_read(m.name()) || WRITE_VERBS.contains(&v),
+                "{}: classify the verb {v:?} as a read or a write",
+                m.name()
+            );
+        }
+        assert!(is_read("TailRobotPartLogs") && !is_read("Getaway"));
     }
 
     #[test]

@@ -60,10 +60,12 @@ async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
     let mut opts = ServeOptions::new(&dir);
     opts.listen = ([127, 0, 0, 1], 0).into();
     let fleet = start(&opts).await?;
-    eprintln!(
-        "fleetsh: local fleet at {} (no cloud credentials given)",
-        dir.display()
-    );
+    if !g.quiet {
+        eprintln!(
+            "fleetsh: local fleet at {} (no cloud credentials given)",
+            dir.display()
+        );
+    }
     let c = &fleet.credentials;
     let key = ApiKey {
         id: c.api_key_id.clone(),

@@ -173,7 +173,9 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
                     Ok(m) => m,
                     Err(e) => return fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e)),
                 };
-                match call(&lua, &cloud, &method, args, &display).await? {
+                let sent = call(&lua, &cloud, &method, args.clone(), &display);
+                // The one interception point: secrets, dry-run plans, audit lines.
+                match crate::chores::hook::around(&lua, &method, &display, args, sent).await? {
                     Ok(v) => ok(&lua, v),
                     Err(e) => fail(&lua, e),
                 }

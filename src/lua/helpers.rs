@@ -108,14 +108,25 @@ fn parallel(lua: &Lua) -> mlua::Result<Function> {
                 let items = list
                     .sequence_values::<Lv>()
                     .collect::<mlua::Result<Vec<_>>>()?;
+                let bar = crate::chores::progress::bar(Some(items.len() as u64), "parallel");
                 let outcomes = futures::stream::iter(items.iter().cloned().enumerate())
                     .map(|(i, item)| {
                         let thread = lua.create_thread(body.clone());
-                        async move { thread?.into_async::<Table>((item, i + 1))?.await }
+                        let bar = bar.clone();
+                        async move {
+                            let r = thread?.into_async::<Table>((item, i + 1))?.await;
+                            if let Some(b) = &bar {
+                                b.inc(1);
+                            }
+                            r
+                        }
                     })
                     .buffered(conc as usize)
                     .collect::<Vec<_>>()
                     .await;
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
                 let results = lua.create_table()?;
                 let errors = lua.create_table()?;
                 for (i, (outcome, item)) in outcomes.into_iter().zip(items).enumerate() {

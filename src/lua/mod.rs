@@ -19,7 +19,8 @@ pub fn new_state(cloud: Rc<Cloud>) -> mlua::Result<Lua> {
     // Tag mlua's array metatable once so that convert.rs recognises decoded JSON arrays too.
     lua.array_metatable().raw_set("__fleetsh_array", true)?;
     let table = lua.create_table()?;
-    cloud::register(&lua, &table, cloud)?;
+    cloud::register(&lua, &table, cloud.clone())?;
+    crate::chores::register(&lua, &table, cloud)?;
     helpers::register(&lua, &table)?;
     lua.globals().set("cloud", table.clone())?;
     lua.load(PRELUDE)

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::harness::TestServer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fleetsh");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_fleetsh");
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,7 +16,7 @@ fn script(name: &str) -> PathBuf {
 
 /// Runs the binary with a clean environment (no ambient credentials) on a blocking thread, so
 /// a TestServer on this runtime keeps serving.
-async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
+pub(crate) async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(BIN);
         cmd.args(&args)
@@ -44,12 +44,12 @@ async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
     .unwrap()
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[track_caller]
-fn assert_exit(out: &Output, code: i32) {
+pub(crate) fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -59,17 +59,17 @@ fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-fn args(v: &[&str]) -> Vec<String> {
+pub(crate) fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn local(dir: &Path, rest: &[&str]) -> Vec<String> {
+pub(crate) fn local(dir: &Path, rest: &[&str]) -> Vec<String> {
     let mut a = args(&["--data", &dir.display().to_string()]);
     a.extend(args(rest));
     a
 }
 
-fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
+pub(crate) fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
     let c = &s.fleet.credentials;
     let mut a = args(&[
         "--url",

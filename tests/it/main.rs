@@ -1,5 +1,6 @@
 //! The one integration test binary: every test starts its own server on port 0.
 
+mod chores;
 mod durability;
 mod fragments;
 mod harness;

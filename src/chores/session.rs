@@ -1,0 +1,105 @@
+//! One unattended run's state shared with the call hook: the run id, the dry-run plan and the
+//! audit file (`--audit`: one JSON line per mutating call, appended, mode 0600).
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::rc::Rc;
+
+use super::logger::{LogFormat, Logger, now};
+
+pub struct Session {
+    pub dry_run: bool,
+    pub logger: Rc<Logger>,
+    plan: RefCell<Vec<serde_json::Value>>,
+    audit: Option<RefCell<File>>,
+    /// A failed audit write fails the run: an unaudited change must not look like success.
+    pub audit_failed: Cell<bool>,
+}
+
+impl Session {
+    pub fn new(dry_run: bool, logger: Rc<Logger>, audit: Option<&Path>) -> Result<Self, String> {
+        let audit = audit
+            .map(|p| {
+                let mut o = std::fs::OpenOptions::new();
+                o.create(true).append(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+                o.open(p)
+                    .map(RefCell::new)
+                    .map_err(|e| format!("cannot open the audit file {}: {e}", p.display()))
+            })
+            .transpose()?;
+        Ok(Self {
+            dry_run,
+            logger,
+            plan: RefCell::new(Vec::new()),
+            audit,
+            audit_failed: Cell::new(false),
+        })
+    }
+
+    pub fn plan(&self, method: &str, rpc: &str, args: serde_json::Value) {
+        self.plan
+            .borrow_mut()
+            .push(serde_json::json!({"method": method, "rpc": rpc, "args": args}));
+    }
+
+    pub fn planned_changes(&self) -> usize {
+        self.plan.borrow().len()
+    }
+
+    /// `outcome`: Ok("ok" | "planned") or Err(the gRPC code name).
+    pub fn audit(
+        &self,
+        method: &str,
+        rpc: &str,
+        targets: serde_json::Value,
+        outcome: Result<&str, &str>,
+    ) {
+        let Some(file) = &self.audit else { return };
+        let mut line = serde_json::json!({
+            "time": now(), "run_id": self.logger.run_id, "script": self.logger.script,
+            "method": method, "rpc": rpc, "targets": targets,
+            "outcome": outcome.unwrap_or("error"),
+        });
+        if let Err(code) = outcome {
+            line["code"] = code.into();
+        }
+        // One write per line: appends from concurrent runs do not interleave.
+        let text = format!("{line}\n");
+        if let Err(e) = file.borrow_mut().write_all(text.as_bytes()) {
+            if !self.audit_failed.replace(true) {
+                self.logger
+                    .runner("error", &format!("cannot write the audit file: {e}"));
+            }
+        }
+    }
+
+    /// The plan, printed on stdout at the end of a dry run.
+    pub fn print_plan(&self) {
+        let plan = self.plan.borrow();
+        let mut out = std::io::stdout().lock();
+        let _ = match self.logger.format {
+            LogFormat::Json => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"run_id": self.logger.run_id, "dry_run": true, "plan": *plan})
+            ),
+            LogFormat::Text if plan.is_empty() => writeln!(out, "dry run: no changes"),
+            LogFormat::Text => {
+                let _ = writeln!(out, "dry run: {} change(s) planned, none sent:", plan.len());
+                for p in plan.iter() {
+                    let _ = writeln!(
+                        out,
+                        "  {} {}",
+                        p["method"].as_str().unwrap_or(""),
+                        p["args"]
+                    );
+                }
+                Ok(())
+            }
+        };
+    }
+}
