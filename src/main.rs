@@ -32,7 +32,10 @@ fn main() -> ExitCode {
         }
         (Some(Command::Completions(args)), None) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(args.shell, &mut cmd, "fleetsh", &mut std::io::stdout());
+            let mut text = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "fleetsh", &mut text);
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &text);
             ExitCode::SUCCESS
         }
         (Some(Command::Run(args)), None) => {

@@ -317,3 +317,86 @@ async fn secrets_print_masked_and_are_revealed_only_on_purpose() {
         }
     }
 }
+
+#[tokio::test]
+async fn types_compile_as_lua_and_cover_every_cloud_function() {
+    let out = fleetsh(args(&["types"]), None).await;
+    assert_exit(&out, 0);
+    let defs = text(&out.stdout);
+    assert!(defs.starts_with("---@meta"));
+    mlua::Lua::new()
+        .load(defs.as_str())
+        .set_name("=types")
+        .into_function()
+        .expect("the definition file compiles as Lua");
+    // The functions of a live `cloud` table, with the parameter names the prelude declares.
+    let dir = tempfile::tempdir().unwrap();
+    let list = r#"
+        local names = {}
+        for k, v in pairs(cloud) do
+          if type(v) == "function" and not k:match("^_") then names[#names + 1] = k end
+        end
+        table.sort(names)
+        print(table.concat(names, " "))
+    "#;
+    let out = chunk(dir.path(), &["-q"], list).await;
+    assert_exit(&out, 0);
+    let names: Vec<String> = text(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert!(names.len() > 60, "{names:?}");
+    for name in &names {
+        let head = format!("function cloud.{name}(");
+        let at = defs
+            .find(&head)
+            .unwrap_or_else(|| panic!("cloud.{name} is missing from the definitions"));
+        // The annotation block right above the function.
+        let block: Vec<&str> = defs[..at]
+            .lines()
+            .rev()
+            .take_while(|l| l.starts_with("---"))
+            .collect();
+        assert!(
+            block.iter().any(|l| l.starts_with("---@return ")),
+            "cloud.{name} has no @return"
+        );
+        let params = &defs[at + head.len()..];
+        let params = &params[..params.find(')').unwrap()];
+        for p in params.split(", ").filter(|p| !p.is_empty()) {
+            assert!(
+                block
+                    .iter()
+                    .any(|l| l.starts_with(&format!("---@param {p}"))),
+                "cloud.{name}: parameter {p} has no @param"
+            );
+        }
+    }
+    for spot in [
+        "---@param robot_id string\n",
+        "---@return cloud.Secret key",
+        "---@class cloud.RobotPart",
+    ] {
+        assert!(defs.contains(spot), "{spot:?} missing");
+    }
+}
+
+#[tokio::test]
+async fn completions_for_bash_zsh_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fleetsh(args(&["completions", shell]), None).await;
+        assert_exit(&out, 0);
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("dry-run") && script.contains("completions"),
+            "{shell}"
+        );
+    }
+    let bash = fleetsh(args(&["completions", "bash"]), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.bash");
+    std::fs::write(&f, &bash.stdout).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&f).status().unwrap();
+    assert!(check.success(), "bash -n rejects the completion script");
+    assert_exit(&fleetsh(args(&["completions", "tcsh"]), None).await, 2);
+}
