@@ -199,6 +199,8 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
                     }
                 }
             };
+            // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
+            let _ = lua.load("io.stdout:flush()").exec();
             drop(lua);
             code
         }

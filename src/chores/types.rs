@@ -410,6 +410,11 @@ function sleep(seconds) end
 ---@param name string
 ---@return string?
 function env(name) end
+
+---Writes a file readable by its owner only (0600), atomically; for revealed secrets.
+---@param path string
+---@param text string
+function write_private(path, text) end
 ";
 
 /// `fleetsh types [-o FILE]`: returns the exit code.

@@ -24,7 +24,7 @@ fn robot_client(s: &TestServer, token: &str) -> Robot {
 }
 
 /// A RobotService client authenticated as the part with its own secret.
-async fn as_part(s: &TestServer, app: &mut App, part_id: &str) -> Robot {
+pub(crate) async fn as_part(s: &TestServer, app: &mut App, part_id: &str) -> Robot {
     let part = app
         .get_robot_part(GetRobotPartRequest { id: part_id.into() })
         .await
@@ -49,7 +49,7 @@ async fn part_token(s: &TestServer, part_id: &str, secret: &str) -> Result<Strin
     Ok(resp.into_inner().access_token)
 }
 
-fn entry(level: &str, message: &str, seconds: i64) -> LogEntry {
+pub(crate) fn entry(level: &str, message: &str, seconds: i64) -> LogEntry {
     LogEntry {
         level: level.into(),
         message: message.into(),
@@ -59,7 +59,7 @@ fn entry(level: &str, message: &str, seconds: i64) -> LogEntry {
     }
 }
 
-fn push(id: &str, logs: Vec<LogEntry>) -> LogRequest {
+pub(crate) fn push(id: &str, logs: Vec<LogEntry>) -> LogRequest {
     LogRequest {
         id: id.into(),
         logs,

@@ -16,4 +16,5 @@ mod parts;
 mod permissions;
 mod robots;
 mod roles;
+mod scripts;
 mod tls;
