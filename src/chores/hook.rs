@@ -44,6 +44,9 @@ where
     let out = call.await?;
     if let Ok(Lv::Table(t)) = &out {
         secret::wrap(lua, &method.output(), t)?;
+        if let Some(token) = t.raw_get::<Option<mlua::LuaString>>("next_page_token")? {
+            super::progress::page(display, !token.as_bytes().is_empty());
+        }
     }
     if let (Some(s), Some(req)) = (&session, &request) {
         match &out {

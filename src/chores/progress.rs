@@ -1,6 +1,8 @@
 //! Progress bars on stderr for `cloud.parallel` and long pagination — only when stderr is a
 //! terminal and the run is not `--quiet`, so cron and CI output stays clean.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,4 +40,34 @@ pub fn bar(len: Option<u64>, label: &str) -> Option<ProgressBar> {
     }
     b.set_message(label.to_string());
     Some(b)
+}
+
+thread_local! {
+    static PAGES: RefCell<HashMap<String, ProgressBar>> = RefCell::new(HashMap::new());
+}
+
+/// After each paged call (`more`: the reply has a next page token): from the first reply that
+/// promises more, a spinner counts the pages of `label` until the last one.
+pub fn page(label: &str, more: bool) {
+    if !enabled() {
+        return;
+    }
+    PAGES.with(|p| {
+        let mut p = p.borrow_mut();
+        if !more {
+            if let Some(b) = p.remove(label) {
+                b.finish_and_clear();
+            }
+            return;
+        }
+        if !p.contains_key(label) {
+            let Some(b) = bar(None, &format!("{label}: pages")) else {
+                return;
+            };
+            p.insert(label.to_string(), b);
+        }
+        if let Some(b) = p.get(label) {
+            b.inc(1);
+        }
+    });
 }

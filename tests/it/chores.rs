@@ -400,3 +400,48 @@ async fn completions_for_bash_zsh_fish() {
     assert!(check.success(), "bash -n rejects the completion script");
     assert_exit(&fleetsh(args(&["completions", "tcsh"]), None).await, 2);
 }
+
+#[tokio::test]
+async fn progress_bars_only_when_stderr_is_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.lua");
+    std::fs::write(
+        &file,
+        r#"
+        local part = cloud.get_robot_parts(cloud.new_robot("x"))[1]
+        local logs = {}
+        for i = 1, 250 do
+          logs[i] = {level = "info", message = "m" .. i, time = "2024-01-01T00:00:00Z", logger_name = "t"}
+        end
+        cloud.call("viam.app.v1.RobotService/Log", {id = part.id, logs = logs})
+        assert(#cloud.get_robot_part_logs{robot_part_id = part.id, num_log_entries = 0} == 250)
+        local t = {}
+        for i = 1, 30 do t[i] = i end
+        cloud.parallel(t, function() sleep(0.02) end, {concurrency = 3})
+        "#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let data = dir.path().join("d").display().to_string();
+    // `script` gives the binary a terminal (util-linux, present wherever the tests run).
+    let cmd = format!("{BIN} --data {data} run {file} >/dev/null");
+    let tty = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("the `script` utility (util-linux) runs the binary on a terminal")
+    })
+    .await
+    .unwrap();
+    assert_exit(&tty, 0);
+    let seen = text(&tty.stdout);
+    assert!(seen.contains("parallel ["), "{seen}");
+    assert!(seen.contains("/30 "), "{seen}");
+    assert!(seen.contains("get_robot_part_logs: pages"), "{seen}");
+
+    let data2 = dir.path().join("d2").display().to_string();
+    let out = fleetsh(args(&["--data", &data2, "run", &file]), None).await;
+    assert_exit(&out, 0);
+    let err = text(&out.stderr);
+    assert!(!err.contains("parallel") && !err.contains("pages"), "{err}");
+}
