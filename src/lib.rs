@@ -1,6 +1,7 @@
 //! fleetsh: script a Viam robot fleet in Lua.
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod logging;
 pub mod lua;
 pub mod proto;

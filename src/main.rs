@@ -27,6 +27,9 @@ fn main() -> ExitCode {
                 }
             }
         }
+        (Some(Command::Profile(args)), None) => {
+            ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
+        }
         (Some(Command::Run(args)), None) => {
             let source = if args.script == "-" {
                 Source::Stdin
