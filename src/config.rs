@@ -11,7 +11,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -92,21 +91,7 @@ impl Config {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let text = toml::to_string_pretty(self).context("encoding the config")?;
-        let tmp = path.with_extension("toml.tmp");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let write = |opts: &std::fs::OpenOptions| -> std::io::Result<()> {
-            let mut f = opts.open(&tmp)?;
-            // An existing temp file keeps its old mode: tighten it before writing secrets.
-            #[cfg(unix)]
-            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write(&opts).with_context(|| format!("writing {}", path.display()))
+        crate::private_file::write_private(path, text.as_bytes())
     }
 
     pub fn profile(&self, name: &str, path: &Path) -> anyhow::Result<&Profile> {

@@ -4,6 +4,7 @@ pub mod client;
 pub mod config;
 pub mod logging;
 pub mod lua;
+pub mod private_file;
 pub mod proto;
 pub mod run;
 pub mod serve;
