@@ -109,6 +109,8 @@ pub enum Command {
     Types(TypesArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Named connection profiles in the config file (FLEETSH_CONFIG overrides its path).
+    Profile(ProfileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +125,35 @@ pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub command: ProfileCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Save (or replace) a profile from --url and --api-key-id/--api-key (or VIAM_API_KEY_ID and
+    /// VIAM_API_KEY); the file is written with mode 0600.
+    Add {
+        /// Profile name, used as `--profile NAME`.
+        name: String,
+        /// Default organization for calls that take an org_id.
+        #[arg(long, value_name = "ID")]
+        org_id: Option<String>,
+        /// Default location for calls that take a location_id.
+        #[arg(long, value_name = "ID")]
+        location_id: Option<String>,
+    },
+    /// List the profiles (names, urls and key ids; never the keys).
+    List,
+    /// Remove a profile.
+    Remove {
+        /// Profile name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,10 @@
 pub mod chores;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod logging;
 pub mod lua;
+pub mod private_file;
 pub mod proto;
 pub mod run;
 pub mod serve;

@@ -38,6 +38,9 @@ fn main() -> ExitCode {
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &text);
             ExitCode::SUCCESS
         }
+        (Some(Command::Profile(args)), None) => {
+            ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
+        }
         (Some(Command::Run(args)), None) => {
             let source = if args.script == "-" {
                 Source::Stdin

@@ -239,7 +239,7 @@ fn prepare(
     session: Rc<Session>,
     timeout: Option<Duration>,
 ) -> mlua::Result<()> {
-    logger.install(lua)?;
+    lua.set_app_data(logger.clone());
     lua.set_app_data(session);
     let exit = lua.create_function(|lua, v: mlua::Value| {
         let code = match v {

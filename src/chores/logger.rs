@@ -1,11 +1,9 @@
 //! Runner output on stderr: `--log-format text|json` and `--quiet` (only errors, so cron mails
 //! only failures). JSON lines carry time, level, script, run id and the message. Scripts reach
-//! it through `log.info/warn/error/debug`; the runner's own messages go through it too.
+//! it through `log.info/warn/error/debug` (Lua app data); the runner's own messages go through it too.
 
 use std::io::Write;
 use std::time::SystemTime;
-
-use mlua::{Function, Lua, MultiValue, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {
@@ -48,24 +46,8 @@ impl Logger {
         self.write(level, message, true);
     }
 
-    /// Replaces the `log` global's functions so scripts log through this logger.
-    pub fn install(self: &std::rc::Rc<Self>, lua: &Lua) -> mlua::Result<()> {
-        let log: Table = lua.globals().get("log")?;
-        for level in ["info", "warn", "error", "debug"] {
-            let me = self.clone();
-            log.set(
-                level,
-                lua.create_function(move |lua, args: MultiValue| {
-                    let tostring: Function = lua.globals().get("tostring")?;
-                    let parts = args
-                        .into_iter()
-                        .map(|v| tostring.call::<String>(v))
-                        .collect::<mlua::Result<Vec<_>>>()?;
-                    me.write(level, &parts.join(" "), false);
-                    Ok(())
-                })?,
-            )?;
-        }
-        Ok(())
+    /// A line from the script's `log.*` (src/lua/helpers.rs finds this logger in app data).
+    pub fn script(&self, level: &str, message: &str) {
+        self.write(level, message, false);
     }
 }

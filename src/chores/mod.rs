@@ -66,34 +66,12 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
     lua.globals().set(
         "write_private",
         lua.create_function(|_, (path, text): (String, mlua::LuaString)| {
-            write_private(std::path::Path::new(&path), &text.as_bytes())
-                .map_err(|e| mlua::Error::runtime(format!("write_private {path}: {e}")))
+            // Owner-only and atomic: the one writer credentials and profiles use too.
+            crate::private_file::write_private(std::path::Path::new(&path), &text.as_bytes())
+                .map_err(|e| mlua::Error::runtime(format!("write_private {path}: {e:#}")))
         })?,
     )?;
     lua.load(LUA).set_name("=chores").call::<()>(table.clone())
-}
-
-/// `write_private(path, text)`: writes a file only its owner can read (0600), atomically
-/// (a temporary file renamed over the target), for keys a script revealed on purpose.
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// `cloud.check_key(id, key)` -> true | false, why: whether an API key authenticates.

@@ -115,8 +115,11 @@ pub fn wrap(lua: &Lua, desc: &MessageDescriptor, t: &Table) -> mlua::Result<()> 
     for f in desc.fields() {
         match f.kind() {
             Kind::String if is_secret_field(desc.full_name(), f.name()) => {
+                // An empty value (a listed key's, never shown twice) hides nothing: keep "".
                 if let Lv::String(s) = t.raw_get::<Lv>(f.name())? {
-                    t.raw_set(f.name(), new_secret(lua, s.to_str()?.to_string())?)?;
+                    if !s.as_bytes().is_empty() {
+                        t.raw_set(f.name(), new_secret(lua, s.to_str()?.to_string())?)?;
+                    }
                 }
             }
             Kind::Message(m) if !f.is_map() && has_secret(&m) => {

@@ -33,6 +33,8 @@ fn specs() -> mlua::Result<Vec<Spec>> {
     let cloud = lua.create_table()?;
     cloud.set("_pending", Lv::LightUserData(Lua::poll_pending()))?;
     cloud.set("_defaults", lua.create_table()?)?;
+    // The prelude may capture helpers (log, sleep) when it loads.
+    crate::lua::helpers::register(&lua, &cloud)?;
     lua.load(PRELUDE)
         .set_name("@prelude.lua")
         .call::<()>(cloud.clone())?;

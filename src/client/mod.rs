@@ -113,6 +113,40 @@ fn path(method: &MethodDescriptor) -> PathAndQuery {
     PathAndQuery::from_maybe_shared(p).expect("service and method names are valid paths")
 }
 
+/// tonic reports its client-side deadline as CANCELLED "Timeout expired" and a connection
+/// that broke under a call as UNKNOWN (with the transport error as source); name them as gRPC
+/// does, so retries and scripts see DEADLINE_EXCEEDED and UNAVAILABLE.
+pub fn normalize(s: Status) -> Status {
+    if s.code() == Code::Cancelled && s.message() == "Timeout expired" {
+        return Status::deadline_exceeded("no reply within the call timeout (--call-timeout)");
+    }
+    if s.code() == Code::Unknown && std::error::Error::source(&s).is_some() {
+        return Status::unavailable(format!("connection lost: {}", s.message()));
+    }
+    s
+}
+
+/// What to do after attempt `n` (1-based) of a call failed with `code`.
+#[derive(Debug, PartialEq)]
+enum Next {
+    Reauthenticate,
+    Retry(Duration),
+    Fail,
+}
+
+/// An expired token is renewed once (the server refused the call, so even a write is safe to
+/// repeat); reads are retried on UNAVAILABLE/DEADLINE_EXCEEDED up to `READ_ATTEMPTS` in all;
+/// writes never, since the first attempt may have been applied.
+fn after_failure(code: Code, read: bool, n: u32, can_reauth: bool) -> Next {
+    match code {
+        Code::Unauthenticated if can_reauth => Next::Reauthenticate,
+        Code::Unavailable | Code::DeadlineExceeded if read && n < READ_ATTEMPTS => {
+            Next::Retry(backoff(n))
+        }
+        _ => Next::Fail,
+    }
+}
+
 /// Jittered exponential backoff: ~100 ms, ~200 ms, ...
 fn backoff(attempt: u32) -> Duration {
     let base = 100u64 << attempt.min(6);
@@ -176,7 +210,7 @@ impl Client {
             .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
         let fut = grpc.unary(req, path(method), DynCodec::new(method.output()));
         // The grpc-timeout header bounds the server; this bounds a silent network.
-        match tokio::time::timeout(self.timeout + Duration::from_secs(1), fut).await {
+        match tokio::time::timeout(self.timeout, fut).await {
             Ok(r) => r.map(|r| r.into_inner()),
             Err(_) => Err(Status::deadline_exceeded(format!(
                 "no reply within {:?}",
@@ -186,7 +220,7 @@ impl Client {
     }
 
     /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
-    /// token) and retrying reads on transient failures.
+    /// token) and retrying reads on transient failures (see `after_failure`).
     async fn with_policy<T, F, Fut>(
         &self,
         method: &MethodDescriptor,
@@ -196,29 +230,27 @@ impl Client {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Status>>,
     {
-        let retries = if is_read(method.name()) {
-            READ_ATTEMPTS
-        } else {
-            1
-        };
+        let read = is_read(method.name());
         let mut reauthed = false;
         let mut n = 0;
         loop {
             n += 1;
-            match attempt().await {
-                Err(s) if s.code() == Code::Unauthenticated && !reauthed && self.key.is_some() => {
+            let err = match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e) => normalize(e),
+            };
+            let can_reauth = !reauthed && self.key.is_some();
+            match after_failure(err.code(), read, n, can_reauth) {
+                Next::Reauthenticate => {
                     reauthed = true;
                     n -= 1;
                     self.authenticate().await?;
                 }
-                Err(s)
-                    if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded)
-                        && n < retries =>
-                {
-                    tracing::debug!(method = method.name(), code = ?s.code(), "retrying read");
-                    tokio::time::sleep(backoff(n)).await;
+                Next::Retry(delay) => {
+                    tracing::debug!(method = method.name(), code = ?err.code(), attempt = n, "retrying read");
+                    tokio::time::sleep(delay).await;
                 }
-                other => return other,
+                Next::Fail => return Err(err),
             }
         }
     }
@@ -272,7 +304,7 @@ impl Client {
                 .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
             let req = self.request(tokio_stream::iter(msgs.clone()), true)?;
             let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
-            match tokio::time::timeout(self.timeout + Duration::from_secs(1), fut).await {
+            match tokio::time::timeout(self.timeout, fut).await {
                 Ok(r) => r.map(|r| r.into_inner()),
                 Err(_) => Err(Status::deadline_exceeded(format!(
                     "no reply within {:?}",
@@ -295,6 +327,7 @@ mod tests {
             "ListLocations",
             "CheckPermissions",
             "LocationAuth",
+            "TailRobotPartLogs",
         ] {
             assert!(is_read(m), "{m}");
         }
@@ -328,6 +361,49 @@ mod tests {
         assert!(endpoint("http://127.0.0.1:1").is_ok());
         assert!(endpoint("app.viam.com").is_ok());
         assert!(endpoint("ftp://x").is_err());
+    }
+
+    #[test]
+    fn retry_policy() {
+        use Code::*;
+        let retry = |c, read, n| matches!(after_failure(c, read, n, false), Next::Retry(_));
+        assert!(retry(Unavailable, true, 1) && retry(Unavailable, true, 2));
+        assert!(retry(DeadlineExceeded, true, 1));
+        assert_eq!(
+            after_failure(Unavailable, true, 3, false),
+            Next::Fail,
+            "3 attempts in all"
+        );
+        assert_eq!(
+            after_failure(Unavailable, false, 1, false),
+            Next::Fail,
+            "writes are not retried"
+        );
+        assert_eq!(after_failure(DeadlineExceeded, false, 1, false), Next::Fail);
+        assert_eq!(after_failure(NotFound, true, 1, false), Next::Fail);
+        assert_eq!(
+            after_failure(Unauthenticated, false, 1, true),
+            Next::Reauthenticate
+        );
+        assert_eq!(
+            after_failure(Unauthenticated, true, 1, false),
+            Next::Fail,
+            "only once"
+        );
+    }
+
+    #[test]
+    fn transport_errors_get_grpc_codes() {
+        let timeout = normalize(Status::cancelled("Timeout expired"));
+        assert_eq!(timeout.code(), Code::DeadlineExceeded);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(
+            normalize(Status::from_error(Box::new(io))).code(),
+            Code::Unavailable
+        );
+        // A server's own UNKNOWN and CANCELLED stay as they are.
+        assert_eq!(normalize(Status::unknown("x")).code(), Code::Unknown);
+        assert_eq!(normalize(Status::cancelled("x")).code(), Code::Cancelled);
     }
 
     #[test]

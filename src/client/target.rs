@@ -1,8 +1,9 @@
-//! Which fleet a command talks to: flags/env name a remote (URL + API key); with no credentials
+//! Which fleet a command talks to: flags/env/profile name a remote (URL + API key); with no credentials
 //! the local fleet starts in-process and is reached over a loopback socket like any remote.
 
 use crate::cli::{GlobalOpts, default_data_dir};
 use crate::client::{ApiKey, Client, DEFAULT_URL, connect};
+use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
 
@@ -18,19 +19,37 @@ pub struct Target {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
+/// embedded local fleet (when no credentials are given at all).
 pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
-    if let Some(p) = &g.profile {
-        return Err(UsageError(format!(
-            "--profile {p}: profiles are not supported yet; use --url and the API key flags"
-        ))
-        .into());
-    }
+    let profile = match &g.profile {
+        Some(name) => {
+            let path = config::path();
+            let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
+            let p = cfg
+                .profile(name, &path)
+                .map_err(|e| UsageError(e.to_string()))?;
+            if p.api_key_id.is_none() || p.api_key.is_none() {
+                return Err(UsageError(format!(
+                    "profile {name} in {} has no api_key_id/api_key",
+                    path.display()
+                ))
+                .into());
+            }
+            p.clone()
+        }
+        None => Profile::default(),
+    };
     let key = match (&g.api_key_id, &g.api_key) {
         (Some(id), Some(key)) => Some(ApiKey {
             id: id.clone(),
             key: key.clone(),
         }),
-        (None, None) => None,
+        (None, None) => profile
+            .api_key_id
+            .clone()
+            .zip(profile.api_key.clone())
+            .map(|(id, key)| ApiKey { id, key }),
         _ => {
             return Err(UsageError(
                 "--api-key-id and --api-key (VIAM_API_KEY_ID, VIAM_API_KEY) go together".into(),
@@ -38,13 +57,17 @@ pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
             .into());
         }
     };
-    match (key, &g.url) {
+    let url = g.url.clone().or(profile.url.clone());
+    match (key, url) {
         (Some(key), url) => {
             let url = url.as_deref().unwrap_or(DEFAULT_URL);
             let client = connect(url, Some(key), g.call_timeout).await?;
             Ok(Target {
                 client,
-                defaults: Defaults::default(),
+                defaults: Defaults {
+                    org_id: profile.org_id,
+                    location_id: profile.location_id,
+                },
                 fleet: None,
             })
         }

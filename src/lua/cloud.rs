@@ -10,7 +10,7 @@ use tonic::Streaming;
 
 use super::convert::{self, closest};
 use super::error::{CallError, snake_case};
-use crate::client::Client;
+use crate::client::{Client, normalize};
 use crate::proto::{APP_SERVICE, POOL};
 
 /// What `org_id`/`location_id` default to when a script does not pass them.
@@ -143,7 +143,7 @@ impl UserData for CallStream {
                     }
                     Err(s) => {
                         *guard = None;
-                        fail(&lua, CallError::from_status(&method, &s))
+                        fail(&lua, CallError::from_status(&method, &normalize(s)))
                     }
                 }
             }

@@ -72,7 +72,12 @@ fn log(lua: &Lua) -> mlua::Result<Table> {
                     .into_iter()
                     .map(|v| tostring.call::<String>(v))
                     .collect::<mlua::Result<Vec<_>>>()?;
-                eprintln!("{level}: {}", parts.join(" "));
+                let text = parts.join(" ");
+                // A runner installs its logger (--log-format, --quiet); elsewhere plain stderr.
+                match lua.app_data_ref::<std::rc::Rc<crate::chores::logger::Logger>>() {
+                    Some(logger) => logger.script(level, &text),
+                    None => eprintln!("{level}: {text}"),
+                }
                 Ok(())
             })?,
         )?;

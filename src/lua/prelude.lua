@@ -61,7 +61,22 @@ end
 --- The organization that `org_id` defaults to.
 function cloud.default_org_id() return default_org("default_org_id") end
 
-local function default_location() return cloud._defaults.location_id or "" end
+-- The location that `location_id` defaults to: the profile's, else the only one in the default org.
+local cached_location
+local function default_location(fname)
+  if cached_location then return cached_location end
+  cached_location = cloud._defaults.location_id
+  if cached_location then return cached_location end
+  local locs = call("ListLocations", { organization_id = default_org(fname) }, fname).locations
+  if #locs == 1 then
+    cached_location = locs[1].id
+    return cached_location
+  end
+  local names = {}
+  for _, l in ipairs(locs) do names[#names + 1] = string.format("%s (%s)", l.id, l.name) end
+  raise(cloud._error(fname, "FAILED_PRECONDITION", #locs == 0 and "the organization has no locations; pass location_id"
+    or "several locations are reachable; pass location_id = one of: " .. table.concat(names, ", ")))
+end
 
 -- One table argument whose keys are all strings is a set of named arguments.
 local function is_named(t)
@@ -241,7 +256,7 @@ local function request_of(spec, fname, a)
   for _, p in ipairs(spec.args or {}) do
     local v = a[p]
     if v == nil and spec.defaults then v = spec.defaults[p] end
-    if v == nil and p == "location_id" and spec.loc then v = default_location() end
+    if v == nil and p == "location_id" and spec.loc then v = default_location(fname) end
     if v ~= nil and p ~= "org_id" then req[(spec.map and spec.map[p]) or p] = v end
   end
   if spec.fix then spec.fix(req) end
@@ -303,9 +318,12 @@ do
     until token == "" or (want ~= 0 and #out >= want)
     if a.dest then
       local f = assert(io.open(a.dest, "w"))
+      -- As the SDK writes it: time, LEVEL, logger, file:line padded to 64, message.
       for _, e in ipairs(out) do
-        f:write(string.format("%s\t%s\t%s\t%s\n", e.time or "", string.upper(e.level or ""),
-          (e.logger_name or ""):match("^[^.]*"), e.message or ""))
+        local caller = type(e.caller) == "table" and e.caller or {}
+        local where = string.format("%s:%d", caller.File or "", math.tointeger(tonumber(caller.Line) or 0) or 0)
+        f:write(string.format("%s\t%s\t%s\t%-64s%s\n", e.time or "", string.upper(e.level or ""),
+          (e.logger_name or ""):match("^[^.]*"), where, e.message or ""))
       end
       f:close()
     end
@@ -314,27 +332,106 @@ do
 end
 
 -- tail_robot_part_logs{robot_part_id=, errors_only=true, filter=}: an iterator over entries.
--- The stream is the loop's closing value: `break` closes it, which cancels the server stream.
+-- The loop's closing value closes the current stream, so `break` cancels it on the server.
+-- A lost stream (an error such as UNAVAILABLE, or the server ending it) is reopened with backoff;
+-- entries logged meanwhile are fetched with GetRobotPartLogs from the newest time yielded, and
+-- entries already yielded are skipped by identity, so nothing repeats.
 do
   local fname, params = "tail_robot_part_logs", { "robot_part_id", "errors_only", "filter" }
   local allowed = allowed_of({ args = params })
+  local sleep, warn = sleep, log.warn
+  local TRANSIENT = { UNAVAILABLE = true, UNKNOWN = true, INTERNAL = true, CANCELLED = true,
+    DEADLINE_EXCEEDED = true, ABORTED = true }
+  local MAX_REOPENS = 10 -- about 30 s of backoff before giving up
+
+  -- Timestamps print with 0, 3, 6 or 9 fraction digits: pad to 9 so that strings compare in time order.
+  local function time_key(t)
+    local base, frac = (t or ""):match("^(%d+%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$")
+    if not base then return t or "" end
+    return base .. "." .. (frac .. "000000000"):sub(1, 9)
+  end
+  local function identity(e)
+    return table.concat({ e.time or "", e.level or "", e.logger_name or "", e.host or "", e.message or "" }, "\0")
+  end
+
   cloud.tail_robot_part_logs = function(...)
     local a = args_of(fname, params, allowed, ...)
     local errors_only = a.errors_only
     if errors_only == nil then errors_only = true end
-    local s = call("TailRobotPartLogs", { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }, fname)
-    local buf, i = {}, 0
+    local req = { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }
+    local stream = call("TailRobotPartLogs", req, fname)
+    local function close()
+      if stream then stream:close(); stream = nil end
+    end
+    local closer = setmetatable({}, { __close = close })
+    -- The newest time yielded (as key and as text), the identities yielded at that time, and
+    -- the identities fetched to fill the last gap (the new stream may deliver them again).
+    local last_key, last_time, at_last, gap = nil, nil, {}, {}
+    local buf, i, buf_is_gap = {}, 0, false
+
+    local function fresh(e)
+      local k, id = time_key(e.time), identity(e)
+      if (gap[id] and not buf_is_gap) or (k == last_key and at_last[id]) then return false end
+      if last_key == nil or k > last_key then last_key, last_time, at_last = k, e.time, {} end
+      if k == last_key then at_last[id] = true end
+      return true
+    end
+
+    -- Reopens the stream, then returns the entries logged since the newest one yielded.
+    local function reopen(err)
+      local delay = 0.2
+      for _ = 1, MAX_REOPENS do
+        warn(string.format("%s: stream lost (%s); reconnecting in %.1fs", fname, tostring(err), delay))
+        sleep(delay * (0.5 + math.random()))
+        delay = math.min(delay * 2, 5)
+        local ok, s = cloud._call("TailRobotPartLogs", req, fname)
+        if not ok then
+          if not TRANSIENT[s.code] then raise(s) end
+          err = s
+        else
+          stream = s
+          if last_time == nil then return {} end
+          local fetched
+          ok, fetched = pcall(cloud.get_robot_part_logs, {
+            robot_part_id = a.robot_part_id, filter = a.filter, start = last_time, num_log_entries = 0,
+            order = "LOG_ORDER_ASCENDING", log_levels = errors_only and { "error" } or nil,
+          })
+          if ok then
+            gap = {}
+            for _, e in ipairs(fetched) do gap[identity(e)] = true end
+            return fetched
+          end
+          stream:close(); stream = nil
+          if type(fetched) ~= "userdata" or not TRANSIENT[fetched.code] then raise(fetched) end
+          err = fetched
+        end
+      end
+      raise(err)
+    end
+
     local function iter()
       while true do
         i = i + 1
-        if buf[i] ~= nil then return buf[i] end
-        local ok, resp = s:next()
-        if not ok then s:close(); raise(resp) end
-        -- Like the SDK: the first empty response ends the tail.
-        if resp == nil or #resp.logs == 0 then s:close(); return nil end
-        buf, i = resp.logs, 0
+        local e = buf[i]
+        if e ~= nil then
+          if fresh(e) then return e end
+        else
+          if stream == nil then return nil end -- closed: a loop resumed after break
+          local ok, resp = stream:next()
+          if not ok and not TRANSIENT[resp.code] then close(); raise(resp) end
+          if not ok or resp == nil then
+            -- An error, or the server ended the stream (e.g. on restart): resume.
+            stream:close(); stream = nil
+            buf, i, buf_is_gap = reopen(ok and "stream ended" or resp), 0, true
+          elseif #resp.logs == 0 then
+            -- Like the SDK: the first empty response ends the tail.
+            close(); return nil
+          else
+            buf, i, buf_is_gap = resp.logs, 0, false
+          end
+        end
       end
     end
-    return iter, nil, nil, s
+    return iter, nil, nil, closer
   end
 end

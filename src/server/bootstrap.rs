@@ -2,7 +2,6 @@
 //! root location and an owner API key. The key is shown once and kept only in
 //! `credentials.json` (mode 0600); the database holds its hash.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -50,21 +49,10 @@ impl Credentials {
             .with_context(|| format!("{}: not a credentials file", path.display()))
     }
 
-    /// Writes atomically (temp file + rename) with mode 0600 from the first byte.
+    /// Writes atomically, owner-only.
     pub fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
-        let path = Self::path(data_dir);
-        let tmp = path.with_extension("json.tmp");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        let text = serde_json::to_string_pretty(self)?;
+        crate::private_file::write_private(&Self::path(data_dir), text.as_bytes())
     }
 }
 

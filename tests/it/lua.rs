@@ -8,26 +8,38 @@ use crate::harness::TestServer;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_fleetsh");
 
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/lua")
-        .join(name)
-}
-
 /// Runs the binary with a clean environment (no ambient credentials) on a blocking thread, so
 /// a TestServer on this runtime keeps serving.
-pub(crate) async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
+pub async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> Output {
+    fleetsh_env(args, stdin, &[]).await
+}
+
+/// The binary with no ambient credentials, profile or config file, plus `envs`.
+pub fn command(args: &[String], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("VIAM_API_KEY")
+        .env_remove("VIAM_API_KEY_ID")
+        .env_remove("FLEETSH_URL")
+        .env_remove("FLEETSH_DATA")
+        .env_remove("FLEETSH_PROFILE")
+        .env_remove("RUST_LOG")
+        .env("FLEETSH_CONFIG", "/nonexistent/fleetsh-test-config.toml")
+        .env("FLEETSH_TEST_ENV", "yes");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub async fn fleetsh_env(
+    args: Vec<String>,
+    stdin: Option<&'static str>,
+    envs: &[(&str, &str)],
+) -> Output {
+    let mut cmd = command(&args, envs);
     tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(BIN);
-        cmd.args(&args)
-            .env_remove("VIAM_API_KEY")
-            .env_remove("VIAM_API_KEY_ID")
-            .env_remove("FLEETSH_URL")
-            .env_remove("FLEETSH_DATA")
-            .env_remove("FLEETSH_PROFILE")
-            .env_remove("RUST_LOG")
-            .env("FLEETSH_TEST_ENV", "yes")
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn fleetsh");
@@ -44,12 +56,12 @@ pub(crate) async fn fleetsh(args: Vec<String>, stdin: Option<&'static str>) -> O
     .unwrap()
 }
 
-pub(crate) fn text(b: &[u8]) -> String {
+pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[track_caller]
-pub(crate) fn assert_exit(out: &Output, code: i32) {
+pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -59,17 +71,17 @@ pub(crate) fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-pub(crate) fn args(v: &[&str]) -> Vec<String> {
+pub fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-pub(crate) fn local(dir: &Path, rest: &[&str]) -> Vec<String> {
+pub fn local(dir: &Path, rest: &[&str]) -> Vec<String> {
     let mut a = args(&["--data", &dir.display().to_string()]);
     a.extend(args(rest));
     a
 }
 
-pub(crate) fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
+pub fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
     let c = &s.fleet.credentials;
     let mut a = args(&[
         "--url",
@@ -83,41 +95,154 @@ pub(crate) fn remote(s: &TestServer, rest: &[&str]) -> Vec<String> {
     a
 }
 
-const SCRIPTS: &[&str] = &[
-    "locations.lua",
-    "robots.lua",
-    "errors.lua",
-    "parallel.lua",
-    "convert.lua",
-];
+/// Every `tests/lua/*.lua`, so a new script is run without being listed here.
+fn scripts() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "lua"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 10, "tests/lua holds the scripts");
+    v
+}
+
+/// The first line that says `NAME ok`, which every script prints last.
+#[track_caller]
+fn assert_script_ok(path: &Path, out: &Output) {
+    let name = path.file_stem().unwrap().to_string_lossy();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("{name} ok")),
+        "{name}: {}",
+        text(&out.stdout)
+    );
+}
 
 #[tokio::test]
 async fn scripts_pass_against_the_embedded_local_fleet() {
-    let dir = tempfile::tempdir().unwrap();
-    for name in SCRIPTS {
-        let path = script(name).display().to_string();
-        let out = fleetsh(local(dir.path(), &["run", &path]), None).await;
-        assert_exit(&out, 0);
-        assert!(
-            text(&out.stdout).contains("ok"),
-            "{name}: {}",
-            text(&out.stdout)
-        );
+    for path in scripts() {
+        // A fresh fleet per script: no script depends on another's data.
+        let dir = tempfile::tempdir().unwrap();
+        let p = path.display().to_string();
+        let out = fleetsh(local(dir.path(), &["run", &p]), None).await;
+        assert_script_ok(&path, &out);
     }
 }
 
 #[tokio::test]
 async fn scripts_pass_against_a_server_over_a_socket() {
-    let s = TestServer::start().await;
-    for name in SCRIPTS {
-        let path = script(name).display().to_string();
-        let out = fleetsh(remote(&s, &["run", &path]), None).await;
-        assert_exit(&out, 0);
+    for path in scripts() {
+        let s = TestServer::start().await;
+        let p = path.display().to_string();
+        let out = fleetsh(remote(&s, &["run", &p]), None).await;
+        assert_script_ok(&path, &out);
         assert!(
             !text(&out.stderr).contains("local fleet"),
             "a remote never starts the local fleet"
         );
     }
+}
+
+/// The names scripts can call: every public `cloud` function and the helpers.
+const LIST_API: &str = r#"
+local names = {}
+for k, v in pairs(cloud) do
+  if type(v) == "function" and not k:match("^_") then names[#names + 1] = "cloud." .. k end
+end
+for _, t in ipairs({ "json", "log" }) do
+  for k, v in pairs(_G[t]) do if type(v) == "function" then names[#names + 1] = t .. "." .. k end end
+end
+names[#names + 1] = "sleep"
+names[#names + 1] = "env"
+table.sort(names)
+print(table.concat(names, "\n"))
+"#;
+
+#[tokio::test]
+async fn every_function_of_the_module_is_called_by_some_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(local(dir.path(), &["-e", LIST_API]), None).await;
+    assert_exit(&out, 0);
+    let listed = text(&out.stdout);
+    let names: Vec<&str> = listed.lines().collect();
+    // 56 Python-named functions, call, parallel, default_org_id; json, log, sleep, env.
+    assert!(names.len() >= 59 + 2 + 4 + 2, "{names:?}");
+    for must in [
+        "cloud.tail_robot_part_logs",
+        "cloud.call",
+        "cloud.parallel",
+        "json.decode",
+    ] {
+        assert!(names.contains(&must), "{must} missing from {names:?}");
+    }
+    let sources: Vec<String> = scripts()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let called = |name: &str| {
+        sources.iter().any(|src| {
+            src.match_indices(name).any(|(i, _)| {
+                let after = src[i + name.len()..].chars().next();
+                let before = src[..i].chars().next_back();
+                // `cloud.get_robot` must not count `cloud.get_robot_parts`.
+                !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            })
+        })
+    };
+    let missing: Vec<&&str> = names.iter().filter(|n| !called(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "not called by any tests/lua script: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn defaults_apply_only_when_unambiguous() {
+    let s = TestServer::start().await;
+    // One location reachable: it is the default.
+    let only = format!(
+        "local id = cloud.new_robot('r') assert(cloud.get_robot(id).location == '{}') \
+         cloud.create_location('second-loc')",
+        s.location_id()
+    );
+    let out = fleetsh(remote(&s, &["-e", &only]), None).await;
+    assert_exit(&out, 0);
+    let out = fleetsh(remote(&s, &["-e", "cloud.list_robots()"]), None).await;
+    assert_exit(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("list_robots: FAILED_PRECONDITION: several locations")
+            && err.contains("(second-loc)"),
+        "{err}"
+    );
+    let out = fleetsh(
+        remote(&s, &["-e", "cloud.create_organization('second')"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    let out = fleetsh(remote(&s, &["-e", "cloud.list_locations()"]), None).await;
+    assert_exit(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("FAILED_PRECONDITION")
+            && err.contains("pass org_id")
+            && err.contains(s.org_id())
+            && err.contains("(second)"),
+        "{err}"
+    );
+    let pick = format!("print(#cloud.list_locations{{org_id = '{}'}})", s.org_id());
+    let out = fleetsh(remote(&s, &["-e", &pick]), None).await;
+    assert_exit(&out, 0);
 }
 
 #[tokio::test]

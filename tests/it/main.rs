@@ -10,6 +10,8 @@ mod keys;
 mod locations;
 mod logs;
 mod lua;
+mod lua_connect;
+mod lua_profiles;
 mod modules;
 mod orgs;
 mod parts;

@@ -17,7 +17,16 @@ local ok, err = pcall(cloud.call, "ListFragments", { fragment_visibility = { "FR
 assert(not ok and err.message:find("did you mean 'FRAGMENT_VISIBILITY_PUBLIC'", 1, true), tostring(err))
 
 assert(env("FLEETSH_TEST_ENV") == "yes", "env() reads the environment")
-log.info("convert ok on stderr")
+assert(env("FLEETSH_NO_SUCH_VARIABLE") == nil)
+log.info("convert: info on stderr")
+log.warn("convert: warn on stderr")
+log.error("convert: error on stderr", 42, { "tables too" } ~= nil)
+log.debug("convert: debug on stderr")
+assert(json.encode({ b = 1, a = { 2 } }, { indent = true }):find('\n', 1, true), "indent pretty-prints")
+assert(json.encode({ b = 1, a = 2 }) == '{"a":2,"b":1}', "keys are sorted")
+local ok_sleep, sleep_err = pcall(sleep, -1)
+assert(not ok_sleep and tostring(sleep_err):find("non-negative", 1, true))
+sleep(0)
 print("convert ok")
 
 -- Every ergonomic function names a real RPC, and every AppService RPC has one.
