@@ -2,5 +2,6 @@
 pub mod cli;
 pub mod logging;
 pub mod proto;
+pub mod repl;
 pub mod serve;
 pub mod server;

@@ -1,0 +1,2 @@
+//! The interactive session.
+pub mod printer;
