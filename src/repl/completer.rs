@@ -15,8 +15,8 @@ use super::printer::is_identifier;
 const MAX_INDEX_CHAIN: usize = 8;
 
 const KEYWORDS: &[&str] = &[
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat",
-    "return", "then", "true", "until", "while",
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
 ];
 
 /// The rustyline helper of the REPL: completion only; hints, highlighting and validation stay off.
@@ -33,9 +33,23 @@ impl LuaHelper {
 impl Completer for LuaHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let (start, names) = candidates(&self.lua, line.get(..pos).unwrap_or(line));
-        Ok((start, names.into_iter().map(|n| Pair { display: n.clone(), replacement: n }).collect()))
+        Ok((
+            start,
+            names
+                .into_iter()
+                .map(|n| Pair {
+                    display: n.clone(),
+                    replacement: n,
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -56,19 +70,28 @@ pub fn candidates(lua: &Lua, before_cursor: &str) -> (usize, Vec<String>) {
         .last()
         .map_or(before_cursor.len(), |(i, _)| i);
     let word = &before_cursor[word_start..];
-    if word.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == ':') || in_string(&before_cursor[..word_start]) {
+    if word.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == ':')
+        || in_string(&before_cursor[..word_start])
+    {
         return (before_cursor.len(), Vec::new());
     }
     let Some(sep) = word.rfind(['.', ':']) else {
         let mut names = fields(&lua.globals(), word, false);
-        names.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
+        names.extend(
+            KEYWORDS
+                .iter()
+                .filter(|k| k.starts_with(word))
+                .map(|k| k.to_string()),
+        );
         names.sort();
         names.dedup();
         return (word_start, names);
     };
     let (path, prefix) = (&word[..sep], &word[sep + 1..]);
     let methods_only = word[sep..].starts_with(':');
-    let names = resolve(lua, path).map(|t| fields(&t, prefix, methods_only)).unwrap_or_default();
+    let names = resolve(lua, path)
+        .map(|t| fields(&t, prefix, methods_only))
+        .unwrap_or_default();
     (word_start + sep + 1, names)
 }
 
@@ -113,7 +136,10 @@ fn fields(t: &Table, prefix: &str, methods_only: bool) -> Vec<String> {
         for (k, v) in table.pairs::<Value, Value>().filter_map(Result::ok) {
             let Value::String(k) = k else { continue };
             let Ok(name) = k.to_str() else { continue };
-            if name.starts_with(prefix) && is_identifier(&name) && (!methods_only || v.is_function()) {
+            if name.starts_with(prefix)
+                && is_identifier(&name)
+                && (!methods_only || v.is_function())
+            {
                 names.push(name.to_string());
             }
         }
@@ -213,6 +239,9 @@ mod tests {
     fn nothing_inside_strings_or_numbers() {
         assert!(candidates(&lua(), "print('cloud.get").1.is_empty());
         assert!(candidates(&lua(), "x = 1.").1.is_empty());
-        assert_eq!(candidates(&lua(), "print('a', cloud.get_robot_parts").1, ["get_robot_parts"]);
+        assert_eq!(
+            candidates(&lua(), "print('a', cloud.get_robot_parts").1,
+            ["get_robot_parts"]
+        );
     }
 }

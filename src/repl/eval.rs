@@ -35,7 +35,10 @@ pub async fn eval(lua: &Lua, input: &str) -> Outcome {
 }
 
 fn compile(lua: &Lua, input: &str) -> Result<Function, Outcome> {
-    let as_expr = lua.load(format!("return {input}")).set_name("=stdin").into_function();
+    let as_expr = lua
+        .load(format!("return {input}"))
+        .set_name("=stdin")
+        .into_function();
     let expr_err = match as_expr {
         Ok(f) => return Ok(f),
         Err(e) => e,
@@ -49,7 +52,13 @@ fn compile(lua: &Lua, input: &str) -> Result<Function, Outcome> {
 }
 
 fn is_incomplete(e: &Error) -> bool {
-    matches!(e, Error::SyntaxError { incomplete_input: true, .. })
+    matches!(
+        e,
+        Error::SyntaxError {
+            incomplete_input: true,
+            ..
+        }
+    )
 }
 
 /// The message a user needs: the innermost cause, without mlua's wrapping and tracebacks.
@@ -58,9 +67,10 @@ pub fn message(e: &Error) -> String {
         Error::CallbackError { cause, .. } => message(cause),
         Error::WithContext { context, cause } => format!("{context}: {}", message(cause)),
         // mlua appends a traceback to runtime errors; at a prompt it is noise.
-        Error::SyntaxError { message, .. } | Error::RuntimeError(message) => {
-            message.split_once("\nstack traceback:").map_or(message.as_str(), |(m, _)| m).to_string()
-        }
+        Error::SyntaxError { message, .. } | Error::RuntimeError(message) => message
+            .split_once("\nstack traceback:")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_string(),
         Error::ExternalError(inner) => inner.to_string(),
         other => other.to_string(),
     }
@@ -71,7 +81,11 @@ mod tests {
     use super::*;
 
     fn run(lua: &Lua, input: &str) -> Outcome {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(eval(lua, input))
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(eval(lua, input))
     }
 
     fn values(lua: &Lua, input: &str) -> Vec<Value> {
@@ -120,13 +134,26 @@ mod tests {
     #[test]
     fn incomplete_input_continues() {
         let lua = Lua::new();
-        for input in ["function f()", "f = function(a)", "{", "t = { 1,", "x = [[long", "print(", "if true then", "'abc", "1 +"] {
+        for input in [
+            "function f()",
+            "f = function(a)",
+            "{",
+            "t = { 1,",
+            "x = [[long",
+            "print(",
+            "if true then",
+            "'abc",
+            "1 +",
+        ] {
             assert!(matches!(run(&lua, input), Outcome::Incomplete), "{input:?}");
         }
         assert!(values(&lua, "function f(a)\n  return a * 2\nend").is_empty());
         assert_eq!(values(&lua, "f(21)"), vec![Value::Integer(42)]);
         assert_eq!(values(&lua, "{\n1,\n2 }").len(), 1);
-        assert_eq!(values(&lua, "[[a\nb]]"), vec![Value::String(lua.create_string("a\nb").expect("string"))]);
+        assert_eq!(
+            values(&lua, "[[a\nb]]"),
+            vec![Value::String(lua.create_string("a\nb").expect("string"))]
+        );
     }
 
     #[test]
@@ -151,7 +178,11 @@ mod tests {
     #[test]
     fn rust_errors_show_their_cause() {
         let lua = Lua::new();
-        let f = lua.create_function(|_, ()| -> mlua::Result<()> { Err(Error::external("NOT_FOUND: robot r1 not found")) }).expect("fn");
+        let f = lua
+            .create_function(|_, ()| -> mlua::Result<()> {
+                Err(Error::external("NOT_FOUND: robot r1 not found"))
+            })
+            .expect("fn");
         lua.globals().set("fail", f).expect("set");
         match run(&lua, "fail()") {
             Outcome::Error(m) => assert_eq!(m, "NOT_FOUND: robot r1 not found"),

@@ -31,13 +31,20 @@ pub fn help_text(lua: &Lua, arg: &Value) -> mlua::Result<String> {
         Value::Nil => overview(&cloud, entries.as_ref()),
         Value::String(s) => {
             let name = s.to_string_lossy();
-            Ok(detail(&cloud, entries.as_ref(), name.strip_prefix("cloud.").unwrap_or(&name)))
+            Ok(detail(
+                &cloud,
+                entries.as_ref(),
+                name.strip_prefix("cloud.").unwrap_or(&name),
+            ))
         }
         Value::Function(f) => Ok(match name_of(&cloud, f) {
             Some(name) => detail(&cloud, entries.as_ref(), &name),
             None => "help: this function is not part of `cloud`; try help()".to_string(),
         }),
-        other => Ok(format!("help: no help for a value of type {}; try help() or help \"name\"", other.type_name())),
+        other => Ok(format!(
+            "help: no help for a value of type {}; try help() or help \"name\"",
+            other.type_name()
+        )),
     }
 }
 
@@ -54,7 +61,11 @@ fn function_names(cloud: &Table) -> Vec<String> {
         .pairs::<Value, Value>()
         .filter_map(Result::ok)
         .filter(|(_, v)| v.is_function())
-        .filter_map(|(k, _)| k.as_string().and_then(|s| s.to_str().ok()).map(|s| s.to_string()))
+        .filter_map(|(k, _)| {
+            k.as_string()
+                .and_then(|s| s.to_str().ok())
+                .map(|s| s.to_string())
+        })
         .collect();
     names.sort();
     names
@@ -65,7 +76,11 @@ fn name_of(cloud: &Table, f: &Function) -> Option<String> {
         .pairs::<Value, Value>()
         .filter_map(Result::ok)
         .find(|(_, v)| v.to_pointer() == f.to_pointer())
-        .and_then(|(k, _)| k.as_string().and_then(|s| s.to_str().ok()).map(|s| s.to_string()))
+        .and_then(|(k, _)| {
+            k.as_string()
+                .and_then(|s| s.to_str().ok())
+                .map(|s| s.to_string())
+        })
 }
 
 fn entry_field(entry: &Table, field: &str) -> Option<String> {
@@ -79,14 +94,25 @@ fn overview(cloud: &Table, entries: Option<&Table>) -> mlua::Result<String> {
     let mut areas: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for name in function_names(cloud) {
         let entry = entries.and_then(|e| raw_table(e, &name));
-        let area = entry.as_ref().and_then(|e| entry_field(e, "area")).unwrap_or_else(|| NO_AREA.to_string());
-        let doc = entry.as_ref().and_then(|e| entry_field(e, "doc")).unwrap_or_default();
+        let area = entry
+            .as_ref()
+            .and_then(|e| entry_field(e, "area"))
+            .unwrap_or_else(|| NO_AREA.to_string());
+        let doc = entry
+            .as_ref()
+            .and_then(|e| entry_field(e, "doc"))
+            .unwrap_or_default();
         areas.entry(area).or_default().push((name, doc));
     }
     if areas.is_empty() {
         return Ok("help: `cloud` has no functions".to_string());
     }
-    let width = areas.values().flatten().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let width = areas
+        .values()
+        .flatten()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (area, fns) in &areas {
         let _ = writeln!(out, "{area}:");
@@ -94,7 +120,9 @@ fn overview(cloud: &Table, entries: Option<&Table>) -> mlua::Result<String> {
             let _ = writeln!(out, "  {name:width$}  {doc}");
         }
     }
-    out.push_str("help(cloud.NAME) or help \"NAME\" shows a signature, its defaults and its meaning.");
+    out.push_str(
+        "help(cloud.NAME) or help \"NAME\" shows a signature, its defaults and its meaning.",
+    );
     Ok(out)
 }
 
@@ -103,11 +131,17 @@ fn detail(cloud: &Table, entries: Option<&Table>, name: &str) -> String {
         if cloud.raw_get::<Value>(name).is_ok_and(|v| v.is_function()) {
             return format!("cloud.{name}: no help entry yet");
         }
-        let near: Vec<String> = function_names(cloud).into_iter().filter(|n| n.contains(name)).collect();
+        let near: Vec<String> = function_names(cloud)
+            .into_iter()
+            .filter(|n| n.contains(name))
+            .collect();
         return if near.is_empty() {
             format!("help: `{name}` is not a cloud function; help() lists them")
         } else {
-            format!("help: `{name}` is not a cloud function; did you mean {}?", near.join(", "))
+            format!(
+                "help: `{name}` is not a cloud function; did you mean {}?",
+                near.join(", ")
+            )
         };
     };
     let signature = entry_field(&entry, "signature").unwrap_or_else(|| format!("{name}(...)"));
@@ -139,7 +173,13 @@ fn defaults(entry: &Table) -> Option<String> {
                 })
                 .collect();
             pairs.sort();
-            (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", "))
+            (!pairs.is_empty()).then(|| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
         }
         _ => None,
     }
@@ -201,14 +241,23 @@ mod tests {
         assert_eq!(text(&lua, "cloud.get_robot_part_logs"), expected);
         assert_eq!(text(&lua, "'get_robot_part_logs'"), expected);
         assert_eq!(text(&lua, "'cloud.get_robot_part_logs'"), expected);
-        assert!(text(&lua, "'list_locations'").contains("defaults: org_id = the session's organization"));
+        assert!(
+            text(&lua, "'list_locations'")
+                .contains("defaults: org_id = the session's organization")
+        );
     }
 
     #[test]
     fn unknown_names_say_so() {
         let lua = lua();
-        assert_eq!(text(&lua, "'undocumented'"), "cloud.undocumented: no help entry yet");
-        assert_eq!(text(&lua, "'robot'"), "help: `robot` is not a cloud function; did you mean get_robot, get_robot_part_logs?");
+        assert_eq!(
+            text(&lua, "'undocumented'"),
+            "cloud.undocumented: no help entry yet"
+        );
+        assert_eq!(
+            text(&lua, "'robot'"),
+            "help: `robot` is not a cloud function; did you mean get_robot, get_robot_part_logs?"
+        );
         assert!(text(&lua, "'zzz'").contains("not a cloud function; help() lists them"));
         assert!(text(&lua, "print").contains("not part of `cloud`"));
         assert!(text(&lua, "42").contains("no help for a value of type integer"));
@@ -217,9 +266,19 @@ mod tests {
     #[test]
     fn works_without_cloud_or_help_table() {
         let lua = Lua::new();
-        assert!(help_text(&lua, &Value::Nil).expect("help").contains("no `cloud` module"));
-        lua.load("cloud = { f = function() end }").exec().expect("chunk");
-        assert!(help_text(&lua, &Value::Nil).expect("help").starts_with("other:\n  f"));
+        assert!(
+            help_text(&lua, &Value::Nil)
+                .expect("help")
+                .contains("no `cloud` module")
+        );
+        lua.load("cloud = { f = function() end }")
+            .exec()
+            .expect("chunk");
+        assert!(
+            help_text(&lua, &Value::Nil)
+                .expect("help")
+                .starts_with("other:\n  f")
+        );
     }
 
     #[test]

@@ -41,13 +41,16 @@ impl Interrupt {
     /// a loop that catches one "interrupted" with `pcall` is stopped again at the next check.
     pub fn install(&self, lua: &Lua) -> mlua::Result<()> {
         let flag = Arc::clone(&self.flag);
-        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            if flag.load(Ordering::Relaxed) {
-                Err(mlua::Error::runtime(INTERRUPTED))
-            } else {
-                Ok(VmState::Continue)
-            }
-        })
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if flag.load(Ordering::Relaxed) {
+                    Err(mlua::Error::runtime(INTERRUPTED))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )
     }
 
     pub fn trigger(&self) {
@@ -85,7 +88,10 @@ mod tests {
     use crate::repl::eval::{Outcome, eval};
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
     }
 
     fn trigger_later(i: &Interrupt) -> std::thread::JoinHandle<()> {
@@ -110,8 +116,14 @@ mod tests {
         }
         // The flag stays set until reset, so the next chunk fails too: a loop that catches the
         // first error with pcall still stops at its next check outside the pcall.
-        let out = rt().block_on(eval(&lua, "local n = 0 while true do pcall(error, 'x') n = n + 1 end"));
-        assert!(matches!(out, Outcome::Error(ref m) if m.contains(INTERRUPTED)), "{out:?}");
+        let out = rt().block_on(eval(
+            &lua,
+            "local n = 0 while true do pcall(error, 'x') n = n + 1 end",
+        ));
+        assert!(
+            matches!(out, Outcome::Error(ref m) if m.contains(INTERRUPTED)),
+            "{out:?}"
+        );
         intr.reset();
         assert!(matches!(rt().block_on(eval(&lua, "1")), Outcome::Values(_)));
     }
@@ -135,6 +147,9 @@ mod tests {
         assert!(out.is_none());
         assert!(started.elapsed() < Duration::from_secs(5));
         intr.reset();
-        assert!(matches!(rt().block_on(intr.guard(eval(&lua, "2"))), Some(Outcome::Values(_))));
+        assert!(matches!(
+            rt().block_on(intr.guard(eval(&lua, "2"))),
+            Some(Outcome::Values(_))
+        ));
     }
 }

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use mlua::Lua;
 use rustyline::config::Config;
 use rustyline::error::ReadlineError;
-use rustyline::history::FileHistory;
+use rustyline::history::{FileHistory, History as _};
 use rustyline::{CompletionType, Editor};
 
 use completer::LuaHelper;
@@ -29,7 +29,7 @@ const HISTORY_SIZE: usize = 10_000;
 /// How a session looks and where it keeps its history.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// ANSI colour in results (callers pass whether stdout is a terminal).
+    /// ANSI colour in results (the default: stdout is a terminal and NO_COLOR is unset).
     pub color: bool,
     /// History file; `None` keeps no history.
     pub history: Option<PathBuf>,
@@ -37,13 +37,21 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { color: std::io::stdout().is_terminal(), history: default_history_path() }
+        // NO_COLOR (no-color.org) turns colour off even on a terminal.
+        let color = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Options {
+            color,
+            history: default_history_path(),
+        }
     }
 }
 
 /// `$XDG_STATE_HOME/fleetsh/history` (or the data directory where there is no state directory).
 pub fn default_history_path() -> Option<PathBuf> {
-    dirs::state_dir().or_else(dirs::data_local_dir).map(|d| d.join("fleetsh").join("history"))
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join("fleetsh").join("history"))
 }
 
 /// Adds the REPL's globals (`help`) to a Lua state.
@@ -58,16 +66,26 @@ pub async fn run(lua: &Lua, banner: &str, opts: Options) -> anyhow::Result<()> {
     // mlua errors are not Send (no `send` feature), so they cannot become anyhow errors as is.
     install(lua).map_err(|e| anyhow::anyhow!("installing help: {e}"))?;
     let interrupt = Interrupt::with_sigint().context("installing the Ctrl-C handler")?;
-    interrupt.install(lua).map_err(|e| anyhow::anyhow!("installing the interrupt hook: {e}"))?;
+    interrupt
+        .install(lua)
+        .map_err(|e| anyhow::anyhow!("installing the interrupt hook: {e}"))?;
     let mut editor = editor(lua)?;
     if let Some(path) = &opts.history {
         load_history(&mut editor, path);
     }
     println!("{banner}");
-    let mut session = Session { printer: Printer::new(opts.color), history: opts.history.clone() };
+    let mut session = Session {
+        printer: Printer::new(opts.color),
+        history: opts.history.clone(),
+        secrets_seen: 0,
+    };
     let mut chunk = String::new();
     loop {
-        let prompt = if chunk.is_empty() { PROMPT } else { CONTINUE_PROMPT };
+        let prompt = if chunk.is_empty() {
+            PROMPT
+        } else {
+            CONTINUE_PROMPT
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 if !chunk.is_empty() {
@@ -88,12 +106,16 @@ pub async fn run(lua: &Lua, banner: &str, opts: Options) -> anyhow::Result<()> {
             continue;
         }
         interrupt.reset();
-        let outcome = interrupt.guard(eval(lua, &chunk)).await.unwrap_or_else(|| Outcome::Error(INTERRUPTED.to_string()));
+        let outcome = interrupt
+            .guard(eval(lua, &chunk))
+            .await
+            .unwrap_or_else(|| Outcome::Error(INTERRUPTED.to_string()));
         if matches!(outcome, Outcome::Incomplete) {
             continue;
         }
         session.show(outcome);
         session.remember(&mut editor, &chunk);
+        session.forget_new_secrets(&mut editor);
         chunk.clear();
     }
     Ok(())
@@ -102,12 +124,16 @@ pub async fn run(lua: &Lua, banner: &str, opts: Options) -> anyhow::Result<()> {
 struct Session {
     printer: Printer,
     history: Option<PathBuf>,
+    /// How many secrets the history was last cleaned of.
+    secrets_seen: usize,
 }
 
 impl Session {
     fn show(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Values(values) if !values.is_empty() => println!("{}", self.printer.render_all(&values)),
+            Outcome::Values(values) if !values.is_empty() => {
+                println!("{}", self.printer.render_all(&values))
+            }
             Outcome::Values(_) | Outcome::Incomplete => {}
             Outcome::Error(message) if self.printer.color => eprintln!("\x1b[31m{message}\x1b[0m"),
             Outcome::Error(message) => eprintln!("{message}"),
@@ -122,6 +148,40 @@ impl Session {
             return;
         }
         let _ = editor.add_history_entry(chunk);
+        self.save(editor);
+    }
+
+    /// A secret printed for the first time may be in lines typed earlier (this session or a
+    /// past one): drop those lines and rewrite the file.
+    fn forget_new_secrets(&mut self, editor: &mut Editor<LuaHelper, FileHistory>) {
+        let seen = self.printer.secrets().len();
+        if seen == self.secrets_seen {
+            return;
+        }
+        self.secrets_seen = seen;
+        let history = editor.history_mut();
+        let kept: Vec<String> = history
+            .iter()
+            .filter(|line| !self.printer.contains_secret(line))
+            .cloned()
+            .collect();
+        if kept.len() == history.len() {
+            return;
+        }
+        let _ = history.clear();
+        for line in &kept {
+            let _ = history.add(line);
+        }
+        if kept.is_empty()
+            && let Some(path) = &self.history
+        {
+            // rustyline does not write an empty history; empty the file ourselves.
+            let _ = std::fs::write(path, "");
+        }
+        self.save(editor);
+    }
+
+    fn save(&self, editor: &mut Editor<LuaHelper, FileHistory>) {
         if let Some(path) = &self.history
             && let Err(e) = editor.save_history(path)
         {

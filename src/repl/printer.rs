@@ -43,7 +43,12 @@ enum Style {
 
 impl Printer {
     pub fn new(color: bool) -> Self {
-        Printer { color, max_items: 100, max_depth: 12, secrets: HashSet::new() }
+        Printer {
+            color,
+            max_items: 100,
+            max_depth: 12,
+            secrets: HashSet::new(),
+        }
     }
 
     /// The secret strings masked so far in this session.
@@ -58,7 +63,11 @@ impl Printer {
 
     /// Several results side by side, as `lua.c` prints them.
     pub fn render_all(&mut self, values: &[Value]) -> String {
-        values.iter().map(|v| self.render(v)).collect::<Vec<_>>().join("\t")
+        values
+            .iter()
+            .map(|v| self.render(v))
+            .collect::<Vec<_>>()
+            .join("\t")
     }
 
     pub fn render(&mut self, value: &Value) -> String {
@@ -94,7 +103,10 @@ impl Printer {
     fn table(&mut self, t: &Table, path: &mut Vec<*const std::ffi::c_void>) -> String {
         let meta = t.metatable();
         // Values that describe themselves (cloud errors, ...) print as they ask.
-        if meta.as_ref().is_some_and(|m| m.raw_get::<Value>("__tostring").is_ok_and(|v| !v.is_nil())) {
+        if meta
+            .as_ref()
+            .is_some_and(|m| m.raw_get::<Value>("__tostring").is_ok_and(|v| !v.is_nil()))
+        {
             return lua_tostring(&Value::Table(t.clone()));
         }
         let ptr = t.to_pointer();
@@ -104,20 +116,30 @@ impl Printer {
         if path.len() >= self.max_depth {
             return self.paint(Style::Dim, "{...}");
         }
-        let marker = meta.map(|m| SecretMarker::of(&m)).unwrap_or(SecretMarker::None);
-        let mut pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(Result::ok).collect();
+        let marker = meta
+            .map(|m| SecretMarker::of(&m))
+            .unwrap_or(SecretMarker::None);
+        let mut pairs: Vec<(Value, Value)> =
+            t.pairs::<Value, Value>().filter_map(Result::ok).collect();
         if pairs.is_empty() {
             return "{}".to_string();
         }
         let n = t.raw_len();
-        let is_array = n == pairs.len() && pairs.iter().all(|(k, _)| matches!(k, Value::Integer(i) if *i >= 1 && (*i as usize) <= n));
+        let is_array = n == pairs.len()
+            && pairs
+                .iter()
+                .all(|(k, _)| matches!(k, Value::Integer(i) if *i >= 1 && (*i as usize) <= n));
         pairs.sort_by(|a, b| key_order(&a.0, &b.0));
         let total = pairs.len();
         path.push(ptr);
         let mut items = Vec::with_capacity(total.min(self.max_items) + 1);
         for (k, v) in pairs.iter().take(self.max_items) {
             let shown = self.field(k, v, &marker, path);
-            items.push(if is_array { shown } else { format!("{} = {shown}", self.key(k, path)) });
+            items.push(if is_array {
+                shown
+            } else {
+                format!("{} = {shown}", self.key(k, path))
+            });
         }
         path.pop();
         if total > self.max_items {
@@ -126,7 +148,13 @@ impl Printer {
         layout(&items)
     }
 
-    fn field(&mut self, k: &Value, v: &Value, marker: &SecretMarker, path: &mut Vec<*const std::ffi::c_void>) -> String {
+    fn field(
+        &mut self,
+        k: &Value,
+        v: &Value,
+        marker: &SecretMarker,
+        path: &mut Vec<*const std::ffi::c_void>,
+    ) -> String {
         if let (Value::String(name), Value::String(secret)) = (k, v) {
             let name = name.to_string_lossy();
             if is_secret_field(&name) || marker.covers(&name) {
@@ -166,7 +194,11 @@ impl SecretMarker {
     fn of(meta: &Table) -> Self {
         match meta.raw_get::<Value>("__secret") {
             Ok(Value::Boolean(true)) => SecretMarker::All,
-            Ok(Value::Table(list)) => SecretMarker::Fields(list.sequence_values::<String>().filter_map(Result::ok).collect()),
+            Ok(Value::Table(list)) => SecretMarker::Fields(
+                list.sequence_values::<String>()
+                    .filter_map(Result::ok)
+                    .collect(),
+            ),
             _ => SecretMarker::None,
         }
     }
@@ -233,7 +265,10 @@ fn key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
         (Value::String(x), Value::String(y)) => x.as_bytes().cmp(&y.as_bytes()),
         (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
         _ if rank(a) == 0 && rank(b) == 0 => num(a).partial_cmp(&num(b)).unwrap_or(Ordering::Equal),
-        _ => rank(a).cmp(&rank(b)).then_with(|| a.type_name().cmp(b.type_name())).then_with(|| a.to_pointer().cmp(&b.to_pointer())),
+        _ => rank(a)
+            .cmp(&rank(b))
+            .then_with(|| a.type_name().cmp(b.type_name()))
+            .then_with(|| a.to_pointer().cmp(&b.to_pointer())),
     }
 }
 
@@ -242,7 +277,8 @@ fn lua_tostring(v: &Value) -> String {
     if let Value::Number(n) = v {
         return format_float(*n);
     }
-    v.to_string().unwrap_or_else(|e| format!("<{}: {e}>", v.type_name()))
+    v.to_string()
+        .unwrap_or_else(|e| format!("<{}: {e}>", v.type_name()))
 }
 
 /// Lua 5.4's `%.14g` float format, with `.0` added to integral values (`2^1` is `2.0`).
@@ -262,17 +298,25 @@ fn format_float(n: f64) -> String {
     } else {
         trim_fraction(&format!("{n:.*}", (13 - exp).max(0) as usize)).to_string()
     };
-    if text.bytes().all(|b| b == b'-' || b.is_ascii_digit()) { format!("{text}.0") } else { text }
+    if text.bytes().all(|b| b == b'-' || b.is_ascii_digit()) {
+        format!("{text}.0")
+    } else {
+        text
+    }
 }
 
 /// `1.500` -> `1.5`, `2.000` -> `2`.
 fn trim_fraction(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 const KEYWORDS: &[&str] = &[
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat",
-    "return", "then", "true", "until", "while",
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
 ];
 
 /// A name usable as `t.name` in Lua source.
@@ -353,13 +397,18 @@ mod tests {
     fn arrays_and_maps() {
         assert_eq!(show("{}"), "{}");
         assert_eq!(show("{1, 2, 3}"), "{ 1, 2, 3 }");
-        assert_eq!(show("{b = 2, a = 'x', ['two words'] = true, [10] = 1, ['end'] = 0}"), r#"{ [10] = 1, a = "x", b = 2, ["end"] = 0, ["two words"] = true }"#);
+        assert_eq!(
+            show("{b = 2, a = 'x', ['two words'] = true, [10] = 1, ['end'] = 0}"),
+            r#"{ [10] = 1, a = "x", b = 2, ["end"] = 0, ["two words"] = true }"#
+        );
         assert_eq!(show("{1, 2, nil, 4}"), "{ [1] = 1, [2] = 2, [4] = 4 }");
     }
 
     #[test]
     fn nested_tables_indent() {
-        let out = show("{ name = 'r1', parts = { { name = 'main', id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } } }");
+        let out = show(
+            "{ name = 'r1', parts = { { name = 'main', id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } } }",
+        );
         assert_eq!(
             out,
             "{\n  name = \"r1\",\n  parts = {\n    { id = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", name = \"main\" }\n  }\n}"
@@ -368,15 +417,25 @@ mod tests {
 
     #[test]
     fn cycles_are_marked() {
-        assert_eq!(show("local t = {n = 1}; t.self = t; return t"), "{ n = 1, self = <cycle> }");
+        assert_eq!(
+            show("local t = {n = 1}; t.self = t; return t"),
+            "{ n = 1, self = <cycle> }"
+        );
         // A table seen twice but not inside itself is printed twice.
-        assert_eq!(show("local s = {1}; return {a = s, b = s}"), "{ a = { 1 }, b = { 1 } }");
+        assert_eq!(
+            show("local s = {1}; return {a = s, b = s}"),
+            "{ a = { 1 }, b = { 1 } }"
+        );
     }
 
     #[test]
     fn long_lists_are_cut() {
         let out = show("local t = {} for i = 1, 10000 do t[i] = i end return t");
-        assert!(out.ends_with("  ... 9900 more\n}"), "{}", &out[out.len() - 40..]);
+        assert!(
+            out.ends_with("  ... 9900 more\n}"),
+            "{}",
+            &out[out.len() - 40..]
+        );
         assert!(out.contains("  100,\n"));
         assert!(!out.contains("  101,"));
     }
@@ -396,8 +455,14 @@ mod tests {
             .expect("chunk");
         let mut p = Printer::new(false);
         let out = p.render(&v);
-        assert!(!out.contains("supersecretkey") && !out.contains("partsecret1"), "{out}");
-        assert!(out.contains("key = ****") && out.contains("secret = ****"), "{out}");
+        assert!(
+            !out.contains("supersecretkey") && !out.contains("partsecret1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("key = ****") && out.contains("secret = ****"),
+            "{out}"
+        );
         assert!(out.contains("id = \"k1\""));
         assert!(p.contains_secret("x = 'supersecretkey'"));
         assert!(p.contains_secret("partsecret1"));
@@ -429,7 +494,10 @@ mod tests {
     fn colour_only_when_asked() {
         let lua = Lua::new();
         let v: Value = lua.load("{ 'a', 1 }").eval().expect("chunk");
-        assert_eq!(Printer::new(true).render(&v), "{ \x1b[32m\"a\"\x1b[0m, \x1b[36m1\x1b[0m }");
+        assert_eq!(
+            Printer::new(true).render(&v),
+            "{ \x1b[32m\"a\"\x1b[0m, \x1b[36m1\x1b[0m }"
+        );
         assert_eq!(Printer::new(false).render(&v), "{ \"a\", 1 }");
     }
 
@@ -437,6 +505,9 @@ mod tests {
     fn several_values_side_by_side() {
         let lua = Lua::new();
         let v: mlua::MultiValue = lua.load("return 1, 'a', nil").eval().expect("chunk");
-        assert_eq!(Printer::new(false).render_all(&v.into_vec()), "1\t\"a\"\tnil");
+        assert_eq!(
+            Printer::new(false).render_all(&v.into_vec()),
+            "1\t\"a\"\tnil"
+        );
     }
 }

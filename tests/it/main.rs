@@ -4,4 +4,5 @@ mod durability;
 mod harness;
 mod locations;
 mod orgs;
+mod repl;
 mod robots;
