@@ -7,6 +7,7 @@ pub mod logging;
 pub mod lua;
 pub mod private_file;
 pub mod proto;
+pub mod repl;
 pub mod run;
 pub mod serve;
 pub mod server;

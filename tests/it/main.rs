@@ -16,6 +16,7 @@ mod modules;
 mod orgs;
 mod parts;
 mod permissions;
+mod repl;
 mod robots;
 mod roles;
 mod scripts;

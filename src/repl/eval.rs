@@ -1,0 +1,205 @@
+//! Evaluation of one REPL input, independent of any terminal.
+
+use mlua::{Error, Function, Lua, MultiValue, Value};
+
+/// What one input produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The chunk ran; these are its results (empty for a statement).
+    Values(Vec<Value>),
+    /// The chunk is unfinished (an open `function`, `{`, long string, ...): read another line.
+    Incomplete,
+    /// It failed to compile or to run; the message is ready to print.
+    Error(String),
+}
+
+/// Compiles and runs `input` as `lua.c` does: first as `return <input>` so that expressions
+/// print without `return`, then as a statement. The first result is kept in the global `_`.
+pub async fn eval(lua: &Lua, input: &str) -> Outcome {
+    let chunk = match compile(lua, input) {
+        Ok(f) => f,
+        Err(outcome) => return outcome,
+    };
+    match chunk.call_async::<MultiValue>(()).await {
+        Ok(values) => {
+            let values = values.into_vec();
+            if let Some(first) = values.first()
+                && let Err(e) = lua.globals().raw_set("_", first.clone())
+            {
+                return Outcome::Error(message(&e));
+            }
+            Outcome::Values(values)
+        }
+        Err(e) => Outcome::Error(message(&e)),
+    }
+}
+
+fn compile(lua: &Lua, input: &str) -> Result<Function, Outcome> {
+    let as_expr = lua
+        .load(format!("return {input}"))
+        .set_name("=stdin")
+        .into_function();
+    let expr_err = match as_expr {
+        Ok(f) => return Ok(f),
+        Err(e) => e,
+    };
+    match lua.load(input).set_name("=stdin").into_function() {
+        Ok(f) => Ok(f),
+        // `{` alone is only unfinished as an expression, `function f()` only as a statement.
+        Err(e) if is_incomplete(&e) || is_incomplete(&expr_err) => Err(Outcome::Incomplete),
+        Err(e) => Err(Outcome::Error(message(&e))),
+    }
+}
+
+fn is_incomplete(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::SyntaxError {
+            incomplete_input: true,
+            ..
+        }
+    )
+}
+
+/// The message a user needs: the innermost cause, without mlua's wrapping and tracebacks.
+pub fn message(e: &Error) -> String {
+    match e {
+        Error::CallbackError { cause, .. } => message(cause),
+        Error::WithContext { context, cause } => format!("{context}: {}", message(cause)),
+        // mlua appends a traceback to runtime errors; at a prompt it is noise.
+        Error::SyntaxError { message, .. } | Error::RuntimeError(message) => message
+            .split_once("\nstack traceback:")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_string(),
+        Error::ExternalError(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lua: &Lua, input: &str) -> Outcome {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(eval(lua, input))
+    }
+
+    fn values(lua: &Lua, input: &str) -> Vec<Value> {
+        match run(lua, input) {
+            Outcome::Values(v) => v,
+            other => panic!("{input:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn expressions_need_no_return() {
+        let lua = Lua::new();
+        assert_eq!(values(&lua, "1+1"), vec![Value::Integer(2)]);
+        assert_eq!(values(&lua, "return 3"), vec![Value::Integer(3)]);
+    }
+
+    #[test]
+    fn statements_run_and_return_nothing() {
+        let lua = Lua::new();
+        assert!(values(&lua, "x = 41").is_empty());
+        assert_eq!(values(&lua, "x + 1"), vec![Value::Integer(42)]);
+        assert!(values(&lua, "local y = 1").is_empty());
+        assert!(values(&lua, "for i = 1, 3 do x = x + i end").is_empty());
+        assert_eq!(values(&lua, "x"), vec![Value::Integer(47)]);
+    }
+
+    #[test]
+    fn several_results() {
+        let lua = Lua::new();
+        let v = values(&lua, "1, 'a', nil");
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0], Value::Integer(1));
+        assert!(v[2].is_nil());
+    }
+
+    #[test]
+    fn underscore_holds_last_first_result() {
+        let lua = Lua::new();
+        values(&lua, "10, 20");
+        assert_eq!(values(&lua, "_ * 2"), vec![Value::Integer(20)]);
+        // A statement leaves `_` alone.
+        values(&lua, "z = 1");
+        assert_eq!(values(&lua, "_"), vec![Value::Integer(20)]);
+    }
+
+    #[test]
+    fn incomplete_input_continues() {
+        let lua = Lua::new();
+        for input in [
+            "function f()",
+            "f = function(a)",
+            "{",
+            "t = { 1,",
+            "x = [[long",
+            "print(",
+            "if true then",
+            "'abc",
+            "1 +",
+        ] {
+            assert!(matches!(run(&lua, input), Outcome::Incomplete), "{input:?}");
+        }
+        assert!(values(&lua, "function f(a)\n  return a * 2\nend").is_empty());
+        assert_eq!(values(&lua, "f(21)"), vec![Value::Integer(42)]);
+        assert_eq!(values(&lua, "{\n1,\n2 }").len(), 1);
+        assert_eq!(
+            values(&lua, "[[a\nb]]"),
+            vec![Value::String(lua.create_string("a\nb").expect("string"))]
+        );
+    }
+
+    #[test]
+    fn errors_are_messages() {
+        let lua = Lua::new();
+        match run(&lua, "error('boom')") {
+            Outcome::Error(m) => assert_eq!(m, "stdin:1: boom"),
+            other => panic!("{other:?}"),
+        }
+        match run(&lua, "x = = 1") {
+            Outcome::Error(m) => assert!(m.contains("unexpected symbol"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match run(&lua, "'a\nb'") {
+            Outcome::Error(m) => assert!(m.contains("unfinished string"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The state still works after an error.
+        assert_eq!(values(&lua, "2"), vec![Value::Integer(2)]);
+    }
+
+    #[test]
+    fn rust_errors_show_their_cause() {
+        let lua = Lua::new();
+        let f = lua
+            .create_function(|_, ()| -> mlua::Result<()> {
+                Err(Error::external("NOT_FOUND: robot r1 not found"))
+            })
+            .expect("fn");
+        lua.globals().set("fail", f).expect("set");
+        match run(&lua, "fail()") {
+            Outcome::Error(m) => assert_eq!(m, "NOT_FOUND: robot r1 not found"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn async_functions_are_awaited() {
+        let lua = Lua::new();
+        let f = lua
+            .create_async_function(|_, n: i64| async move {
+                tokio::task::yield_now().await;
+                Ok(n + 1)
+            })
+            .expect("fn");
+        lua.globals().set("later", f).expect("set");
+        assert_eq!(values(&lua, "later(1)"), vec![Value::Integer(2)]);
+    }
+}

@@ -1,0 +1,290 @@
+//! `help()`: the REPL's view of `cloud.__help`, the one table that describes every `cloud`
+//! function (`{ [name] = { area=, signature=, defaults=, doc= } }`), which also feeds the LuaLS
+//! definitions.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use mlua::{Function, Lua, Table, Value};
+
+use super::printer::Printer;
+
+/// Area of `cloud` functions that have no help entry.
+const NO_AREA: &str = "other";
+
+/// Registers the global `help`, which prints `help_text` of its argument.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let help = lua.create_function(|lua, arg: Value| {
+        println!("{}", help_text(lua, &arg)?);
+        Ok(())
+    })?;
+    lua.globals().set("help", help)
+}
+
+/// `help()` -> the overview; `help(cloud.fn)` or `help "fn"` -> that function's entry.
+pub fn help_text(lua: &Lua, arg: &Value) -> mlua::Result<String> {
+    let Some(cloud) = raw_table(&lua.globals(), "cloud") else {
+        return Ok("help: no `cloud` module in this session".to_string());
+    };
+    let entries = raw_table(&cloud, "__help");
+    match arg {
+        Value::Nil => overview(&cloud, entries.as_ref()),
+        Value::String(s) => {
+            let name = s.to_string_lossy();
+            Ok(detail(
+                &cloud,
+                entries.as_ref(),
+                name.strip_prefix("cloud.").unwrap_or(&name),
+            ))
+        }
+        Value::Function(f) => Ok(match name_of(&cloud, f) {
+            Some(name) => detail(&cloud, entries.as_ref(), &name),
+            None => "help: this function is not part of `cloud`; try help()".to_string(),
+        }),
+        other => Ok(format!(
+            "help: no help for a value of type {}; try help() or help \"name\"",
+            other.type_name()
+        )),
+    }
+}
+
+fn raw_table(t: &Table, key: &str) -> Option<Table> {
+    match t.raw_get::<Value>(key) {
+        Ok(Value::Table(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// Names of the functions in `cloud`, sorted.
+fn function_names(cloud: &Table) -> Vec<String> {
+    let mut names: Vec<String> = cloud
+        .pairs::<Value, Value>()
+        .filter_map(Result::ok)
+        .filter(|(_, v)| v.is_function())
+        .filter_map(|(k, _)| {
+            k.as_string()
+                .and_then(|s| s.to_str().ok())
+                .map(|s| s.to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn name_of(cloud: &Table, f: &Function) -> Option<String> {
+    cloud
+        .pairs::<Value, Value>()
+        .filter_map(Result::ok)
+        .find(|(_, v)| v.to_pointer() == f.to_pointer())
+        .and_then(|(k, _)| {
+            k.as_string()
+                .and_then(|s| s.to_str().ok())
+                .map(|s| s.to_string())
+        })
+}
+
+fn entry_field(entry: &Table, field: &str) -> Option<String> {
+    match entry.raw_get::<Value>(field) {
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        _ => None,
+    }
+}
+
+fn overview(cloud: &Table, entries: Option<&Table>) -> mlua::Result<String> {
+    let mut areas: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for name in function_names(cloud) {
+        let entry = entries.and_then(|e| raw_table(e, &name));
+        let area = entry
+            .as_ref()
+            .and_then(|e| entry_field(e, "area"))
+            .unwrap_or_else(|| NO_AREA.to_string());
+        let doc = entry
+            .as_ref()
+            .and_then(|e| entry_field(e, "doc"))
+            .unwrap_or_default();
+        areas.entry(area).or_default().push((name, doc));
+    }
+    if areas.is_empty() {
+        return Ok("help: `cloud` has no functions".to_string());
+    }
+    let width = areas
+        .values()
+        .flatten()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (area, fns) in &areas {
+        let _ = writeln!(out, "{area}:");
+        for (name, doc) in fns {
+            let _ = writeln!(out, "  {name:width$}  {doc}");
+        }
+    }
+    out.push_str(
+        "help(cloud.NAME) or help \"NAME\" shows a signature, its defaults and its meaning.",
+    );
+    Ok(out)
+}
+
+fn detail(cloud: &Table, entries: Option<&Table>, name: &str) -> String {
+    let Some(entry) = entries.and_then(|e| raw_table(e, name)) else {
+        if cloud.raw_get::<Value>(name).is_ok_and(|v| v.is_function()) {
+            return format!("cloud.{name}: no help entry yet");
+        }
+        let near: Vec<String> = function_names(cloud)
+            .into_iter()
+            .filter(|n| n.contains(name))
+            .collect();
+        return if near.is_empty() {
+            format!("help: `{name}` is not a cloud function; help() lists them")
+        } else {
+            format!(
+                "help: `{name}` is not a cloud function; did you mean {}?",
+                near.join(", ")
+            )
+        };
+    };
+    let signature = entry_field(&entry, "signature").unwrap_or_else(|| format!("{name}(...)"));
+    let mut out = format!("cloud.{signature}");
+    if let Some(doc) = entry_field(&entry, "doc") {
+        let _ = write!(out, "\n  {doc}");
+    }
+    if let Some(defaults) = defaults(&entry) {
+        let _ = write!(out, "\n  defaults: {defaults}");
+    }
+    if let Some(area) = entry_field(&entry, "area") {
+        let _ = write!(out, "\n  area: {area}");
+    }
+    out
+}
+
+/// `defaults` may be a ready string or a table of `option = value`.
+fn defaults(entry: &Table) -> Option<String> {
+    match entry.raw_get::<Value>("defaults").ok()? {
+        Value::String(s) => Some(s.to_string_lossy()),
+        Value::Table(t) => {
+            let mut printer = Printer::new(false);
+            let mut pairs: Vec<(String, String)> = t
+                .pairs::<String, Value>()
+                .filter_map(Result::ok)
+                .map(|(k, v)| {
+                    let shown = printer.render(&v);
+                    (k, shown)
+                })
+                .collect();
+            pairs.sort();
+            (!pairs.is_empty()).then(|| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for the help table the cloud module provides.
+    fn lua() -> Lua {
+        let lua = Lua::new();
+        lua.load(
+            r#"
+            cloud = {
+                get_robot = function() end,
+                get_robot_part_logs = function() end,
+                list_locations = function() end,
+                undocumented = function() end,
+                version = "1",
+                __help = {
+                    get_robot = { area = "robots", signature = "get_robot(id)", doc = "One robot by id." },
+                    get_robot_part_logs = { area = "robot parts", signature = "get_robot_part_logs(part_id, opts?)",
+                        defaults = { limit = 100, errors_only = false }, doc = "Logs of a part, newest first." },
+                    list_locations = { area = "locations", signature = "list_locations(org_id?)",
+                        defaults = "org_id = the session's organization", doc = "Locations of an organization." },
+                },
+            }
+            "#,
+        )
+        .exec()
+        .expect("fixture");
+        lua
+    }
+
+    fn text(lua: &Lua, arg: &str) -> String {
+        let v: Value = lua.load(arg).eval().expect("arg");
+        help_text(lua, &v).expect("help")
+    }
+
+    #[test]
+    fn overview_groups_by_area() {
+        let out = text(&lua(), "nil");
+        assert_eq!(
+            out,
+            "locations:\n  list_locations       Locations of an organization.\n\
+             other:\n  undocumented         \n\
+             robot parts:\n  get_robot_part_logs  Logs of a part, newest first.\n\
+             robots:\n  get_robot            One robot by id.\n\
+             help(cloud.NAME) or help \"NAME\" shows a signature, its defaults and its meaning."
+        );
+    }
+
+    #[test]
+    fn detail_by_function_or_name() {
+        let lua = lua();
+        let expected = "cloud.get_robot_part_logs(part_id, opts?)\n  Logs of a part, newest first.\n  \
+                        defaults: errors_only = false, limit = 100\n  area: robot parts";
+        assert_eq!(text(&lua, "cloud.get_robot_part_logs"), expected);
+        assert_eq!(text(&lua, "'get_robot_part_logs'"), expected);
+        assert_eq!(text(&lua, "'cloud.get_robot_part_logs'"), expected);
+        assert!(
+            text(&lua, "'list_locations'")
+                .contains("defaults: org_id = the session's organization")
+        );
+    }
+
+    #[test]
+    fn unknown_names_say_so() {
+        let lua = lua();
+        assert_eq!(
+            text(&lua, "'undocumented'"),
+            "cloud.undocumented: no help entry yet"
+        );
+        assert_eq!(
+            text(&lua, "'robot'"),
+            "help: `robot` is not a cloud function; did you mean get_robot, get_robot_part_logs?"
+        );
+        assert!(text(&lua, "'zzz'").contains("not a cloud function; help() lists them"));
+        assert!(text(&lua, "print").contains("not part of `cloud`"));
+        assert!(text(&lua, "42").contains("no help for a value of type integer"));
+    }
+
+    #[test]
+    fn works_without_cloud_or_help_table() {
+        let lua = Lua::new();
+        assert!(
+            help_text(&lua, &Value::Nil)
+                .expect("help")
+                .contains("no `cloud` module")
+        );
+        lua.load("cloud = { f = function() end }")
+            .exec()
+            .expect("chunk");
+        assert!(
+            help_text(&lua, &Value::Nil)
+                .expect("help")
+                .starts_with("other:\n  f")
+        );
+    }
+
+    #[test]
+    fn install_registers_a_global() {
+        let lua = lua();
+        install(&lua).expect("install");
+        lua.load("help('get_robot')").exec().expect("help runs");
+    }
+}
