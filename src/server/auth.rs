@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::authz::{Grant, Identity, Principal, ResourceType, Role};
 use super::error::{ApiError, ApiResult};
-use super::store::{Store, hash_secret, new_secret};
+use super::store::{Store, hash_secret, new_secret, row};
 use crate::proto::rpc::v1::auth_service_server::AuthService;
 use crate::proto::rpc::v1::{AuthenticateRequest, AuthenticateResponse};
 
@@ -122,13 +122,13 @@ impl Api {
             claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
         self.store.read(|c| match claims.rpc_creds_type.as_str() {
             API_KEY => {
-                let org_id: Option<String> = c
-                    .query_row(
-                        "SELECT org_id FROM api_keys WHERE id = ?1",
-                        [&claims.sub],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let org_id: Option<String> = row(
+                    c,
+                    "SELECT org_id FROM api_keys WHERE id = ?1",
+                    [&claims.sub],
+                    |r| r.get(0),
+                )
+                .optional()?;
                 let org_id = org_id.ok_or_else(|| {
                     ApiError::Unauthenticated("unauthenticated: this API key was deleted".into())
                 })?;
