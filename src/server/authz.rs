@@ -8,7 +8,7 @@ use std::fmt;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::error::{ApiError, ApiResult};
-use super::store::found;
+use super::store::{found, row};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -202,7 +202,8 @@ impl Scope {
     /// The scope of a location, or NOT_FOUND.
     pub fn location(c: &Connection, location_id: &str) -> ApiResult<Self> {
         let org_id: String = found(
-            c.query_row(
+            row(
+                c,
                 "SELECT org_id FROM locations WHERE id = ?1",
                 [location_id],
                 |r| r.get(0),
@@ -230,7 +231,8 @@ impl Scope {
     /// The scope of a machine, or NOT_FOUND.
     pub fn robot(c: &Connection, robot_id: &str) -> ApiResult<Self> {
         let location_id: String = found(
-            c.query_row(
+            row(
+                c,
                 "SELECT location_id FROM robots WHERE id = ?1",
                 [robot_id],
                 |r| r.get(0),
@@ -246,11 +248,13 @@ impl Scope {
 
     /// The scope of a part's machine, or NOT_FOUND naming the part.
     pub fn part(c: &Connection, part_id: &str) -> ApiResult<Self> {
-        let robot_id: Option<String> = c
-            .query_row("SELECT robot_id FROM parts WHERE id = ?1", [part_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let robot_id: Option<String> = row(
+            c,
+            "SELECT robot_id FROM parts WHERE id = ?1",
+            [part_id],
+            |r| r.get(0),
+        )
+        .optional()?;
         let robot_id = robot_id.ok_or_else(|| ApiError::not_found("robot part", part_id))?;
         let mut s = Self::robot(c, &robot_id)?;
         s.what = format!("robot part {part_id:?}");

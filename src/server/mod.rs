@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 pub use bootstrap::Credentials;
@@ -164,7 +164,9 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .add_service(InterceptedService::new(robot, intercept));
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let incoming = TcpListenerStream::new(listener);
+    // No Nagle: tonic writes a reply's trailers in a second small write, which Nagle holds
+    // until the client's delayed ACK (~40 ms) whenever another write is unacknowledged.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(incoming, async {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::store::{found, new_id, now, to_ts};
+use super::store::{found, new_id, now, row, to_ts};
 use super::{orgs, parts};
 use crate::proto::viam::app::v1::*;
 
@@ -52,7 +52,8 @@ const ROBOT_COLUMNS: &str = "r.id, r.name, r.location_id, r.last_access, r.creat
 
 pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
     found(
-        c.query_row(
+        row(
+            c,
             &format!("SELECT {ROBOT_COLUMNS} FROM robots r WHERE r.id = ?1"),
             [id],
             robot_from_row,
@@ -77,13 +78,13 @@ fn ensure_unique_name(
     name: &str,
     except: &str,
 ) -> ApiResult<()> {
-    let clash = c
-        .query_row(
-            "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3",
-            params![location_id, name, except],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?;
+    let clash = row(
+        c,
+        "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3",
+        params![location_id, name, except],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()?;
     match clash {
         Some(other) => Err(ApiError::AlreadyExists(format!(
             "a machine named {name:?} already exists in location {location_id:?} (id {other:?})"

@@ -1,0 +1,209 @@
+"""Runs the fleetsh benchmarks (see docs/bench.md): one `fleetsh serve` on loopback, one floor
+server, each workload for fleetsh (bench/*.lua) and for the Python SDK (bench/python_sdk.py),
+interleaved run by run so that a noisy machine hits both alike; medians go to a markdown table.
+
+usage: driver.py FLEETSH FLOOR OUT.md   (env: RUNS, default 5; KEEP_BENCH_DATA=1 keeps the data dir)
+"""
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+RUNS = int(os.environ.get("RUNS", "5"))
+LIST_SIZE, LOG_ENTRIES, MASS = 10_000, 100_000, 100_000
+SEQ_READS, SEQ_WRITES, CONC_READS, CONC = 5_000, 2_000, 20_000, 64
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def timed_child(cmd, env=None):
+    """Runs cmd to completion; returns (wall seconds, stdout)."""
+    start = time.perf_counter()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
+    return wall, p.stdout
+
+
+# Peak RSS of one command: a fresh interpreter whose only child is that command.
+PEAK_RSS = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); " \
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+
+
+def last_float(out):
+    return float(out.strip().splitlines()[-1])
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+class Bench:
+    def __init__(self, fleetsh, floor, python):
+        self.fleetsh, self.floor, self.python = fleetsh, floor, python
+        self.tmp = Path(tempfile.mkdtemp(prefix="fleetsh-bench-"))
+        self.procs = []
+
+    def start(self):
+        serve_log = open(self.tmp / "serve.log", "w")
+        self.serve = subprocess.Popen([self.fleetsh, "--data", self.tmp / "fleet", "serve", "--listen", "127.0.0.1:0"],
+                          stdout=serve_log, stderr=serve_log)
+        self.procs.append(self.serve)
+        creds = self.tmp / "fleet" / "credentials.json"
+        for _ in range(200):
+            if creds.exists() and "serving" in (self.tmp / "serve.log").read_text():
+                break
+            if self.serve.poll() is not None:
+                raise RuntimeError(f"fleetsh serve exited: {(self.tmp / 'serve.log').read_text()}")
+            time.sleep(0.05)
+        self.creds = json.loads(creds.read_text())
+        self.env = dict(os.environ, FLEETSH_URL=self.creds["address"], VIAM_API_KEY_ID=self.creds["api_key_id"],
+                        VIAM_API_KEY=self.creds["api_key"], FLEETSH_CREDENTIALS=str(creds))
+        self.local_env = {k: v for k, v in os.environ.items() if k not in ("VIAM_API_KEY_ID", "VIAM_API_KEY")}
+        self.floor_srv = subprocess.Popen([self.floor, "serve"], stdout=subprocess.PIPE, text=True)
+        self.procs.append(self.floor_srv)
+        self.floor_addr = self.floor_srv.stdout.readline().strip()
+        log(f"fleetsh serve at {self.creds['address']}, floor at {self.floor_addr}, data in {self.tmp}")
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+            p.wait(timeout=30)
+        if os.environ.get("KEEP_BENCH_DATA"):
+            log(f"kept {self.tmp} (serve.log has each request's server-side micros)")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def lua(self, script, *args):
+        _, out = timed_child([self.fleetsh, "run", BENCH / script, *map(str, args)], self.env)
+        return out
+
+    def py(self, workload, *args):
+        _, out = timed_child([self.python, BENCH / "python_sdk.py", workload, *map(str, args)], self.env)
+        return out
+
+    def seed(self):
+        t = time.perf_counter()
+        out = self.lua("seed.lua", self.creds["location_id"], LIST_SIZE, LOG_ENTRIES)
+        self.ids = dict(line.split("=", 1) for line in out.split())
+        log(f"seeded {LIST_SIZE} machines and {LOG_ENTRIES} log entries in {time.perf_counter() - t:.1f} s")
+
+    def startup(self):
+        local = ["--data", self.tmp / "local"]
+        timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env)  # creates the fleet
+        f = [timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env)[0] for _ in range(max(RUNS, 20))]
+        p = [timed_child([self.python, BENCH / "python_sdk.py", "startup"], self.env)[0] for _ in range(RUNS)]
+        return median(f) * 1000, median(p) * 1000
+
+    def idle_rss(self):
+        cmd = [self.fleetsh, "--data", self.tmp / "local", "-e", "sleep(1)"]
+        _, out = timed_child([self.python, "-c", PEAK_RSS, *cmd], self.local_env)
+        return int(out) / 1024  # Linux reports KiB
+
+    def serve_rss(self):
+        t = time.perf_counter()
+        out = self.lua("mass.lua", MASS)
+        loc = out.split("=", 1)[1].strip()
+        self.lua("list_robots.lua", loc, MASS)
+        log(f"added {MASS} machines in {time.perf_counter() - t:.1f} s")
+        status = Path(f"/proc/{self.serve.pid}/status").read_text()
+        kib = {l.split(":")[0]: int(l.split()[1]) for l in status.splitlines() if l.startswith(("VmHWM", "VmRSS"))}
+        return kib["VmHWM"] / 1024
+
+    def rates(self):
+        """Medians of RUNS interleaved runs: {workload: (fleetsh, python, floor)}."""
+        robot, loc = self.ids["robot_id"], self.creds["location_id"]
+        runs = {k: ([], [], []) for k in ("seq_reads", "seq_writes", "conc_reads", "list", "logs")}
+        for i in range(RUNS):
+            log(f"run {i + 1}/{RUNS}")
+            for name, lua, py in [
+                ("seq_reads", ("seq_reads.lua", robot, SEQ_READS), ("seq_reads", robot, SEQ_READS)),
+                ("seq_writes", ("seq_writes.lua", loc, f"f{i}-", SEQ_WRITES), ("seq_writes", loc, f"p{i}-", SEQ_WRITES)),
+                ("conc_reads", ("conc_reads.lua", robot, CONC_READS, CONC), ("conc_reads", robot, CONC_READS, CONC)),
+                ("list", ("list_robots.lua", self.ids["list_location"], LIST_SIZE), ("list_robots", self.ids["list_location"], LIST_SIZE)),
+                ("logs", ("part_logs.lua", self.ids["log_part"], LOG_ENTRIES), ("part_logs", self.ids["log_part"], LOG_ENTRIES)),
+            ]:
+                runs[name][0].append(last_float(self.lua(*lua)))
+                runs[name][1].append(last_float(self.py(*py)))
+            for name, n, conc in [("seq_reads", SEQ_READS, 1), ("conc_reads", CONC_READS, CONC)]:
+                _, out = timed_child([self.floor, "bench", self.floor_addr, str(n), str(conc)])
+                runs[name][2].append(last_float(out))
+        return {k: tuple(median(x) if x else None for x in v) for k, v in runs.items()}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // 1024**2
+    return f"{os.cpu_count()} × {cpu}, {mem} GiB RAM, Linux {platform.release()}"
+
+
+def table(m, startup, rates, idle, serve):
+    def rate(n, secs):
+        return n / secs
+
+    def row(name, f, p, ratio, floor, target, ok):
+        return f"| {name} | {f} | {p} | {ratio} | {floor} | {target} | {'yes' if ok else '**no**'} |"
+
+    fs, ps = startup
+    sr, sw, cr = rates["seq_reads"], rates["seq_writes"], rates["conc_reads"]
+    lst, lg = rates["list"], rates["logs"]
+    sr_f, sr_p, sr_floor = rate(SEQ_READS, sr[0]), rate(SEQ_READS, sr[1]), rate(SEQ_READS, sr[2])
+    sw_f, sw_p = rate(2 * SEQ_WRITES, sw[0]), rate(2 * SEQ_WRITES, sw[1])
+    cr_f, cr_p, cr_floor = rate(CONC_READS, cr[0]), rate(CONC_READS, cr[1]), rate(CONC_READS, cr[2])
+    lines = [
+        f"Machine: {m}. Load average at the end: {open('/proc/loadavg').read().split()[0]}. "
+        f"Medians of {RUNS} runs (startup: of {max(RUNS, 20)} for fleetsh). Rates are calls per second.",
+        "",
+        "| Workload | fleetsh | Python SDK | fleetsh vs Python | floor (bare tonic) | target | met |",
+        "|---|---:|---:|---:|---:|---|---|",
+        row("startup (`-e 'return 1'` vs import + client)", f"{fs:.1f} ms", f"{ps:.0f} ms", f"{ps / fs:.0f}× faster", "",
+            "< 15 ms, ≥ 30× faster", fs < 15 and ps / fs >= 30),
+        row(f"sequential reads ({SEQ_READS:,} get_robot)", f"{sr_f:,.0f}/s", f"{sr_p:,.0f}/s", f"{sr_f / sr_p:.1f}×",
+            f"{sr_floor:,.0f}/s ({sr_f / sr_floor:.0%})", "≥ 5× Python, ≥ 50% of floor",
+            sr_f >= 5 * sr_p and sr_f >= sr_floor / 2),
+        row(f"sequential writes ({SEQ_WRITES:,} new_robot + {SEQ_WRITES:,} update_robot)", f"{sw_f:,.0f}/s",
+            f"{sw_p:,.0f}/s", f"{sw_f / sw_p:.1f}×", "", "≥ 5× Python", sw_f >= 5 * sw_p),
+        row(f"concurrent reads ({CONC_READS:,} get_robot, {CONC} in flight)", f"{cr_f:,.0f}/s", f"{cr_p:,.0f}/s",
+            f"{cr_f / cr_p:.1f}×", f"{cr_floor:,.0f}/s ({cr_f / cr_floor:.0%})", "≥ 20,000/s", cr_f >= 20_000),
+        row(f"list_robots, {LIST_SIZE:,} machines", f"{lst[0] * 1000:.0f} ms", f"{lst[1] * 1000:.0f} ms",
+            f"{lst[1] / lst[0]:.1f}×", "", "< 50 ms", lst[0] < 0.05),
+        row(f"get_robot_part_logs, {LOG_ENTRIES:,} entries", f"{lg[0]:.2f} s", f"{lg[1]:.2f} s", f"{lg[1] / lg[0]:.1f}×",
+            "", "< 2 s", lg[0] < 2),
+        row("peak RSS, idle (`-e 'sleep(1)'`, REPL proxy)", f"{idle:.1f} MiB", "", "", "", "< 20 MB", idle * 1.048576 < 20),
+        row(f"peak RSS, `fleetsh serve` holding {MASS:,} more machines", f"{serve:.0f} MiB", "", "", "", "< 300 MB",
+            serve * 1.048576 < 300),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    fleetsh, floor, out = (Path(a).resolve() for a in sys.argv[1:4])
+    b = Bench(fleetsh, floor, sys.executable)
+    try:
+        b.start()
+        b.seed()
+        startup = b.startup()
+        log(f"startup: fleetsh {startup[0]:.1f} ms, python {startup[1]:.0f} ms")
+        rates = b.rates()
+        idle = b.idle_rss()
+        serve = b.serve_rss()
+    finally:
+        b.stop()
+    text = table(machine(), startup, rates, idle, serve)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The Python SDK side of bench/run.sh: the same workloads as the bench/*.lua scripts, through
+viam-sdk's AppClient exactly as a user would write them. Each prints its wall time in seconds
+(client creation excluded, as in the Lua scripts, except `startup`, which is timed from outside).
+
+usage: python_sdk.py WORKLOAD ARGS...   (credentials from $FLEETSH_CREDENTIALS, a credentials.json)
+"""
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+from viam.app.viam_client import ViamClient
+from viam.rpc.dial import DialOptions
+
+
+async def connect() -> ViamClient:
+    with open(os.environ["FLEETSH_CREDENTIALS"]) as f:
+        creds = json.load(f)
+    opts = DialOptions.with_api_key(creds["api_key"], creds["api_key_id"])
+    opts.insecure = True
+    return await ViamClient.create_from_dial_options(opts, app_url=creds["address"].split("://", 1)[-1])
+
+
+async def startup(app):
+    pass
+
+
+async def seq_reads(app, robot_id, n="5000"):
+    for _ in range(int(n)):
+        await app.get_robot(robot_id)
+
+
+async def seq_writes(app, location_id, prefix, n="2000"):
+    ids = [await app.new_robot(f"{prefix}{i}", location_id) for i in range(1, int(n) + 1)]
+    for i, robot_id in enumerate(ids, 1):
+        await app.update_robot(robot_id, f"{prefix}{i}-u", location_id)
+
+
+async def conc_reads(app, robot_id, n="20000", concurrency="64"):
+    gate = asyncio.Semaphore(int(concurrency))
+
+    async def one():
+        async with gate:
+            return await app.get_robot(robot_id)
+
+    await asyncio.gather(*(one() for _ in range(int(n))))
+
+
+async def list_robots(app, location_id, expected):
+    robots = await app.list_robots(location_id)
+    assert len(robots) == int(expected), f"expected {expected} machines, got {len(robots)}"
+
+
+async def part_logs(app, part_id, expected):
+    logs = await app.get_robot_part_logs(part_id, num_log_entries=0)
+    assert len(logs) == int(expected), f"expected {expected} entries, got {len(logs)}"
+
+
+WORKLOADS = {f.__name__: f for f in (startup, seq_reads, seq_writes, conc_reads, list_robots, part_logs)}
+
+
+async def main(name, args):
+    client = await connect()
+    try:
+        if name == "startup":
+            return
+        start = time.perf_counter()
+        await WORKLOADS[name](client.app_client, *args)
+        print(f"{time.perf_counter() - start:.6f}")
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
+        sys.exit(f"usage: python_sdk.py {{{','.join(WORKLOADS)}}} ARGS...")
+    asyncio.run(main(sys.argv[1], sys.argv[2:]))

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks fleetsh against the Python SDK (viam-sdk) and against a bare tonic call (the floor),
+# all against one `fleetsh serve` on loopback. Writes bench/results.md; see docs/bench.md.
+#   bench/run.sh            (RUNS=N for N runs per workload, default 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "bench: building release (fleetsh and the floor example)" >&2
+cargo build --release --quiet --bin fleetsh --example floor
+
+# The interop tests' venv has viam-sdk pinned; create it the same way when it is missing.
+venv=target/interop-venv
+if ! "$venv/bin/python" -c "import viam" 2>/dev/null; then
+  echo "bench: creating $venv with tests/interop/requirements.txt" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet -r tests/interop/requirements.txt
+fi
+
+exec "$venv/bin/python" bench/driver.py target/release/fleetsh target/release/examples/floor bench/results.md
