@@ -241,10 +241,9 @@ pub async fn connect(
         client: target.client,
         defaults: target.defaults,
     });
-    let state = new_state(cloud).and_then(|lua| {
+    let state = new_state(cloud).inspect(|lua| {
         lua.set_app_data(logger.clone());
         lua.set_app_data(session);
-        Ok(lua)
     });
     match state {
         Ok(lua) => Ok(Connected {
