@@ -238,6 +238,26 @@ fn help_describes_cloud_functions() {
     r.expect("> ");
     r.line("help()");
     r.expect("machines and parts:");
+    r.expect("> ");
+    // Every function of the live module has an entry with a signature (short lines: a line
+    // wider than the terminal wraps and its echo no longer matches).
+    for line in [
+        "missing, n = {}, 0",
+        "for k, v in pairs(cloud) do",
+        "  local e = cloud.__help[k]",
+        "  if type(v) == 'function' and k:sub(1, 1) ~= '_' then",
+        "    n = n + 1",
+        "    if not (e and e.signature) then",
+        "      missing[#missing + 1] = k",
+        "    end",
+        "  end",
+        "end",
+    ] {
+        r.line(line);
+    }
+    r.sync();
+    r.line("n > 60, table.concat(missing, ' ') .. '|'");
+    r.expect("true\t\"|\"");
     r.exit();
 }
 
