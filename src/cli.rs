@@ -101,6 +101,8 @@ pub struct RunnerOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Interactive Lua session with `cloud` connected (the default on a terminal).
+    Repl,
     /// Run a Lua script (`-` reads it from stdin); ARGS become the `arg` table and `...`.
     Run(RunArgs),
     /// Serve the local fleet (the app API) on a socket.

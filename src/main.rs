@@ -60,17 +60,15 @@ fn main() -> ExitCode {
             Source::Chunk(chunk.clone()),
             Vec::new(),
         )),
-        (None, None) if !std::io::stdin().is_terminal() => ExitCode::from(run::main(
+        (Some(Command::Repl), None) => ExitCode::from(fleetsh::repl::main(&cli.global)),
+        (None, None) if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
+            ExitCode::from(fleetsh::repl::main(&cli.global))
+        }
+        (None, None) => ExitCode::from(run::main(
             &cli.global,
             &cli.runner,
             Source::Stdin,
             Vec::new(),
         )),
-        (None, None) => {
-            eprintln!(
-                "fleetsh: the interactive REPL is not built yet; try `fleetsh -e CHUNK` or `fleetsh run FILE`"
-            );
-            ExitCode::SUCCESS
-        }
     }
 }

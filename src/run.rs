@@ -16,6 +16,7 @@ use crate::chores::session::Session;
 use crate::cli::{GlobalOpts, RunnerOpts};
 use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
+use crate::server::RunningFleet;
 
 pub const EXIT_SCRIPT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -116,7 +117,7 @@ pub fn main(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) -
     rt.block_on(run(g, r, source, args))
 }
 
-fn run_id() -> String {
+pub fn run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
@@ -163,26 +164,12 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             return EXIT_USAGE;
         }
     };
-    let target = match resolve(g).await {
-        Ok(t) => t,
-        Err(e) if e.is::<UsageError>() => {
-            logger.runner("error", &e.to_string());
-            return EXIT_USAGE;
-        }
-        Err(e) => {
-            logger.runner("error", &format!("{e:#}"));
-            return EXIT_CONNECT;
-        }
+    let Connected { lua, fleet, .. } = match connect(g, &logger, session.clone()).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let cloud = Rc::new(Cloud {
-        client: target.client,
-        defaults: target.defaults,
-    });
-    let mut code = match new_state(cloud).and_then(|lua| {
-        prepare(&lua, &logger, session.clone(), r.timeout)?;
-        Ok(lua)
-    }) {
-        Ok(lua) => {
+    let mut code = match prepare(&lua, r.timeout) {
+        Ok(()) => {
             let code = match r.timeout {
                 None => execute(&lua, &script, &args, &logger).await,
                 Some(limit) => {
@@ -201,7 +188,6 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             };
             // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
             let _ = lua.load("io.stdout:flush()").exec();
-            drop(lua);
             code
         }
         Err(e) => {
@@ -209,6 +195,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             EXIT_SCRIPT
         }
     };
+    drop(lua);
     if r.dry_run && code != EXIT_TIMEOUT {
         session.print_plan();
         if code == 0 && session.planned_changes() > 0 {
@@ -218,12 +205,67 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
     if session.audit_failed.get() && code == 0 {
         code = EXIT_SCRIPT;
     }
-    if let Some(fleet) = target.fleet {
-        if let Err(e) = fleet.stop().await {
-            logger.runner("warn", &format!("stopping the local fleet: {e:#}"));
+    stop_fleet(fleet, &logger).await;
+    code
+}
+
+/// A Lua state connected to the chosen fleet, as every front end (runner, REPL) gets it.
+pub struct Connected {
+    pub lua: Lua,
+    /// The in-process local fleet, to stop (`stop_fleet`) after the state is dropped.
+    pub fleet: Option<RunningFleet>,
+    /// Where calls go, for people (`local fleet DIR` or the remote URL).
+    pub label: String,
+}
+
+/// Resolves the target (flags, environment, profile, else the embedded local fleet), connects,
+/// and builds the Lua state: `cloud`, the helpers, and the logger and session that `log.*` and
+/// the call hook (dry run, audit) read. Failures are logged; `Err` is the exit code.
+pub async fn connect(
+    g: &GlobalOpts,
+    logger: &Rc<Logger>,
+    session: Rc<Session>,
+) -> Result<Connected, u8> {
+    let target = match resolve(g).await {
+        Ok(t) => t,
+        Err(e) if e.is::<UsageError>() => {
+            logger.runner("error", &e.to_string());
+            return Err(EXIT_USAGE);
+        }
+        Err(e) => {
+            logger.runner("error", &format!("{e:#}"));
+            return Err(EXIT_CONNECT);
+        }
+    };
+    let cloud = Rc::new(Cloud {
+        client: target.client,
+        defaults: target.defaults,
+    });
+    let state = new_state(cloud).inspect(|lua| {
+        lua.set_app_data(logger.clone());
+        lua.set_app_data(session);
+    });
+    match state {
+        Ok(lua) => Ok(Connected {
+            lua,
+            fleet: target.fleet,
+            label: target.label,
+        }),
+        Err(e) => {
+            logger.runner("error", &format!("cannot set up Lua: {e}"));
+            stop_fleet(target.fleet, logger).await;
+            Err(EXIT_SCRIPT)
         }
     }
-    code
+}
+
+/// Stops the in-process local fleet, if one was started (its store is closed cleanly).
+pub async fn stop_fleet(fleet: Option<RunningFleet>, logger: &Logger) {
+    if let Some(fleet) = fleet
+        && let Err(e) = fleet.stop().await
+    {
+        logger.runner("warn", &format!("stopping the local fleet: {e:#}"));
+    }
 }
 
 /// `os.exit(n)` raised as a value so the runner still prints the plan, releases the lock and
@@ -231,16 +273,9 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
 struct ExitRequest(u8);
 impl UserData for ExitRequest {}
 
-/// Runner-only setup of a fresh state: logs, the session for the call hook, `os.exit`, and the
-/// instruction hook that stops CPU-bound code at the deadline.
-fn prepare(
-    lua: &Lua,
-    logger: &Rc<Logger>,
-    session: Rc<Session>,
-    timeout: Option<Duration>,
-) -> mlua::Result<()> {
-    lua.set_app_data(logger.clone());
-    lua.set_app_data(session);
+/// Runner-only setup of a connected state: `os.exit`, and the instruction hook that stops
+/// CPU-bound code at the deadline.
+fn prepare(lua: &Lua, timeout: Option<Duration>) -> mlua::Result<()> {
     let exit = lua.create_function(|lua, v: mlua::Value| {
         let code = match v {
             mlua::Value::Nil | mlua::Value::Boolean(true) => 0,

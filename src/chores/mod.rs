@@ -1,6 +1,7 @@
 //! What makes scripts safe to leave alone: secrets that print as `****`, dry runs, audit lines,
 //! locks, timeouts, structured logs, progress bars, and the editor's type definitions.
 
+pub mod docs;
 pub mod hook;
 pub mod lock;
 pub mod logger;

@@ -12,6 +12,8 @@ pub struct Target {
     pub client: Client,
     pub defaults: Defaults,
     pub fleet: Option<RunningFleet>,
+    /// Where calls go, for people: `local fleet DIR` or the remote URL.
+    pub label: String,
 }
 
 /// Bad combinations of flags: a usage error (exit 2), not a connection failure.
@@ -69,6 +71,7 @@ pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
                     location_id: profile.location_id,
                 },
                 fleet: None,
+                label: url.to_string(),
             })
         }
         (None, Some(url)) => {
@@ -103,5 +106,6 @@ async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
         client,
         defaults,
         fleet: Some(fleet),
+        label: format!("local fleet {}", dir.display()),
     })
 }

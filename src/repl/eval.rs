@@ -15,8 +15,10 @@ pub enum Outcome {
 
 /// Compiles and runs `input` as `lua.c` does: first as `return <input>` so that expressions
 /// print without `return`, then as a statement. The first result is kept in the global `_`.
+/// A `local` declaration that starts the input outlives it (see `keep_locals`).
 pub async fn eval(lua: &Lua, input: &str) -> Outcome {
-    let chunk = match compile(lua, input) {
+    let input = keep_locals(input);
+    let chunk = match compile(lua, &input) {
         Ok(f) => f,
         Err(outcome) => return outcome,
     };
@@ -31,6 +33,50 @@ pub async fn eval(lua: &Lua, input: &str) -> Outcome {
             Outcome::Values(values)
         }
         Err(e) => Outcome::Error(message(&e)),
+    }
+}
+
+/// Each input is its own chunk, so `local k = ...` would be gone by the next prompt. At the
+/// start of the input, `local a, b = ...` becomes `a, b = ...` and `local function f` becomes
+/// `function f`, so the names are there on the next line (as globals). Declarations with
+/// attributes (`<const>`, `<close>`) and later `local`s keep their meaning.
+fn keep_locals(input: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let body = input.trim_start();
+    let Some(rest) = body.strip_prefix("local") else {
+        return Cow::Borrowed(input);
+    };
+    if !rest.starts_with(char::is_whitespace) {
+        return Cow::Borrowed(input);
+    }
+    let rest = rest.trim_start();
+    if let Some(after) = rest.strip_prefix("function")
+        && after.starts_with(char::is_whitespace)
+    {
+        return Cow::Owned(rest.to_string());
+    }
+    // A name list, then `=`, or the end of the statement (`local x` declares a nil).
+    let mut tail = rest;
+    loop {
+        let len = tail
+            .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+            .unwrap_or(tail.len());
+        if !super::printer::is_identifier(&tail[..len]) {
+            return Cow::Borrowed(input);
+        }
+        tail = tail[len..].trim_start();
+        match tail.strip_prefix(',') {
+            Some(more) => tail = more.trim_start(),
+            None => break,
+        }
+    }
+    let names = &rest[..rest.len() - tail.len()];
+    if tail.starts_with('=') && !tail.starts_with("==") {
+        Cow::Owned(rest.to_string())
+    } else if tail.is_empty() || tail.starts_with(';') {
+        Cow::Owned(format!("{} = nil{tail}", names.trim_end()))
+    } else {
+        Cow::Borrowed(input)
     }
 }
 
@@ -110,6 +156,28 @@ mod tests {
         assert!(values(&lua, "local y = 1").is_empty());
         assert!(values(&lua, "for i = 1, 3 do x = x + i end").is_empty());
         assert_eq!(values(&lua, "x"), vec![Value::Integer(47)]);
+    }
+
+    #[test]
+    fn leading_locals_outlive_their_line() {
+        let lua = Lua::new();
+        assert!(values(&lua, "local k, id = 'key', 7").is_empty());
+        assert_eq!(values(&lua, "id"), vec![Value::Integer(7)]);
+        assert!(values(&lua, "  local function twice(x) return 2 * x end").is_empty());
+        assert_eq!(values(&lua, "twice(id)"), vec![Value::Integer(14)]);
+        values(&lua, "local nothing");
+        assert_eq!(values(&lua, "nothing"), vec![Value::Nil]);
+        // Multi-line input is still recognised as unfinished.
+        assert!(matches!(run(&lua, "local t = {"), Outcome::Incomplete));
+        assert!(values(&lua, "local t = {\n 3 }").is_empty());
+        assert_eq!(values(&lua, "t[1]"), vec![Value::Integer(3)]);
+        // Attributes and later locals keep Lua's meaning.
+        assert!(values(&lua, "local c <const> = 1").is_empty());
+        assert_eq!(values(&lua, "c"), vec![Value::Nil]);
+        assert!(values(&lua, "x = 1; local y = 2").is_empty());
+        assert_eq!(values(&lua, "y"), vec![Value::Nil]);
+        assert_eq!(keep_locals("localx = 1"), "localx = 1");
+        assert_eq!(keep_locals("local a, b"), "a, b = nil");
     }
 
     #[test]

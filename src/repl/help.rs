@@ -1,6 +1,6 @@
-//! `help()`: the REPL's view of `cloud.__help`, the one table that describes every `cloud`
-//! function (`{ [name] = { area=, signature=, defaults=, doc= } }`), which also feeds the LuaLS
-//! definitions.
+//! `help()`: the REPL's view of `cloud.__help` (`{ [name] = { area=, signature=, defaults=,
+//! doc= } }`), built on first use from the function descriptions that also feed the LuaLS
+//! definitions (src/chores/docs.rs), so help and editor types cannot disagree.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,10 +15,41 @@ const NO_AREA: &str = "other";
 /// Registers the global `help`, which prints `help_text` of its argument.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let help = lua.create_function(|lua, arg: Value| {
+        ensure_entries(lua)?;
         println!("{}", help_text(lua, &arg)?);
         Ok(())
     })?;
     lua.globals().set("help", help)
+}
+
+/// Fills `cloud.__help` from the function descriptions unless it is there already. Lazily, on
+/// the first `help` call: reading the descriptions loads the prelude once more, which a
+/// session that never asks for help need not pay for at startup.
+pub fn ensure_entries(lua: &Lua) -> mlua::Result<()> {
+    let Some(cloud) = raw_table(&lua.globals(), "cloud") else {
+        return Ok(());
+    };
+    if raw_table(&cloud, "__help").is_some() {
+        return Ok(());
+    }
+    cloud.raw_set("__help", entries(lua)?)
+}
+
+/// `{ [name] = { area=, signature=, defaults=, doc= } }` of every `cloud` function.
+pub fn entries(lua: &Lua) -> mlua::Result<Table> {
+    let docs = crate::chores::docs::function_docs()?;
+    let table = lua.create_table_with_capacity(0, docs.len())?;
+    for d in docs {
+        let entry = lua.create_table()?;
+        entry.raw_set("area", d.area)?;
+        entry.raw_set("signature", d.signature())?;
+        entry.raw_set("doc", d.doc.as_str())?;
+        if let Some(defaults) = d.defaults_text() {
+            entry.raw_set("defaults", defaults)?;
+        }
+        table.raw_set(d.name.as_str(), entry)?;
+    }
+    Ok(table)
 }
 
 /// `help()` -> the overview; `help(cloud.fn)` or `help "fn"` -> that function's entry.
@@ -55,7 +86,7 @@ fn raw_table(t: &Table, key: &str) -> Option<Table> {
     }
 }
 
-/// Names of the functions in `cloud`, sorted.
+/// Names of the public functions in `cloud` (not the `_internal` ones), sorted.
 fn function_names(cloud: &Table) -> Vec<String> {
     let mut names: Vec<String> = cloud
         .pairs::<Value, Value>()
@@ -66,6 +97,7 @@ fn function_names(cloud: &Table) -> Vec<String> {
                 .and_then(|s| s.to_str().ok())
                 .map(|s| s.to_string())
         })
+        .filter(|name| !name.starts_with('_'))
         .collect();
     names.sort();
     names
@@ -279,6 +311,40 @@ mod tests {
                 .expect("help")
                 .starts_with("other:\n  f")
         );
+    }
+
+    /// Entries come from the function descriptions (every function of a live `cloud` having
+    /// one is checked through the REPL in tests/it/repl.rs).
+    #[test]
+    fn entries_are_built_from_the_function_descriptions() {
+        let lua = Lua::new();
+        lua.load("cloud = { get_robot_part_logs = function() end, get_robot = function() end }")
+            .exec()
+            .expect("chunk");
+        ensure_entries(&lua).expect("help entries");
+        let detail = text(&lua, "cloud.get_robot_part_logs");
+        assert!(
+            detail.starts_with("cloud.get_robot_part_logs(robot_part_id: string, filter?: string"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("defaults: num_log_entries = 100"),
+            "{detail}"
+        );
+        assert!(detail.contains("area: logs"), "{detail}");
+        assert_eq!(
+            help_text(&lua, &Value::Nil).expect("overview"),
+            "logs:\n  get_robot_part_logs  Logs of a machine part, paged until num_log_entries; \
+             `dest` receives them as text.\nmachines and parts:\n  get_robot            \
+             Get a machine by machine ID.\n\
+             help(cloud.NAME) or help \"NAME\" shows a signature, its defaults and its meaning."
+        );
+        // A table already there (a test fixture, a user's own) is kept.
+        lua.load("cloud.__help = { get_robot = { doc = 'mine' } }")
+            .exec()
+            .expect("chunk");
+        ensure_entries(&lua).expect("help entries");
+        assert!(text(&lua, "'get_robot'").contains("mine"));
     }
 
     #[test]

@@ -6,6 +6,9 @@ pub mod eval;
 pub mod help;
 pub mod interrupt;
 pub mod printer;
+pub mod start;
+
+pub use start::main;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

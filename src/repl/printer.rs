@@ -1,22 +1,13 @@
 //! Pretty printer for Lua values: sorted, indented tables, arrays as arrays, cycles marked,
-//! long lists cut, strings quoted, secrets masked.
+//! long lists cut, strings quoted, secrets masked by the rule of chores::secret (`Secret`
+//! values, and plain strings under secret-named keys).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use mlua::{Table, Value};
 
-/// Field names whose string values are secrets (API keys, location and part secrets).
-const SECRET_FIELDS: &[&str] = &["key", "secret", "api_key", "payload"];
-
-/// Whether a field of this name holds a secret. One rule, shared by the printer and the
-/// LuaLS/doc generators, so a secret is masked the same way everywhere.
-pub fn is_secret_field(name: &str) -> bool {
-    SECRET_FIELDS.contains(&name)
-}
-
-/// What a masked secret prints as.
-pub const MASK: &str = "****";
+use crate::chores::secret::{MASK, Secret, is_secret_name, reveal};
 
 /// Lines wider than this are broken over several lines.
 const INLINE_WIDTH: usize = 72;
@@ -96,6 +87,12 @@ impl Printer {
             Value::Integer(_) | Value::Number(_) => self.paint(Style::Num, &lua_tostring(value)),
             Value::Nil | Value::Boolean(_) => self.paint(Style::Const, &lua_tostring(value)),
             Value::Table(t) => self.table(t, path),
+            Value::UserData(u) if u.is::<Secret>() => {
+                if let Ok(Some(secret)) = reveal(value) {
+                    self.remember(secret);
+                }
+                self.paint(Style::Dim, MASK)
+            }
             _ => self.paint(Style::Func, &lua_tostring(value)),
         }
     }
@@ -116,9 +113,6 @@ impl Printer {
         if path.len() >= self.max_depth {
             return self.paint(Style::Dim, "{...}");
         }
-        let marker = meta
-            .map(|m| SecretMarker::of(&m))
-            .unwrap_or(SecretMarker::None);
         let mut pairs: Vec<(Value, Value)> =
             t.pairs::<Value, Value>().filter_map(Result::ok).collect();
         if pairs.is_empty() {
@@ -134,7 +128,7 @@ impl Printer {
         path.push(ptr);
         let mut items = Vec::with_capacity(total.min(self.max_items) + 1);
         for (k, v) in pairs.iter().take(self.max_items) {
-            let shown = self.field(k, v, &marker, path);
+            let shown = self.field(k, v, path);
             items.push(if is_array {
                 shown
             } else {
@@ -148,24 +142,24 @@ impl Printer {
         layout(&items)
     }
 
-    fn field(
-        &mut self,
-        k: &Value,
-        v: &Value,
-        marker: &SecretMarker,
-        path: &mut Vec<*const std::ffi::c_void>,
-    ) -> String {
-        if let (Value::String(name), Value::String(secret)) = (k, v) {
-            let name = name.to_string_lossy();
-            if is_secret_field(&name) || marker.covers(&name) {
-                let secret = secret.to_string_lossy();
-                if !secret.is_empty() {
-                    self.secrets.insert(secret);
-                }
-                return self.paint(Style::Dim, MASK);
-            }
+    /// A string under a secret-named key (a table the user built, decoded JSON) is masked like
+    /// a `Secret`; API responses carry `Secret` values already.
+    fn field(&mut self, k: &Value, v: &Value, path: &mut Vec<*const std::ffi::c_void>) -> String {
+        if let (Value::String(name), Value::String(secret)) = (k, v)
+            && is_secret_name(&name.to_string_lossy())
+        {
+            self.remember(secret.to_string_lossy());
+            return self.paint(Style::Dim, MASK);
         }
         self.value(v, path)
+    }
+
+    /// Keeps a masked secret's text so history can skip lines containing it.
+    fn remember(&mut self, secret: String) {
+        // An empty value hides nothing, and would match every line.
+        if !secret.is_empty() {
+            self.secrets.insert(secret);
+        }
     }
 
     fn key(&mut self, k: &Value, path: &mut Vec<*const std::ffi::c_void>) -> String {
@@ -179,36 +173,6 @@ impl Printer {
             return format!("[{}]", quote(&bytes));
         }
         format!("[{}]", self.value(k, path))
-    }
-}
-
-/// A table may mark its fields secret through its metatable: `__secret = true` (every string
-/// field) or `__secret = { "field", ... }`.
-enum SecretMarker {
-    None,
-    All,
-    Fields(Vec<String>),
-}
-
-impl SecretMarker {
-    fn of(meta: &Table) -> Self {
-        match meta.raw_get::<Value>("__secret") {
-            Ok(Value::Boolean(true)) => SecretMarker::All,
-            Ok(Value::Table(list)) => SecretMarker::Fields(
-                list.sequence_values::<String>()
-                    .filter_map(Result::ok)
-                    .collect(),
-            ),
-            _ => SecretMarker::None,
-        }
-    }
-
-    fn covers(&self, field: &str) -> bool {
-        match self {
-            SecretMarker::None => false,
-            SecretMarker::All => true,
-            SecretMarker::Fields(names) => names.iter().any(|n| n == field),
-        }
     }
 }
 
@@ -449,10 +413,23 @@ mod tests {
     #[test]
     fn secrets_are_masked_and_remembered() {
         let lua = Lua::new();
+        let key = crate::chores::secret::new_secret(&lua, "supersecretkey".into()).expect("secret");
+        lua.globals().set("key", key).expect("global");
         let v: Value = lua
-            .load("{ id = 'k1', key = 'supersecretkey', secrets = { { id = 's', secret = 'partsecret1' } }, name = 'n' }")
+            .load("{ id = 'k1', key = key, secrets = { { id = 's', secret = 'partsecret1' } }, name = 'n' }")
             .eval()
             .expect("chunk");
+        // A bare Secret prints masked too (`k` after `local k, id = cloud.create_key{...}`).
+        let mut bare = Printer::new(false);
+        assert_eq!(bare.render(&lua.globals().get("key").expect("key")), MASK);
+        assert!(bare.contains_secret("paste supersecretkey here"));
+        // The rule is chores::secret's: `key` names a secret only in API-key messages, so a
+        // user's own `key` string prints; `secret`, `password`... are masked anywhere.
+        assert_eq!(
+            Printer::new(false)
+                .render(&lua.load("{ key = 'k', password = 'p' }").eval().expect("t")),
+            "{ key = \"k\", password = **** }"
+        );
         let mut p = Printer::new(false);
         let out = p.render(&v);
         assert!(
@@ -467,19 +444,6 @@ mod tests {
         assert!(p.contains_secret("x = 'supersecretkey'"));
         assert!(p.contains_secret("partsecret1"));
         assert!(!p.contains_secret("k1 n"));
-    }
-
-    #[test]
-    fn metatable_marker_masks_fields() {
-        let lua = Lua::new();
-        let v: Value = lua
-            .load("return setmetatable({ token = 'tok123', user = 'u' }, { __secret = { 'token' } }), setmetatable({ a = 'x1' }, { __secret = true })")
-            .eval::<mlua::MultiValue>()
-            .map(|m| lua.create_sequence_from(m).map(Value::Table))
-            .expect("chunk")
-            .expect("table");
-        let out = Printer::new(false).render(&v);
-        assert_eq!(out, "{ { token = ****, user = \"u\" }, { a = **** } }");
     }
 
     #[test]

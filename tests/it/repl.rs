@@ -1,7 +1,5 @@
-//! The REPL driven through a real pseudo-terminal, as an operator uses it.
-//!
-//! Ignored until `fleetsh repl` is wired to `fleetsh::repl::run` with the cloud module:
-//! enabled when `fleetsh repl` is wired. Run with `cargo test --test it repl:: -- --ignored`.
+//! The REPL driven through a real pseudo-terminal, as an operator uses it: `fleetsh repl` on a
+//! fresh embedded fleet (temp `--data`), with a temp HOME/XDG_STATE_HOME for its history.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,11 +34,19 @@ impl Repl {
             .env_remove("RUST_LOG");
         let mut session = Session::spawn(cmd).expect("spawning fleetsh repl");
         session.set_expect_timeout(Some(TIMEOUT));
+        let data = dir.path().join("data");
         let mut repl = Repl {
             session,
             dir,
             sync_count: 0,
         };
+        // The one-line banner: version, Lua, and the target.
+        repl.expect(concat!(
+            "fleetsh ",
+            env!("CARGO_PKG_VERSION"),
+            " · Lua 5.4 · "
+        ));
+        repl.expect(&format!("local fleet {}", data.display()));
         repl.expect("> ");
         repl
     }
@@ -103,7 +109,6 @@ impl Repl {
 }
 
 #[test]
-#[ignore = "enabled when `fleetsh repl` is wired"]
 fn expressions_print_their_values() {
     let mut r = Repl::start();
     r.line("6*7");
@@ -124,7 +129,6 @@ fn expressions_print_their_values() {
 }
 
 #[test]
-#[ignore = "enabled when `fleetsh repl` is wired"]
 fn multi_line_function_definition() {
     let mut r = Repl::start();
     r.line("function sq(x)");
@@ -139,12 +143,24 @@ fn multi_line_function_definition() {
 }
 
 #[test]
-#[ignore = "enabled when `fleetsh repl` is wired"]
 fn completes_cloud_functions() {
     let mut r = Repl::start();
     // First Tab fills in the common prefix, the second lists the candidates.
     r.send("cloud.get_rob\t\t");
-    r.expect("get_robot_part");
+    // The list is laid out in columns, then the prompt is drawn again with the line.
+    let listed = r
+        .session
+        .expect(expectrl::Regex(r"(?s)get_robot.*> cloud\.get_robot"))
+        .expect("a list of candidates");
+    let listed = String::from_utf8_lossy(listed.as_bytes()).into_owned();
+    for name in [
+        "get_robot ",
+        "get_robot_part ",
+        "get_robot_part_logs",
+        "get_robot_parts",
+    ] {
+        assert!(listed.contains(name), "{name} not offered: {listed:?}");
+    }
     // Ctrl-C drops the half-typed line; the next input runs alone. (Keys typed in the same
     // instant as Ctrl-C are dropped with it, so pause as a person would.)
     r.send("\x03");
@@ -155,7 +171,6 @@ fn completes_cloud_functions() {
 }
 
 #[test]
-#[ignore = "enabled when `fleetsh repl` is wired"]
 fn ctrl_c_interrupts_a_loop_and_the_session_goes_on() {
     let mut r = Repl::start();
     r.line("while true do end");
@@ -169,7 +184,6 @@ fn ctrl_c_interrupts_a_loop_and_the_session_goes_on() {
 }
 
 #[test]
-#[ignore = "enabled when `fleetsh repl` is wired"]
 fn history_is_written_without_printed_secrets() {
     let mut r = Repl::start();
     r.line("hist_marker = 271828");
@@ -199,4 +213,85 @@ fn history_is_written_without_printed_secrets() {
     r.line("hist_marker + 1");
     r.expect("271829");
     r.exit();
+}
+
+#[test]
+fn cloud_errors_show_their_code_and_underscore_keeps_the_result() {
+    let mut r = Repl::start();
+    r.line("cloud.get_robot('no-such-robot')");
+    r.expect("NOT_FOUND");
+    r.expect("> ");
+    r.line("cloud.create_location('un' .. 'der')");
+    r.expect("name = \"under\"");
+    r.expect("> ");
+    r.line("_.name .. '-score'");
+    r.expect("\"under-score\"");
+    r.exit();
+}
+
+#[test]
+fn help_describes_cloud_functions() {
+    let mut r = Repl::start();
+    r.line("help(cloud.get_robot_part_logs)");
+    r.expect("cloud.get_robot_part_logs(robot_part_id");
+    r.expect("num_log_entries = 100");
+    r.expect("> ");
+    r.line("help()");
+    r.expect("machines and parts:");
+    r.expect("> ");
+    // Every function of the live module has an entry with a signature (short lines: a line
+    // wider than the terminal wraps and its echo no longer matches).
+    for line in [
+        "missing, n = {}, 0",
+        "for k, v in pairs(cloud) do",
+        "  local e = cloud.__help[k]",
+        "  if type(v) == 'function' and k:sub(1, 1) ~= '_' then",
+        "    n = n + 1",
+        "    if not (e and e.signature) then",
+        "      missing[#missing + 1] = k",
+        "    end",
+        "  end",
+        "end",
+    ] {
+        r.line(line);
+    }
+    r.sync();
+    r.line("n > 60, table.concat(missing, ' ') .. '|'");
+    r.expect("true\t\"|\"");
+    r.exit();
+}
+
+#[test]
+fn printed_api_keys_are_masked_and_kept_out_of_history() {
+    let mut r = Repl::start();
+    // Short lines: a line wider than the terminal wraps, and its echo no longer matches.
+    r.line("org = cloud.default_org_id()");
+    r.sync();
+    r.line("a = { role = 'owner', resource_type = 'organization', resource_id = org }");
+    r.sync();
+    // A leading `local` outlives its line, so `k` is there on the next one.
+    r.line("local k, id = cloud.create_key({ a }, 'repl')");
+    r.sync();
+    r.line("k");
+    r.expect("****");
+    r.expect("> ");
+    // The test learns the key's text the way a user could: written to a private file.
+    let file = r.dir.path().join("key.txt");
+    r.line(&format!("write_private('{}', k:reveal())", file.display()));
+    r.sync();
+    let key = std::fs::read_to_string(&file).expect("key file");
+    assert!(key.len() >= 16, "{key:?}");
+    r.line(&format!("pasted = '{key}'"));
+    r.sync();
+    r.line("pasted == k:reveal()");
+    r.expect("true");
+    r.line("kept_line = 1");
+    let dir = r.exit();
+    let history = std::fs::read_to_string(Repl::history_path(&dir)).expect("history file");
+    assert!(history.contains("kept_line = 1"), "{history}");
+    assert!(history.contains("k:reveal()"), "{history}");
+    assert!(
+        !history.contains(key.as_str()),
+        "the key reached the history: {history}"
+    );
 }
