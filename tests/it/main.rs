@@ -1,6 +1,9 @@
 //! The one integration test binary: every test starts its own server on port 0.
 
+mod bad_input;
 mod durability;
+mod dynamic;
+mod fixture;
 mod fragments;
 mod harness;
 mod interop;
