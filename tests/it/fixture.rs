@@ -109,6 +109,12 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         .pointer("/members/0/user_id")
         .and_then(Value::as_str)
         .map_or_else(|| format!("{tag}-no-such-user"), str::to_string);
+    // Names that must be new on every create; the security test renews them per call.
+    ids.insert("fresh", format!("{tag}new"));
+    ids.insert(
+        "fresh_email",
+        format!("new-{}@example.com", tag.to_lowercase()),
+    );
     for (k, v) in [
         ("loc", loc),
         ("robot", robot),
@@ -169,7 +175,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app(
             "CreateOrganizationInvite",
-            json!({"organization_id": "$org", "email": "new@example.com", "authorizations": [g], "send_email_invite": false}),
+            json!({"organization_id": "$org", "email": "$fresh_email", "authorizations": [g], "send_email_invite": false}),
         ),
         app(
             "UpdateOrganizationInviteAuthorizations",
@@ -222,7 +228,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app(
             "NewRobotPart",
-            json!({"robot_id": "$robot", "part_name": "new part"}),
+            json!({"robot_id": "$robot", "part_name": "$fresh"}),
         ),
         app("DeleteRobotPart", json!({"part_id": "$extra_part"})),
         app("MarkPartAsMain", json!({"part_id": "$part"})),
@@ -233,7 +239,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             json!({"part_id": "$part", "secret_id": "$part_secret"}),
         ),
         app("ListRobots", json!({"location_id": "$loc"})),
-        app("NewRobot", json!({"name": "new robot", "location": "$loc"})),
+        app("NewRobot", json!({"name": "$fresh", "location": "$loc"})),
         app(
             "UpdateRobot",
             json!({"id": "$robot", "name": "renamed", "location": "$loc"}),
@@ -262,7 +268,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app(
             "CreateModule",
-            json!({"organization_id": "$org", "name": "newmod"}),
+            json!({"organization_id": "$org", "name": "$fresh"}),
         ),
         app(
             "UpdateModule",
