@@ -9,6 +9,7 @@ mod harness;
 mod interop;
 mod invites;
 mod keys;
+mod load;
 mod locations;
 mod logs;
 mod lua;

@@ -70,14 +70,15 @@ impl Serve {
         let _ = self.child.wait();
     }
 
-    pub async fn owner(&self) -> App {
+    /// An access token for the owner key.
+    pub async fn token(&self) -> String {
         let c = &self.creds;
         let channel = Channel::from_shared(c.address.clone())
             .unwrap()
             .connect()
             .await
             .unwrap();
-        let token = AuthServiceClient::new(channel.clone())
+        AuthServiceClient::new(channel)
             .authenticate(AuthenticateRequest {
                 entity: c.api_key_id.clone(),
                 credentials: Some(RpcCredentials {
@@ -88,7 +89,16 @@ impl Serve {
             .await
             .unwrap()
             .into_inner()
-            .access_token;
+            .access_token
+    }
+
+    pub async fn owner(&self) -> App {
+        let channel = Channel::from_shared(self.creds.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let token = self.token().await;
         AppServiceClient::with_interceptor(
             channel,
             Bearer(Some(format!("Bearer {token}").parse().unwrap())),
