@@ -13,6 +13,7 @@ mod load;
 mod locations;
 mod logs;
 mod lua;
+mod lua_types;
 mod modules;
 mod orgs;
 mod parts;
