@@ -361,5 +361,7 @@ fn req_has_placeholder(req: &serde_json::Value, p: &Path) -> bool {
             None => return false,
         };
     }
-    v.as_str().is_some_and(|s| s.starts_with('$'))
+    // `$fresh` names are new names, not references to something that exists.
+    v.as_str()
+        .is_some_and(|s| s.starts_with('$') && !s.starts_with("$fresh"))
 }
