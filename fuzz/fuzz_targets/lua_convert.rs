@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mlua::{Lua, Table, Value};
+use mlua::{Lua, LuaSerdeExt, Table, Value};
 use prost_reflect::{Kind, MessageDescriptor};
 
 use fleetsh::lua::convert::{from_message, to_message};
@@ -115,6 +115,12 @@ fuzz_target!(|data: &[u8]| {
         };
         let again = to_message(desc, &back)
             .unwrap_or_else(|e| panic!("{} does not round-trip: {e}", desc.name()));
+        // Compared as on the wire, where an explicit "" and an unset string are the same.
+        let wire = |m: &prost_reflect::DynamicMessage| {
+            prost_reflect::DynamicMessage::decode(desc.clone(), prost::Message::encode_to_vec(m).as_slice())
+                .expect("a message decodes from its own encoding")
+        };
+        let (msg, again) = (wire(&msg), wire(&again));
         // NaN is never equal to itself; its presence is the one allowed difference.
         if msg != again && !format!("{msg:?}").contains("NaN") {
             panic!("{} changed in the round trip:\n{msg:?}\n{again:?}", desc.name());

@@ -73,7 +73,7 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
         opts.listen = "127.0.0.1:0".parse().unwrap();
         let fleet = start(&opts).await.unwrap();
         let c = fleet.credentials.clone();
-        let channel = Channel::from_shared(c.address.clone()).unwrap().connect().await.unwrap();
+        let channel = Channel::from_shared(c.address.clone()).unwrap().tcp_nodelay(true).connect().await.unwrap();
         let token = token_for(&channel, &c.api_key_id, &c.api_key).await;
         (fleet, channel, token)
     });

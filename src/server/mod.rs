@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -165,7 +166,14 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .add_service(InterceptedService::new(robot, intercept));
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let incoming = TcpListenerStream::new(listener);
+    // serve_with_incoming leaves accepted sockets as they are, so Nagle's algorithm would hold
+    // back the small frames that end each reply until the client's delayed ACK (~40 ms).
+    let incoming = TcpListenerStream::new(listener).map(|s| {
+        s.and_then(|s| {
+            s.set_nodelay(true)?;
+            Ok(s)
+        })
+    });
     let task = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(incoming, async {
