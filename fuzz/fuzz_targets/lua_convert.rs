@@ -47,8 +47,12 @@ impl Gen<'_> {
         Ok(match self.byte() % 12 {
             0 => Value::Nil,
             1 => Value::Boolean(self.byte() & 1 == 1),
-            2 => Value::Integer(i64::from_le_bytes(self.bytes(8).try_into().unwrap_or([0; 8]))),
-            3 => Value::Number(f64::from_le_bytes(self.bytes(8).try_into().unwrap_or([0; 8]))),
+            2 => Value::Integer(i64::from_le_bytes(
+                self.bytes(8).try_into().unwrap_or([0; 8]),
+            )),
+            3 => Value::Number(f64::from_le_bytes(
+                self.bytes(8).try_into().unwrap_or([0; 8]),
+            )),
             4 | 5 => Value::String(lua.create_string(self.string())?),
             6 => Value::String(lua.create_string("2024-01-02T03:04:05.123Z")?),
             7 => Value::Function(lua.create_function(|_, ()| Ok(()))?),
@@ -59,7 +63,12 @@ impl Gen<'_> {
         })
     }
 
-    fn table(&mut self, lua: &Lua, desc: Option<&MessageDescriptor>, depth: u32) -> mlua::Result<Table> {
+    fn table(
+        &mut self,
+        lua: &Lua,
+        desc: Option<&MessageDescriptor>,
+        depth: u32,
+    ) -> mlua::Result<Table> {
         let t = lua.create_table()?;
         let n = self.byte() % 6;
         for i in 0..n {
@@ -106,7 +115,9 @@ fuzz_target!(|data: &[u8]| {
     let desc = &inputs[g.byte() as usize % inputs.len()];
     let lua = Lua::new();
     // As fleetsh::lua::new_state does, so decoded arrays are recognised.
-    lua.array_metatable().raw_set("__fleetsh_array", true).unwrap();
+    lua.array_metatable()
+        .raw_set("__fleetsh_array", true)
+        .unwrap();
     let table = g.table(&lua, Some(desc), 0).unwrap();
     if let Ok(msg) = to_message(desc, &table) {
         let back = from_message(&lua, &msg).expect("a converted message converts back to Lua");
@@ -117,13 +128,19 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|e| panic!("{} does not round-trip: {e}", desc.name()));
         // Compared as on the wire, where an explicit "" and an unset string are the same.
         let wire = |m: &prost_reflect::DynamicMessage| {
-            prost_reflect::DynamicMessage::decode(desc.clone(), prost::Message::encode_to_vec(m).as_slice())
-                .expect("a message decodes from its own encoding")
+            prost_reflect::DynamicMessage::decode(
+                desc.clone(),
+                prost::Message::encode_to_vec(m).as_slice(),
+            )
+            .expect("a message decodes from its own encoding")
         };
         let (msg, again) = (wire(&msg), wire(&again));
         // NaN is never equal to itself; its presence is the one allowed difference.
         if msg != again && !format!("{msg:?}").contains("NaN") {
-            panic!("{} changed in the round trip:\n{msg:?}\n{again:?}", desc.name());
+            panic!(
+                "{} changed in the round trip:\n{msg:?}\n{again:?}",
+                desc.name()
+            );
         }
     }
 });
