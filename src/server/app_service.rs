@@ -12,7 +12,9 @@ use tonic::{Request, Response, Status, Streaming};
 use super::auth::Claims;
 use super::authz::Principal;
 use super::error::ApiResult;
-use super::{Api, fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
+use super::{
+    Api, fragments, invites, keys, limits, locations, logs, modules, orgs, parts, robots, roles,
+};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
@@ -22,7 +24,7 @@ pub type TailStream = Pin<Box<dyn Stream<Item = Result<TailRobotPartLogsResponse
 
 impl Api {
     /// Runs one unary handler for the caller named by the request's token claims.
-    pub fn unary<Req, Resp>(
+    pub fn unary<Req: prost::Message, Resp>(
         &self,
         method: &'static str,
         request: Request<Req>,
@@ -31,7 +33,11 @@ impl Api {
         let start = Instant::now();
         let claims = request.extensions().get::<Claims>().cloned();
         let who = self.principal(claims.as_ref());
-        let result = who.and_then(|who| handler(self, &who, request.into_inner()));
+        let result = who.and_then(|who| {
+            let req = request.into_inner();
+            limits::check(method, &req)?;
+            handler(self, &who, req)
+        });
         log_call(
             method,
             claims.as_ref(),

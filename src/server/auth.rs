@@ -256,6 +256,7 @@ impl AuthService for AuthSvc {
             ));
         }
         let req = request.into_inner();
+        super::limits::check("Authenticate", &req)?;
         let creds = req
             .credentials
             .ok_or_else(|| Status::invalid_argument("credentials: required"))?;

@@ -65,9 +65,22 @@ impl From<ApiError> for Status {
                 tracing::error!(error = %e, "internal error");
                 Status::internal("internal error in the local fleet; see the server log")
             }
-            _ => Status::new(e.code(), e.to_string()),
+            _ => Status::new(e.code(), capped(e.to_string())),
         }
     }
+}
+
+/// Longest status message sent: it travels in an HTTP/2 trailer, and a client refuses a
+/// trailer block larger than its header list limit (16 KiB by default), which would turn a
+/// clear error into a protocol error.
+pub const MAX_MESSAGE_CHARS: usize = 2048;
+
+fn capped(mut msg: String) -> String {
+    if let Some((cut, _)) = msg.char_indices().nth(MAX_MESSAGE_CHARS) {
+        msg.truncate(cut);
+        msg.push_str("...");
+    }
+    msg
 }
 
 impl From<std::io::Error> for ApiError {
@@ -88,5 +101,12 @@ mod tests {
         let s: Status = ApiError::Storage(rusqlite::Error::InvalidQuery).into();
         assert_eq!(s.code(), Code::Internal);
         assert!(!s.message().contains("Query"));
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let s: Status = ApiError::not_found("robot", &"é".repeat(5000)).into();
+        assert!(s.message().starts_with("robot \"éé"));
+        assert_eq!(s.message().chars().count(), MAX_MESSAGE_CHARS + 3);
     }
 }

@@ -168,6 +168,9 @@ pub fn create_key_from_existing_key_authorizations(
 }
 
 pub fn list_keys(api: &Api, who: &Principal, req: ListKeysRequest) -> ApiResult<ListKeysResponse> {
+    if req.org_id.is_empty() {
+        return Err(ApiError::invalid("org_id", "required"));
+    }
     api.store.read(|c| {
         // Owners only, not operators: the list shows which keys can do what, which is the map
         // an attacker holding a read-only key would want.

@@ -9,6 +9,7 @@ pub mod error;
 mod fragments;
 mod invites;
 mod keys;
+pub mod limits;
 mod locations;
 mod logs;
 mod modules;

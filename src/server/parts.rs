@@ -317,7 +317,7 @@ pub fn update_robot_part(
         let known = req.last_known_update.as_ref().map(from_ts);
         if known.is_some_and(|k| k != stored) {
             return Err(ApiError::FailedPrecondition(format!(
-                "stale: the part changed since {} (last updated {}); read it again and retry",
+                "last_known_update {} is stale: the part was last updated {}; read it again and retry",
                 rfc3339(known.unwrap_or_default()),
                 rfc3339(stored)
             )));

@@ -108,6 +108,9 @@ pub fn get_rover_rental_robots(
     who: &Principal,
     req: GetRoverRentalRobotsRequest,
 ) -> ApiResult<GetRoverRentalRobotsResponse> {
+    if req.org_id.is_empty() {
+        return Err(ApiError::invalid("org_id", "required"));
+    }
     api.store.read(|c| {
         orgs::require_org(c, who, Perm::ReadOrganization, &req.org_id)?;
         let mut stmt = c.prepare_cached(

@@ -31,6 +31,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        make_private(path)?;
         let conn = Connection::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
         Self::init(conn)
@@ -116,6 +117,25 @@ pub fn row<T>(
 }
 
 /// A fresh id. UUIDs everywhere: the Python SDK insists that API key ids parse as UUIDs.
+/// The database holds location and part secrets and the token signing key: it is created,
+/// or tightened if an older version left it readable, with mode 0600. SQLite gives its -wal
+/// and -shm files the database's mode.
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("cannot create database {}: {e}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -1,0 +1,279 @@
+//! The permission matrix over EVERY unary RPC (the valid requests of `fixture::requests`)
+//! against owner / operator / location-scoped key / robot-scoped key / another organization's
+//! owner, and no token / expired token / deleted key (refused by every RPC). It replaces the
+//! first matrix (permissions.rs), which covered 17 RPCs.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tonic::Code;
+
+use crate::dynamic::{call, method, request};
+use crate::fixture::{Ids, grant, must, populate, requests, resolve};
+use crate::harness::TestServer;
+
+const OK: Code = Code::Ok;
+const DENY: Code = Code::PermissionDenied;
+
+/// Columns: owner, org operator, location owner key, robot owner key, other org's owner.
+/// Organization-wide things (fragments, modules, rover rentals, members) need a grant on the
+/// organization; a location or robot key sees only its location or robot. Moving a machine
+/// needs write access to the target location too. Queries about identities
+/// (ListOrganizationsByUser) answer only with organizations the caller can see.
+#[rustfmt::skip]
+const MATRIX: &[(&str, [Code; 5])] = &[
+    ("CreateOrganization",                     [OK,   OK,   OK,   OK,   OK]),
+    ("ListOrganizations",                      [OK,   OK,   OK,   OK,   OK]),
+    ("ListOrganizationsByUser",                [OK,   OK,   OK,   OK,   OK]),
+    ("GetOrganization",                        [OK,   OK,   OK,   OK,   DENY]),
+    ("GetOrganizationNamespaceAvailability",   [OK,   OK,   OK,   OK,   OK]),
+    ("ListOrganizationMembers",                [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateOrganizationInvite",               [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateOrganizationInviteAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteOrganizationMember",               [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteOrganizationInvite",               [OK,   DENY, DENY, DENY, DENY]),
+    ("ResendOrganizationInvite",               [OK,   DENY, DENY, DENY, DENY]),
+    ("CreateLocation",                         [OK,   DENY, OK,   DENY, DENY]),
+    ("GetLocation",                            [OK,   OK,   OK,   DENY, DENY]),
+    ("UpdateLocation",                         [OK,   DENY, OK,   DENY, DENY]),
+    ("DeleteLocation",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("ListLocations",                          [OK,   OK,   OK,   OK,   DENY]),
+    ("LocationAuth",                           [OK,   DENY, OK,   DENY, DENY]),
+    ("CreateLocationSecret",                   [OK,   DENY, OK,   DENY, DENY]),
+    ("DeleteLocationSecret",                   [OK,   DENY, OK,   DENY, DENY]),
+    ("GetRobot",                               [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRoverRentalRobots",                   [OK,   OK,   DENY, DENY, DENY]),
+    ("GetRobotParts",                          [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRobotPart",                           [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRobotPartLogs",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRobotPartHistory",                    [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateRobotPart",                        [OK,   DENY, OK,   OK,   DENY]),
+    ("NewRobotPart",                           [OK,   DENY, OK,   OK,   DENY]),
+    ("DeleteRobotPart",                        [OK,   DENY, OK,   OK,   DENY]),
+    ("MarkPartAsMain",                         [OK,   DENY, OK,   OK,   DENY]),
+    ("MarkPartForRestart",                     [OK,   OK,   OK,   OK,   DENY]),
+    ("CreateRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
+    ("DeleteRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
+    ("ListRobots",                             [OK,   OK,   OK,   OK,   DENY]),
+    ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
+    ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),
+    ("DeleteRobot",                            [OK,   DENY, OK,   DENY, DENY]),
+    ("ListFragments",                          [OK,   OK,   DENY, DENY, DENY]),
+    ("GetFragment",                            [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteFragment",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("AddRole",                                [OK,   DENY, DENY, DENY, DENY]),
+    ("RemoveRole",                             [OK,   DENY, DENY, DENY, DENY]),
+    ("ListAuthorizations",                     [OK,   OK,   DENY, DENY, DENY]),
+    ("CheckPermissions",                       [OK,   OK,   OK,   OK,   OK]),
+    ("CreateModule",                           [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateModule",                           [OK,   DENY, DENY, DENY, DENY]),
+    ("GetModule",                              [OK,   OK,   DENY, DENY, DENY]),
+    ("ListModules",                            [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateKey",                              [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteKey",                              [OK,   DENY, DENY, DENY, DENY]),
+    ("RotateKey",                              [OK,   DENY, DENY, DENY, DENY]),
+    ("ListKeys",                               [OK,   DENY, DENY, DENY, DENY]),
+    ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
+    ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
+];
+
+const COLUMNS: [&str; 5] = [
+    "owner",
+    "operator",
+    "location key",
+    "robot key",
+    "other org",
+];
+
+/// Replaces the resource a destructive call would consume with a new one made by `root`, so
+/// every principal meets the same situation whatever ran before it.
+async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) {
+    let org = ids["org"].clone();
+    ids.insert("fresh", format!("fresh{n}"));
+    ids.insert("fresh_email", format!("fresh{n}@example.com"));
+    let (key, value) = match name {
+        "DeleteLocation" => {
+            let r = must(
+                s,
+                root,
+                "CreateLocation",
+                json!({"organization_id": org, "name": format!("doomed{n}")}),
+            )
+            .await;
+            ("loc", r["location"]["id"].clone())
+        }
+        "DeleteLocationSecret" => {
+            let r = must(
+                s,
+                root,
+                "CreateLocationSecret",
+                json!({"location_id": ids["loc"]}),
+            )
+            .await;
+            let secrets = r["auth"]["secrets"].as_array().unwrap();
+            ("loc_secret", secrets.last().unwrap()["id"].clone())
+        }
+        "DeleteRobotPart" => {
+            let r = must(
+                s,
+                root,
+                "NewRobotPart",
+                json!({"robot_id": ids["robot"], "part_name": format!("doomed{n}")}),
+            )
+            .await;
+            ("extra_part", r["part_id"].clone())
+        }
+        "DeleteRobotPartSecret" => {
+            let r = must(
+                s,
+                root,
+                "CreateRobotPartSecret",
+                json!({"part_id": ids["part"]}),
+            )
+            .await;
+            let secrets = r["part"]["secrets"].as_array().unwrap();
+            ("part_secret", secrets.last().unwrap()["id"].clone())
+        }
+        "DeleteRobot" => {
+            let r = must(
+                s,
+                root,
+                "NewRobot",
+                json!({"name": format!("doomed{n}"), "location": ids["loc"]}),
+            )
+            .await;
+            ("robot", r["id"].clone())
+        }
+        "DeleteFragment" => {
+            let r = must(
+                s,
+                root,
+                "CreateFragment",
+                json!({"name": format!("doomed{n}"), "organization_id": org}),
+            )
+            .await;
+            ("frag", r["fragment"]["id"].clone())
+        }
+        "DeleteKey" | "RotateKey" => {
+            let r = must(s, root, "CreateKey", json!({"authorizations": [grant(&org, "operator", "organization", &org)], "name": format!("doomed{n}")})).await;
+            ("key", r["id"].clone())
+        }
+        "DeleteOrganizationInvite"
+        | "ResendOrganizationInvite"
+        | "UpdateOrganizationInviteAuthorizations" => {
+            let email = format!("doomed{n}@example.com");
+            must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
+            ("email", json!(email))
+        }
+        "RemoveRole" => {
+            let g = json!({"authorization_type": "role", "authorization_id": "location_operator", "resource_type": "location", "resource_id": ids["loc"], "identity_id": ids["key"], "organization_id": org, "identity_type": "api-key"});
+            must(s, root, "AddRole", json!({"authorization": g})).await;
+            return;
+        }
+        _ => return,
+    };
+    ids.insert(key, value.as_str().unwrap().to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_principal_gets_the_expected_code_from_every_rpc() {
+    let s = TestServer::start().await;
+    let c = s.fleet.credentials.clone();
+    let root = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let org = c.org_id.clone();
+    let ids = populate(&s, &root, &org, "A").await;
+    let b = must(&s, &root, "CreateOrganization", json!({"name": "B"})).await;
+    let b = b["organization"]["id"].as_str().unwrap().to_string();
+
+    let key = async |g: serde_json::Value| {
+        let k = must(
+            &s,
+            &root,
+            "CreateKey",
+            json!({"authorizations": [g], "name": "p"}),
+        )
+        .await;
+        let (id, secret) = (k["id"].as_str().unwrap(), k["key"].as_str().unwrap());
+        (id.to_string(), s.token(id, secret).await.unwrap())
+    };
+    let owner = key(grant(&org, "owner", "organization", &org)).await.1;
+    let operator = key(grant(&org, "operator", "organization", &org)).await.1;
+    let loc_key = key(grant(&org, "owner", "location", &ids["loc"])).await.1;
+    let robot_key = key(grant(&org, "owner", "robot", &ids["robot"])).await.1;
+    let other = key(grant(&b, "owner", "organization", &b)).await.1;
+    let (gone_id, gone) = key(grant(&org, "owner", "organization", &org)).await;
+    must(&s, &root, "DeleteKey", json!({"id": gone_id})).await;
+    let principals = [owner, operator, loc_key, robot_key, other];
+
+    let table = requests();
+    for (_, name, _) in &table {
+        assert!(
+            MATRIX.iter().any(|(m, _)| m == name),
+            "{name} has no row in MATRIX"
+        );
+    }
+    let mut mismatches = Vec::new();
+    let mut n = 0;
+    for (svc, name, req) in &table {
+        let expected = MATRIX.iter().find(|(m, _)| m == name).unwrap().1;
+        let m = method(svc, name);
+        for (i, token) in principals.iter().enumerate() {
+            n += 1;
+            let mut ids = ids.clone();
+            renew(&s, &root, name, &mut ids, n).await;
+            let r = call(
+                &s.channel,
+                Some(token),
+                &m,
+                request(&m, &resolve(req, &ids)),
+            )
+            .await;
+            let got = r.as_ref().err().map_or(OK, |e| e.code());
+            if got != expected[i] {
+                let why = r.err().map(|e| e.message().to_string()).unwrap_or_default();
+                mismatches.push(format!(
+                    "{name} as {}: expected {:?}, got {got:?} {why}",
+                    COLUMNS[i], expected[i]
+                ));
+            }
+        }
+        for (who, token) in [("no token", None), ("deleted key", Some(gone.as_str()))] {
+            let r = call(&s.channel, token, &m, request(&m, &resolve(req, &ids))).await;
+            if r.as_ref().err().map(|e| e.code()) != Some(Code::Unauthenticated) {
+                mismatches.push(format!(
+                    "{name} as {who}: expected Unauthenticated, got {r:?}"
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused_by_every_rpc() {
+    let s = TestServer::start_with(|o| o.token_ttl = Duration::from_secs(1)).await;
+    let c = s.fleet.credentials.clone();
+    let root = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let ids = populate(&s, &root, &c.org_id, "A").await;
+    let expiring = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    // Expiry has whole-second resolution and no leeway: two seconds are always past one.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut wrong = Vec::new();
+    for (svc, name, req) in &requests() {
+        let m = method(svc, name);
+        let r = call(
+            &s.channel,
+            Some(&expiring),
+            &m,
+            request(&m, &resolve(req, &ids)),
+        )
+        .await;
+        match r {
+            Err(e) if e.code() == Code::Unauthenticated && e.message().contains("xpired") => {}
+            other => wrong.push(format!("{name}: {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

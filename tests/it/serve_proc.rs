@@ -1,0 +1,113 @@
+//! `fleetsh serve` as a child process (the real binary, so kill -9 and its stderr are real),
+//! with its stderr in a file that tests can read.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient;
+use fleetsh::proto::rpc::v1::{AuthenticateRequest, Credentials as RpcCredentials};
+use fleetsh::proto::viam::app::v1::app_service_client::AppServiceClient;
+use fleetsh::server::Credentials;
+use tonic::transport::Channel;
+
+use crate::harness::{App, Bearer};
+
+pub struct Serve {
+    pub child: Child,
+    pub creds: Credentials,
+}
+
+impl Serve {
+    /// Starts a server on `listen` (e.g. "127.0.0.1:0") over `dir`, writing its stderr to
+    /// `log` (appended, so restarts keep one history), and waits until it serves.
+    pub fn spawn(dir: &Path, listen: &str, rust_log: &str, extra: &[&str], log: &Path) -> Self {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let start_len = out.metadata().unwrap().len() as usize;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fleetsh"))
+            .args(["serve", "--listen", listen, "--data"])
+            .arg(dir)
+            .args(extra)
+            .env("RUST_LOG", rust_log)
+            .stderr(Stdio::from(out))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn fleetsh serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if text[start_len.min(text.len())..].contains("serving the local fleet on") {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("fleetsh serve exited ({status}) before serving:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fleetsh serve did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let creds = Credentials::read(dir).unwrap();
+        Self { child, creds }
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as a service manager stops it, then waits.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// An access token for the owner key.
+    pub async fn token(&self) -> String {
+        let c = &self.creds;
+        let channel = Channel::from_shared(c.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        AuthServiceClient::new(channel)
+            .authenticate(AuthenticateRequest {
+                entity: c.api_key_id.clone(),
+                credentials: Some(RpcCredentials {
+                    r#type: "api-key".into(),
+                    payload: c.api_key.clone(),
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token
+    }
+
+    pub async fn owner(&self) -> App {
+        let channel = Channel::from_shared(self.creds.address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let token = self.token().await;
+        AppServiceClient::with_interceptor(
+            channel,
+            Bearer(Some(format!("Bearer {token}").parse().unwrap())),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
