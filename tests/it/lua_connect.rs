@@ -46,8 +46,14 @@ impl Served {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn fleetsh serve");
+        // The socket accepts before credentials.json names it: wait for both.
+        let ready = || {
+            fleetsh::server::Credentials::read(dir)
+                .is_ok_and(|c| c.address.ends_with(&format!(":{port}")))
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !ready() {
             assert!(
                 Instant::now() < deadline,
                 "fleetsh serve did not listen on {port}"
