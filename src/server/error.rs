@@ -30,6 +30,16 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The value of a required string field, trimmed; INVALID_ARGUMENT naming the field when empty.
+pub fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
+    let v = v.trim();
+    if v.is_empty() {
+        Err(ApiError::invalid(field, "required"))
+    } else {
+        Ok(v)
+    }
+}
+
 impl ApiError {
     pub fn invalid(field: &str, why: impl std::fmt::Display) -> Self {
         Self::InvalidArgument(format!("{field}: {why}"))

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, required};
 use super::orgs::ensure_org;
 use super::store::{found, new_id, new_secret, now, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -123,14 +123,6 @@ fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
     })
 }
 
-fn require_id<'a>(field: &str, id: &'a str) -> ApiResult<&'a str> {
-    if id.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(id)
-    }
-}
-
 pub fn create_location(
     api: &Api,
     who: &Principal,
@@ -170,7 +162,7 @@ pub fn get_location(
     who: &Principal,
     req: GetLocationRequest,
 ) -> ApiResult<GetLocationResponse> {
-    let id = require_id("location_id", &req.location_id)?;
+    let id = required("location_id", &req.location_id)?;
     api.store.read(|c| {
         who.require(Perm::ReadLocation, &Scope::location(c, id)?)?;
         Ok(GetLocationResponse {
@@ -184,7 +176,7 @@ pub fn update_location(
     who: &Principal,
     req: UpdateLocationRequest,
 ) -> ApiResult<UpdateLocationResponse> {
-    let id = require_id("location_id", &req.location_id)?;
+    let id = required("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         let scope = Scope::location(tx, id)?;
         who.require(Perm::WriteLocation, &scope)?;
@@ -240,7 +232,7 @@ pub fn delete_location(
     who: &Principal,
     req: DeleteLocationRequest,
 ) -> ApiResult<DeleteLocationResponse> {
-    let id = require_id("location_id", &req.location_id)?;
+    let id = required("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteLocation, &Scope::location(tx, id)?)?;
         let (robots, children): (i64, i64) = tx.query_row(
@@ -294,7 +286,7 @@ pub fn location_auth_rpc(
     who: &Principal,
     req: LocationAuthRequest,
 ) -> ApiResult<LocationAuthResponse> {
-    let id = require_id("location_id", &req.location_id)?;
+    let id = required("location_id", &req.location_id)?;
     api.store.read(|c| {
         who.require(Perm::ReadLocationSecret, &Scope::location(c, id)?)?;
         Ok(LocationAuthResponse {
@@ -308,7 +300,7 @@ pub fn create_location_secret(
     who: &Principal,
     req: CreateLocationSecretRequest,
 ) -> ApiResult<CreateLocationSecretResponse> {
-    let id = require_id("location_id", &req.location_id)?;
+    let id = required("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         let scope = Scope::location(tx, id)?;
         who.require(Perm::WriteLocation, &scope)?;
@@ -325,8 +317,8 @@ pub fn delete_location_secret(
     who: &Principal,
     req: DeleteLocationSecretRequest,
 ) -> ApiResult<DeleteLocationSecretResponse> {
-    let id = require_id("location_id", &req.location_id)?;
-    let secret_id = require_id("secret_id", &req.secret_id)?;
+    let id = required("location_id", &req.location_id)?;
+    let secret_id = required("secret_id", &req.secret_id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteLocation, &Scope::location(tx, id)?)?;
         let n = tx.execute(

@@ -14,7 +14,7 @@ use super::Api;
 use super::app_service::{TailStream, log_call};
 use super::auth::Claims;
 use super::authz::{Identity, Perm, Principal, Scope};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, required};
 use super::store::{from_ts, now, to_ts};
 use crate::proto::viam::app::v1::*;
 use crate::proto::viam::common::v1::LogEntry;
@@ -29,14 +29,6 @@ const TAIL_BATCH: i64 = 500;
 /// The newest log sequence number (0 when there are no logs).
 pub fn last_seq(store: &super::store::Store) -> ApiResult<i64> {
     store.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM logs", [], |r| r.get(0))?))
-}
-
-fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
-    if v.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(v)
-    }
 }
 
 fn decode_entry(bytes: &[u8]) -> ApiResult<LogEntry> {

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
 use super::authz::{Identity, Perm, Principal, Scope};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, required};
 use super::robots::online;
 use super::store::{found, from_ts, new_id, new_secret, now, to_ts};
 use super::structs::{json_to_struct, struct_to_json};
@@ -17,15 +17,6 @@ const DOMAIN: &str = "local.fleetsh";
 
 const HISTORY_PAGE_DEFAULT: i64 = 100;
 const HISTORY_PAGE_MAX: i64 = 1000;
-
-fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(v)
-    }
-}
 
 /// The part's scope after checking `perm` on it.
 fn authorize(c: &Connection, who: &Principal, perm: Perm, part_id: &str) -> ApiResult<Scope> {

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, required};
 use super::store::{found, new_id, now, row, to_ts};
 use super::{orgs, parts};
 use crate::proto::viam::app::v1::*;
@@ -61,15 +61,6 @@ pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
         "robot",
         id,
     )
-}
-
-fn required<'a>(field: &str, v: &'a str) -> ApiResult<&'a str> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err(ApiError::invalid(field, "required"))
-    } else {
-        Ok(v)
-    }
 }
 
 fn ensure_unique_name(
