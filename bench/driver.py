@@ -1,4 +1,4 @@
-"""Runs the fleetsh benchmarks (see docs/bench.md): one `fleetsh serve` on loopback, one floor
+"""Runs the fleetsh benchmarks (see the README, "Benchmarks"): one `fleetsh serve` on loopback, one floor
 server, each workload for fleetsh (bench/*.lua) and for the Python SDK (bench/python_sdk.py),
 interleaved run by run so that a noisy machine hits both alike; medians go to a markdown table.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks fleetsh against the Python SDK (viam-sdk) and against a bare tonic call (the floor),
-# all against one `fleetsh serve` on loopback. Writes bench/results.md; see docs/bench.md.
+# all against one `fleetsh serve` on loopback. Writes bench/results.md; see the README, "Benchmarks".
 #   bench/run.sh            (RUNS=N for N runs per workload, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
