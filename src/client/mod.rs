@@ -27,10 +27,17 @@ pub const DEFAULT_URL: &str = "https://app.viam.com:443";
 const MAX_MESSAGE_BYTES: usize = crate::server::MAX_MESSAGE_BYTES;
 const READ_ATTEMPTS: u32 = 3;
 
+/// An access token and when to renew it before it expires.
+#[derive(Clone)]
+struct Token {
+    value: String,
+    renew_at: Option<std::time::SystemTime>,
+}
+
 pub struct Client {
     channel: Channel,
     key: Option<ApiKey>,
-    token: Mutex<Option<String>>,
+    token: Mutex<Option<Token>>,
     timeout: Duration,
 }
 
@@ -162,9 +169,26 @@ impl Client {
 
     async fn authenticate(&self) -> Result<(), Status> {
         let Some(key) = &self.key else { return Ok(()) };
-        let token = self.exchange(key).await?;
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        let value = self.exchange(key).await?;
+        let renew_at = auth::renew_at(&value);
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token { value, renew_at });
         Ok(())
+    }
+
+    /// Renews the token when it is about to expire, so long scripts are not refused first.
+    async fn renew_if_due(&self) -> Result<(), Status> {
+        let due = self
+            .token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|t| t.renew_at)
+            .is_some_and(|at| at <= std::time::SystemTime::now());
+        if !due {
+            return Ok(());
+        }
+        tracing::debug!("access token about to expire; renewing it");
+        self.authenticate().await
     }
 
     /// API key -> access token, on this connection.
@@ -192,7 +216,7 @@ impl Client {
         }
         let token = self.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(t) = token {
-            let v = MetadataValue::try_from(format!("Bearer {t}"))
+            let v = MetadataValue::try_from(format!("Bearer {}", t.value))
                 .map_err(|_| Status::internal("access token is not a valid header value"))?;
             req.metadata_mut().insert("authorization", v);
         }
@@ -230,6 +254,7 @@ impl Client {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Status>>,
     {
+        self.renew_if_due().await?;
         let read = is_read(method.name());
         let mut reauthed = false;
         let mut n = 0;
@@ -242,6 +267,10 @@ impl Client {
             let can_reauth = !reauthed && self.key.is_some();
             match after_failure(err.code(), read, n, can_reauth) {
                 Next::Reauthenticate => {
+                    tracing::debug!(
+                        method = method.name(),
+                        "access token refused; authenticating again"
+                    );
                     reauthed = true;
                     n -= 1;
                     self.authenticate().await?;

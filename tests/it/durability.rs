@@ -208,3 +208,50 @@ async fn a_token_expiring_mid_script_is_renewed_unnoticed() {
     assert!(start.elapsed() > Duration::from_millis(2500));
     drop(serve);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_renewed_before_it_expires() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("fleet");
+    let log = tmp.path().join("serve.log");
+    // A 3 s token is renewed 1 s before its expiry, i.e. 2 s after it was issued.
+    let serve = Serve::spawn(&data, "127.0.0.1:0", "info", &["--token-ttl", "3s"], &log);
+    let c = serve.creds.clone();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetsh"))
+        .args([
+            "--log-level",
+            "fleetsh=debug",
+            "run",
+            "--url",
+            &c.address,
+            "-",
+        ])
+        .env("VIAM_API_KEY_ID", &c.api_key_id)
+        .env("VIAM_API_KEY", &c.api_key)
+        .env_remove("FLEETSH_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let script = "cloud.list_organizations() sleep(2.3) cloud.list_organizations() print('done')";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("renewing it"),
+        "no renewal before expiry:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("token refused"),
+        "the server had to refuse the token first:\n{stderr}"
+    );
+    drop(serve);
+}
