@@ -1,4 +1,4 @@
-//! The `cloud` table's Rust core: `cloud._call(method, args, name)` reaches ANY method of the
+//! The `cloud` table's Rust core: `cloud._call(method, args, name, labels)` reaches ANY method of the
 //! descriptor pool through the one generic client path, so adding an RPC to proto/ needs no
 //! Rust. The ergonomic names live in prelude.lua on top of it.
 
@@ -8,7 +8,7 @@ use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value 
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::Streaming;
 
-use super::convert::{self, closest};
+use super::convert::{self, Labels, closest};
 use super::error::{CallError, snake_case};
 use crate::client::{Client, normalize};
 use crate::proto::{APP_SERVICE, POOL};
@@ -54,10 +54,35 @@ fn fail(lua: &Lua, e: CallError) -> mlua::Result<MultiValue> {
     ]))
 }
 
-fn request(method: &MethodDescriptor, args: Option<Table>) -> Result<DynamicMessage, String> {
+fn request(
+    method: &MethodDescriptor,
+    args: Option<Table>,
+    labels: &Labels,
+) -> Result<DynamicMessage, String> {
     match args {
-        Some(t) => convert::to_message(&method.input(), &t),
+        Some(t) => convert::to_message_labeled(&method.input(), &t, labels),
         None => Ok(DynamicMessage::new(method.input())),
+    }
+}
+
+/// The request argument must be a table (or nil for an empty request): say so by method name
+/// rather than letting mlua report a bare "error converting Lua string to table".
+fn request_table(method: &MethodDescriptor, args: Lv) -> Result<Option<Table>, String> {
+    match args {
+        Lv::Nil => Ok(None),
+        Lv::Table(t) => Ok(Some(t)),
+        other => {
+            let what = if method.is_client_streaming() {
+                "array of request messages"
+            } else {
+                "table of request fields"
+            };
+            Err(format!(
+                "{} request: expected {what}, got {}",
+                method.name(),
+                convert::type_name(&other)
+            ))
+        }
     }
 }
 
@@ -66,6 +91,7 @@ async fn call(
     cloud: &Cloud,
     method: &MethodDescriptor,
     args: Option<Table>,
+    labels: &Labels,
     display: &str,
 ) -> mlua::Result<Result<Lv, CallError>> {
     let invalid = |m: String| CallError::new(display, "INVALID_ARGUMENT", m);
@@ -77,7 +103,7 @@ async fn call(
         for (i, t) in items.sequence_values::<Table>().enumerate() {
             match t
                 .map_err(|e| e.to_string())
-                .and_then(|t| convert::to_message(&method.input(), &t))
+                .and_then(|t| convert::to_message_labeled(&method.input(), &t, labels))
             {
                 Ok(m) => msgs.push(m),
                 Err(e) => return Ok(Err(invalid(format!("message {}: {e}", i + 1)))),
@@ -88,7 +114,7 @@ async fn call(
             Err(s) => Err(CallError::from_status(display, &s)),
         });
     }
-    let msg = match request(method, args) {
+    let msg = match request(method, args, labels) {
         Ok(m) => m,
         Err(e) => return Ok(Err(invalid(e))),
     };
@@ -164,16 +190,22 @@ impl UserData for CallStream {
 pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> {
     let c = cloud.clone();
     let call_fn = lua.create_async_function(
-        move |lua, (name, args, display): (String, Option<Table>, Option<String>)| {
+        move |lua, (name, args, display, labels): (String, Lv, Option<String>, Option<Labels>)| {
             let cloud = c.clone();
             async move {
                 let display =
                     display.unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
+                let invalid = |e| fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e));
                 let method = match find_method(&name) {
                     Ok(m) => m,
-                    Err(e) => return fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e)),
+                    Err(e) => return invalid(e),
                 };
-                let sent = call(&lua, &cloud, &method, args.clone(), &display);
+                let args = match request_table(&method, args) {
+                    Ok(a) => a,
+                    Err(e) => return invalid(e),
+                };
+                let labels = labels.unwrap_or_default();
+                let sent = call(&lua, &cloud, &method, args.clone(), &labels, &display);
                 // The one interception point: secrets, dry-run plans, audit lines.
                 match crate::chores::hook::around(&lua, &method, &display, args, sent).await? {
                     Ok(v) => ok(&lua, v),

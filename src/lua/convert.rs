@@ -24,7 +24,8 @@ fn lua_err(e: mlua::Error) -> String {
     e.to_string()
 }
 
-fn type_name(v: &Lv) -> &'static str {
+/// A Lua value's type as errors name it (integers apart from floats).
+pub fn type_name(v: &Lv) -> &'static str {
     match v {
         Lv::Integer(_) => "integer",
         Lv::Number(_) => "number",
@@ -50,7 +51,20 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Builds a message of type `desc` from a Lua table.
 pub fn to_message(desc: &MessageDescriptor, table: &Table) -> ConvResult<DynamicMessage> {
-    message_from_table(desc, table, "")
+    message_from_table(desc, table, "", None)
+}
+
+/// Top-level field name -> the name the user wrote it as (the prelude's `map` reversed).
+pub type Labels = std::collections::HashMap<String, String>;
+
+/// Like `to_message`, but errors about a top-level field (and anything inside it) name it by its
+/// label: `robot_id: expected string`, not the proto field `id` the user never typed.
+pub fn to_message_labeled(
+    desc: &MessageDescriptor,
+    table: &Table,
+    labels: &Labels,
+) -> ConvResult<DynamicMessage> {
+    message_from_table(desc, table, "", Some(labels))
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -65,6 +79,7 @@ fn message_from_table(
     desc: &MessageDescriptor,
     table: &Table,
     path: &str,
+    labels: Option<&Labels>,
 ) -> ConvResult<DynamicMessage> {
     let mut msg = DynamicMessage::new(desc.clone());
     for pair in table.pairs::<Lv, Lv>() {
@@ -85,7 +100,8 @@ fn message_from_table(
         let Some(field) = desc.get_field_by_name(&name) else {
             return Err(unknown_field(desc, &name));
         };
-        let fpath = join(path, &name);
+        let label = labels.and_then(|l| l.get(&name)).unwrap_or(&name);
+        let fpath = join(path, label);
         let value = field_value(&field, v, &fpath)?;
         msg.try_set_field(&field, value)
             .map_err(|e| format!("{fpath}: {e}"))?;
@@ -285,7 +301,7 @@ fn message_value(m: &MessageDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
             other => return Err(expected(path, "array (ListValue)", other)),
         },
         _ => match &v {
-            Lv::Table(t) => message_from_table(m, t, path)?,
+            Lv::Table(t) => message_from_table(m, t, path, None)?,
             other => return Err(expected(path, &format!("table ({})", m.full_name()), other)),
         },
     };

@@ -29,13 +29,15 @@ do
   end
 end
 
---- cloud.call("GetRobot", {id = "..."}): any AppService method by its RPC name.
-function cloud.call(method, args, name)
-  local ok, v = cloud._call(method, args, name)
+-- `labels` (request field -> argument name) lets conversion errors name what the user wrote.
+local function call(method, args, name, labels)
+  local ok, v = cloud._call(method, args, name, labels)
   if not ok then raise(v) end
   return v
 end
-local call = cloud.call
+
+--- cloud.call("GetRobot", {id = "..."}): any AppService method by its RPC name.
+function cloud.call(method, args, name) return call(method, args, name) end
 
 local function invalid(fname, msg) raise(cloud._error(fname, "INVALID_ARGUMENT", msg)) end
 
@@ -84,6 +86,12 @@ local function is_named(t)
   return true
 end
 
+-- "; did you mean 'x'?" when `k` looks like a typo of one of `names`, else the list of them.
+local function hint(k, names, what)
+  local near = type(k) == "string" and cloud._closest(k, names)
+  return near and ("; did you mean '" .. near .. "'?") or string.format(" (%s: %s)", what, table.concat(names, ", "))
+end
+
 local function args_of(fname, params, allowed, ...)
   local n = select("#", ...)
   local first = ...
@@ -93,9 +101,7 @@ local function args_of(fname, params, allowed, ...)
         local names = {}
         for p in pairs(allowed) do names[#names + 1] = p end
         table.sort(names)
-        local near = cloud._closest(k, names)
-        invalid(fname, string.format("unknown argument '%s' for %s%s", k, fname,
-          near and ("; did you mean '" .. near .. "'?") or (" (arguments: " .. table.concat(names, ", ") .. ")")))
+        invalid(fname, string.format("unknown argument '%s' for %s%s", k, fname, hint(k, names, "arguments")))
       end
     end
     return first
@@ -107,6 +113,45 @@ local function args_of(fname, params, allowed, ...)
   local a = {}
   for i = 1, n do a[params[i]] = (select(i, ...)) end
   return a
+end
+
+local function lua_type(v) return math.type(v) or type(v) end
+
+-- Checks the arguments a `build` function reads, with the generic path's error shape
+-- ("fname: INVALID_ARGUMENT: arg: expected T, got U"). A type is a Lua type name, {T} (an array
+-- of T) or {field = T, ...} (a table whose present fields have those types, and no others: args_of
+-- has checked the top level's names already); nil always passes.
+local function check(fname, path, v, want)
+  if v == nil then return end
+  if type(want) == "string" then
+    if type(v) ~= want then invalid(fname, string.format("%s: expected %s, got %s", path, want, lua_type(v))) end
+    return
+  end
+  local array = want[1] ~= nil
+  if type(v) ~= "table" then
+    invalid(fname, string.format("%s: expected %s, got %s", path, array and "array" or "table", lua_type(v)))
+  end
+  local function sub(k) return path == "" and k or path .. "." .. k end
+  if not array then
+    for k, t in pairs(want) do check(fname, sub(k), v[k], t) end
+    if path == "" then return end
+    for k in pairs(v) do
+      if want[k] == nil then
+        local names = {}
+        for f in pairs(want) do names[#names + 1] = f end
+        table.sort(names)
+        invalid(fname, string.format("%s: unknown field '%s'%s", path, tostring(k), hint(k, names, "fields")))
+      end
+    end
+    return
+  end
+  local n = #v
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      invalid(fname, string.format("%s: expected an array, found key '%s'", path, tostring(k)))
+    end
+  end
+  for i = 1, n do check(fname, string.format("%s[%d]", path, i), v[i], want[1]) end
 end
 
 local function unwrap(resp, ret)
@@ -135,9 +180,13 @@ local function authorization(a, org, identity_type)
   }
 end
 
+-- The fields of a role binding, as add_role takes them and create_key's authorizations hold them.
+local ROLE = { identity_id = "string", role = "string", resource_type = "string", resource_id = "string" }
+
 -- {name, RPC, args = positional names, org = request field filled from org_id,
 --  loc = true: location_id defaults to the credentials' location, map = arg -> request field,
---  defaults = arg -> value, ret = field | {fields} (multiple returns) | nil, build = custom request}
+--  defaults = arg -> value, ret = field | {fields} (multiple returns) | nil, build = custom request,
+--  types = the arguments' types (see `check`), required with build: it bypasses field conversion}
 local specs = {
   -- organizations
   { "create_organization", "CreateOrganization", args = { "name" }, ret = "organization" },
@@ -205,9 +254,9 @@ local specs = {
   { "delete_fragment", "DeleteFragment", args = { "fragment_id" }, map = { fragment_id = "id" } },
   -- authorization
   { "add_role", "AddRole", args = { "identity_id", "role", "resource_type", "resource_id" }, org = true,
-    build = function(a, org) return { authorization = authorization(a, org, "") } end },
+    types = ROLE, build = function(a, org) return { authorization = authorization(a, org, "") } end },
   { "remove_role", "RemoveRole", args = { "identity_id", "role", "resource_type", "resource_id" }, org = true,
-    build = function(a, org) return { authorization = authorization(a, org, "") } end },
+    types = ROLE, build = function(a, org) return { authorization = authorization(a, org, "") } end },
   { "list_authorizations", "ListAuthorizations", args = { "resource_ids" }, org = "organization_id",
     ret = "authorizations" },
   { "check_permissions", "CheckPermissions", args = { "permissions" }, ret = "authorized_permissions" },
@@ -215,6 +264,9 @@ local specs = {
   { "create_module", "CreateModule", args = { "name" }, org = "organization_id", ret = { "module_id", "url" } },
   { "update_module", "UpdateModule", args = { "module_id", "url", "description", "models", "entrypoint", "public" },
     ret = "url",
+    types = { module_id = "string", url = "string", description = "string", entrypoint = "string",
+      public = "boolean",
+      models = { { api = "string", model = "string", markdown_documentation = "string", description = "string" } } },
     build = function(a)
       return {
         module_id = a.module_id, url = a.url, description = a.description, models = a.models,
@@ -222,12 +274,14 @@ local specs = {
       }
     end },
   { "upload_module_file", "UploadModuleFile", args = { "module_file_info", "file" }, ret = "url",
+    types = { file = "string",
+      module_file_info = { module_id = "string", version = "string", platform = "string", platform_tags = { "string" } } },
     build = function(a) return { { module_file_info = a.module_file_info }, { file = a.file } } end },
   { "get_module", "GetModule", args = { "module_id" }, ret = "module" },
   { "list_modules", "ListModules", org = "organization_id", ret = "modules" },
   -- API keys
   { "create_key", "CreateKey", args = { "authorizations", "name" }, org = true, ret = { "key", "id" },
-    build = function(a, org)
+    types = { authorizations = { ROLE }, name = "string" }, build = function(a, org)
       local auths = {}
       for i, x in ipairs(a.authorizations or {}) do auths[i] = authorization(x, org, "api-key") end
       return { authorizations = auths, name = a.name or os.date("%Y-%m-%d %H:%M:%S") }
@@ -248,6 +302,10 @@ local function allowed_of(spec, extra)
 end
 
 local function request_of(spec, fname, a)
+  if spec.build then
+    check(fname, "", a, spec.types)
+    check(fname, "org_id", a.org_id, "string")
+  end
   local org = a.org_id
   if spec.org and org == nil then org = default_org(fname) end
   if spec.build then return spec.build(a, org) end
@@ -263,12 +321,21 @@ local function request_of(spec, fname, a)
   return req
 end
 
+-- Request field -> argument name, for the fields whose names differ.
+local function labels_of(spec)
+  local labels = {}
+  for arg, field in pairs(spec.map or {}) do labels[field] = arg end
+  if type(spec.org) == "string" and spec.org ~= "org_id" then labels[spec.org] = "org_id" end
+  return labels
+end
+
 local function define(spec)
   local fname, rpc = spec[1], spec[2]
-  local params, allowed = spec.args or {}, allowed_of(spec)
+  assert(spec.build == nil or spec.types, fname .. ": a spec with build needs types")
+  local params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
   cloud[fname] = function(...)
     local a = args_of(fname, params, allowed, ...)
-    return unwrap(call(rpc, request_of(spec, fname, a), fname), spec.ret)
+    return unwrap(call(rpc, request_of(spec, fname, a), fname, labels), spec.ret)
   end
 end
 
@@ -282,7 +349,7 @@ do
   local allowed = allowed_of({ args = params })
   cloud.get_robot_part = function(...)
     local a = args_of(fname, params, allowed, ...)
-    local resp = call("GetRobotPart", { id = a.robot_part_id }, fname)
+    local resp = call("GetRobotPart", { id = a.robot_part_id }, fname, { id = "robot_part_id" })
     if a.dest then
       local f = assert(io.open(a.dest, "w"))
       f:write(json.encode(json.decode(resp.config_json ~= "" and resp.config_json or "{}"), { indent = true }))
@@ -309,7 +376,7 @@ do
       local resp = call("GetRobotPartLogs", {
         id = a.robot_part_id, filter = a.filter or "", page_token = token, levels = a.log_levels or {},
         start = a.start, ["end"] = a["end"], order = a.order, range = a.range,
-      }, fname)
+      }, fname, { id = "robot_part_id", levels = "log_levels" })
       for _, e in ipairs(resp.logs) do
         if want ~= 0 and #out >= want then break end
         out[#out + 1] = e
@@ -359,7 +426,8 @@ do
     local errors_only = a.errors_only
     if errors_only == nil then errors_only = true end
     local req = { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }
-    local stream = call("TailRobotPartLogs", req, fname)
+    local labels = { id = "robot_part_id" }
+    local stream = call("TailRobotPartLogs", req, fname, labels)
     local function close()
       if stream then stream:close(); stream = nil end
     end
@@ -384,7 +452,7 @@ do
         warn(string.format("%s: stream lost (%s); reconnecting in %.1fs", fname, tostring(err), delay))
         sleep(delay * (0.5 + math.random()))
         delay = math.min(delay * 2, 5)
-        local ok, s = cloud._call("TailRobotPartLogs", req, fname)
+        local ok, s = cloud._call("TailRobotPartLogs", req, fname, labels)
         if not ok then
           if not TRANSIENT[s.code] then raise(s) end
           err = s

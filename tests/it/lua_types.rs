@@ -102,32 +102,91 @@ fn malformed_json_names_the_line() {
     );
 }
 
-// Known client-side gaps, kept as failing tests until fixed (run with --ignored):
-
 #[test]
-#[ignore = "client bug: a Python-named argument is reported by its proto field (id), not its name (robot_id)"]
 fn errors_name_the_python_argument_not_the_proto_field() {
-    fails_naming("cloud.get_robot(42)", &["robot_id", "expected string"]);
+    // `map`ped arguments (robot_id -> id) and org_id (-> organization_id), in custom functions too.
+    fails_naming(
+        "cloud.get_robot(42)",
+        &["get_robot", "robot_id: expected string, got integer"],
+    );
+    fails_naming(
+        "cloud.update_robot{robot_id = 'r', location_id = true}",
+        &["update_robot", "location_id: expected string, got boolean"],
+    );
+    fails_naming(
+        "cloud.list_locations{org_id = 5}",
+        &["list_locations", "org_id: expected string, got integer"],
+    );
+    fails_naming(
+        "cloud.get_robot_part_logs{robot_part_id = 3}",
+        &["get_robot_part_logs", "robot_part_id: expected string"],
+    );
 }
 
 #[test]
-#[ignore = "client bug: a non-table message argument to cloud.call gives mlua's 'error converting Lua string to table'"]
-fn call_with_a_string_request_names_the_argument() {
+fn call_with_a_non_table_request_names_the_method() {
     fails_naming(
         "cloud.call('GetRobot', 'x')",
-        &["GetRobot", "expected table"],
+        &["GetRobot", "expected table", "got string"],
+    );
+    fails_naming(
+        "cloud.call('UploadModuleFile', 5)",
+        &["UploadModuleFile", "expected array", "got integer"],
     );
 }
 
 #[test]
-#[ignore = "client bug: create_key(5) fails with 'attempt to index a number value'; a string for authorizations is silently empty"]
-fn create_key_with_a_number_or_string_names_authorizations() {
-    fails_naming(
-        "cloud.create_key(5)",
-        &["create_key", "authorizations", "expected"],
-    );
-    fails_naming(
-        "cloud.create_key{authorizations = 'x'}",
-        &["create_key", "authorizations", "expected"],
-    );
+fn build_functions_check_their_arguments_first() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "cloud.create_key(5)",
+            &["create_key", "authorizations: expected array, got integer"],
+        ),
+        (
+            "cloud.create_key{authorizations = 'x'}",
+            &["create_key", "authorizations: expected array, got string"],
+        ),
+        // One authorization instead of a list of them is not silently empty.
+        (
+            "cloud.create_key{authorizations = {role = 'owner'}}",
+            &["authorizations: expected an array, found key 'role'"],
+        ),
+        (
+            "cloud.create_key{{role = 1}}",
+            &["authorizations[1].role: expected string, got integer"],
+        ),
+        (
+            "cloud.create_key{{rol = 'owner'}}",
+            &[
+                "authorizations[1]: unknown field 'rol'",
+                "did you mean 'role'",
+            ],
+        ),
+        (
+            "cloud.add_role(1)",
+            &["add_role", "identity_id: expected string, got integer"],
+        ),
+        (
+            "cloud.remove_role{identity_id = 'u', org_id = 3}",
+            &["remove_role", "org_id: expected string, got integer"],
+        ),
+        (
+            "cloud.update_module{module_id = 'm', public = 'yes'}",
+            &["update_module", "public: expected boolean, got string"],
+        ),
+        (
+            "cloud.update_module{module_id = 'm', models = {{api = 1}}}",
+            &["models[1].api: expected string, got integer"],
+        ),
+        (
+            "cloud.upload_module_file(5, 'bytes')",
+            &[
+                "upload_module_file",
+                "module_file_info: expected table, got integer",
+            ],
+        ),
+    ];
+    for (chunk, needles) in cases {
+        fails_naming(chunk, needles);
+    }
 }
