@@ -104,17 +104,22 @@ fn strip_shebang(code: &mut [u8]) {
 
 /// Runs `source` against the fleet chosen by `g`; returns the process exit code.
 pub fn main(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    on_lua_thread(run(g, r, source, args))
+}
+
+/// Runs `f` on a current-thread runtime: Lua stays on one thread, and concurrency inside a
+/// script comes from async calls in coroutines.
+pub fn on_lua_thread(f: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("fleetsh: cannot start the runtime: {e}");
-            return EXIT_SCRIPT;
+            EXIT_SCRIPT
         }
-    };
-    rt.block_on(run(g, r, source, args))
+    }
 }
 
 pub fn run_id() -> String {

@@ -12,17 +12,7 @@ use crate::run::{self, Connected, EXIT_SCRIPT};
 
 /// Runs the REPL against the fleet chosen by `g`; returns the process exit code (0 on Ctrl-D).
 pub fn main(g: &GlobalOpts) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fleetsh: cannot start the runtime: {e}");
-            return EXIT_SCRIPT;
-        }
-    };
-    rt.block_on(session(g))
+    run::on_lua_thread(session(g))
 }
 
 async fn session(g: &GlobalOpts) -> u8 {
