@@ -156,7 +156,12 @@ fn array_items(t: &Table, path: &str) -> ConvResult<Vec<Lv>> {
             }
         }
     }
-    debug_assert_eq!(count, n);
+    // `#t` of a table with holes is any border, so 1..n may hold fewer keys than n.
+    if count != n {
+        return Err(format!(
+            "{path}: expected an array, found a hole (nil) among its first {n} items"
+        ));
+    }
     (1..=n)
         .map(|i| t.raw_get::<Lv>(i).map_err(lua_err))
         .collect()

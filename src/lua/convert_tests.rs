@@ -374,3 +374,16 @@ fn closest_only_suggests_plausible_names() {
     assert_eq!(closest("nme", ["name", "location"]), Some("name"));
     assert_eq!(closest("zzzz", ["name", "location"]), None);
 }
+
+#[test]
+fn arrays_with_holes_are_refused_not_read_past() {
+    // Found by the lua_convert fuzz target: `#t` may count past a hole.
+    let lua = lua();
+    for src in [
+        "{ resource_ids = { 'a', nil, 'c', 'd' } }",
+        "{ resource_ids = { [1] = 'a', [4] = 'd' } }",
+    ] {
+        let e = convert(&lua, "viam.app.v1.ListAuthorizationsRequest", src).unwrap_err();
+        assert!(e.contains("resource_ids: expected an array"), "{src}: {e}");
+    }
+}
