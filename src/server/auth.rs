@@ -222,12 +222,7 @@ pub fn grants_of(c: &rusqlite::Connection, identity_id: &str) -> ApiResult<Vec<G
         "SELECT org_id, role, resource_type, resource_id FROM authorizations WHERE identity_id = ?1",
     )?;
     let rows = stmt.query_map([identity_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-        ))
+        <(String, String, String, String)>::try_from(r)
     })?;
     let mut grants = Vec::new();
     for row in rows {

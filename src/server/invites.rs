@@ -281,7 +281,7 @@ fn list_where(
          ORDER BY created_on, email",
     )?;
     let rows: Vec<(String, i64)> = stmt
-        .query_map(params![org_id, email], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![org_id, email], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(email, created_on)| {
@@ -304,7 +304,7 @@ fn invite_grants(c: &Connection, org_id: &str, email: &str) -> ApiResult<Vec<Gra
          ORDER BY resource_type, resource_id, role",
     )?;
     let rows: Vec<(String, String, String)> = stmt
-        .query_map([org_id, email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([org_id, email], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(role, rt, resource_id)| {

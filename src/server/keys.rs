@@ -92,7 +92,7 @@ fn load_key(c: &Connection, id: &str) -> ApiResult<KeyRow> {
         c.query_row(
             "SELECT org_id, name FROM api_keys WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         ),
         "API key",
         id,

@@ -84,17 +84,7 @@ fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
                         (SELECT COUNT(*) FROM robots r WHERE r.location_id = l.id)
                  FROM locations l JOIN orgs o ON o.id = l.org_id WHERE l.id = ?1",
             [id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.try_into(),
         ),
         "location",
         id,
@@ -239,7 +229,7 @@ pub fn delete_location(
             "SELECT (SELECT COUNT(*) FROM robots WHERE location_id = ?1),
                     (SELECT COUNT(*) FROM locations WHERE parent_id = ?1)",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )?;
         if robots > 0 || children > 0 {
             return Err(ApiError::FailedPrecondition(format!(

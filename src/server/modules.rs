@@ -67,7 +67,7 @@ fn resolve(c: &Connection, who: &Principal, module_id: &str) -> ApiResult<Stored
         .query_row(
             "SELECT org_id, meta FROM modules WHERE id = ?1",
             [module_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     if row.is_none() && !module_id.contains(':') {
@@ -309,7 +309,7 @@ pub fn list_modules(
         let mut stmt =
             c.prepare_cached("SELECT org_id, meta FROM modules ORDER BY created_on, id")?;
         let rows: Vec<(String, Vec<u8>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| r.try_into())?
             .collect::<Result<_, _>>()?;
         let mut modules = Vec::new();
         for (org_id, blob) in rows {

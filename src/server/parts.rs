@@ -93,20 +93,7 @@ fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
                     p.created_on, p.last_updated, p.last_access, r.location_id
              FROM parts p JOIN robots r ON r.id = p.robot_id WHERE p.id = ?1",
             [id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            },
+            |r| r.try_into(),
         ),
         "robot part",
         id,
@@ -380,7 +367,7 @@ pub fn delete_robot_part(
             "SELECT main_part, (SELECT COUNT(*) FROM parts o WHERE o.robot_id = p.robot_id AND o.id != p.id)
              FROM parts p WHERE p.id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )?;
         if main && others > 0 {
             return Err(ApiError::FailedPrecondition(format!(

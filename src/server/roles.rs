@@ -59,14 +59,7 @@ impl GrantRow {
     fn from_row(
         r: &rusqlite::Row<'_>,
     ) -> rusqlite::Result<(String, String, String, String, String, String)> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        ))
+        r.try_into()
     }
 }
 
