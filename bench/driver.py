@@ -57,7 +57,9 @@ class Bench:
 
     def start(self):
         serve_log = open(self.tmp / "serve.log", "w")
-        self.serve = subprocess.Popen([self.fleetsh, "--data", self.tmp / "fleet", "serve", "--listen", "127.0.0.1:0"],
+        # Per-call log lines cost server CPU: only when the data (and so serve.log) is kept.
+        verbose = ["--log-level", "fleetsh=debug"] if os.environ.get("KEEP_BENCH_DATA") else []
+        self.serve = subprocess.Popen([self.fleetsh, *verbose, "--data", self.tmp / "fleet", "serve", "--listen", "127.0.0.1:0"],
                           stdout=serve_log, stderr=serve_log)
         self.procs.append(self.serve)
         creds = self.tmp / "fleet" / "credentials.json"

@@ -5,6 +5,11 @@ use clap::Parser;
 use fleetsh::cli::{Cli, Command};
 use fleetsh::run::{self, Source};
 
+// glibc malloc returned freed memory to the kernel and faulted it back in on every burst of
+// calls (~20% of client CPU in profiles); mimalloc keeps it and is faster per allocation.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.

@@ -54,10 +54,14 @@ pub fn log_call(method: &str, claims: Option<&Claims>, err: Option<tonic::Code>,
     let principal = claims.map_or("-", |c| c.sub.as_str());
     let status = err.unwrap_or(tonic::Code::Ok);
     let micros = start.elapsed().as_micros() as u64;
-    if matches!(status, tonic::Code::Internal | tonic::Code::Unknown) {
-        tracing::error!(method, principal, ?status, micros, "request");
-    } else {
-        tracing::info!(method, principal, ?status, micros, "request");
+    // Successes at debug: formatting and writing a line per call cost ~8% of a read's server
+    // CPU. Refusals stay visible at info, server faults at error.
+    match status {
+        tonic::Code::Ok => tracing::debug!(method, principal, micros, "request"),
+        tonic::Code::Internal | tonic::Code::Unknown => {
+            tracing::error!(method, principal, ?status, micros, "request")
+        }
+        _ => tracing::info!(method, principal, ?status, micros, "request"),
     }
 }
 

@@ -175,7 +175,8 @@ impl Api {
     }
 
     fn authenticate(&self, entity: &str, creds_type: &str, payload: &str) -> ApiResult<String> {
-        let ok = self.store.read(|c| match creds_type {
+        // A transaction on the writer: a successful API-key check records `last_used`.
+        let ok = self.store.tx(|c| match creds_type {
             API_KEY => {
                 let hash: Option<String> = c
                     .query_row(
