@@ -30,7 +30,8 @@ where
     let mutating = is_mutating(method.name());
     // Clone the Rc so no app-data borrow is held across the await.
     let session = lua.app_data_ref::<Rc<Session>>().map(|s| Rc::clone(&s));
-    let session = session.filter(|_| mutating);
+    // Without --dry-run or --audit a change is not recorded: skip rendering its arguments.
+    let session = session.filter(|s| mutating && s.records_changes());
     let request = session
         .as_ref()
         .map(|_| to_json(args.map(Lv::Table).as_ref(), 0));

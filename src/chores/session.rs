@@ -46,6 +46,11 @@ impl Session {
             .push(serde_json::json!({"method": method, "rpc": rpc, "args": args}));
     }
 
+    /// Whether mutating calls are planned or audited at all (else the hook has nothing to do).
+    pub fn records_changes(&self) -> bool {
+        self.dry_run || self.audit.is_some()
+    }
+
     pub fn planned_changes(&self) -> usize {
         self.plan.borrow().len()
     }

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::authz::{Grant, Identity, Principal, ResourceType, Role};
 use super::error::{ApiError, ApiResult};
-use super::store::{Store, hash_secret, new_secret, row};
+use super::store::{Store, exec, hash_secret, new_secret, row};
 use crate::proto::rpc::v1::auth_service_server::AuthService;
 use crate::proto::rpc::v1::{AuthenticateRequest, AuthenticateResponse};
 
@@ -178,30 +178,31 @@ impl Api {
         // A transaction on the writer: a successful API-key check records `last_used`.
         let ok = self.store.tx(|c| match creds_type {
             API_KEY => {
-                let hash: Option<String> = c
-                    .query_row(
-                        "SELECT key_hash FROM api_keys WHERE id = ?1",
-                        [entity],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let hash: Option<String> = row(
+                    c,
+                    "SELECT key_hash FROM api_keys WHERE id = ?1",
+                    [entity],
+                    |r| r.get(0),
+                )
+                .optional()?;
                 let ok = hash.is_some_and(|h| h == hash_secret(payload));
                 if ok {
-                    c.execute(
+                    exec(
+                        c,
                         "UPDATE api_keys SET last_used = ?2 WHERE id = ?1",
                         rusqlite::params![entity, super::store::now()],
                     )?;
                 }
                 Ok(ok)
             }
-            ROBOT_SECRET => Ok(c
-                .query_row(
-                    "SELECT 1 FROM part_secrets WHERE part_id = ?1 AND secret = ?2",
-                    [entity, payload],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some()),
+            ROBOT_SECRET => Ok(row(
+                c,
+                "SELECT 1 FROM part_secrets WHERE part_id = ?1 AND secret = ?2",
+                [entity, payload],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some()),
             other => Err(ApiError::invalid(
                 "credentials.type",
                 format!(

@@ -8,7 +8,7 @@ use std::fmt;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::error::{ApiError, ApiResult};
-use super::store::{found, row};
+use super::store::row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -190,6 +190,37 @@ pub struct Scope {
     pub what: String,
 }
 
+/// A location and its ancestors with their organization, in one statement: scopes are looked up
+/// on every call, and one recursive query costs less than a query per step.
+/// `start` picks the first location (`?1` is the id looked up).
+macro_rules! chain_sql {
+    ($start:literal) => {
+        concat!(
+            "WITH RECURSIVE up(id, parent_id, org_id) AS (
+                 SELECT id, parent_id, org_id FROM locations WHERE id = ",
+            $start,
+            "
+                 UNION ALL SELECT l.id, l.parent_id, l.org_id FROM locations l
+                 JOIN up ON l.id = up.parent_id)
+             SELECT id, org_id FROM up"
+        )
+    };
+}
+
+/// The organization and the location chain (own location first) that `sql` (a `chain_sql!`)
+/// yields for `id`; `None` when it yields nothing.
+fn chain(c: &Connection, sql: &str, id: &str) -> ApiResult<Option<(String, Vec<String>)>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = stmt.query([id])?;
+    let mut org_id = None;
+    let mut locations = Vec::new();
+    while let Some(r) = rows.next()? {
+        locations.push(r.get(0)?);
+        org_id.get_or_insert(r.get(1)?);
+    }
+    Ok(org_id.map(|o| (o, locations)))
+}
+
 impl Scope {
     pub fn org(org_id: &str) -> Self {
         Self {
@@ -201,25 +232,8 @@ impl Scope {
 
     /// The scope of a location, or NOT_FOUND.
     pub fn location(c: &Connection, location_id: &str) -> ApiResult<Self> {
-        let org_id: String = found(
-            row(
-                c,
-                "SELECT org_id FROM locations WHERE id = ?1",
-                [location_id],
-                |r| r.get(0),
-            ),
-            "location",
-            location_id,
-        )?;
-        let mut stmt = c.prepare_cached(
-            "WITH RECURSIVE up(id, parent_id) AS (
-                 SELECT id, parent_id FROM locations WHERE id = ?1
-                 UNION ALL SELECT l.id, l.parent_id FROM locations l JOIN up ON l.id = up.parent_id)
-             SELECT id FROM up",
-        )?;
-        let locations = stmt
-            .query_map([location_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let (org_id, locations) = chain(c, chain_sql!("?1"), location_id)?
+            .ok_or_else(|| ApiError::not_found("location", location_id))?;
         Ok(Self {
             org_id,
             locations,
@@ -230,20 +244,18 @@ impl Scope {
 
     /// The scope of a machine, or NOT_FOUND.
     pub fn robot(c: &Connection, robot_id: &str) -> ApiResult<Self> {
-        let location_id: String = found(
-            row(
-                c,
-                "SELECT location_id FROM robots WHERE id = ?1",
-                [robot_id],
-                |r| r.get(0),
-            ),
-            "robot",
+        let (org_id, locations) = chain(
+            c,
+            chain_sql!("(SELECT location_id FROM robots WHERE id = ?1)"),
             robot_id,
-        )?;
-        let mut s = Self::location(c, &location_id)?;
-        s.robot_id = Some(robot_id.into());
-        s.what = format!("robot {robot_id:?}");
-        Ok(s)
+        )?
+        .ok_or_else(|| ApiError::not_found("robot", robot_id))?;
+        Ok(Self {
+            org_id,
+            locations,
+            robot_id: Some(robot_id.into()),
+            what: format!("robot {robot_id:?}"),
+        })
     }
 
     /// The scope of a part's machine, or NOT_FOUND naming the part.

@@ -106,7 +106,8 @@ pub fn ensure(api: &Api) -> anyhow::Result<Bootstrap> {
     let b = api.store.tx(|tx| {
         let now = store::now();
         let user_id = store::new_id();
-        tx.execute(
+        store::exec(
+            tx,
             "INSERT INTO users(id, email, created_on) VALUES (?1, ?2, ?3)",
             rusqlite::params![user_id, ADMIN_EMAIL, now],
         )?;
@@ -123,7 +124,8 @@ pub fn ensure(api: &Api) -> anyhow::Result<Bootstrap> {
         )?;
         let location_id = locations::insert_location(tx, &org_id, "Main", None)?;
         let (api_key_id, api_key) = owner_key(tx, &org_id)?;
-        tx.execute(
+        store::exec(
+            tx,
             "INSERT INTO meta(key, value) VALUES ('bootstrap_org', ?1)",
             [org_id.as_bytes()],
         )?;

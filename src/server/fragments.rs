@@ -8,7 +8,7 @@ use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::require_org;
-use super::store::{found, from_ts, new_id, now, to_ts};
+use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
 
@@ -51,7 +51,7 @@ fn load(c: &Connection, id: &str) -> ApiResult<Fragment> {
     }
     let sql =
         format!("SELECT {COLUMNS} FROM fragments f JOIN orgs o ON o.id = f.org_id WHERE f.id = ?1");
-    found(c.query_row(&sql, [id], from_row), "fragment", id)
+    found(row(c, &sql, [id], from_row), "fragment", id)
 }
 
 fn query(c: &Connection, filter: &str, args: impl rusqlite::Params) -> ApiResult<Vec<Fragment>> {
@@ -193,7 +193,7 @@ pub fn create_fragment(
     api.store.tx(|tx| {
         require_org(tx, who, Perm::WriteFragment, &req.organization_id)?;
         let id = new_id();
-        tx.execute(
+        exec(tx,
             "INSERT INTO fragments(id, org_id, name, config, visibility, created_on, last_updated, revision)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1)",
             params![id, req.organization_id, name, config, visibility, now()],
@@ -252,13 +252,13 @@ pub fn update_fragment(
         let visibility = new_visibility(&req, current.visibility)?;
         // Strictly later than the last update, so last_known_update always tells edits apart.
         let at = now().max(last + 1000);
-        tx.execute(
+        exec(tx,
             "UPDATE fragments SET name = ?2, visibility = ?3, last_updated = ?4, revision = revision + 1
              WHERE id = ?1",
             params![current.id, name, visibility, at],
         )?;
         if let Some((config, json)) = config {
-            tx.execute(
+            exec(tx,
                 "UPDATE fragments SET config = ?2, config_json = ?3 WHERE id = ?1",
                 params![current.id, config.encode_to_vec(), json],
             )?;
@@ -277,7 +277,8 @@ pub fn delete_fragment(
     }
     api.store.tx(|tx| {
         let org_id: String = found(
-            tx.query_row(
+            row(
+                tx,
                 "SELECT org_id FROM fragments WHERE id = ?1",
                 [&req.id],
                 |r| r.get(0),
@@ -286,7 +287,7 @@ pub fn delete_fragment(
             &req.id,
         )?;
         who.require(Perm::WriteFragment, &Scope::org(&org_id))?;
-        tx.execute("DELETE FROM fragments WHERE id = ?1", [&req.id])?;
+        exec(tx, "DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
     })
 }

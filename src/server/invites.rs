@@ -10,7 +10,7 @@ use super::authz::{Perm, Principal, ResourceType, Role};
 use super::error::{ApiError, ApiResult};
 use super::orgs::{load_org, require_org};
 use super::roles::{self, GrantRow};
-use super::store::{now, to_ts};
+use super::store::{exec, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
@@ -54,7 +54,7 @@ fn invite_grant(c: &Connection, org_id: &str, a: &Authorization) -> ApiResult<Gr
 }
 
 fn insert_invite_grant(tx: &Transaction<'_>, email: &str, g: &GrantRow) -> ApiResult<()> {
-    tx.execute(
+    exec(tx,
         "INSERT OR IGNORE INTO invite_authorizations(org_id, email, role, resource_type, resource_id)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![g.org_id, email, g.role.as_str(), g.resource_type.as_str(), g.resource_id],
@@ -63,7 +63,8 @@ fn insert_invite_grant(tx: &Transaction<'_>, email: &str, g: &GrantRow) -> ApiRe
 }
 
 fn pending(c: &Connection, org_id: &str, email: &str) -> ApiResult<bool> {
-    Ok(c.query_row(
+    Ok(row(
+        c,
         "SELECT 1 FROM invites WHERE org_id = ?1 AND email = ?2",
         [org_id, email],
         |_| Ok(()),
@@ -83,7 +84,7 @@ fn require_pending(c: &Connection, org_id: &str, email: &str) -> ApiResult<()> {
 }
 
 fn is_member(c: &Connection, org_id: &str, email: &str) -> ApiResult<bool> {
-    Ok(c.query_row(
+    Ok(row(c,
         "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND lower(u.email) = ?2",
         [org_id, email],
         |_| Ok(()),
@@ -127,7 +128,8 @@ pub fn create_organization_invite(
                 resource_id: org.clone(),
             });
         }
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO invites(org_id, email, created_on) VALUES (?1, ?2, ?3)",
             params![org, email, now()],
         )?;
@@ -163,7 +165,8 @@ pub fn update_organization_invite_authorizations(
         }
         for a in &req.remove_authorizations {
             let g = invite_grant(tx, org, a)?;
-            let n = tx.execute(
+            let n = exec(
+                tx,
                 "DELETE FROM invite_authorizations WHERE org_id = ?1 AND email = ?2 AND role = ?3
                  AND resource_type = ?4 AND resource_id = ?5",
                 params![
@@ -203,7 +206,8 @@ pub fn delete_organization_invite(
     api.store.tx(|tx| {
         require_org(tx, who, Perm::WriteOrganization, &req.organization_id)?;
         require_pending(tx, &req.organization_id, &email)?;
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM invites WHERE org_id = ?1 AND email = ?2",
             [&req.organization_id, &email],
         )?;

@@ -8,7 +8,7 @@ use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::require_org;
 use super::roles::{self, GrantRow};
-use super::store::{found, to_ts};
+use super::store::{exec, found, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub fn create_key(
@@ -89,7 +89,8 @@ fn load_key(c: &Connection, id: &str) -> ApiResult<KeyRow> {
         return Err(ApiError::invalid("id", "required"));
     }
     let (org_id, name) = found(
-        c.query_row(
+        row(
+            c,
             "SELECT org_id, name FROM api_keys WHERE id = ?1",
             [id],
             |r| r.try_into(),
@@ -115,8 +116,12 @@ fn require_owner_of_grants(c: &Connection, who: &Principal, key: &KeyRow) -> Api
 
 /// Deletes key `id` and its grants; refuses to leave any organization without an owner.
 fn remove_key(tx: &Transaction<'_>, id: &str, key: &KeyRow) -> ApiResult<()> {
-    tx.execute("DELETE FROM authorizations WHERE identity_id = ?1", [id])?;
-    tx.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
+    exec(
+        tx,
+        "DELETE FROM authorizations WHERE identity_id = ?1",
+        [id],
+    )?;
+    exec(tx, "DELETE FROM api_keys WHERE id = ?1", [id])?;
     key.grants
         .iter()
         .filter(|g| g.is_org_owner())
@@ -212,7 +217,8 @@ pub fn insert_key(
     use super::store::{hash_secret, new_id, new_secret, now};
     let id = new_id();
     let key = new_secret(32);
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO api_keys(id, org_id, name, key_hash, created_on) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, org_id, name, hash_secret(&key), now()],
     )?;
@@ -222,12 +228,13 @@ pub fn insert_key(
 /// True when `key` is the secret of key `id`.
 pub fn key_matches(api: &Api, id: &str, key: &str) -> ApiResult<bool> {
     let hash: Option<String> = api.store.read(|c| {
-        Ok(
-            c.query_row("SELECT key_hash FROM api_keys WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?,
+        Ok(row(
+            c,
+            "SELECT key_hash FROM api_keys WHERE id = ?1",
+            [id],
+            |r| r.get(0),
         )
+        .optional()?)
     })?;
     Ok(hash.is_some_and(|h| h == super::store::hash_secret(key)))
 }

@@ -6,7 +6,7 @@ use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
 use super::orgs::ensure_org;
-use super::store::{found, new_id, new_secret, now, to_ts};
+use super::store::{exec, found, new_id, new_secret, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub fn insert_location(
@@ -16,7 +16,8 @@ pub fn insert_location(
     parent: Option<&str>,
 ) -> ApiResult<String> {
     let id = new_id();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO locations(id, org_id, name, parent_id, created_on) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, org_id, name, parent, now()],
     )?;
@@ -25,7 +26,8 @@ pub fn insert_location(
 }
 
 fn insert_secret(tx: &Transaction<'_>, location_id: &str) -> ApiResult<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO location_secrets(id, location_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",
         params![new_id(), location_id, new_secret(32), now()],
     )?;
@@ -34,7 +36,8 @@ fn insert_secret(tx: &Transaction<'_>, location_id: &str) -> ApiResult<()> {
 
 pub fn first_location(api: &Api, org_id: &str) -> ApiResult<Option<String>> {
     api.store.read(|c| {
-        Ok(c.query_row(
+        Ok(row(
+            c,
             "SELECT id FROM locations WHERE org_id = ?1 ORDER BY created_on LIMIT 1",
             [org_id],
             |r| r.get(0),
@@ -79,7 +82,8 @@ fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
         String,
         i32,
     ) = found(
-        c.query_row(
+        row(
+            c,
             "SELECT l.name, l.created_on, l.parent_id, l.region, o.id, o.name,
                         (SELECT COUNT(*) FROM robots r WHERE r.location_id = l.id)
                  FROM locations l JOIN orgs o ON o.id = l.org_id WHERE l.id = ?1",
@@ -172,7 +176,8 @@ pub fn update_location(
         who.require(Perm::WriteLocation, &scope)?;
         // An absent or empty name keeps the current one (the API guide's examples pass "").
         if let Some(name) = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE locations SET name = ?2 WHERE id = ?1",
                 params![id, name],
             )?;
@@ -180,7 +185,11 @@ pub fn update_location(
         match req.parent_location_id.as_deref() {
             None => {}
             Some("") => {
-                tx.execute("UPDATE locations SET parent_id = NULL WHERE id = ?1", [id])?;
+                exec(
+                    tx,
+                    "UPDATE locations SET parent_id = NULL WHERE id = ?1",
+                    [id],
+                )?;
             }
             Some(parent) => {
                 let target = Scope::location(tx, parent)
@@ -199,14 +208,16 @@ pub fn update_location(
                     ));
                 }
                 who.require(Perm::WriteLocation, &target)?;
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE locations SET parent_id = ?2 WHERE id = ?1",
                     params![id, parent],
                 )?;
             }
         }
         if let Some(region) = &req.region {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE locations SET region = ?2 WHERE id = ?1",
                 params![id, region],
             )?;
@@ -225,7 +236,7 @@ pub fn delete_location(
     let id = required("location_id", &req.location_id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteLocation, &Scope::location(tx, id)?)?;
-        let (robots, children): (i64, i64) = tx.query_row(
+        let (robots, children): (i64, i64) = row(tx,
             "SELECT (SELECT COUNT(*) FROM robots WHERE location_id = ?1),
                     (SELECT COUNT(*) FROM locations WHERE parent_id = ?1)",
             [id],
@@ -236,8 +247,8 @@ pub fn delete_location(
                 "location {id:?} still holds {robots} machine(s) and {children} sub-location(s); move or delete them first"
             )));
         }
-        tx.execute("DELETE FROM authorizations WHERE resource_type = 'location' AND resource_id = ?1", [id])?;
-        tx.execute("DELETE FROM locations WHERE id = ?1", [id])?;
+        exec(tx, "DELETE FROM authorizations WHERE resource_type = 'location' AND resource_id = ?1", [id])?;
+        exec(tx, "DELETE FROM locations WHERE id = ?1", [id])?;
         Ok(DeleteLocationResponse {})
     })
 }
@@ -311,7 +322,8 @@ pub fn delete_location_secret(
     let secret_id = required("secret_id", &req.secret_id)?;
     api.store.tx(|tx| {
         who.require(Perm::WriteLocation, &Scope::location(tx, id)?)?;
-        let n = tx.execute(
+        let n = exec(
+            tx,
             "DELETE FROM location_secrets WHERE id = ?1 AND location_id = ?2",
             params![secret_id, id],
         )?;

@@ -15,7 +15,7 @@ use super::app_service::{TailStream, log_call};
 use super::auth::Claims;
 use super::authz::{Identity, Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
-use super::store::{from_ts, now, to_ts};
+use super::store::{exec, from_ts, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 use crate::proto::viam::common::v1::LogEntry;
 
@@ -28,7 +28,11 @@ const TAIL_BATCH: i64 = 500;
 
 /// The newest log sequence number (0 when there are no logs).
 pub fn last_seq(store: &super::store::Store) -> ApiResult<i64> {
-    store.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM logs", [], |r| r.get(0))?))
+    store.read(|c| {
+        Ok(row(c, "SELECT COALESCE(MAX(seq), 0) FROM logs", [], |r| {
+            r.get(0)
+        })?)
+    })
 }
 
 fn decode_entry(bytes: &[u8]) -> ApiResult<LogEntry> {
@@ -303,11 +307,13 @@ fn store_entries(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<Optio
             ])?;
             last = Some(tx.last_insert_rowid());
         }
-        tx.execute(
+        exec(
+            tx,
             "UPDATE parts SET last_access = ?2 WHERE id = ?1",
             params![part_id, t],
         )?;
-        tx.execute(
+        exec(
+            tx,
             "UPDATE robots SET last_access = ?2 WHERE id = ?1",
             params![scope.robot_id, t],
         )?;

@@ -17,7 +17,7 @@ use super::auth::Claims;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::require_org;
-use super::store::{found, new_id, now, to_ts};
+use super::store::{exec, found, new_id, now, row, to_ts};
 use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
 use crate::proto::viam::app::v1::*;
 
@@ -63,13 +63,13 @@ fn resolve(c: &Connection, who: &Principal, module_id: &str) -> ApiResult<Stored
     if module_id.is_empty() {
         return Err(ApiError::invalid("module_id", "required"));
     }
-    let mut row: Option<(String, Vec<u8>)> = c
-        .query_row(
-            "SELECT org_id, meta FROM modules WHERE id = ?1",
-            [module_id],
-            |r| r.try_into(),
-        )
-        .optional()?;
+    let mut row: Option<(String, Vec<u8>)> = row(
+        c,
+        "SELECT org_id, meta FROM modules WHERE id = ?1",
+        [module_id],
+        |r| r.try_into(),
+    )
+    .optional()?;
     if row.is_none() && !module_id.contains(':') {
         let mut stmt = c.prepare_cached("SELECT org_id, meta FROM modules WHERE name = ?1")?;
         let mut mine: Vec<(String, Vec<u8>)> = stmt
@@ -96,7 +96,8 @@ fn save(c: &Connection, m: &Module) -> ApiResult<()> {
         versions: vec![],
         ..m.clone()
     };
-    c.execute(
+    exec(
+        c,
         "UPDATE modules SET meta = ?2 WHERE id = ?1",
         params![m.module_id, meta.encode_to_vec()],
     )?;
@@ -134,14 +135,14 @@ fn versions(c: &Connection, module_id: &str) -> ApiResult<Vec<VersionHistory>> {
 /// The full proto: stored metadata, current namespace, versions; model markdown only on request.
 fn complete(c: &Connection, s: Stored, markdown: bool) -> ApiResult<Module> {
     let mut m = s.meta;
-    let ns: Option<String> = c
-        .query_row(
-            "SELECT public_namespace FROM orgs WHERE id = ?1",
-            [&s.org_id],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten();
+    let ns: Option<String> = row(
+        c,
+        "SELECT public_namespace FROM orgs WHERE id = ?1",
+        [&s.org_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten();
     m.public_namespace = ns.unwrap_or_default();
     m.versions = versions(c, &m.module_id)?;
     if !markdown {
@@ -176,19 +177,20 @@ pub fn create_module(
     let org_id = req.organization_id.as_str();
     api.store.tx(|tx| {
         require_org(tx, who, Perm::WriteOrganization, org_id)?;
-        let prefix: String = tx.query_row(
+        let prefix: String = row(
+            tx,
             "SELECT COALESCE(public_namespace, id) FROM orgs WHERE id = ?1",
             [org_id],
             |r| r.get(0),
         )?;
         let id = format!("{prefix}:{name}");
-        let taken = tx
-            .query_row(
-                "SELECT 1 FROM modules WHERE (org_id = ?1 AND name = ?2) OR id = ?3",
-                params![org_id, name, id],
-                |_| Ok(()),
-            )
-            .optional()?;
+        let taken = row(
+            tx,
+            "SELECT 1 FROM modules WHERE (org_id = ?1 AND name = ?2) OR id = ?3",
+            params![org_id, name, id],
+            |_| Ok(()),
+        )
+        .optional()?;
         if taken.is_some() {
             return Err(ApiError::AlreadyExists(format!(
                 "module {name:?} already exists in organization {org_id:?}"
@@ -201,7 +203,8 @@ pub fn create_module(
             organization_id: org_id.into(),
             ..Module::default()
         };
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO modules(id, org_id, name, meta, created_on) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, org_id, name, meta.encode_to_vec(), now()],
         )?;
@@ -517,8 +520,8 @@ async fn upload(
     // Under the store's lock, so concurrent uploads of one file leave the file on disk and
     // its row from the same upload.
     api.store.tx(|tx| {
-        found(tx.query_row("SELECT 1 FROM modules WHERE id = ?1", [&t.module_id], |_| Ok(())), "module", &t.module_id)?;
-        tx.execute(
+        found(row(tx, "SELECT 1 FROM modules WHERE id = ?1", [&t.module_id], |_| Ok(())), "module", &t.module_id)?;
+        exec(tx,
             "INSERT INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(module_id, version, platform) DO UPDATE SET

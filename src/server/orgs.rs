@@ -5,13 +5,14 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::Api;
 use super::authz::{Identity, Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
-use super::store::{found, new_id, now, to_ts};
+use super::store::{exec, found, new_id, now, row, to_ts};
 use super::{invites, roles};
 use crate::proto::viam::app::v1::*;
 
 pub fn insert_org(tx: &Transaction<'_>, name: &str, namespace: Option<&str>) -> ApiResult<String> {
     let id = new_id();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO orgs(id, name, public_namespace, created_on) VALUES (?1, ?2, ?3, ?4)",
         params![id, name, namespace, now()],
     )?;
@@ -19,7 +20,8 @@ pub fn insert_org(tx: &Transaction<'_>, name: &str, namespace: Option<&str>) -> 
 }
 
 pub fn insert_member(tx: &Transaction<'_>, org_id: &str, user_id: &str) -> ApiResult<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT OR IGNORE INTO members(org_id, user_id, date_added) VALUES (?1, ?2, ?3)",
         params![org_id, user_id, now()],
     )?;
@@ -45,7 +47,8 @@ pub fn validate_namespace(ns: &str) -> ApiResult<()> {
 
 pub fn load_org(c: &Connection, id: &str) -> ApiResult<Organization> {
     found(
-        c.query_row(
+        row(
+            c,
             "SELECT id, name, created_on, public_namespace, default_region, cid FROM orgs WHERE id = ?1",
             [id],
             |r| {
@@ -77,9 +80,7 @@ pub fn ensure_org(c: &Connection, org_id: &str) -> ApiResult<()> {
     if org_id.is_empty() {
         return Err(ApiError::invalid("organization_id", "required"));
     }
-    let exists = c
-        .query_row("SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(()))
-        .optional()?;
+    let exists = row(c, "SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(())).optional()?;
     exists.ok_or_else(|| ApiError::not_found("organization", org_id))
 }
 
@@ -185,7 +186,8 @@ pub fn get_organization_namespace_availability(
 ) -> ApiResult<GetOrganizationNamespaceAvailabilityResponse> {
     validate_namespace(&req.public_namespace)?;
     let taken = api.store.read(|c| {
-        Ok(c.query_row(
+        Ok(row(
+            c,
             "SELECT 1 FROM orgs WHERE public_namespace = ?1",
             [&req.public_namespace],
             |_| Ok(()),
@@ -233,7 +235,8 @@ pub fn delete_organization_member(
     }
     api.store.tx(|tx| {
         require_org(tx, who, Perm::WriteOrganization, &req.organization_id)?;
-        let n = tx.execute(
+        let n = exec(
+            tx,
             "DELETE FROM members WHERE org_id = ?1 AND user_id = ?2",
             params![req.organization_id, req.user_id],
         )?;
@@ -243,11 +246,13 @@ pub fn delete_organization_member(
                 req.user_id, req.organization_id
             )));
         }
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2",
             params![req.organization_id, req.user_id],
         )?;
-        let owners_left: i64 = tx.query_row(
+        let owners_left: i64 = row(
+            tx,
             "SELECT COUNT(*) FROM authorizations WHERE org_id = ?1 AND role = 'owner'
              AND resource_type = 'organization' AND resource_id = ?1",
             [&req.organization_id],

@@ -8,7 +8,7 @@ use super::Api;
 use super::authz::{Identity, Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
 use super::robots::online;
-use super::store::{found, from_ts, new_id, new_secret, now, to_ts};
+use super::store::{exec, found, from_ts, new_id, new_secret, now, row, to_ts};
 use super::structs::{json_to_struct, struct_to_json};
 use crate::proto::viam::app::v1::*;
 
@@ -88,7 +88,8 @@ fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
         last_access,
         location_id,
     ): Row = found(
-        c.query_row(
+        row(
+            c,
             "SELECT p.name, p.robot_id, p.main_part, p.config, p.config_json, p.user_supplied_info,
                     p.created_on, p.last_updated, p.last_access, r.location_id
              FROM parts p JOIN robots r ON r.id = p.robot_id WHERE p.id = ?1",
@@ -303,13 +304,13 @@ pub fn update_robot_part(
         ensure_unique_name(tx, scope.robot_id.as_deref().unwrap_or_default(), name, id)?;
         // Strictly increasing, so last_known_update always detects an edit in between.
         let t = now().max(stored + 1000);
-        tx.execute(
+        exec(tx,
             "INSERT INTO part_history(part_id, robot_id, at, old, editor_type, editor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, before.robot, t, before.encode_to_vec(), editor(who) as i32, who.id()],
         )?;
-        tx.execute("UPDATE parts SET name = ?2, last_updated = ?3 WHERE id = ?1", params![id, name, t])?;
+        exec(tx, "UPDATE parts SET name = ?2, last_updated = ?3 WHERE id = ?1", params![id, name, t])?;
         if let Some((config, text)) = config {
-            tx.execute(
+            exec(tx,
                 "UPDATE parts SET config = ?2, config_json = ?3 WHERE id = ?1",
                 params![id, config.encode_to_vec(), text],
             )?;
@@ -319,13 +320,13 @@ pub fn update_robot_part(
 }
 
 fn ensure_unique_name(c: &Connection, robot_id: &str, name: &str, except: &str) -> ApiResult<()> {
-    let clash: Option<String> = c
-        .query_row(
-            "SELECT id FROM parts WHERE robot_id = ?1 AND name = ?2 AND id != ?3",
-            params![robot_id, name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let clash: Option<String> = row(
+        c,
+        "SELECT id FROM parts WHERE robot_id = ?1 AND name = ?2 AND id != ?3",
+        params![robot_id, name, except],
+        |r| r.get(0),
+    )
+    .optional()?;
     match clash {
         Some(other) => Err(ApiError::AlreadyExists(format!(
             "a part named {name:?} already exists on machine {robot_id:?} (id {other:?})"
@@ -345,7 +346,8 @@ pub fn new_robot_part(
         who.require(Perm::WriteRobot, &Scope::robot(tx, robot_id)?)?;
         ensure_unique_name(tx, robot_id, name, "")?;
         // A machine whose parts were all deleted gets its main part back here.
-        let has_main: bool = tx.query_row(
+        let has_main: bool = row(
+            tx,
             "SELECT EXISTS(SELECT 1 FROM parts WHERE robot_id = ?1 AND main_part)",
             [robot_id],
             |r| r.get(0),
@@ -363,7 +365,7 @@ pub fn delete_robot_part(
     let id = required("part_id", &req.part_id)?;
     api.store.tx(|tx| {
         authorize(tx, who, Perm::WriteRobot, id)?;
-        let (main, others): (bool, i64) = tx.query_row(
+        let (main, others): (bool, i64) = row(tx,
             "SELECT main_part, (SELECT COUNT(*) FROM parts o WHERE o.robot_id = p.robot_id AND o.id != p.id)
              FROM parts p WHERE p.id = ?1",
             [id],
@@ -374,8 +376,8 @@ pub fn delete_robot_part(
                 "part {id:?} is the main part and its machine has {others} other part(s); mark another part as main first"
             )));
         }
-        tx.execute("DELETE FROM logs WHERE part_id = ?1", [id])?;
-        tx.execute("DELETE FROM parts WHERE id = ?1", [id])?;
+        exec(tx, "DELETE FROM logs WHERE part_id = ?1", [id])?;
+        exec(tx, "DELETE FROM parts WHERE id = ?1", [id])?;
         Ok(DeleteRobotPartResponse {})
     })
 }
@@ -388,7 +390,8 @@ pub fn mark_part_as_main(
     let id = required("part_id", &req.part_id)?;
     api.store.tx(|tx| {
         let scope = authorize(tx, who, Perm::WriteRobot, id)?;
-        tx.execute(
+        exec(
+            tx,
             "UPDATE parts SET main_part = (id = ?1) WHERE robot_id = ?2",
             params![id, scope.robot_id.unwrap_or_default()],
         )?;
@@ -404,7 +407,11 @@ pub fn mark_part_for_restart(
     let id = required("part_id", &req.part_id)?;
     api.store.tx(|tx| {
         authorize(tx, who, Perm::ControlRobot, id)?;
-        tx.execute("UPDATE parts SET restart_requested = 1 WHERE id = ?1", [id])?;
+        exec(
+            tx,
+            "UPDATE parts SET restart_requested = 1 WHERE id = ?1",
+            [id],
+        )?;
         Ok(MarkPartForRestartResponse {})
     })
 }
@@ -434,7 +441,8 @@ pub fn delete_robot_part_secret(
     let secret_id = required("secret_id", &req.secret_id)?;
     api.store.tx(|tx| {
         authorize(tx, who, Perm::WriteRobot, id)?;
-        let n = tx.execute(
+        let n = exec(
+            tx,
             "DELETE FROM part_secrets WHERE id = ?1 AND part_id = ?2",
             params![secret_id, id],
         )?;
@@ -446,7 +454,8 @@ pub fn delete_robot_part_secret(
 }
 
 fn insert_secret(tx: &Transaction<'_>, part_id: &str) -> ApiResult<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO part_secrets(id, part_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",
         params![new_id(), part_id, new_secret(32), now()],
     )?;
@@ -463,7 +472,8 @@ pub fn insert_part(
     let id = new_id();
     let t = now();
     let empty = prost_types::Struct::default().encode_to_vec();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO parts(id, robot_id, name, main_part, config, created_on, last_updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![id, robot_id, name, main, empty, t],

@@ -8,6 +8,7 @@ use super::Api;
 use super::authz::{Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::{ensure_org, require_org};
+use super::store::{exec, row};
 use crate::proto::viam::app::v1::*;
 
 pub const USER: &str = "user";
@@ -157,7 +158,8 @@ fn resolve_identity(c: &Connection, id: &str, given: &str) -> ApiResult<&'static
         return Err(ApiError::invalid("identity_id", "required"));
     }
     let exists = |table: &str| -> ApiResult<bool> {
-        Ok(c.query_row(
+        Ok(row(
+            c,
             &format!("SELECT 1 FROM {table} WHERE id = ?1"),
             [id],
             |_| Ok(()),
@@ -215,7 +217,8 @@ pub fn remove_role(
 ) -> ApiResult<RemoveRoleResponse> {
     api.store.tx(|tx| {
         let g = owned_grant(tx, who, req.authorization.as_ref())?;
-        let n = tx.execute(
+        let n = exec(
+            tx,
             "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2 AND role = ?3
              AND resource_type = ?4 AND resource_id = ?5",
             params![
@@ -241,7 +244,8 @@ pub fn remove_role(
 
 /// FAILED_PRECONDITION (which rolls the transaction back) when `org_id` has no owner left.
 pub fn ensure_owner_left(tx: &Transaction<'_>, org_id: &str) -> ApiResult<()> {
-    let owners: i64 = tx.query_row(
+    let owners: i64 = row(
+        tx,
         "SELECT COUNT(*) FROM authorizations WHERE org_id = ?1 AND role = 'owner'
          AND resource_type = 'organization' AND resource_id = ?1",
         [org_id],
@@ -328,7 +332,7 @@ pub fn insert_grant(
     resource_type: super::authz::ResourceType,
     resource_id: &str,
 ) -> ApiResult<()> {
-    tx.execute(
+    exec(tx,
         "INSERT OR IGNORE INTO authorizations(org_id, identity_id, identity_type, role, resource_type, resource_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         rusqlite::params![org_id, identity_id, identity_type, role.as_str(), resource_type.as_str(), resource_id],

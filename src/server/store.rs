@@ -71,6 +71,10 @@ impl Store {
         // last commits). busy_timeout covers a second process (e.g. sqlite3 CLI) reading.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: the checkpoint runs inside
+        // some unlucky commit (copy + fsync, 5-15 ms), and a page rewritten by many commits is
+        // copied once. Cut new_robot's mean from 298 to 154 us (p99 9.3 ms to 0.5 ms).
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
@@ -134,16 +138,17 @@ impl Store {
 
     pub fn meta_get(&self, key: &str) -> ApiResult<Option<Vec<u8>>> {
         self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(row(c, "SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
         })
     }
 
     pub fn meta_set(&self, key: &str, value: &[u8]) -> ApiResult<()> {
         self.tx(|c| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO meta(key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 rusqlite::params![key, value],
@@ -151,6 +156,12 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// `execute` through the statement cache: `Connection::execute` parses its SQL on every call
+/// (a fifth of a write's server time in profiles). clippy.toml forbids the uncached one.
+pub fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
 }
 
 /// `query_row` through the statement cache: `Connection::query_row` parses its SQL on every
