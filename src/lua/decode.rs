@@ -462,8 +462,18 @@ impl Seen {
     }
 }
 
-/// The array or map table of a repeated field, while the message it belongs to is decoded
-/// (its elements may come in several runs, interleaved with other fields).
+/// One message occurrence being decoded into its table.
+struct Target<'t> {
+    table: &'t Table,
+    seen: Seen,
+    /// The array and map tables of repeated fields seen so far: their elements may come in
+    /// several runs, interleaved with other fields.
+    open: Vec<Open>,
+    /// `table` holds an earlier occurrence of the same message, so its defaults are in place
+    /// and its arrays and maps are appended to.
+    merging: bool,
+}
+
 struct Open {
     field: usize,
     table: Table,
@@ -541,11 +551,21 @@ impl Walk<'_> {
         Ok(Out::Lua(Lv::Table(t)))
     }
 
-    /// Decodes the fields in `buf` into `t`. `merging`: `t` holds an earlier occurrence of the
-    /// same message, so its defaults are in place and its arrays and maps are appended to.
-    fn fill(&self, m: &MsgPlan, t: &Table, mut buf: &[u8], merging: bool, depth: u32) -> Res<()> {
-        let mut seen = Seen::new(m.fields.len());
-        let mut open: Vec<Open> = Vec::new();
+    /// Decodes the fields in `buf` into `table` (see `Target::merging`).
+    fn fill(
+        &self,
+        m: &MsgPlan,
+        table: &Table,
+        mut buf: &[u8],
+        merging: bool,
+        depth: u32,
+    ) -> Res<()> {
+        let mut t = Target {
+            table,
+            seen: Seen::new(m.fields.len()),
+            open: Vec::new(),
+            merging,
+        };
         while !buf.is_empty() {
             let (number, wire) = decode_key(&mut buf).map_err(|e| Bad::from(e).at(m, None))?;
             let Some(i) = m.field(number) else {
@@ -554,51 +574,46 @@ impl Walk<'_> {
                 continue;
             };
             let f = &m.fields[i];
-            self.field(
-                m, t, i, wire, &mut buf, &mut seen, &mut open, merging, depth,
-            )
-            .map_err(|e| e.at(m, Some(f)))?;
+            self.field(m, &mut t, i, wire, &mut buf, depth)
+                .map_err(|e| e.at(m, Some(f)))?;
         }
         if merging {
             return Ok(());
         }
         for (i, f) in m.fields.iter().enumerate() {
-            if seen.contains(i) {
+            if t.seen.contains(i) {
                 continue;
             }
             match &f.default {
                 Unset::Absent => {}
-                Unset::Value(v) => t.raw_set(&f.key, v)?,
-                Unset::EmptyArray => t.raw_set(&f.key, self.new_array(0)?)?,
-                Unset::EmptyMap => t.raw_set(&f.key, self.lua.create_table()?)?,
+                Unset::Value(v) => table.raw_set(&f.key, v)?,
+                Unset::EmptyArray => table.raw_set(&f.key, self.new_array(0)?)?,
+                Unset::EmptyMap => table.raw_set(&f.key, self.lua.create_table()?)?,
             }
         }
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Field `i` of `m`, one occurrence (or one packed run).
     fn field(
         &self,
         m: &MsgPlan,
-        t: &Table,
+        t: &mut Target<'_>,
         i: usize,
         wire: WireType,
         buf: &mut &[u8],
-        seen: &mut Seen,
-        open: &mut Vec<Open>,
-        merging: bool,
         depth: u32,
     ) -> Res<()> {
         let f = &m.fields[i];
         match &f.card {
             Card::Single => {
                 if let Some(o) = f.oneof {
-                    self.clear_oneof(m, o, i, t, seen, merging)?;
+                    self.clear_oneof(m, o, i, t)?;
                 }
                 if let Ty::Message(sub) = f.ty
-                    && (seen.contains(i) || merging)
+                    && (t.seen.contains(i) || t.merging)
                     && self.plans.msgs[sub].shape == Shape::Plain
-                    && let Lv::Table(earlier) = t.raw_get::<Lv>(&f.key)?
+                    && let Lv::Table(earlier) = t.table.raw_get::<Lv>(&f.key)?
                 {
                     let bytes = delimited(wire, buf)?;
                     if depth >= MAX_DEPTH {
@@ -607,11 +622,11 @@ impl Walk<'_> {
                     self.fill(&self.plans.msgs[sub], &earlier, bytes, true, depth + 1)?;
                 } else {
                     let v = self.single(f.ty, wire, buf, depth)?;
-                    put(t, &f.key, v)?;
+                    put(t.table, &f.key, v)?;
                 }
             }
             Card::List => {
-                let o = self.open(t, f, i, open, merging, true)?;
+                let o = self.open(t, f, i, true)?;
                 let packable = matches!(f.ty, Ty::Scalar(_) | Ty::Enum(_));
                 if packable && wire == WireType::LengthDelimited {
                     let mut packed = delimited(wire, buf)?;
@@ -621,61 +636,45 @@ impl Walk<'_> {
                     };
                     while !packed.is_empty() {
                         let v = self.single(f.ty, elem, &mut packed, depth)?;
-                        let o = &mut open[o];
+                        let o = &mut t.open[o];
                         o.len += 1;
                         put(&o.table, o.len, v)?;
                     }
                 } else {
                     let v = self.single(f.ty, wire, buf, depth)?;
-                    let o = &mut open[o];
+                    let o = &mut t.open[o];
                     o.len += 1;
                     put(&o.table, o.len, v)?;
                 }
             }
             Card::Map { .. } => {
-                let o = self.open(t, f, i, open, merging, false)?;
+                let o = self.open(t, f, i, false)?;
                 let entry = delimited(wire, buf)?;
-                self.map_entry(&f.card, &open[o].table, entry, depth)?;
+                self.map_entry(&f.card, &t.open[o].table, entry, depth)?;
             }
         }
-        seen.set(i, true);
+        t.seen.set(i, true);
         Ok(())
     }
 
     /// Setting one member of a oneof unsets the others.
-    fn clear_oneof(
-        &self,
-        m: &MsgPlan,
-        oneof: usize,
-        keep: usize,
-        t: &Table,
-        seen: &mut Seen,
-        merging: bool,
-    ) -> Res<()> {
+    fn clear_oneof(&self, m: &MsgPlan, oneof: usize, keep: usize, t: &mut Target<'_>) -> Res<()> {
         for &j in &m.oneofs[oneof] {
-            if j != keep && (merging || seen.contains(j)) {
-                t.raw_set(&m.fields[j].key, Lv::Nil)?;
-                seen.set(j, false);
+            if j != keep && (t.merging || t.seen.contains(j)) {
+                t.table.raw_set(&m.fields[j].key, Lv::Nil)?;
+                t.seen.set(j, false);
             }
         }
         Ok(())
     }
 
     /// The index in `open` of field `i`'s array (or map) table, created on its first element.
-    fn open(
-        &self,
-        t: &Table,
-        f: &FieldPlan,
-        i: usize,
-        open: &mut Vec<Open>,
-        merging: bool,
-        array: bool,
-    ) -> Res<usize> {
-        if let Some(o) = open.iter().position(|o| o.field == i) {
+    fn open(&self, t: &mut Target<'_>, f: &FieldPlan, i: usize, array: bool) -> Res<usize> {
+        if let Some(o) = t.open.iter().position(|o| o.field == i) {
             return Ok(o);
         }
-        let earlier = if merging {
-            t.raw_get::<Option<Table>>(&f.key).ok().flatten()
+        let earlier = if t.merging {
+            t.table.raw_get::<Option<Table>>(&f.key).ok().flatten()
         } else {
             None
         };
@@ -684,15 +683,15 @@ impl Walk<'_> {
             None if array => self.new_array(0)?,
             None => self.lua.create_table()?,
         };
-        t.raw_set(&f.key, &table)?;
+        t.table.raw_set(&f.key, &table)?;
         // An earlier array is a sequence: this walk made it.
         let len = if array { table.raw_len() as i64 } else { 0 };
-        open.push(Open {
+        t.open.push(Open {
             field: i,
             table,
             len,
         });
-        Ok(open.len() - 1)
+        Ok(t.open.len() - 1)
     }
 
     fn map_entry(&self, card: &Card, map: &Table, mut buf: &[u8], depth: u32) -> Res<()> {
