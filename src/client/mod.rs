@@ -1,6 +1,7 @@
 //! The client side of the app API: connect (TLS or h2c), API key -> token, deadlines, retries,
 //! and ONE generic call path for every method of the descriptor pool (unary, server- and
-//! client-streaming), carrying `prost_reflect::DynamicMessage`s.
+//! client-streaming): requests are `prost_reflect::DynamicMessage`s, replies stay encoded
+//! (`codec::Reply`) until the caller decodes them.
 
 pub mod auth;
 pub mod codec;
@@ -19,6 +20,7 @@ use tonic::{Code, Request, Status, Streaming};
 
 pub use auth::ApiKey;
 use codec::DynCodec;
+pub use codec::Reply;
 
 use crate::proto::POOL;
 
@@ -200,7 +202,7 @@ impl Client {
         let mut req = Request::new(auth::request(key));
         req.set_timeout(self.timeout);
         let resp = self.raw_unary(&method, req).await?;
-        auth::token(&resp)
+        auth::token(&resp.decode()?)
     }
 
     /// Whether `key` authenticates against this endpoint; the token is not kept (rotate_keys
@@ -227,7 +229,7 @@ impl Client {
         &self,
         method: &MethodDescriptor,
         req: Request<DynamicMessage>,
-    ) -> Result<DynamicMessage, Status> {
+    ) -> Result<Reply, Status> {
         let mut grpc = self.grpc();
         grpc.ready()
             .await
@@ -288,7 +290,7 @@ impl Client {
         &self,
         method: &MethodDescriptor,
         msg: DynamicMessage,
-    ) -> Result<DynamicMessage, Status> {
+    ) -> Result<Reply, Status> {
         self.with_policy(method, || async {
             self.raw_unary(method, self.request(msg.clone(), true)?)
                 .await
@@ -301,7 +303,7 @@ impl Client {
         &self,
         method: &MethodDescriptor,
         msg: DynamicMessage,
-    ) -> Result<Streaming<DynamicMessage>, Status> {
+    ) -> Result<Streaming<Reply>, Status> {
         self.with_policy(method, || async {
             let mut grpc = self.grpc();
             grpc.ready()
@@ -325,7 +327,7 @@ impl Client {
         &self,
         method: &MethodDescriptor,
         msgs: Vec<DynamicMessage>,
-    ) -> Result<DynamicMessage, Status> {
+    ) -> Result<Reply, Status> {
         self.with_policy(method, || async {
             let mut grpc = self.grpc();
             grpc.ready()

@@ -9,8 +9,9 @@ use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::Streaming;
 
 use super::convert::{self, Labels, closest};
+use super::decode::{self, MalformedReply};
 use super::error::{CallError, snake_case};
-use crate::client::{Client, normalize};
+use crate::client::{Client, Reply, normalize};
 use crate::proto::{APP_SERVICE, POOL};
 
 /// What `org_id`/`location_id` default to when a script does not pass them.
@@ -52,6 +53,18 @@ fn fail(lua: &Lua, e: CallError) -> mlua::Result<MultiValue> {
         Lv::Boolean(false),
         Lv::UserData(lua.create_userdata(e)?),
     ]))
+}
+
+/// A reply as a Lua value. A malformed one fails the call as INTERNAL, like any other reply the
+/// client cannot read.
+fn reply(lua: &Lua, r: &Reply, display: &str) -> mlua::Result<Result<Lv, CallError>> {
+    match decode::from_bytes(lua, &r.desc, &r.bytes) {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => match e.downcast_ref::<MalformedReply>() {
+            Some(m) => Ok(Err(CallError::new(display, "INTERNAL", m.to_string()))),
+            None => Err(e),
+        },
+    }
 }
 
 fn request(
@@ -109,10 +122,10 @@ async fn call(
                 Err(e) => return Ok(Err(invalid(format!("message {}: {e}", i + 1)))),
             }
         }
-        return Ok(match cloud.client.client_streaming(method, msgs).await {
-            Ok(resp) => Ok(convert::from_message(lua, &resp)?),
-            Err(s) => Err(CallError::from_status(display, &s)),
-        });
+        return match cloud.client.client_streaming(method, msgs).await {
+            Ok(resp) => reply(lua, &resp, display),
+            Err(s) => Ok(Err(CallError::from_status(display, &s))),
+        };
     }
     let msg = match request(method, args, labels) {
         Ok(m) => m,
@@ -126,21 +139,21 @@ async fn call(
             Err(s) => Err(CallError::from_status(display, &s)),
         });
     }
-    Ok(match cloud.client.unary(method, msg).await {
-        Ok(resp) => Ok(convert::from_message(lua, &resp)?),
-        Err(s) => Err(CallError::from_status(display, &s)),
-    })
+    match cloud.client.unary(method, msg).await {
+        Ok(resp) => reply(lua, &resp, display),
+        Err(s) => Ok(Err(CallError::from_status(display, &s))),
+    }
 }
 
 /// A server stream: `s:next()` returns the next response table or nil at the end;
 /// `s:close()` (or leaving a `for` loop, through `__close`) cancels it.
 pub struct CallStream {
-    inner: Rc<tokio::sync::Mutex<Option<Streaming<DynamicMessage>>>>,
+    inner: Rc<tokio::sync::Mutex<Option<Streaming<Reply>>>>,
     method: String,
 }
 
 impl CallStream {
-    fn new(s: Streaming<DynamicMessage>, method: &str) -> Self {
+    fn new(s: Streaming<Reply>, method: &str) -> Self {
         Self {
             inner: Rc::new(tokio::sync::Mutex::new(Some(s))),
             method: method.to_string(),
@@ -159,10 +172,13 @@ impl UserData for CallStream {
                     return ok(&lua, Lv::Nil);
                 };
                 match stream.message().await {
-                    Ok(Some(m)) => {
-                        let v = convert::from_message(&lua, &m)?;
-                        ok(&lua, v)
-                    }
+                    Ok(Some(r)) => match reply(&lua, &r, &method)? {
+                        Ok(v) => ok(&lua, v),
+                        Err(e) => {
+                            *guard = None;
+                            fail(&lua, e)
+                        }
+                    },
                     Ok(None) => {
                         *guard = None;
                         ok(&lua, Lv::Nil)

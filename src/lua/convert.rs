@@ -15,10 +15,10 @@ use prost_reflect::{
 
 pub type ConvResult<T> = Result<T, String>;
 
-const STRUCT: &str = "google.protobuf.Struct";
-const VALUE: &str = "google.protobuf.Value";
-const LIST_VALUE: &str = "google.protobuf.ListValue";
-const TIMESTAMP: &str = "google.protobuf.Timestamp";
+pub(super) const STRUCT: &str = "google.protobuf.Struct";
+pub(super) const VALUE: &str = "google.protobuf.Value";
+pub(super) const LIST_VALUE: &str = "google.protobuf.ListValue";
+pub(super) const TIMESTAMP: &str = "google.protobuf.Timestamp";
 
 fn lua_err(e: mlua::Error) -> String {
     e.to_string()
@@ -425,7 +425,7 @@ pub fn new_array(lua: &Lua, items: Vec<Lv>) -> mlua::Result<Table> {
 }
 
 /// mlua's array metatable (json.encode writes such tables as `[]`), tagged for `is_array`.
-fn array_marker(lua: &Lua) -> mlua::Result<Table> {
+pub(super) fn array_marker(lua: &Lua) -> mlua::Result<Table> {
     let mt = lua.array_metatable();
     mt.raw_set("__fleetsh_array", true)?;
     Ok(mt)
@@ -481,15 +481,7 @@ fn field_to_lua(lua: &Lua, field: &FieldDescriptor, v: &Pv) -> mlua::Result<Lv> 
             let val_kind = entry.map_entry_value_field().kind();
             let t = lua.create_table()?;
             for (k, val) in map {
-                let key = match k {
-                    MapKey::String(s) => Lv::String(lua.create_string(s)?),
-                    MapKey::Bool(b) => Lv::Boolean(*b),
-                    MapKey::I32(i) => Lv::Integer(i64::from(*i)),
-                    MapKey::I64(i) => Lv::Integer(*i),
-                    MapKey::U32(i) => Lv::Integer(i64::from(*i)),
-                    MapKey::U64(i) => Lv::Integer(*i as i64),
-                };
-                t.raw_set(key, scalar_to_lua(lua, &val_kind, val)?)?;
+                t.raw_set(map_key_to_lua(lua, k)?, scalar_to_lua(lua, &val_kind, val)?)?;
             }
             Ok(Lv::Table(t))
         }
@@ -497,7 +489,18 @@ fn field_to_lua(lua: &Lua, field: &FieldDescriptor, v: &Pv) -> mlua::Result<Lv> 
     }
 }
 
-fn scalar_to_lua(lua: &Lua, kind: &Kind, v: &Pv) -> mlua::Result<Lv> {
+pub(super) fn map_key_to_lua(lua: &Lua, k: &MapKey) -> mlua::Result<Lv> {
+    Ok(match k {
+        MapKey::String(s) => Lv::String(lua.create_string(s)?),
+        MapKey::Bool(b) => Lv::Boolean(*b),
+        MapKey::I32(i) => Lv::Integer(i64::from(*i)),
+        MapKey::I64(i) => Lv::Integer(*i),
+        MapKey::U32(i) => Lv::Integer(i64::from(*i)),
+        MapKey::U64(i) => Lv::Integer(*i as i64),
+    })
+}
+
+pub(super) fn scalar_to_lua(lua: &Lua, kind: &Kind, v: &Pv) -> mlua::Result<Lv> {
     Ok(match v {
         Pv::Bool(b) => Lv::Boolean(*b),
         Pv::I32(i) => Lv::Integer(i64::from(*i)),
@@ -538,7 +541,7 @@ fn value_to_lua(lua: &Lua, msg: &DynamicMessage) -> mlua::Result<Lv> {
 }
 
 /// Struct numbers are doubles; integral ones come back as Lua integers (3, not 3.0).
-fn number_to_lua(n: f64) -> Lv {
+pub(super) fn number_to_lua(n: f64) -> Lv {
     if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
         Lv::Integer(n as i64)
     } else {
@@ -574,4 +577,4 @@ fn list_to_lua(lua: &Lua, msg: &DynamicMessage) -> mlua::Result<Lv> {
 
 #[cfg(test)]
 #[path = "convert_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -6,12 +6,12 @@ use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage};
 use super::*;
 use crate::proto::POOL;
 
-fn desc(name: &str) -> MessageDescriptor {
+pub(crate) fn desc(name: &str) -> MessageDescriptor {
     POOL.get_message_by_name(name)
         .unwrap_or_else(|| panic!("{name} not in pool"))
 }
 
-fn lua() -> Lua {
+pub(crate) fn lua() -> Lua {
     let lua = Lua::new();
     lua.array_metatable()
         .raw_set("__fleetsh_array", true)
@@ -19,7 +19,7 @@ fn lua() -> Lua {
     lua
 }
 
-fn table(lua: &Lua, src: &str) -> Table {
+pub(crate) fn table(lua: &Lua, src: &str) -> Table {
     lua.load(format!("return {src}")).eval().unwrap()
 }
 
@@ -54,7 +54,7 @@ fn deep_eq(lua: &Lua) -> Function {
 
 /// A sample value for every field kind: non-default scalars, 64-bit integers beyond 2^53,
 /// enums, raw bytes, nested and empty Structs, lists, maps, timestamps.
-fn sample(lua: &Lua, d: &MessageDescriptor, depth: usize) -> Table {
+pub(crate) fn sample(lua: &Lua, d: &MessageDescriptor, depth: usize) -> Table {
     let t = lua.create_table().unwrap();
     for f in d.fields() {
         // Only the first member of a real oneof: setting another would clear it.

@@ -1,7 +1,9 @@
-//! The Lua state: `cloud` (Rust core + prelude.lua), helpers, and the bridge in convert.rs.
+//! The Lua state: `cloud` (Rust core + prelude.lua), helpers, and the bridge in convert.rs
+//! (replies: decode.rs).
 
 pub mod cloud;
 pub mod convert;
+pub mod decode;
 pub mod error;
 pub mod helpers;
 

@@ -53,5 +53,5 @@ pub async fn call(
     let path = format!("/{}/{}", m.parent_service().full_name(), m.name());
     grpc.unary(req, path.parse().unwrap(), DynCodec::new(m.output()))
         .await
-        .map(|r| r.into_inner())
+        .and_then(|r| r.into_inner().decode())
 }

@@ -1,0 +1,839 @@
+//! Protobuf wire bytes -> Lua values in one pass, in exactly the shapes of
+//! `convert::from_message`, without a `DynamicMessage` in between: replies are decoded here, and
+//! a list of 10,000 machines spent most of its time building and dropping that intermediate.
+//!
+//! What a walk needs about a message type (field number -> field, the field names as Lua strings
+//! interned once, the defaults of unset fields) is planned once per Lua state and reused.
+//!
+//! Protobuf merge rules: a singular field seen twice keeps the last value; a singular message
+//! field seen twice is merged (later fields overwrite, repeated fields and maps append); a oneof
+//! member clears the other members. One approximation: a well-known type (Timestamp, Struct,
+//! Value, ListValue) seen twice is replaced by the later one rather than merged with it.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::rc::Rc;
+
+use mlua::{IntoLua, Lua, LuaSerdeExt, LuaString, Table, Value as Lv};
+use prost::DecodeError;
+use prost::encoding::{
+    self, DecodeContext, WireType, check_wire_type, decode_key, decode_varint, skip_field,
+};
+use prost_reflect::{Kind, MapKey, MessageDescriptor};
+
+use super::convert::{self, LIST_VALUE, STRUCT, TIMESTAMP, VALUE};
+
+/// Nesting deeper than this is refused, as prost's own decoder does: the walk recurses, and a
+/// hostile reply must not overflow the stack.
+const MAX_DEPTH: u32 = 100;
+
+/// A reply that is not a valid encoding of its message type.
+#[derive(Debug, thiserror::Error)]
+#[error("decoding {message}: {}{reason}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+pub struct MalformedReply {
+    pub message: String,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// Decodes an encoded `desc` message into a Lua value, as `from_message` would show it.
+pub fn from_bytes(lua: &Lua, desc: &MessageDescriptor, bytes: &[u8]) -> mlua::Result<Lv> {
+    let plans = plans(lua, desc)?;
+    let walk = Walk { lua, plans: &plans };
+    match walk.message(0, bytes, 0) {
+        Ok(out) => out.into_lua(lua),
+        Err(bad) => Err(bad.into_lua_error(&plans.msgs[0])),
+    }
+}
+
+// ---------- plans ----------
+
+#[derive(Clone, Copy)]
+enum Scalar {
+    Double,
+    Float,
+    Int32,
+    Int64,
+    Uint32,
+    Uint64,
+    Sint32,
+    Sint64,
+    Fixed32,
+    Fixed64,
+    Sfixed32,
+    Sfixed64,
+    Bool,
+}
+
+impl Scalar {
+    /// How one element of a packed repeated field of this type is encoded.
+    fn wire_type(self) -> WireType {
+        match self {
+            Scalar::Double | Scalar::Fixed64 | Scalar::Sfixed64 => WireType::SixtyFourBit,
+            Scalar::Float | Scalar::Fixed32 | Scalar::Sfixed32 => WireType::ThirtyTwoBit,
+            _ => WireType::Varint,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Ty {
+    Scalar(Scalar),
+    String,
+    Bytes,
+    /// Index into `PlanSet::enums`.
+    Enum(usize),
+    /// Index into `PlanSet::msgs`.
+    Message(usize),
+}
+
+enum Card {
+    Single,
+    List,
+    /// A map entry's key and value types; `value_default` is None for message values (an
+    /// entry without a value shows the empty message, decoded from no bytes).
+    Map {
+        key: Ty,
+        key_default: Lv,
+        value: Ty,
+        value_default: Option<Lv>,
+    },
+}
+
+/// What an unset field shows.
+enum Unset {
+    /// Nothing: fields with presence (messages, oneof members, proto3 `optional`) stay nil.
+    Absent,
+    Value(Lv),
+    EmptyArray,
+    EmptyMap,
+}
+
+struct FieldPlan {
+    number: u32,
+    name: String,
+    key: LuaString,
+    ty: Ty,
+    card: Card,
+    default: Unset,
+    /// The real (non-synthetic) oneof this field belongs to: index into `MsgPlan::oneofs`.
+    oneof: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Plain,
+    Timestamp,
+    Value,
+    Struct,
+    ListValue,
+}
+
+struct MsgPlan {
+    name: String,
+    shape: Shape,
+    /// Sorted by field number.
+    fields: Vec<FieldPlan>,
+    /// Members (indices into `fields`) of each oneof, by oneof index.
+    oneofs: Vec<Vec<usize>>,
+}
+
+impl MsgPlan {
+    fn field(&self, number: u32) -> Option<usize> {
+        self.fields.binary_search_by_key(&number, |f| f.number).ok()
+    }
+}
+
+/// Value names by number (sorted); numbers the enum does not know stay integers.
+struct EnumPlan(Vec<(i32, LuaString)>);
+
+/// The plans of a root message type and of every type reachable from it (`msgs[0]` is the root).
+struct PlanSet {
+    root: MessageDescriptor,
+    msgs: Vec<MsgPlan>,
+    enums: Vec<EnumPlan>,
+    array_mt: Table,
+}
+
+/// Plans by root type name, for the Lua state's lifetime (their Lua strings belong to it).
+#[derive(Default)]
+struct PlanCache(HashMap<String, Rc<PlanSet>>);
+
+fn plans(lua: &Lua, desc: &MessageDescriptor) -> mlua::Result<Rc<PlanSet>> {
+    if let Some(cache) = lua.app_data_ref::<PlanCache>()
+        && let Some(p) = cache.0.get(desc.full_name())
+        && p.root == *desc
+    {
+        return Ok(p.clone());
+    }
+    let set = Rc::new(Planner::new(lua).build(desc)?);
+    let name = desc.full_name().to_string();
+    match lua.app_data_mut::<PlanCache>() {
+        Some(mut cache) => {
+            cache.0.insert(name, set.clone());
+        }
+        None => {
+            lua.set_app_data(PlanCache(HashMap::from([(name, set.clone())])));
+        }
+    }
+    Ok(set)
+}
+
+struct Planner<'a> {
+    lua: &'a Lua,
+    msgs: Vec<MsgPlan>,
+    msg_index: HashMap<String, usize>,
+    enums: Vec<EnumPlan>,
+    enum_index: HashMap<String, usize>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(lua: &'a Lua) -> Self {
+        Self {
+            lua,
+            msgs: Vec::new(),
+            msg_index: HashMap::new(),
+            enums: Vec::new(),
+            enum_index: HashMap::new(),
+        }
+    }
+
+    fn build(mut self, root: &MessageDescriptor) -> mlua::Result<PlanSet> {
+        self.message(root)?;
+        Ok(PlanSet {
+            root: root.clone(),
+            msgs: self.msgs,
+            enums: self.enums,
+            array_mt: convert::array_marker(self.lua)?,
+        })
+    }
+
+    fn message(&mut self, desc: &MessageDescriptor) -> mlua::Result<usize> {
+        if let Some(&i) = self.msg_index.get(desc.full_name()) {
+            return Ok(i);
+        }
+        let idx = self.msgs.len();
+        // Registered before its fields are planned: messages may contain themselves.
+        self.msg_index.insert(desc.full_name().to_string(), idx);
+        self.msgs.push(MsgPlan {
+            name: desc.full_name().to_string(),
+            shape: match desc.full_name() {
+                TIMESTAMP => Shape::Timestamp,
+                VALUE => Shape::Value,
+                STRUCT => Shape::Struct,
+                LIST_VALUE => Shape::ListValue,
+                _ => Shape::Plain,
+            },
+            fields: Vec::new(),
+            oneofs: Vec::new(),
+        });
+        let mut fields = desc.fields().collect::<Vec<_>>();
+        fields.sort_by_key(|f| f.number());
+        let mut plans = Vec::with_capacity(fields.len());
+        let oneof_names: Vec<String> = desc.oneofs().map(|o| o.name().to_string()).collect();
+        let mut oneofs = vec![Vec::new(); oneof_names.len()];
+        for (i, f) in fields.iter().enumerate() {
+            let oneof = f
+                .containing_oneof()
+                .filter(|o| !o.is_synthetic())
+                .and_then(|o| oneof_names.iter().position(|n| n == o.name()));
+            if let Some(o) = oneof {
+                oneofs[o].push(i);
+            }
+            let kind = f.kind();
+            let (card, default) = if f.is_map() {
+                let Kind::Message(entry) = &kind else {
+                    unreachable!("map fields are messages")
+                };
+                let key_kind = entry.map_entry_key_field().kind();
+                let value_kind = entry.map_entry_value_field().kind();
+                let card = Card::Map {
+                    key: self.ty(&key_kind)?,
+                    key_default: convert::map_key_to_lua(
+                        self.lua,
+                        &MapKey::default_value(&key_kind),
+                    )?,
+                    value: self.ty(&value_kind)?,
+                    value_default: match value_kind {
+                        Kind::Message(_) => None,
+                        _ => Some(convert::scalar_to_lua(
+                            self.lua,
+                            &value_kind,
+                            &value_kind.default_value(),
+                        )?),
+                    },
+                };
+                (card, Unset::EmptyMap)
+            } else if f.is_list() {
+                (Card::List, Unset::EmptyArray)
+            } else if f.supports_presence() || matches!(kind, Kind::Message(_)) {
+                (Card::Single, Unset::Absent)
+            } else {
+                let v = convert::scalar_to_lua(self.lua, &kind, &f.default_value())?;
+                (Card::Single, Unset::Value(v))
+            };
+            plans.push(FieldPlan {
+                number: f.number(),
+                name: f.name().to_string(),
+                key: self.lua.create_string(f.name())?,
+                ty: self.ty(&kind)?,
+                card,
+                default,
+                oneof,
+            });
+        }
+        self.msgs[idx].fields = plans;
+        self.msgs[idx].oneofs = oneofs;
+        Ok(idx)
+    }
+
+    fn ty(&mut self, kind: &Kind) -> mlua::Result<Ty> {
+        Ok(match kind {
+            Kind::Double => Ty::Scalar(Scalar::Double),
+            Kind::Float => Ty::Scalar(Scalar::Float),
+            Kind::Int32 => Ty::Scalar(Scalar::Int32),
+            Kind::Int64 => Ty::Scalar(Scalar::Int64),
+            Kind::Uint32 => Ty::Scalar(Scalar::Uint32),
+            Kind::Uint64 => Ty::Scalar(Scalar::Uint64),
+            Kind::Sint32 => Ty::Scalar(Scalar::Sint32),
+            Kind::Sint64 => Ty::Scalar(Scalar::Sint64),
+            Kind::Fixed32 => Ty::Scalar(Scalar::Fixed32),
+            Kind::Fixed64 => Ty::Scalar(Scalar::Fixed64),
+            Kind::Sfixed32 => Ty::Scalar(Scalar::Sfixed32),
+            Kind::Sfixed64 => Ty::Scalar(Scalar::Sfixed64),
+            Kind::Bool => Ty::Scalar(Scalar::Bool),
+            Kind::String => Ty::String,
+            Kind::Bytes => Ty::Bytes,
+            Kind::Enum(e) => {
+                if let Some(&i) = self.enum_index.get(e.full_name()) {
+                    return Ok(Ty::Enum(i));
+                }
+                let mut numbers: Vec<i32> = e.values().map(|v| v.number()).collect();
+                numbers.sort_unstable();
+                numbers.dedup();
+                // The name `get_value` gives, so that aliases show as from_message shows them.
+                let values = numbers
+                    .into_iter()
+                    .filter_map(|n| e.get_value(n).map(|v| (n, v)))
+                    .map(|(n, v)| Ok((n, self.lua.create_string(v.name())?)))
+                    .collect::<mlua::Result<Vec<_>>>()?;
+                self.enums.push(EnumPlan(values));
+                self.enum_index
+                    .insert(e.full_name().to_string(), self.enums.len() - 1);
+                Ty::Enum(self.enums.len() - 1)
+            }
+            Kind::Message(m) => Ty::Message(self.message(m)?),
+        })
+    }
+}
+
+// ---------- the walk ----------
+
+enum Bad {
+    /// Not a valid encoding; the message and field it is in get named on the way up.
+    Wire(String),
+    Malformed(MalformedReply),
+    Lua(mlua::Error),
+}
+
+impl From<DecodeError> for Bad {
+    fn from(e: DecodeError) -> Self {
+        Bad::Wire(e.to_string())
+    }
+}
+
+impl From<mlua::Error> for Bad {
+    fn from(e: mlua::Error) -> Self {
+        Bad::Lua(e)
+    }
+}
+
+impl Bad {
+    fn at(self, m: &MsgPlan, field: Option<&FieldPlan>) -> Bad {
+        match self {
+            Bad::Wire(reason) => Bad::Malformed(MalformedReply {
+                message: m.name.clone(),
+                field: field.map(|f| f.name.clone()),
+                reason,
+            }),
+            other => other,
+        }
+    }
+
+    fn into_lua_error(self, m: &MsgPlan) -> mlua::Error {
+        match self.at(m, None) {
+            Bad::Lua(e) => e,
+            Bad::Malformed(r) => mlua::Error::external(r),
+            Bad::Wire(reason) => mlua::Error::runtime(reason),
+        }
+    }
+}
+
+type Res<T> = Result<T, Bad>;
+
+/// A decoded value before it goes into a table: strings are pushed into Lua straight from the
+/// wire (or a stack buffer) without first becoming a Lua value held by Rust.
+enum Out<'b> {
+    Lua(Lv),
+    Str(&'b str),
+    Short(ShortStr),
+}
+
+impl IntoLua for Out<'_> {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Lv> {
+        match self {
+            Out::Lua(v) => Ok(v),
+            Out::Str(s) => s.into_lua(lua),
+            Out::Short(s) => s.as_str().into_lua(lua),
+        }
+    }
+}
+
+fn put(t: &Table, key: impl IntoLua, v: Out<'_>) -> mlua::Result<()> {
+    // Matched here, not through `Out::into_lua`, so strings take mlua's direct push path.
+    match v {
+        Out::Lua(v) => t.raw_set(key, v),
+        Out::Str(s) => t.raw_set(key, s),
+        Out::Short(s) => t.raw_set(key, s.as_str()),
+    }
+}
+
+/// A short string formatted without a heap allocation (timestamps are ~30 bytes).
+struct ShortStr {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl ShortStr {
+    fn format(args: fmt::Arguments<'_>) -> Option<ShortStr> {
+        let mut s = ShortStr {
+            buf: [0; 48],
+            len: 0,
+        };
+        s.write_fmt(args).ok()?;
+        Some(s)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("only whole str pieces are written")
+    }
+}
+
+impl fmt::Write for ShortStr {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Which fields of one message occurrence were on the wire (by index into `MsgPlan::fields`).
+enum Seen {
+    Few(u64),
+    Many(Vec<bool>),
+}
+
+impl Seen {
+    fn new(n: usize) -> Self {
+        if n <= 64 {
+            Seen::Few(0)
+        } else {
+            Seen::Many(vec![false; n])
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match self {
+            Seen::Few(bits) => bits & (1 << i) != 0,
+            Seen::Many(v) => v[i],
+        }
+    }
+
+    fn set(&mut self, i: usize, on: bool) {
+        match self {
+            Seen::Few(bits) if on => *bits |= 1 << i,
+            Seen::Few(bits) => *bits &= !(1 << i),
+            Seen::Many(v) => v[i] = on,
+        }
+    }
+}
+
+/// One message occurrence being decoded into its table.
+struct Target<'t> {
+    table: &'t Table,
+    seen: Seen,
+    /// The array and map tables of repeated fields seen so far: their elements may come in
+    /// several runs, interleaved with other fields.
+    open: Vec<Open>,
+    /// `table` holds an earlier occurrence of the same message, so its defaults are in place
+    /// and its arrays and maps are appended to.
+    merging: bool,
+}
+
+struct Open {
+    field: usize,
+    table: Table,
+    len: i64,
+}
+
+/// The bytes of a length-delimited field.
+fn delimited<'b>(wire: WireType, buf: &mut &'b [u8]) -> Res<&'b [u8]> {
+    check_wire_type(WireType::LengthDelimited, wire)?;
+    let len = decode_varint(buf)?;
+    if len > buf.len() as u64 {
+        return Err(Bad::Wire("length beyond the end of the message".into()));
+    }
+    let (head, rest) = buf.split_at(len as usize);
+    *buf = rest;
+    Ok(head)
+}
+
+fn utf8(b: &[u8]) -> Res<&str> {
+    std::str::from_utf8(b).map_err(|_| Bad::Wire("string is not valid UTF-8".into()))
+}
+
+/// One scalar through prost's decoders (which check the wire type).
+fn scalar(s: Scalar, wire: WireType, buf: &mut &[u8]) -> Res<Lv> {
+    macro_rules! read {
+        ($module:ident) => {{
+            let mut v = Default::default();
+            encoding::$module::merge(wire, &mut v, buf, DecodeContext::default())?;
+            v
+        }};
+    }
+    Ok(match s {
+        Scalar::Double => Lv::Number(read!(double)),
+        Scalar::Float => Lv::Number(f64::from(read!(float))),
+        Scalar::Int32 => Lv::Integer(i64::from(read!(int32))),
+        Scalar::Int64 => Lv::Integer(read!(int64)),
+        Scalar::Uint32 => Lv::Integer(i64::from(read!(uint32))),
+        // Wraps above i64::MAX, as from_message does: Lua has no unsigned 64-bit integers.
+        Scalar::Uint64 => Lv::Integer(read!(uint64) as i64),
+        Scalar::Sint32 => Lv::Integer(i64::from(read!(sint32))),
+        Scalar::Sint64 => Lv::Integer(read!(sint64)),
+        Scalar::Fixed32 => Lv::Integer(i64::from(read!(fixed32))),
+        Scalar::Fixed64 => Lv::Integer(read!(fixed64) as i64),
+        Scalar::Sfixed32 => Lv::Integer(i64::from(read!(sfixed32))),
+        Scalar::Sfixed64 => Lv::Integer(read!(sfixed64)),
+        Scalar::Bool => Lv::Boolean(read!(bool)),
+    })
+}
+
+struct Walk<'a> {
+    lua: &'a Lua,
+    plans: &'a PlanSet,
+}
+
+impl Walk<'_> {
+    /// One message of plan `idx`, in its Lua shape.
+    fn message<'b>(&self, idx: usize, buf: &'b [u8], depth: u32) -> Res<Out<'b>> {
+        let m = &self.plans.msgs[idx];
+        if depth > MAX_DEPTH {
+            return Err(Bad::Wire("messages nested too deeply".into()).at(m, None));
+        }
+        let out = match m.shape {
+            Shape::Plain => self.plain(m, buf, depth),
+            Shape::Timestamp => self.timestamp(buf),
+            Shape::Value => self.value(m, buf, depth),
+            Shape::Struct => self.struct_(m, buf, depth),
+            Shape::ListValue => self.list(m, buf, depth),
+        };
+        out.map_err(|e| e.at(m, None))
+    }
+
+    fn plain<'b>(&self, m: &MsgPlan, buf: &'b [u8], depth: u32) -> Res<Out<'b>> {
+        let t = self.lua.create_table_with_capacity(0, m.fields.len())?;
+        self.fill(m, &t, buf, false, depth)?;
+        Ok(Out::Lua(Lv::Table(t)))
+    }
+
+    /// Decodes the fields in `buf` into `table` (see `Target::merging`).
+    fn fill(
+        &self,
+        m: &MsgPlan,
+        table: &Table,
+        mut buf: &[u8],
+        merging: bool,
+        depth: u32,
+    ) -> Res<()> {
+        let mut t = Target {
+            table,
+            seen: Seen::new(m.fields.len()),
+            open: Vec::new(),
+            merging,
+        };
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf).map_err(|e| Bad::from(e).at(m, None))?;
+            let Some(i) = m.field(number) else {
+                skip_field(wire, number, &mut buf, DecodeContext::default())
+                    .map_err(|e| Bad::from(e).at(m, None))?;
+                continue;
+            };
+            let f = &m.fields[i];
+            self.field(m, &mut t, i, wire, &mut buf, depth)
+                .map_err(|e| e.at(m, Some(f)))?;
+        }
+        if merging {
+            return Ok(());
+        }
+        for (i, f) in m.fields.iter().enumerate() {
+            if t.seen.contains(i) {
+                continue;
+            }
+            match &f.default {
+                Unset::Absent => {}
+                Unset::Value(v) => table.raw_set(&f.key, v)?,
+                Unset::EmptyArray => table.raw_set(&f.key, self.new_array(0)?)?,
+                Unset::EmptyMap => table.raw_set(&f.key, self.lua.create_table()?)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Field `i` of `m`, one occurrence (or one packed run).
+    fn field(
+        &self,
+        m: &MsgPlan,
+        t: &mut Target<'_>,
+        i: usize,
+        wire: WireType,
+        buf: &mut &[u8],
+        depth: u32,
+    ) -> Res<()> {
+        let f = &m.fields[i];
+        match &f.card {
+            Card::Single => {
+                if let Some(o) = f.oneof {
+                    self.clear_oneof(m, o, i, t)?;
+                }
+                if let Ty::Message(sub) = f.ty
+                    && (t.seen.contains(i) || t.merging)
+                    && self.plans.msgs[sub].shape == Shape::Plain
+                    && let Lv::Table(earlier) = t.table.raw_get::<Lv>(&f.key)?
+                {
+                    let bytes = delimited(wire, buf)?;
+                    if depth >= MAX_DEPTH {
+                        return Err(Bad::Wire("messages nested too deeply".into()));
+                    }
+                    self.fill(&self.plans.msgs[sub], &earlier, bytes, true, depth + 1)?;
+                } else {
+                    let v = self.single(f.ty, wire, buf, depth)?;
+                    put(t.table, &f.key, v)?;
+                }
+            }
+            Card::List => {
+                let o = self.open(t, f, i, true)?;
+                let packable = matches!(f.ty, Ty::Scalar(_) | Ty::Enum(_));
+                if packable && wire == WireType::LengthDelimited {
+                    let mut packed = delimited(wire, buf)?;
+                    let elem = match f.ty {
+                        Ty::Scalar(s) => s.wire_type(),
+                        _ => WireType::Varint,
+                    };
+                    while !packed.is_empty() {
+                        let v = self.single(f.ty, elem, &mut packed, depth)?;
+                        let o = &mut t.open[o];
+                        o.len += 1;
+                        put(&o.table, o.len, v)?;
+                    }
+                } else {
+                    let v = self.single(f.ty, wire, buf, depth)?;
+                    let o = &mut t.open[o];
+                    o.len += 1;
+                    put(&o.table, o.len, v)?;
+                }
+            }
+            Card::Map { .. } => {
+                let o = self.open(t, f, i, false)?;
+                let entry = delimited(wire, buf)?;
+                self.map_entry(&f.card, &t.open[o].table, entry, depth)?;
+            }
+        }
+        t.seen.set(i, true);
+        Ok(())
+    }
+
+    /// Setting one member of a oneof unsets the others.
+    fn clear_oneof(&self, m: &MsgPlan, oneof: usize, keep: usize, t: &mut Target<'_>) -> Res<()> {
+        for &j in &m.oneofs[oneof] {
+            if j != keep && (t.merging || t.seen.contains(j)) {
+                t.table.raw_set(&m.fields[j].key, Lv::Nil)?;
+                t.seen.set(j, false);
+            }
+        }
+        Ok(())
+    }
+
+    /// The index in `open` of field `i`'s array (or map) table, created on its first element.
+    fn open(&self, t: &mut Target<'_>, f: &FieldPlan, i: usize, array: bool) -> Res<usize> {
+        if let Some(o) = t.open.iter().position(|o| o.field == i) {
+            return Ok(o);
+        }
+        let earlier = if t.merging {
+            t.table.raw_get::<Option<Table>>(&f.key).ok().flatten()
+        } else {
+            None
+        };
+        let table = match earlier {
+            Some(e) => e,
+            None if array => self.new_array(0)?,
+            None => self.lua.create_table()?,
+        };
+        t.table.raw_set(&f.key, &table)?;
+        // An earlier array is a sequence: this walk made it.
+        let len = if array { table.raw_len() as i64 } else { 0 };
+        t.open.push(Open {
+            field: i,
+            table,
+            len,
+        });
+        Ok(t.open.len() - 1)
+    }
+
+    fn map_entry(&self, card: &Card, map: &Table, mut buf: &[u8], depth: u32) -> Res<()> {
+        let Card::Map {
+            key: key_ty,
+            key_default,
+            value: value_ty,
+            value_default,
+        } = card
+        else {
+            unreachable!("map_entry is only called for maps")
+        };
+        let mut key = None;
+        let mut value = None;
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf)?;
+            match number {
+                1 => key = Some(self.single(*key_ty, wire, &mut buf, depth)?),
+                2 => value = Some(self.single(*value_ty, wire, &mut buf, depth)?),
+                _ => skip_field(wire, number, &mut buf, DecodeContext::default())?,
+            }
+        }
+        let value = match (value, value_default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => Out::Lua(d.clone()),
+            (None, None) => match value_ty {
+                Ty::Message(sub) => self.message(*sub, &[], depth + 1)?,
+                _ => unreachable!("only message values have no default"),
+            },
+        };
+        match key {
+            Some(Out::Lua(k)) => put(map, k, value)?,
+            Some(Out::Str(k)) => put(map, k, value)?,
+            Some(Out::Short(k)) => put(map, k.as_str(), value)?,
+            None => put(map, key_default, value)?,
+        }
+        Ok(())
+    }
+
+    /// One value of type `ty` (not a repeated field's whole array).
+    fn single<'b>(&self, ty: Ty, wire: WireType, buf: &mut &'b [u8], depth: u32) -> Res<Out<'b>> {
+        Ok(match ty {
+            Ty::Scalar(s) => Out::Lua(scalar(s, wire, buf)?),
+            Ty::String => Out::Str(utf8(delimited(wire, buf)?)?),
+            Ty::Bytes => Out::Lua(Lv::String(self.lua.create_string(delimited(wire, buf)?)?)),
+            Ty::Enum(e) => {
+                let mut n = 0i32;
+                encoding::int32::merge(wire, &mut n, buf, DecodeContext::default())?;
+                let names = &self.plans.enums[e].0;
+                match names.binary_search_by_key(&n, |(k, _)| *k) {
+                    Ok(j) => Out::Lua(Lv::String(names[j].1.clone())),
+                    Err(_) => Out::Lua(Lv::Integer(i64::from(n))),
+                }
+            }
+            Ty::Message(sub) => self.message(sub, delimited(wire, buf)?, depth + 1)?,
+        })
+    }
+
+    fn new_array(&self, capacity: usize) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(capacity, 0)?;
+        t.set_metatable(Some(self.plans.array_mt.clone()))?;
+        Ok(t)
+    }
+
+    /// An RFC 3339 string, as prost_types::Timestamp displays it.
+    fn timestamp(&self, mut buf: &[u8]) -> Res<Out<'static>> {
+        let mut ts = prost_types::Timestamp::default();
+        let ctx = DecodeContext::default;
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf)?;
+            match number {
+                1 => encoding::int64::merge(wire, &mut ts.seconds, &mut buf, ctx())?,
+                2 => encoding::int32::merge(wire, &mut ts.nanos, &mut buf, ctx())?,
+                _ => skip_field(wire, number, &mut buf, ctx())?,
+            }
+        }
+        Ok(match ShortStr::format(format_args!("{ts}")) {
+            Some(s) => Out::Short(s),
+            None => Out::Lua(Lv::String(self.lua.create_string(ts.to_string())?)),
+        })
+    }
+
+    /// `google.protobuf.Value`: the value of whichever member came last; null when none did.
+    fn value<'b>(&self, m: &MsgPlan, mut buf: &'b [u8], depth: u32) -> Res<Out<'b>> {
+        let mut out = Out::Lua(self.lua.null());
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf)?;
+            let Some(i) = m.field(number) else {
+                skip_field(wire, number, &mut buf, DecodeContext::default())?;
+                continue;
+            };
+            let f = &m.fields[i];
+            let v = self
+                .single(f.ty, wire, &mut buf, depth)
+                .map_err(|e| e.at(m, Some(f)))?;
+            out = match (f.name.as_str(), v) {
+                ("null_value", _) => Out::Lua(self.lua.null()),
+                ("number_value", Out::Lua(Lv::Number(n))) => Out::Lua(convert::number_to_lua(n)),
+                (_, v) => v,
+            };
+        }
+        Ok(out)
+    }
+
+    /// `google.protobuf.Struct`: its `fields` map is the table.
+    fn struct_<'b>(&self, m: &MsgPlan, mut buf: &'b [u8], depth: u32) -> Res<Out<'b>> {
+        let t = self.lua.create_table()?;
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf)?;
+            match m.field(number).map(|i| &m.fields[i]) {
+                Some(f) if matches!(f.card, Card::Map { .. }) => {
+                    let entry = delimited(wire, &mut buf)?;
+                    self.map_entry(&f.card, &t, entry, depth)
+                        .map_err(|e| e.at(m, Some(f)))?;
+                }
+                _ => skip_field(wire, number, &mut buf, DecodeContext::default())?,
+            }
+        }
+        Ok(Out::Lua(Lv::Table(t)))
+    }
+
+    /// `google.protobuf.ListValue`: its `values` are the array.
+    fn list<'b>(&self, m: &MsgPlan, mut buf: &'b [u8], depth: u32) -> Res<Out<'b>> {
+        let t = self.new_array(0)?;
+        let mut len = 0i64;
+        while !buf.is_empty() {
+            let (number, wire) = decode_key(&mut buf)?;
+            match m.field(number).map(|i| &m.fields[i]) {
+                Some(f) if matches!(f.card, Card::List) => {
+                    let v = self
+                        .single(f.ty, wire, &mut buf, depth)
+                        .map_err(|e| e.at(m, Some(f)))?;
+                    len += 1;
+                    put(&t, len, v)?;
+                }
+                _ => skip_field(wire, number, &mut buf, DecodeContext::default())?,
+            }
+        }
+        Ok(Out::Lua(Lv::Table(t)))
+    }
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;
