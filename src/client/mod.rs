@@ -66,15 +66,18 @@ pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(ep)
 }
 
+async fn channel(url: &str) -> anyhow::Result<Channel> {
+    endpoint(url)?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
+}
+
 /// Connects and, when a key is given, exchanges it for a token right away so that bad
 /// credentials fail before any script runs.
 pub async fn connect(url: &str, key: Option<ApiKey>, timeout: Duration) -> anyhow::Result<Client> {
-    let channel = endpoint(url)?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
     let client = Client {
-        channel,
+        channel: channel(url).await?,
         key,
         token: Mutex::new(None),
         timeout,
@@ -86,6 +89,26 @@ pub async fn connect(url: &str, key: Option<ApiKey>, timeout: Duration) -> anyho
             .with_context(|| format!("cannot authenticate to {url}"))?;
     }
     Ok(client)
+}
+
+/// Connects with a token already in hand (the embedded fleet issues one in-process, sparing
+/// a key exchange and its `last_used` write at every script start); `key` renews it later.
+pub async fn connect_with_token(
+    url: &str,
+    key: ApiKey,
+    token: String,
+    timeout: Duration,
+) -> anyhow::Result<Client> {
+    let renew_at = auth::renew_at(&token);
+    Ok(Client {
+        channel: channel(url).await?,
+        key: Some(key),
+        token: Mutex::new(Some(Token {
+            value: token,
+            renew_at,
+        })),
+        timeout,
+    })
 }
 
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.

@@ -2,7 +2,7 @@
 //! the local fleet starts in-process and is reached over a loopback socket like any remote.
 
 use crate::cli::{GlobalOpts, default_data_dir};
-use crate::client::{ApiKey, Client, DEFAULT_URL, connect};
+use crate::client::{ApiKey, Client, DEFAULT_URL, connect, connect_with_token};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
@@ -85,6 +85,7 @@ async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
     let dir = g.data.clone().unwrap_or_else(default_data_dir);
     let mut opts = ServeOptions::new(&dir);
     opts.listen = ([127, 0, 0, 1], 0).into();
+    opts.publish_address = false;
     let fleet = start(&opts).await?;
     if !g.quiet {
         eprintln!(
@@ -101,7 +102,11 @@ async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
         org_id: Some(c.org_id.clone()),
         location_id: Some(c.location_id.clone()),
     };
-    let client = connect(&c.address, Some(key), g.call_timeout).await?;
+    let token = fleet
+        .api
+        .tokens
+        .issue(&c.api_key_id, crate::server::auth::API_KEY)?;
+    let client = connect_with_token(&c.address, key, token, g.call_timeout).await?;
     Ok(Target {
         client,
         defaults,

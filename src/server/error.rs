@@ -62,6 +62,7 @@ impl ApiError {
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::Storage(e) if is_busy(e) => Code::Unavailable,
             Self::Storage(_) | Self::Internal(_) => Code::Internal,
             Self::Unimplemented(_) => Code::Unimplemented,
         }
@@ -71,6 +72,12 @@ impl ApiError {
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Self {
         match &e {
+            ApiError::Storage(db) if is_busy(db) => {
+                tracing::warn!(error = %e, "database busy");
+                Status::unavailable(
+                    "the local fleet's database stayed locked (another process holds it); retry",
+                )
+            }
             ApiError::Storage(_) | ApiError::Internal(_) => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal("internal error in the local fleet; see the server log")
@@ -78,6 +85,15 @@ impl From<ApiError> for Status {
             _ => Status::new(e.code(), capped(e.to_string())),
         }
     }
+}
+
+/// SQLite gave up waiting for a lock (busy_timeout): transient, so UNAVAILABLE, which clients
+/// retry for reads, rather than INTERNAL.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Longest status message sent: it travels in an HTTP/2 trailer, and a client refuses a
@@ -111,6 +127,17 @@ mod tests {
         let s: Status = ApiError::Storage(rusqlite::Error::InvalidQuery).into();
         assert_eq!(s.code(), Code::Internal);
         assert!(!s.message().contains("Query"));
+    }
+
+    #[test]
+    fn a_database_that_stays_locked_is_unavailable_not_internal() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let s: Status = ApiError::Storage(busy).into();
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(s.message().contains("retry"));
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct ServeOptions {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub allow_remote: bool,
+    /// Record the listening address in credentials.json (`fleetsh serve`, for other clients).
+    /// The embedded fleet's port dies with its script: it writes the file only to keep a new key.
+    pub publish_address: bool,
 }
 
 impl ServeOptions {
@@ -71,6 +74,7 @@ impl ServeOptions {
             tls_cert: None,
             tls_key: None,
             allow_remote: false,
+            publish_address: true,
         }
     }
 }
@@ -143,7 +147,9 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         "http"
     };
     let credentials = boot.credentials(&format!("{scheme}://{addr}"));
-    credentials.write(&opts.data_dir)?;
+    if opts.publish_address || boot.created {
+        credentials.write(&opts.data_dir)?;
+    }
 
     let mut builder = Server::builder();
     if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {

@@ -33,9 +33,10 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// A read-only connection to the database at `path` (the writer has set it up already).
 fn open_reader(path: &Path) -> ApiResult<Connection> {
     let conn = Connection::open(path)?;
+    // First, so that even the first statement waits out a checkpoint instead of failing.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // A write through a reader would dodge the writer's lock: make it fail loudly instead.
     conn.pragma_update(None, "query_only", true)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -420,3 +420,32 @@ async fn org_id_defaults_to_the_only_reachable_org_on_a_remote() {
     assert_exit(&out, 0);
     assert_eq!(text(&out.stdout), "1\n");
 }
+
+/// A read-only script on the embedded fleet writes nothing: credentials.json keeps its bytes
+/// (the throwaway port is not recorded) and the owner key is not re-exchanged, so no WAL
+/// write and no checkpoint fsync happen at each start.
+#[tokio::test]
+async fn a_read_only_embedded_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = fleetsh(local(dir.path(), &["-e", "return 1"]), None).await;
+    assert_exit(&first, 0);
+    let creds = dir.path().join("credentials.json");
+    let before = std::fs::read(&creds).unwrap();
+    let db = dir.path().join("fleet.db");
+    let db_before = std::fs::read(&db).unwrap();
+    let out = fleetsh(
+        local(
+            dir.path(),
+            &["-e", "assert(#cloud.list_organizations() == 1)"],
+        ),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        std::fs::read(&creds).unwrap(),
+        before,
+        "credentials.json rewritten"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), db_before, "fleet.db changed");
+}
