@@ -27,13 +27,22 @@ pub mod rpc {
     }
 }
 
-/// The serialized `FileDescriptorSet` of proto/ (plus the well-known types it imports).
+/// The serialized `FileDescriptorSet` of proto/ (plus the well-known types it imports),
+/// without comments.
 pub const DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/fleetsh_descriptor.bin"));
 
 /// Every service, method and message of proto/, for the generic client path.
 pub static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(DESCRIPTOR_SET).expect("descriptor set compiled by build.rs is valid")
+});
+
+/// The same set with the proto files' comments, which help() and `fleetsh types` quote.
+const DOCS_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fleetsh_docs.bin"));
+
+/// `POOL` plus comments (source info); built only when documentation is asked for.
+pub static DOCS_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    DescriptorPool::decode(DOCS_SET).expect("descriptor set compiled by build.rs is valid")
 });
 
 pub const APP_SERVICE: &str = "viam.app.v1.AppService";

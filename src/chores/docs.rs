@@ -10,7 +10,7 @@ use mlua::{Lua, Table, Value as Lv};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use super::secret::is_secret_field;
-use crate::proto::{APP_SERVICE, POOL};
+use crate::proto::{APP_SERVICE, DOCS_POOL, POOL};
 
 const PRELUDE: &str = include_str!("../lua/prelude.lua");
 
@@ -111,7 +111,7 @@ const GENERAL: &str = "general";
 /// RPC name -> its leading comment in app.proto, on one line. Section headers (`// --- X ---`)
 /// sit right above the first RPC of a section and merge into its comment: they are dropped.
 fn rpc_comments() -> HashMap<String, String> {
-    let Some(svc) = POOL.get_service_by_name(APP_SERVICE) else {
+    let Some(svc) = DOCS_POOL.get_service_by_name(APP_SERVICE) else {
         return HashMap::new();
     };
     let file = svc.parent_file();

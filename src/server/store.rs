@@ -2,7 +2,7 @@
 //! every area uses (ids, clocks, secrets). Each area's queries live in that area's file.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -29,6 +29,24 @@ const STATEMENT_CACHE: usize = 256;
 /// How long a statement waits for another connection's lock (a write, a checkpoint, another
 /// process) before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `f` inside BEGIN ... COMMIT on `conn`; the flag says whether the transaction ended
+/// (a read-only transaction's COMMIT does not fail in practice; ROLLBACK is the fallback).
+fn snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> ApiResult<T>,
+) -> (ApiResult<T>, bool) {
+    if let Err(e) = conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])) {
+        return (Err(e.into()), true);
+    }
+    let out = f(conn);
+    let ended = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]))
+        .is_ok()
+        || conn.execute_batch("ROLLBACK").is_ok();
+    (out, ended)
+}
 
 /// A read-only connection to the database at `path` (the writer has set it up already).
 fn open_reader(path: &Path) -> ApiResult<Connection> {
@@ -102,11 +120,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Runs `f` on a read-only connection, in one read transaction: every query of `f` sees
-    /// the same snapshot, and the WAL read lock is taken once rather than per statement.
+    /// Runs `f` in one read transaction: every query of `f` sees the same snapshot, and the WAL
+    /// read lock is taken once rather than per statement. On the writer when it is free (so the
+    /// embedded fleet never opens a second connection), else on a read-only connection, so that
+    /// reads never queue behind a write.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+        let free_writer = match self.writer.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(conn) = free_writer {
+            return snapshot(&conn, f).0;
+        }
         let Some(path) = &self.path else {
-            return f(&self.lock());
+            return snapshot(&self.lock(), f).0;
         };
         let idle = self
             .idle_readers
@@ -117,10 +145,9 @@ impl Store {
             Some(c) => c,
             None => open_reader(path)?,
         };
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let out = f(&conn);
-        // Read-only: COMMIT only ends the snapshot. If it fails the connection is dropped.
-        if conn.prepare_cached("COMMIT")?.execute([]).is_ok() {
+        let (out, ended) = snapshot(&conn, f);
+        // A reader whose transaction would not end is dropped rather than reused.
+        if ended {
             self.idle_readers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
