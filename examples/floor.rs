@@ -1,7 +1,8 @@
 //! The wire's floor for `bench/run.sh`: a bare tonic unary call with an empty message over
-//! loopback h2c, built like fleetsh's own server (multi-thread runtime, TCP_NODELAY) and client
-//! (current-thread runtime, one channel). No auth, no database, no Lua: what is left is the
-//! cost of gRPC itself, the bound any fleetsh call is measured against.
+//! loopback h2c, built like fleetsh's own server (multi-thread runtime with its default
+//! workers, TCP_NODELAY) and client (current-thread runtime, one channel). No auth, no
+//! database, no Lua: what is left is the cost of gRPC itself, the bound any fleetsh call is
+//! measured against.
 //!
 //!   floor serve                  prints `127.0.0.1:PORT` and serves until killed
 //!   floor bench ADDR N CONC      N calls, CONC in flight; prints the elapsed seconds
@@ -107,7 +108,12 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: floor serve | floor bench ADDR N CONCURRENCY";
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["serve"] => tokio::runtime::Runtime::new()?.block_on(serve()),
+        // As many workers as `fleetsh serve` runs by default: one less than the CPUs.
+        ["serve"] => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(fleetsh::server::default_workers())
+            .enable_all()
+            .build()?
+            .block_on(serve()),
         ["bench", addr, n, conc] => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -194,6 +194,17 @@ pub struct ServeArgs {
     /// Lifetime of the access tokens the server issues.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub token_ttl: Duration,
+
+    /// Threads serving calls [default: one less than the CPUs, at least 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+}
+
+impl ServeArgs {
+    pub fn worker_threads(&self) -> usize {
+        self.workers
+            .map_or_else(crate::server::default_workers, usize::from)
+    }
 }
 
 /// The default data directory of the local fleet.

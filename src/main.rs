@@ -26,7 +26,11 @@ fn main() -> ExitCode {
             ExitCode::from(run::EXIT_USAGE)
         }
         (Some(Command::Serve(args)), None) => {
-            let rt = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.worker_threads())
+                .enable_all()
+                .build()
+                .expect("starting the tokio runtime");
             match rt.block_on(fleetsh::serve::run(&cli.global, args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
