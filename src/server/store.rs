@@ -64,10 +64,11 @@ pub struct Store {
     writer: Mutex<Connection>,
     /// Where read connections are opened; `None` for an in-memory store.
     path: Option<PathBuf>,
-    /// Idle read-only connections. Reads take one (opening it on first need, so the embedded
-    /// fleet opens one and a server one per busy worker) and put it back: reads then run beside
-    /// each other and beside a write (WAL) instead of queueing on the writer's lock. A pool
-    /// crate would add a reaper thread and checkout tests for what is a Vec behind a Mutex.
+    /// Idle read-only connections, for reads that find the writer busy: such a read takes one
+    /// (opened on first need, so there are at most as many as reads ever ran at once) and puts
+    /// it back; reads then run beside each other and beside a write (WAL) instead of queueing on
+    /// the writer's lock. A pool crate would add a reaper thread and checkout tests for what is
+    /// a Vec behind a Mutex.
     idle_readers: Mutex<Vec<Connection>>,
 }
 
