@@ -27,28 +27,33 @@ fn convert(lua: &Lua, msg: &str, src: &str) -> ConvResult<DynamicMessage> {
     to_message(&desc(msg), &table(lua, src))
 }
 
-/// Structural equality of Lua values (array metatables ignored).
-fn deep_eq(lua: &Lua) -> Function {
+/// Structural equality of Lua values, `eq(a, b, path)` -> ok, where they differ. With
+/// `metatables`, tables must also share their metatable (the array marker), else it is ignored.
+pub(crate) fn deep_eq(lua: &Lua, metatables: bool) -> Function {
     lua.load(
         r#"
+        local metatables = ...
         local function eq(a, b, path)
           if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
           if type(a) ~= "table" then
             if a == b and math.type(a) == math.type(b) then return true end
             return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
           end
+          if metatables and getmetatable(a) ~= getmetatable(b) then
+            return false, path .. ": metatables differ"
+          end
           for k, v in pairs(a) do
             local ok, where = eq(v, b[k], path .. "." .. tostring(k))
             if not ok then return false, where end
           end
           for k in pairs(b) do
-            if a[k] == nil then return false, path .. "." .. tostring(k) .. ": only in result" end
+            if a[k] == nil then return false, path .. "." .. tostring(k) .. ": only in the second" end
           end
           return true
         end
         return eq"#,
     )
-    .eval()
+    .call(metatables)
     .unwrap()
 }
 
@@ -128,7 +133,7 @@ fn single(lua: &Lua, kind: &Kind, name: &str, depth: usize) -> Option<Lv> {
 #[test]
 fn round_trip_every_request_and_response_message() {
     let lua = lua();
-    let eq = deep_eq(&lua);
+    let eq = deep_eq(&lua, false);
     let mut checked = 0;
     for svc in POOL.services() {
         for m in svc.methods() {

@@ -2,7 +2,7 @@
 //! bytes, for every message of every RPC and for a test message with every field shape; and
 //! malformed bytes are errors naming the message type, never panics.
 
-use mlua::{Function, Lua, Table, Value as Lv};
+use mlua::{Lua, Table, Value as Lv};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value as Pv};
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -12,42 +12,16 @@ use prost_types::{
 };
 
 use super::*;
-use crate::lua::convert::tests::{desc, lua, sample, table};
+use crate::lua::convert::tests::{deep_eq, desc, lua, sample, table};
 use crate::lua::convert::{from_message, to_message};
 use crate::proto::POOL;
-
-/// Structural equality of Lua values, with the same metatable (the array marker) on both sides.
-fn strict_eq(lua: &Lua) -> Function {
-    lua.load(
-        r#"
-        local function eq(a, b, path)
-          if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
-          if type(a) ~= "table" then
-            if a == b and math.type(a) == math.type(b) then return true end
-            return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
-          end
-          if getmetatable(a) ~= getmetatable(b) then return false, path .. ": metatables differ" end
-          for k, v in pairs(a) do
-            local ok, where = eq(v, b[k], path .. "." .. tostring(k))
-            if not ok then return false, where end
-          end
-          for k in pairs(b) do
-            if a[k] == nil then return false, path .. "." .. tostring(k) .. ": only in from_message" end
-          end
-          return true
-        end
-        return eq"#,
-    )
-    .eval()
-    .unwrap()
-}
 
 /// from_bytes(bytes) is what from_message shows of the DynamicMessage decoded from bytes.
 fn assert_same(lua: &Lua, d: &MessageDescriptor, bytes: &[u8]) {
     let want = from_message(lua, &DynamicMessage::decode(d.clone(), bytes).unwrap()).unwrap();
     let got = from_bytes(lua, d, bytes).unwrap_or_else(|e| panic!("{}: {e}", d.full_name()));
     let (same, why): (bool, Option<String>) =
-        strict_eq(lua).call((got, want, d.full_name())).unwrap();
+        deep_eq(lua, true).call((got, want, d.full_name())).unwrap();
     assert!(same, "{}: {}", d.full_name(), why.unwrap_or_default());
 }
 
