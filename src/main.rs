@@ -11,9 +11,6 @@ use fleetsh::run::{self, Source};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // Building the descriptor pool is a fifth of a start: do it on the second core while this
-    // one opens the database and the Lua state. First use waits for it, never redoes it.
-    std::thread::spawn(|| std::sync::LazyLock::force(&fleetsh::proto::POOL));
     let cli = Cli::parse();
     // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.
     let quiet =
