@@ -253,14 +253,21 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
             Ok(CallError::new(&method, code, message))
         })?,
     )?;
-    // Method names (snake_case ↔ RPC) for help and completion.
-    let methods = lua.create_table()?;
-    if let Some(svc) = POOL.get_service_by_name(APP_SERVICE) {
-        for m in svc.methods() {
-            methods.set(m.name(), snake_case(m.name()))?;
-        }
-    }
-    table.set("_methods", methods)?;
+    // RPC name -> snake_case name, built on demand: at start it would be the only thing that
+    // needs the descriptor pool (~1.3 ms to build), which a script otherwise meets at its first
+    // call.
+    table.set(
+        "_methods",
+        lua.create_function(|lua, ()| {
+            let methods = lua.create_table()?;
+            if let Some(svc) = POOL.get_service_by_name(APP_SERVICE) {
+                for m in svc.methods() {
+                    methods.set(m.name(), snake_case(m.name()))?;
+                }
+            }
+            Ok(methods)
+        })?,
+    )?;
     // The value an async call yields while waiting (see the coroutine wrappers in prelude.lua).
     table.set("_pending", Lv::LightUserData(Lua::poll_pending()))?;
     Ok(())

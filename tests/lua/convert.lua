@@ -31,13 +31,14 @@ print("convert ok")
 
 -- Every ergonomic function names a real RPC, and every AppService RPC has one.
 local covered = {}
+local methods = cloud._methods()
 for _, s in ipairs(cloud._specs) do
-  assert(cloud._methods[s[2]], "no RPC " .. s[2])
+  assert(methods[s[2]], "no RPC " .. s[2])
   assert(type(cloud[s[1]]) == "function", s[1])
   covered[s[2]] = true
 end
 for _, extra in ipairs({ "GetRobotPart", "GetRobotPartLogs", "TailRobotPartLogs" }) do covered[extra] = true end
-for rpc, name in pairs(cloud._methods) do
+for rpc, name in pairs(methods) do
   assert(covered[rpc], "no ergonomic function for " .. rpc)
   assert(type(cloud[name]) == "function", "cloud." .. name .. " missing")
 end
