@@ -36,6 +36,13 @@ struct Token {
     renew_at: Option<std::time::SystemTime>,
 }
 
+impl Token {
+    fn new(value: String) -> Self {
+        let renew_at = auth::renew_at(&value);
+        Self { value, renew_at }
+    }
+}
+
 pub struct Client {
     channel: Channel,
     key: Option<ApiKey>,
@@ -99,14 +106,10 @@ pub async fn connect_with_token(
     token: String,
     timeout: Duration,
 ) -> anyhow::Result<Client> {
-    let renew_at = auth::renew_at(&token);
     Ok(Client {
         channel: channel(url).await?,
         key: Some(key),
-        token: Mutex::new(Some(Token {
-            value: token,
-            renew_at,
-        })),
+        token: Mutex::new(Some(Token::new(token))),
         timeout,
     })
 }
@@ -194,9 +197,8 @@ impl Client {
 
     async fn authenticate(&self) -> Result<(), Status> {
         let Some(key) = &self.key else { return Ok(()) };
-        let value = self.exchange(key).await?;
-        let renew_at = auth::renew_at(&value);
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token { value, renew_at });
+        let token = Token::new(self.exchange(key).await?);
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
         Ok(())
     }
 

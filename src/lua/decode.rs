@@ -11,21 +11,26 @@
 //! Value, ListValue) seen twice is replaced by the later one rather than merged with it.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::rc::Rc;
 
+use arrayvec::ArrayString;
 use mlua::{IntoLua, Lua, LuaSerdeExt, LuaString, Table, Value as Lv};
 use prost::DecodeError;
 use prost::encoding::{
     self, DecodeContext, WireType, check_wire_type, decode_key, decode_varint, skip_field,
 };
 use prost_reflect::{Kind, MapKey, MessageDescriptor};
+use smallvec::{SmallVec, smallvec};
 
 use super::convert::{self, LIST_VALUE, STRUCT, TIMESTAMP, VALUE};
 
 /// Nesting deeper than this is refused, as prost's own decoder does: the walk recurses, and a
 /// hostile reply must not overflow the stack.
 const MAX_DEPTH: u32 = 100;
+
+/// Room for an RFC 3339 time with nanoseconds (`2024-01-02T03:04:05.123456789Z` is 30).
+const TIMESTAMP_CHARS: usize = 48;
 
 /// A reply that is not a valid encoding of its message type.
 #[derive(Debug, thiserror::Error)]
@@ -376,7 +381,7 @@ type Res<T> = Result<T, Bad>;
 enum Out<'b> {
     Lua(Lv),
     Str(&'b str),
-    Short(ShortStr),
+    Short(ArrayString<TIMESTAMP_CHARS>),
 }
 
 impl IntoLua for Out<'_> {
@@ -398,69 +403,9 @@ fn put(t: &Table, key: impl IntoLua, v: Out<'_>) -> mlua::Result<()> {
     }
 }
 
-/// A short string formatted without a heap allocation (timestamps are ~30 bytes).
-struct ShortStr {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl ShortStr {
-    fn format(args: fmt::Arguments<'_>) -> Option<ShortStr> {
-        let mut s = ShortStr {
-            buf: [0; 48],
-            len: 0,
-        };
-        s.write_fmt(args).ok()?;
-        Some(s)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).expect("only whole str pieces are written")
-    }
-}
-
-impl fmt::Write for ShortStr {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Which fields of one message occurrence were on the wire (by index into `MsgPlan::fields`).
-enum Seen {
-    Few(u64),
-    Many(Vec<bool>),
-}
-
-impl Seen {
-    fn new(n: usize) -> Self {
-        if n <= 64 {
-            Seen::Few(0)
-        } else {
-            Seen::Many(vec![false; n])
-        }
-    }
-
-    fn contains(&self, i: usize) -> bool {
-        match self {
-            Seen::Few(bits) => bits & (1 << i) != 0,
-            Seen::Many(v) => v[i],
-        }
-    }
-
-    fn set(&mut self, i: usize, on: bool) {
-        match self {
-            Seen::Few(bits) if on => *bits |= 1 << i,
-            Seen::Few(bits) => *bits &= !(1 << i),
-            Seen::Many(v) => v[i] = on,
-        }
-    }
-}
+/// Which fields of one message occurrence were on the wire (by index into `MsgPlan::fields`);
+/// inline up to 64 fields, so a message occurrence allocates nothing for it.
+type Seen = SmallVec<[bool; 64]>;
 
 /// One message occurrence being decoded into its table.
 struct Target<'t> {
@@ -562,7 +507,7 @@ impl Walk<'_> {
     ) -> Res<()> {
         let mut t = Target {
             table,
-            seen: Seen::new(m.fields.len()),
+            seen: smallvec![false; m.fields.len()],
             open: Vec::new(),
             merging,
         };
@@ -581,7 +526,7 @@ impl Walk<'_> {
             return Ok(());
         }
         for (i, f) in m.fields.iter().enumerate() {
-            if t.seen.contains(i) {
+            if t.seen[i] {
                 continue;
             }
             match &f.default {
@@ -611,7 +556,7 @@ impl Walk<'_> {
                     self.clear_oneof(m, o, i, t)?;
                 }
                 if let Ty::Message(sub) = f.ty
-                    && (t.seen.contains(i) || t.merging)
+                    && (t.seen[i] || t.merging)
                     && self.plans.msgs[sub].shape == Shape::Plain
                     && let Lv::Table(earlier) = t.table.raw_get::<Lv>(&f.key)?
                 {
@@ -653,16 +598,16 @@ impl Walk<'_> {
                 self.map_entry(&f.card, &t.open[o].table, entry, depth)?;
             }
         }
-        t.seen.set(i, true);
+        t.seen[i] = true;
         Ok(())
     }
 
     /// Setting one member of a oneof unsets the others.
     fn clear_oneof(&self, m: &MsgPlan, oneof: usize, keep: usize, t: &mut Target<'_>) -> Res<()> {
         for &j in &m.oneofs[oneof] {
-            if j != keep && (t.merging || t.seen.contains(j)) {
+            if j != keep && (t.merging || t.seen[j]) {
                 t.table.raw_set(&m.fields[j].key, Lv::Nil)?;
-                t.seen.set(j, false);
+                t.seen[j] = false;
             }
         }
         Ok(())
@@ -768,9 +713,11 @@ impl Walk<'_> {
                 _ => skip_field(wire, number, &mut buf, ctx())?,
             }
         }
-        Ok(match ShortStr::format(format_args!("{ts}")) {
-            Some(s) => Out::Short(s),
-            None => Out::Lua(Lv::String(self.lua.create_string(ts.to_string())?)),
+        // Formatted on the stack; a time too long for it (a year beyond 9999) takes the heap.
+        let mut short = ArrayString::new();
+        Ok(match write!(short, "{ts}") {
+            Ok(()) => Out::Short(short),
+            Err(_) => Out::Lua(Lv::String(self.lua.create_string(ts.to_string())?)),
         })
     }
 

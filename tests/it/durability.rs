@@ -7,20 +7,14 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleetsh::server::Credentials;
 
+use crate::harness::free_port;
 use crate::serve_proc::Serve;
-
-/// A loopback port that is free now, so a restarted server can come back at the same URL.
-fn free_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
 
 /// `fleetsh run --url URL -` with the fleet's owner key, the script on stdin.
 fn run_script(c: &Credentials, script: &str, args: &[&str]) -> Child {
@@ -70,7 +64,7 @@ async fn kill_during_writes(writes: usize, kills: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("fleet");
     let log = tmp.path().join("serve.log");
-    let listen = free_port();
+    let listen = format!("127.0.0.1:{}", free_port());
     let mut serve = Serve::spawn(&data, &listen, "warn", &[], &log);
     let creds = serve.creds.clone();
     let mut writer = run_script(&creds, WRITER, &[&creds.location_id, &writes.to_string()]);
@@ -152,7 +146,7 @@ async fn a_read_only_script_outlives_a_server_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("fleet");
     let log = tmp.path().join("serve.log");
-    let listen = free_port();
+    let listen = format!("127.0.0.1:{}", free_port());
     let mut serve = Serve::spawn(&data, &listen, "warn", &[], &log);
     let creds = serve.creds.clone();
     let reader = r#"

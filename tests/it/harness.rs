@@ -114,3 +114,18 @@ pub fn assert_status<T: std::fmt::Debug>(r: Result<T, Status>, code: tonic::Code
         }
     }
 }
+
+/// A loopback port that is free now: for a server restarted at the same URL, or for a URL
+/// where nothing listens.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A URL where nothing listens (connections are refused).
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}

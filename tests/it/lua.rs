@@ -353,9 +353,7 @@ async fn bad_credentials_or_no_server_exit_3() {
     assert!(err.contains("cannot authenticate"), "{err}");
     assert!(!err.contains(&c.api_key), "the key is never printed");
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let dead = crate::harness::dead_url();
     let out = fleetsh(
         args(&[
             "--url",

@@ -13,18 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, free_port};
 use crate::lua::{args, assert_exit, command, fleetsh, fleetsh_env, local, remote, text};
 
 const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `fleetsh serve` on 127.0.0.1:`port`, killed when dropped.
 struct Served(Child);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, dead_url};
 use crate::lua::{args, assert_exit, fleetsh_env, text};
 
 fn with_config<'a>(path: &'a str, more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -139,11 +139,6 @@ async fn profiles_select_a_remote_and_its_defaults() {
     assert_exit(&out, 0);
     let out = fleetsh_env(args(&["profile", "list"]), None, &env).await;
     assert_eq!(text(&out.stdout), "");
-}
-
-fn dead_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", l.local_addr().unwrap())
 }
 
 #[tokio::test]
