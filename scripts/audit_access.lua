@@ -28,7 +28,7 @@ for _, a in ipairs(cloud.list_authorizations()) do
       role = common.role(a), on = what(a) }
   end
 end
-local now = os.time()
+local now, max_age = time.now(), time.duration(opt.days .. "d")
 for _, k in ipairs(cloud.list_keys()) do
   local key = k.api_key
   local who = string.format("key %s (%s)", key.name, key.id)
@@ -40,8 +40,8 @@ for _, k in ipairs(cloud.list_keys()) do
     end
   end
   if #k.authorizations == 0 then flags[#flags + 1] = { who = who, reason = "grants nothing (unused)" } end
-  local created = common.epoch(key.created_on)
-  if created and now - created >= opt.days * 86400 then
+  local created = (key.created_on or "") ~= "" and time.parse(key.created_on) or nil
+  if created and now - created >= max_age then
     flags[#flags + 1] = { who = who, reason = string.format("older than %d days (created %s)", opt.days, key.created_on) }
   end
 end

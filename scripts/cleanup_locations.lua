@@ -38,6 +38,7 @@ local function visit(l)
   return true
 end
 for _, root in ipairs(children[""] or {}) do visit(root) end
-print(string.format("cleanup_locations: %d deleted%s", #deleted,
+print(string.format("cleanup_locations: %d %s%s", #deleted,
+  cloud.is_dry_run() and "planned for deletion (none sent)" or "deleted",
   #deleted > 0 and (" (" .. table.concat(deleted, ", ") .. ")") or ""))
 if failed > 0 then os.exit(6) end

@@ -1,5 +1,5 @@
 -- common.lua: shared by the scripts in this folder (found by `require` next to the script):
--- key=value arguments, name globs, RFC 3339 times, reading files.
+-- key=value arguments, name globs, reading files (times: the `time` global).
 local M = {}
 
 local usage_text = ""
@@ -38,23 +38,6 @@ function M.glob(pattern)
   local p = pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*"):gsub("%?", ".")
   p = "^" .. p .. "$"
   return function(name) return name ~= nil and name:match(p) ~= nil end
-end
-
--- Seconds since the epoch of an RFC 3339 UTC time ("2024-05-01T10:00:00Z"); nil if empty.
-function M.epoch(ts)
-  if ts == nil or ts == "" then return nil end
-  local y, mo, d, h, mi, s = ts:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
-  if not y then return nil end
-  y, mo = tonumber(y), tonumber(mo)
-  -- days from civil (proleptic Gregorian), independent of the local time zone
-  if mo <= 2 then y = y - 1 end
-  local era = y // 400
-  local yoe = y - era * 400
-  local mp = (mo + 9) % 12
-  local doy = (153 * mp + 2) // 5 + tonumber(d) - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
 end
 
 function M.read(path)

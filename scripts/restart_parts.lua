@@ -28,6 +28,7 @@ local _, errors = cloud.parallel(targets, function(t) cloud.mark_part_for_restar
 for _, e in ipairs(errors) do
   log.error(string.format("%s/%s: %s", e.item.robot.name, e.item.part.name, tostring(e.error)))
 end
-print(string.format("restart_parts: %d of %d part(s) marked for restart, %d failed",
-  #targets - #errors, #targets, #errors))
+print(string.format("restart_parts: %d of %d part(s) %s, %d failed",
+  #targets - #errors, #targets,
+  cloud.is_dry_run() and "planned for restart (none sent)" or "marked for restart", #errors))
 if #errors > 0 then os.exit(#errors == #targets and 1 or 6) end

@@ -31,7 +31,8 @@ for _, k in ipairs(keys) do
 end
 local wanted = {}
 for _, n in ipairs(opt.name) do wanted[n] = true end
-local self_id, now = env("VIAM_API_KEY_ID"), os.time()
+local self_id, now = env("VIAM_API_KEY_ID"), time.now()
+local max_age = opt.days >= 0 and time.duration(opt.days .. "d") or nil
 
 local function base_name(name) return (name:gsub(" %(rotated from [^)]*%)$", "")) end
 
@@ -42,8 +43,8 @@ local function selected(k)
   local of = key.name:match("%(rotated from ([^)]*)%)$")
   if of and by_id[of] then return false end
   if wanted[key.name] then return true end
-  local created = common.epoch(key.created_on)
-  return opt.days >= 0 and created ~= nil and now - created >= opt.days * 86400
+  local created = (key.created_on or "") ~= "" and time.parse(key.created_on) or nil
+  return max_age ~= nil and created ~= nil and now - created >= max_age
 end
 
 local function rotate(k)
@@ -69,7 +70,7 @@ local function rotate(k)
       return
     end
     entry = { id = new_id, key = new_key:reveal(), name = name, replaces = old.id,
-      rotated_at = os.date("!%Y-%m-%dT%H:%M:%SZ") }
+      rotated_at = time.format() }
     saved[old.id] = entry
     save()
     local ok, why = cloud.check_key(new_id, new_key)
@@ -91,5 +92,6 @@ for _, k in ipairs(keys) do
     end
   end
 end
-print(string.format("rotate_keys: %d rotated, %d failed", done, failed))
+print(string.format("rotate_keys: %d %s, %d failed", done,
+  cloud.is_dry_run() and "planned for rotation (none sent)" or "rotated", failed))
 if failed > 0 then os.exit(6) end

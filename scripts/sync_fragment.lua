@@ -30,4 +30,5 @@ if json.encode(canonical(frag.fragment or {})) == json.encode(canonical(want)) t
 end
 cloud.update_fragment { fragment_id = frag.id, name = frag.name, config = want,
   last_known_update = frag.last_updated }
-print("sync_fragment: " .. frag.name .. " updated from " .. opt.file)
+print("sync_fragment: " .. frag.name .. (cloud.is_dry_run() and " update planned (none sent) from " or " updated from ")
+  .. opt.file)

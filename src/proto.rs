@@ -46,6 +46,29 @@ pub static DOCS_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 });
 
 pub const APP_SERVICE: &str = "viam.app.v1.AppService";
+pub const ROBOT_SERVICE: &str = "viam.app.v1.RobotService";
+pub const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
+
+/// The services scripts reach, and the `cloud` table their functions live in (`""`: `cloud`
+/// itself; else `cloud.NAME`). Help, types, completion and the generated functions read this.
+pub const LUA_SERVICES: &[(&str, &str)] = &[(APP_SERVICE, ""), (ROBOT_SERVICE, "robot")];
+
+/// The one method lookup: `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`; the
+/// error names the service or hints at the closest method name.
+pub fn method(name: &str) -> Result<prost_reflect::MethodDescriptor, String> {
+    let (service, method) = name.split_once('/').unwrap_or((APP_SERVICE, name));
+    let svc = POOL
+        .get_service_by_name(service)
+        .ok_or_else(|| format!("unknown service '{service}'"))?;
+    if let Some(m) = svc.methods().find(|m| m.name() == method) {
+        return Ok(m);
+    }
+    let names: Vec<String> = svc.methods().map(|m| m.name().to_string()).collect();
+    let hint = crate::lua::convert::closest(method, names.iter().map(String::as_str))
+        .map(|c| format!("; did you mean '{c}'?"))
+        .unwrap_or_default();
+    Err(format!("unknown method '{method}' of {service}{hint}"))
+}
 
 #[cfg(test)]
 mod tests {

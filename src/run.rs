@@ -214,6 +214,10 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
     code
 }
 
+/// What the runner installs into `lua/`'s state: the chores (secrets, dry run, audit, logger,
+/// progress) and `help`.
+const SETUPS: &[crate::lua::Setup] = &[crate::chores::register, crate::repl::help::setup];
+
 /// A Lua state connected to the chosen fleet, as every front end (runner, REPL) gets it.
 pub struct Connected {
     pub lua: Lua,
@@ -246,7 +250,7 @@ pub async fn connect(
         client: target.client,
         defaults: target.defaults,
     });
-    let state = new_state(cloud).inspect(|lua| {
+    let state = new_state(Some(cloud), SETUPS).inspect(|lua| {
         lua.set_app_data(logger.clone());
         lua.set_app_data(session);
     });

@@ -1,18 +1,18 @@
 //! One description of every `cloud` function — name, area, parameters with their types and
 //! defaults, returns and one line of meaning — read by both `fleetsh types` (LuaLS definitions)
-//! and the REPL's `help`. Built from the prelude's spec table (the source the functions
-//! themselves are built from), the descriptor pool (types; the RPCs' leading comments in
-//! app.proto as their meaning), and `EXTRA` for the functions written by hand.
+//! and the REPL's `help`. Built from `cloud._specs` (the spec lines the functions themselves are
+//! built from, hand-written ones included, each describing itself), the descriptor pool (types;
+//! the RPCs' leading comments in proto/ as their meaning), and the shapes of the functions made
+//! from the descriptors for the RPCs that no spec names.
 
 use std::collections::{BTreeSet, HashMap};
 
-use mlua::{Lua, Table, Value as Lv};
+use mlua::{Table, Value as Lv};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use super::secret::is_secret_field;
-use crate::proto::{APP_SERVICE, DOCS_POOL, POOL};
-
-const PRELUDE: &str = include_str!("../lua/prelude.lua");
+use crate::lua::generated::{self, Shape};
+use crate::proto::{APP_SERVICE, DOCS_POOL, LUA_SERVICES, POOL};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
@@ -89,55 +89,78 @@ impl FunctionDoc {
 /// specific words first (`GetRobotPartLogs` is about logs, `CreateKeyFrom...Authorizations`
 /// about keys).
 pub fn area_of(rpc: &str) -> &'static str {
-    const AREAS: &[(&[&str], &str)] = &[
-        (&["Logs"], "logs"),
-        (&["Key"], "API keys"),
-        (&["Fragment"], "fragments"),
-        (&["Module"], "modules"),
-        (&["Organization"], "organizations"),
-        (&["Location"], "locations"),
-        (&["Robot", "Part", "Rover"], "machines and parts"),
-        (&["Role", "Authorization", "Permission"], "access"),
-    ];
     AREAS
         .iter()
         .find(|(words, _)| words.iter().any(|w| rpc.contains(w)))
         .map_or(GENERAL, |(_, area)| area)
 }
 
+/// RPC name words -> the area of help they belong to.
+const AREAS: &[(&[&str], &str)] = &[
+    (&["Logs"], "logs"),
+    (&["Key"], "API keys"),
+    (&["Fragment"], "fragments"),
+    (&["Module"], "modules"),
+    (&["Organization"], "organizations"),
+    (&["Location"], "locations"),
+    (&["Robot", "Part", "Rover"], "machines and parts"),
+    (&["Role", "Authorization", "Permission"], "access"),
+];
+
 /// The area of helpers that belong to no API area.
 const GENERAL: &str = "general";
 
-/// RPC name -> its leading comment in app.proto, on one line. Section headers (`// --- X ---`)
-/// sit right above the first RPC of a section and merge into its comment: they are dropped.
-fn rpc_comments() -> HashMap<String, String> {
-    let Some(svc) = DOCS_POOL.get_service_by_name(APP_SERVICE) else {
-        return HashMap::new();
-    };
-    let file = svc.parent_file();
-    let Some(info) = &file.file_descriptor_proto().source_code_info else {
-        return HashMap::new();
-    };
-    let by_path: HashMap<&[i32], &str> = info
-        .location
+/// A spec's own `area`, one of the known names (else general).
+fn known_area(a: &str) -> &'static str {
+    AREAS
         .iter()
-        .filter_map(|l| Some((l.path.as_slice(), l.leading_comments.as_deref()?)))
-        .collect();
-    svc.methods()
-        .filter_map(|m| {
-            let text = by_path.get(m.path())?;
+        .map(|(_, name)| *name)
+        .find(|n| *n == a)
+        .unwrap_or(GENERAL)
+}
+
+/// RPC -> its leading comment in proto/, on one line, keyed by the bare name for AppService
+/// (as spec lines name them) and by `pkg.Service/Method` for every service. Section headers
+/// (`// --- X ---`) sit right above the first RPC of a section and merge into its comment:
+/// they are dropped.
+fn rpc_comments() -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for (service, _) in LUA_SERVICES {
+        let Some(svc) = DOCS_POOL.get_service_by_name(service) else {
+            continue;
+        };
+        let file = svc.parent_file();
+        let Some(info) = &file.file_descriptor_proto().source_code_info else {
+            continue;
+        };
+        let by_path: HashMap<&[i32], &str> = info
+            .location
+            .iter()
+            .filter_map(|l| Some((l.path.as_slice(), l.leading_comments.as_deref()?)))
+            .collect();
+        for m in svc.methods() {
+            let Some(text) = by_path.get(m.path()) else {
+                continue;
+            };
             let line = text
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with("---"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            (!line.is_empty()).then(|| (m.name().to_string(), line))
-        })
-        .collect()
+            if line.is_empty() {
+                continue;
+            }
+            if *service == APP_SERVICE {
+                out.insert(m.name().to_string(), line.clone());
+            }
+            out.insert(format!("{service}/{}", m.name()), line);
+        }
+    }
+    out
 }
 
-/// One spec of prelude.lua's table.
+/// One RPC spec line of prelude.lua.
 struct Spec {
     name: String,
     rpc: String,
@@ -159,176 +182,103 @@ fn lua_literal(v: &Lv) -> String {
     }
 }
 
-/// Loads prelude.lua into a bare state (no connection) to read `cloud._specs`.
-fn specs() -> mlua::Result<Vec<Spec>> {
-    let lua = Lua::new();
-    let cloud = lua.create_table()?;
-    cloud.set("_pending", Lv::LightUserData(Lua::poll_pending()))?;
-    cloud.set("_defaults", lua.create_table()?)?;
-    // The prelude may capture helpers (log, sleep) when it loads.
-    crate::lua::helpers::register(&lua, &cloud)?;
-    lua.load(PRELUDE)
-        .set_name("@prelude.lua")
-        .call::<()>(cloud.clone())?;
-    let mut out = Vec::new();
-    for spec in cloud.get::<Table>("_specs")?.sequence_values::<Table>() {
-        let spec = spec?;
-        let strings = |key: &str| -> mlua::Result<Vec<String>> {
-            Ok(match spec.get::<Lv>(key)? {
-                Lv::String(s) => vec![s.to_str()?.to_string()],
-                Lv::Table(t) => t.sequence_values::<String>().collect::<Result<_, _>>()?,
-                _ => Vec::new(),
+fn strings(spec: &Table, key: &str) -> mlua::Result<Vec<String>> {
+    Ok(match spec.get::<Lv>(key)? {
+        Lv::String(s) => vec![s.to_str()?.to_string()],
+        Lv::Table(t) => t.sequence_values::<String>().collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    })
+}
+
+fn rpc_spec(spec: &Table) -> mlua::Result<Spec> {
+    let map = match spec.get::<Option<Table>>("map")? {
+        Some(t) => t.pairs::<String, String>().collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let args = strings(spec, "args")?;
+    let defaults = match spec.get::<Option<Table>>("defaults")? {
+        // In parameter order, as help shows them.
+        Some(t) => args
+            .iter()
+            .filter_map(|a| match t.get::<Lv>(a.as_str()) {
+                Ok(Lv::Nil) => None,
+                Ok(v) => Some(Ok((a.clone(), lua_literal(&v)))),
+                Err(e) => Some(Err(e)),
             })
-        };
-        let map = match spec.get::<Option<Table>>("map")? {
-            Some(t) => t.pairs::<String, String>().collect::<Result<_, _>>()?,
-            None => Vec::new(),
-        };
-        let args = strings("args")?;
-        let defaults = match spec.get::<Option<Table>>("defaults")? {
-            // In parameter order, as help shows them.
-            Some(t) => args
-                .iter()
-                .filter_map(|a| match t.get::<Lv>(a.as_str()) {
-                    Ok(Lv::Nil) => None,
-                    Ok(v) => Some(Ok((a.clone(), lua_literal(&v)))),
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<mlua::Result<_>>()?,
-            None => Vec::new(),
-        };
-        out.push(Spec {
-            name: spec.get(1)?,
-            rpc: spec.get(2)?,
-            org: !matches!(spec.get::<Lv>("org")?, Lv::Nil | Lv::Boolean(false)),
-            loc: spec.get::<Option<bool>>("loc")?.unwrap_or(false),
-            args,
-            map,
-            defaults,
-            ret: strings("ret")?,
-        });
+            .collect::<mlua::Result<_>>()?,
+        None => Vec::new(),
+    };
+    Ok(Spec {
+        name: spec.get(1)?,
+        rpc: spec.get(2)?,
+        org: !matches!(spec.get::<Lv>("org")?, Lv::Nil | Lv::Boolean(false)),
+        loc: spec.get::<Option<bool>>("loc")?.unwrap_or(false),
+        args,
+        map,
+        defaults,
+        ret: strings(spec, "ret")?,
+    })
+}
+
+/// A hand-written function's own description (`params`, `returns`, `doc`, `defaults_doc`).
+fn hand_written(spec: &Table) -> mlua::Result<FunctionDoc> {
+    let params = strings(spec, "params")?
+        .iter()
+        .map(|p| {
+            let (n, t) = p.split_once(' ').unwrap_or((p, "any"));
+            Param {
+                name: n.to_string(),
+                ty: t.trim_end_matches('?').to_string(),
+                optional: t.ends_with('?'),
+                positional: true,
+            }
+        })
+        .collect();
+    let returns = strings(spec, "returns")?
+        .iter()
+        .map(|r| {
+            let (t, n) = r.rsplit_once(' ').unwrap_or((r, "value"));
+            (t.to_string(), n.to_string())
+        })
+        .collect();
+    let mut defaults = Vec::new();
+    if let Some(t) = spec.get::<Option<Table>>("defaults_doc")? {
+        for pair in t.sequence_values::<Vec<String>>() {
+            if let [k, v] = pair?.as_slice() {
+                defaults.push((k.clone(), v.clone()));
+            }
+        }
     }
-    Ok(out)
+    let area = match (
+        spec.get::<Option<String>>("area")?,
+        spec.get::<Option<String>>(2)?,
+    ) {
+        (Some(a), _) => known_area(&a),
+        (None, Some(rpc)) => area_of(&rpc),
+        (None, None) => GENERAL,
+    };
+    Ok(FunctionDoc {
+        name: spec.get(1)?,
+        area,
+        params,
+        defaults,
+        returns,
+        doc: spec.get::<Option<String>>("doc")?.unwrap_or_default(),
+        named: spec.get::<Option<bool>>("named")?.unwrap_or(true),
+    })
 }
 
-/// A function written by hand (in the prelude or in Rust).
-struct Extra {
-    name: &'static str,
-    /// The RPC it wraps, for its area.
-    rpc: Option<&'static str>,
-    /// `name type`, a trailing `?` marks an optional parameter.
-    params: &'static [&'static str],
-    /// `type name`.
-    returns: &'static [&'static str],
-    defaults: &'static [(&'static str, &'static str)],
-    doc: &'static str,
-    named: bool,
+/// Every spec line of a state that has all the setups installed (but no connection), with
+/// the state that holds them.
+fn specs() -> mlua::Result<(mlua::Lua, Vec<Table>)> {
+    let lua = crate::lua::new_state(None, super::SETUP)?;
+    let cloud: Table = lua.globals().get("cloud")?;
+    let specs = cloud
+        .get::<Table>("_specs")?
+        .sequence_values::<Table>()
+        .collect::<mlua::Result<_>>()?;
+    Ok((lua, specs))
 }
-
-const EXTRA: &[Extra] = &[
-    Extra {
-        name: "call",
-        rpc: None,
-        params: &["method string", "args table?", "name string?"],
-        returns: &["table|any result"],
-        defaults: &[("args", "{}")],
-        doc: "Any AppService method by its RPC name, e.g. cloud.call(\"GetRobot\", {id = id}).",
-        named: false,
-    },
-    Extra {
-        name: "default_org_id",
-        rpc: Some("ListOrganizations"),
-        params: &[],
-        returns: &["string org_id"],
-        defaults: &[],
-        doc: "The organization that `org_id` defaults to.",
-        named: true,
-    },
-    Extra {
-        name: "get_robot_part",
-        rpc: Some("GetRobotPart"),
-        params: &["robot_part_id string", "dest string?", "indent integer?"],
-        returns: &["cloud.RobotPart part"],
-        defaults: &[],
-        doc: "A machine part; `dest` receives its config as JSON.",
-        named: true,
-    },
-    Extra {
-        name: "get_robot_part_logs",
-        rpc: Some("GetRobotPartLogs"),
-        params: &[
-            "robot_part_id string",
-            "filter string?",
-            "dest string?",
-            "log_levels string[]?",
-            "num_log_entries integer?",
-            "start string?",
-            "end string?",
-            "order string?",
-            "range table?",
-        ],
-        returns: &["cloud.LogEntry[] logs"],
-        defaults: &[("num_log_entries", "100 (0 = all)")],
-        doc: "Logs of a machine part, paged until num_log_entries; `dest` receives them as text.",
-        named: true,
-    },
-    Extra {
-        name: "tail_robot_part_logs",
-        rpc: Some("TailRobotPartLogs"),
-        params: &[
-            "robot_part_id string",
-            "errors_only boolean?",
-            "filter string?",
-        ],
-        returns: &["fun():cloud.LogEntry? iterator"],
-        defaults: &[("errors_only", "true")],
-        doc: "Live logs: for e in cloud.tail_robot_part_logs{...} do; `break` cancels.",
-        named: true,
-    },
-    Extra {
-        name: "parallel",
-        rpc: None,
-        params: &[
-            "list any[]",
-            "fn fun(item:any, index:integer):any",
-            "opts {concurrency:integer}?",
-        ],
-        returns: &[
-            "any[] results",
-            "{index:integer, item:any, error:any}[] errors",
-        ],
-        defaults: &[("opts.concurrency", "16")],
-        doc: "Runs fn(item, i) for every item concurrently.",
-        named: false,
-    },
-    Extra {
-        name: "reveal",
-        rpc: None,
-        params: &["s cloud.Secret|string"],
-        returns: &["string value"],
-        defaults: &[],
-        doc: "The real value of a secret (API key, part or location secret).",
-        named: false,
-    },
-    Extra {
-        name: "is_planned",
-        rpc: None,
-        params: &["v any"],
-        returns: &["boolean planned"],
-        defaults: &[],
-        doc: "Whether v came from a call planned by --dry-run.",
-        named: false,
-    },
-    Extra {
-        name: "check_key",
-        rpc: Some("CreateKey"),
-        params: &["id string", "key cloud.Secret|string"],
-        returns: &["boolean ok", "string? why"],
-        defaults: &[],
-        doc: "Whether an API key authenticates against the current endpoint.",
-        named: false,
-    },
-];
 
 /// Names LuaLS types of fields, and remembers the message classes they refer to.
 #[derive(Default)]
@@ -470,53 +420,102 @@ impl Types {
             named: true,
         })
     }
-}
-
-fn extra(e: &Extra) -> FunctionDoc {
-    let params = e
-        .params
-        .iter()
-        .map(|p| {
-            let (n, t) = p.split_once(' ').unwrap_or((p, "any"));
-            Param {
-                name: n.to_string(),
-                ty: t.trim_end_matches('?').to_string(),
-                optional: t.ends_with('?'),
-                positional: true,
-            }
-        })
-        .collect();
-    let returns = e
-        .returns
-        .iter()
-        .map(|r| {
-            let (t, n) = r.rsplit_once(' ').unwrap_or((r, "value"));
-            (t.to_string(), n.to_string())
-        })
-        .collect();
-    FunctionDoc {
-        name: e.name.to_string(),
-        area: e.rpc.map_or(GENERAL, area_of),
-        params,
-        defaults: e
-            .defaults
+    /// A function made from the descriptors: the request's fields, the reply's single field.
+    fn generated(
+        &mut self,
+        area: &str,
+        s: &Shape,
+        comments: &HashMap<String, String>,
+    ) -> FunctionDoc {
+        let input = s.method.input();
+        let mut params: Vec<Param> = s
+            .params
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        returns,
-        doc: e.doc.to_string(),
-        named: e.named,
+            .filter_map(|p| input.get_field_by_name(p))
+            .map(|f| Param {
+                name: f.name().to_string(),
+                ty: self.field_type(&f),
+                optional: true,
+                positional: true,
+            })
+            .collect();
+        let mut defaults = Vec::new();
+        if s.org.is_some() {
+            params.push(Param {
+                name: "org_id".into(),
+                ty: "string".into(),
+                optional: true,
+                positional: false,
+            });
+            defaults.push(("org_id".into(), "cloud.default_org_id()".into()));
+        }
+        if s.paged {
+            params.push(Param {
+                name: "limit".into(),
+                ty: "integer".into(),
+                optional: true,
+                positional: false,
+            });
+            defaults.push(("limit".into(), "nil (every page)".into()));
+        }
+        let output = s.method.output();
+        let returns = match &s.ret {
+            Some(r) => {
+                let t = output
+                    .get_field_by_name(r)
+                    .map_or_else(|| "any".into(), |f| self.field_type(&f));
+                vec![(t, r.clone())]
+            }
+            None if s.method.is_server_streaming() => {
+                let t = self.message_type(&output);
+                vec![(format!("fun():{t}?"), "iterator".into())]
+            }
+            None => vec![(self.message_type(&output), "reply".into())],
+        };
+        let name = if area.is_empty() {
+            s.name.clone()
+        } else {
+            format!("{area}.{}", s.name)
+        };
+        FunctionDoc {
+            name,
+            area: area_of(s.method.name()),
+            params,
+            defaults,
+            returns,
+            doc: comments
+                .get(&s.rpc)
+                .cloned()
+                .unwrap_or_else(|| format!("The {} call.", s.rpc)),
+            named: !s.method.is_client_streaming(),
+        }
     }
 }
 
 /// Every `cloud` function's description; `types` collects the classes their types refer to.
 pub fn collect(types: &mut Types) -> mlua::Result<Vec<FunctionDoc>> {
     let comments = rpc_comments();
-    let mut docs: Vec<FunctionDoc> = specs()?
-        .iter()
-        .filter_map(|s| types.spec(s, &comments))
-        .collect();
-    docs.extend(EXTRA.iter().map(extra));
+    let mut docs = Vec::new();
+    let mut covered = BTreeSet::new();
+    let (_lua, specs) = specs()?;
+    for spec in specs {
+        if let Some(rpc) = spec.get::<Option<String>>(2)? {
+            covered.insert(rpc);
+        }
+        if spec.contains_key("params")? {
+            docs.push(hand_written(&spec)?);
+        } else if let Some(d) = types.spec(&rpc_spec(&spec)?, &comments) {
+            docs.push(d);
+        }
+    }
+    for (service, area) in LUA_SERVICES {
+        for shape in generated::shapes(area) {
+            let bare = *service == APP_SERVICE && covered.contains(shape.method.name());
+            if !bare && !covered.contains(&shape.rpc) {
+                docs.push(types.generated(area, &shape, &comments));
+            }
+        }
+    }
     Ok(docs)
 }
 
@@ -555,7 +554,11 @@ mod tests {
     #[test]
     fn meanings_come_from_app_proto_comments() {
         let c = rpc_comments();
-        assert_eq!(c.len(), 56, "every AppService RPC has a comment");
+        let app = POOL.get_service_by_name(APP_SERVICE).unwrap();
+        for m in app.methods() {
+            assert!(c.contains_key(m.name()), "{} has no comment", m.name());
+        }
+        assert!(c.contains_key("viam.app.v1.RobotService/Log"));
         assert_eq!(c["GetRobot"], "Get a machine by machine ID.");
         // The section header above the first RPC of a section is not part of its meaning.
         assert_eq!(c["CreateLocation"], "Create and name a location.");

@@ -2,9 +2,9 @@
 //! responses become `Secret`s; with a runner `Session` installed, mutating calls are planned
 //! instead of sent (`--dry-run`) and appended to the audit file (`--audit`).
 
-use std::future::Future;
 use std::rc::Rc;
 
+use futures::future::LocalBoxFuture;
 use mlua::{Lua, Table, Value as Lv};
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, Value as Pv};
 
@@ -12,24 +12,22 @@ use super::secret;
 use super::session::Session;
 use crate::client::is_mutating;
 use crate::lua::convert;
-use crate::lua::error::CallError;
+use crate::lua::hooks::{Call, Outcome};
 
 /// The value id fields of a planned call's response carry.
 pub const PLANNED: &str = "(planned)";
 
-pub async fn around<F>(
-    lua: &Lua,
-    method: &prost_reflect::MethodDescriptor,
-    display: &str,
-    args: Option<Table>,
-    call: F,
-) -> mlua::Result<Result<Lv, CallError>>
-where
-    F: Future<Output = mlua::Result<Result<Lv, CallError>>>,
-{
+pub async fn around(lua: &Lua, call: Call<'_>, send: LocalBoxFuture<'_, Outcome>) -> Outcome {
+    let Call {
+        method,
+        display,
+        args,
+    } = call;
     let mutating = is_mutating(method.name());
     // Clone the Rc so no app-data borrow is held across the await.
     let session = lua.app_data_ref::<Rc<Session>>().map(|s| Rc::clone(&s));
+    // A dry run's plan names what it touches: it learns names from what reads return.
+    let learner = session.clone().filter(|s| s.dry_run && !mutating);
     // Without --dry-run or --audit a change is not recorded: skip rendering its arguments.
     let session = session.filter(|s| mutating && s.records_changes());
     let request = session
@@ -42,7 +40,10 @@ where
             return Ok(Ok(planned(lua, &method.output())?));
         }
     }
-    let out = call.await?;
+    let out = send.await?;
+    if let (Some(s), Ok(Lv::Table(t))) = (&learner, &out) {
+        s.learn_names(t)?;
+    }
     if let Ok(Lv::Table(t)) = &out {
         secret::wrap(lua, &method.output(), t)?;
         if let Some(token) = t.raw_get::<Option<mlua::LuaString>>("next_page_token")? {

@@ -2,6 +2,7 @@
 //! audit file (`--audit`: one JSON line per mutating call, appended, mode 0600).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -16,6 +17,8 @@ pub struct Session {
     audit: Option<RefCell<File>>,
     /// A failed audit write fails the run: an unaudited change must not look like success.
     pub audit_failed: Cell<bool>,
+    /// id -> name of what this run's reads returned, so plan lines can name what they touch.
+    names: RefCell<HashMap<String, String>>,
 }
 
 impl Session {
@@ -37,13 +40,63 @@ impl Session {
             plan: RefCell::new(Vec::new()),
             audit,
             audit_failed: Cell::new(false),
+            names: RefCell::new(HashMap::new()),
         })
     }
 
     pub fn plan(&self, method: &str, rpc: &str, args: serde_json::Value) {
+        let mut named = serde_json::Map::new();
+        self.name_ids(&args, &mut named, 0);
         self.plan
             .borrow_mut()
-            .push(serde_json::json!({"method": method, "rpc": rpc, "args": args}));
+            .push(serde_json::json!({"method": method, "rpc": rpc, "args": args, "names": named}));
+    }
+
+    /// Remembers `id -> name` of every table with both (a location, a machine, a key's
+    /// `api_key`...), a few levels into a reply.
+    pub fn learn_names(&self, t: &mlua::Table) -> mlua::Result<()> {
+        self.learn(t, 0)
+    }
+
+    fn learn(&self, t: &mlua::Table, depth: usize) -> mlua::Result<()> {
+        use mlua::Value as Lv;
+        if let (Lv::String(id), Lv::String(name)) = (t.raw_get("id")?, t.raw_get("name")?) {
+            let (id, name) = (id.to_string_lossy(), name.to_string_lossy());
+            if !id.is_empty() && !name.is_empty() {
+                self.names.borrow_mut().insert(id, name);
+            }
+        }
+        if depth < 4 {
+            for pair in t.pairs::<Lv, Lv>() {
+                if let (_, Lv::Table(sub)) = pair? {
+                    self.learn(&sub, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The known names of the ids among a planned call's arguments.
+    fn name_ids(
+        &self,
+        v: &serde_json::Value,
+        out: &mut serde_json::Map<String, serde_json::Value>,
+        depth: usize,
+    ) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Some(n) = self.names.borrow().get(s) {
+                    out.insert(s.clone(), n.clone().into());
+                }
+            }
+            serde_json::Value::Array(a) if depth < 4 => {
+                a.iter().for_each(|x| self.name_ids(x, out, depth + 1))
+            }
+            serde_json::Value::Object(o) if depth < 4 => {
+                o.values().for_each(|x| self.name_ids(x, out, depth + 1))
+            }
+            _ => {}
+        }
     }
 
     /// Whether mutating calls are planned or audited at all (else the hook has nothing to do).
@@ -96,9 +149,17 @@ impl Session {
             LogFormat::Text => {
                 let _ = writeln!(out, "dry run: {} change(s) planned, none sent:", plan.len());
                 for p in plan.iter() {
+                    let names = p["names"]
+                        .as_object()
+                        .filter(|n| !n.is_empty())
+                        .map(|n| {
+                            let each: Vec<&str> = n.values().filter_map(|v| v.as_str()).collect();
+                            format!("  # {}", each.join(", "))
+                        })
+                        .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "  {} {}",
+                        "  {} {}{names}",
                         p["method"].as_str().unwrap_or(""),
                         p["args"]
                     );

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::docs::{FunctionDoc, Types, collect};
-use crate::proto::POOL;
+use crate::proto::{LUA_SERVICES, POOL};
 
 /// One `function cloud.NAME(...) end` with its annotations.
 fn function(out: &mut String, d: &FunctionDoc) {
@@ -80,6 +80,9 @@ fn lua_name(p: &str) -> &str {
 pub fn generate() -> mlua::Result<String> {
     let mut types = Types::default();
     let mut out = String::from(HEADER);
+    for (_, area) in LUA_SERVICES.iter().filter(|(_, a)| !a.is_empty()) {
+        let _ = write!(out, "\n---@class cloud.{area}\ncloud.{area} = {{}}\n");
+    }
     for d in collect(&mut types)? {
         function(&mut out, &d);
     }
@@ -139,6 +142,39 @@ function sleep(seconds) end
 ---@return string?
 function env(name) end
 
+---Wall clock below a second, a monotonic clock, RFC 3339 times and durations (\"90d\").
+---@class time
+time = {}
+---@return number epoch_seconds
+---@return string rfc3339
+function time.now() end
+---@return number seconds since an arbitrary start
+function time.monotonic() end
+---@param s string an RFC 3339 time
+---@return number epoch_seconds
+function time.parse(s) end
+---@param t number? epoch seconds (default: now)
+---@return string rfc3339
+function time.format(t) end
+---@param d string|number \"90d\", \"1h 30m\", \"250ms\" or seconds
+---@return number seconds
+function time.duration(d) end
+---@param d string|number
+---@return string rfc3339 the time that long ago
+function time.ago(d) end
+
+---HTTP requests for webhooks; errors never show a url's path, headers or body.
+---@class http
+http = {}
+---@param req {method:string?, url:string, headers:table<string,string|cloud.Secret>?, body:string?, timeout:number?}
+---@return {status:integer, ok:boolean, headers:table<string,string>, body:string}
+function http.request(req) end
+---@param url string
+---@param value any encoded as JSON
+---@param opts {headers:table<string,string>?, timeout:number?}?
+---@return {status:integer, ok:boolean, headers:table<string,string>, body:string}
+function http.post_json(url, value, opts) end
+
 ---Writes a file readable by its owner only (0600), atomically; for revealed secrets.
 ---@param path string
 ---@param text string
@@ -155,7 +191,13 @@ pub fn main(output: Option<&Path>) -> u8 {
         }
     };
     let written = match output {
-        Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display())),
+        // `-o types/fleetsh.lua` in a fresh project: the folder is made.
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(p, text))
+            .map_err(|e| format!("{}: {e}", p.display())),
         None => {
             use std::io::Write as _;
             std::io::stdout()

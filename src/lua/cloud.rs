@@ -10,9 +10,11 @@ use tonic::Streaming;
 
 use super::convert::{self, Labels, closest};
 use super::decode::{self, MalformedReply};
-use super::error::{CallError, snake_case};
+use super::error::CallError;
+use super::generated::{self, snake_case};
+use super::hooks::{self, Call};
 use crate::client::{Client, Reply, normalize};
-use crate::proto::{APP_SERVICE, POOL};
+use crate::proto::method as find_method;
 
 /// What `org_id`/`location_id` default to when a script does not pass them.
 #[derive(Debug, Clone, Default)]
@@ -24,22 +26,6 @@ pub struct Defaults {
 pub struct Cloud {
     pub client: Client,
     pub defaults: Defaults,
-}
-
-/// `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`.
-pub fn find_method(name: &str) -> Result<MethodDescriptor, String> {
-    let (service, method) = name.split_once('/').unwrap_or((APP_SERVICE, name));
-    let svc = POOL
-        .get_service_by_name(service)
-        .ok_or_else(|| format!("unknown service '{service}'"))?;
-    if let Some(m) = svc.methods().find(|m| m.name() == method) {
-        return Ok(m);
-    }
-    let names: Vec<String> = svc.methods().map(|m| m.name().to_string()).collect();
-    let hint = closest(method, names.iter().map(String::as_str))
-        .map(|c| format!("; did you mean '{c}'?"))
-        .unwrap_or_default();
-    Err(format!("unknown method '{method}' of {service}{hint}"))
 }
 
 /// Result of `_call`: `true, value` or `false, CallError` (prelude.lua raises the error, so the
@@ -202,8 +188,13 @@ impl UserData for CallStream {
     }
 }
 
-/// Registers the Rust core functions into `cloud`.
-pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> {
+/// Registers the Rust core functions into `cloud`. Without a connection (`None`: a state made
+/// to read the specs) every call fails with UNAVAILABLE.
+pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Result<()> {
+    if let Some(c) = &cloud {
+        // For the setups' own calls (check_key).
+        lua.set_app_data(Rc::clone(c));
+    }
     let c = cloud.clone();
     let call_fn = lua.create_async_function(
         move |lua, (name, args, display, labels): (String, Lv, Option<String>, Option<Labels>)| {
@@ -211,6 +202,11 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
             async move {
                 let display =
                     display.unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
+                let Some(cloud) = cloud else {
+                    let e =
+                        CallError::new(&display, "UNAVAILABLE", "this Lua state is not connected");
+                    return fail(&lua, e);
+                };
                 let invalid = |e| fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e));
                 let method = match find_method(&name) {
                     Ok(m) => m,
@@ -221,9 +217,14 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
                     Err(e) => return invalid(e),
                 };
                 let labels = labels.unwrap_or_default();
-                let sent = call(&lua, &cloud, &method, args.clone(), &labels, &display);
-                // The one interception point: secrets, dry-run plans, audit lines.
-                match crate::chores::hook::around(&lua, &method, &display, args, sent).await? {
+                let sent = Box::pin(call(&lua, &cloud, &method, args.clone(), &labels, &display));
+                // The one interception point (the runner's: secrets, dry-run plans, audit lines).
+                let info = Call {
+                    method: &method,
+                    display: &display,
+                    args,
+                };
+                match hooks::get(&lua).around(&lua, info, sent).await? {
                     Ok(v) => ok(&lua, v),
                     Err(e) => fail(&lua, e),
                 }
@@ -233,8 +234,10 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
     table.set("_call", call_fn)?;
 
     let defaults = lua.create_table()?;
-    defaults.set("org_id", cloud.defaults.org_id.clone())?;
-    defaults.set("location_id", cloud.defaults.location_id.clone())?;
+    if let Some(cloud) = &cloud {
+        defaults.set("org_id", cloud.defaults.org_id.clone())?;
+        defaults.set("location_id", cloud.defaults.location_id.clone())?;
+    }
     table.set("_defaults", defaults)?;
 
     table.set(
@@ -253,19 +256,33 @@ pub fn register(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> 
             Ok(CallError::new(&method, code, message))
         })?,
     )?;
-    // RPC name -> snake_case name, built on demand: at start it would be the only thing that
-    // needs the descriptor pool (~1.3 ms to build), which a script otherwise meets at its first
-    // call.
+    // The generated functions' shapes and names, read on demand: the descriptor pool they need
+    // (~1.3 ms to build) is otherwise met at a script's first call, not at its start.
     table.set(
-        "_methods",
-        lua.create_function(|lua, ()| {
-            let methods = lua.create_table()?;
-            if let Some(svc) = POOL.get_service_by_name(APP_SERVICE) {
-                for m in svc.methods() {
-                    methods.set(m.name(), snake_case(m.name()))?;
-                }
-            }
-            Ok(methods)
+        "_shape",
+        lua.create_function(|lua, (area, name): (String, String)| {
+            generated::shape(&area, &name)
+                .map(|s| s.to_lua(lua))
+                .transpose()
+        })?,
+    )?;
+    table.set(
+        "_generated",
+        lua.create_function(|_, area: String| {
+            Ok(generated::shapes(&area)
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>())
+        })?,
+    )?;
+    table.set(
+        "_areas",
+        lua.create_function(|_, ()| {
+            Ok(crate::proto::LUA_SERVICES
+                .iter()
+                .map(|(_, t)| *t)
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>())
         })?,
     )?;
     // The value an async call yields while waiting (see the coroutine wrappers in prelude.lua).

@@ -51,7 +51,17 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Builds a message of type `desc` from a Lua table.
 pub fn to_message(desc: &MessageDescriptor, table: &Table) -> ConvResult<DynamicMessage> {
-    message_from_table(desc, table, "", None)
+    message_from_table(desc, table, "", None, 0)
+}
+
+/// How deep tables may nest in a request (messages, Structs, lists). Deeper input, such as a
+/// table that contains itself, is refused with the argument's name instead of exhausting the
+/// stack.
+pub const MAX_DEPTH: usize = 64;
+
+fn too_deep(path: &str) -> String {
+    let arg = path.split(['.', '[']).next().unwrap_or(path);
+    format!("{arg}: nested deeper than {MAX_DEPTH} levels (or it contains itself)")
 }
 
 /// Top-level field name -> the name the user wrote it as (the prelude's `map` reversed).
@@ -64,7 +74,7 @@ pub fn to_message_labeled(
     table: &Table,
     labels: &Labels,
 ) -> ConvResult<DynamicMessage> {
-    message_from_table(desc, table, "", Some(labels))
+    message_from_table(desc, table, "", Some(labels), 0)
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -80,7 +90,11 @@ fn message_from_table(
     table: &Table,
     path: &str,
     labels: Option<&Labels>,
+    depth: usize,
 ) -> ConvResult<DynamicMessage> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(path));
+    }
     let mut msg = DynamicMessage::new(desc.clone());
     for pair in table.pairs::<Lv, Lv>() {
         let (k, v) = pair.map_err(lua_err)?;
@@ -102,7 +116,7 @@ fn message_from_table(
         };
         let label = labels.and_then(|l| l.get(&name)).unwrap_or(&name);
         let fpath = join(path, label);
-        let value = field_value(&field, v, &fpath)?;
+        let value = field_value(&field, v, &fpath, depth)?;
         msg.try_set_field(&field, value)
             .map_err(|e| format!("{fpath}: {e}"))?;
     }
@@ -120,9 +134,9 @@ fn unknown_field(desc: &MessageDescriptor, name: &str) -> String {
     msg
 }
 
-fn field_value(field: &FieldDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
+fn field_value(field: &FieldDescriptor, v: Lv, path: &str, depth: usize) -> ConvResult<Pv> {
     if field.is_map() {
-        return map_value(field, v, path);
+        return map_value(field, v, path, depth);
     }
     if field.is_list() {
         let Lv::Table(t) = &v else {
@@ -133,11 +147,11 @@ fn field_value(field: &FieldDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
         return items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| single_value(&kind, item, &format!("{path}[{}]", i + 1)))
+            .map(|(i, item)| single_value(&kind, item, &format!("{path}[{}]", i + 1), depth))
             .collect::<ConvResult<Vec<_>>>()
             .map(Pv::List);
     }
-    single_value(&field.kind(), v, path)
+    single_value(&field.kind(), v, path, depth)
 }
 
 /// The values of a Lua sequence 1..n; any other key is an error.
@@ -175,7 +189,7 @@ fn key_repr(k: &Lv) -> String {
     }
 }
 
-fn map_value(field: &FieldDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
+fn map_value(field: &FieldDescriptor, v: Lv, path: &str, depth: usize) -> ConvResult<Pv> {
     let Lv::Table(t) = &v else {
         return Err(expected(path, "table", &v));
     };
@@ -188,7 +202,7 @@ fn map_value(field: &FieldDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
     for pair in t.pairs::<Lv, Lv>() {
         let (k, val) = pair.map_err(lua_err)?;
         let kpath = format!("{path}[{}]", key_repr(&k));
-        let key = match single_value(&key_kind, k, &kpath)? {
+        let key = match single_value(&key_kind, k, &kpath, depth)? {
             Pv::String(s) => MapKey::String(s),
             Pv::Bool(b) => MapKey::Bool(b),
             Pv::I32(i) => MapKey::I32(i),
@@ -197,7 +211,7 @@ fn map_value(field: &FieldDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
             Pv::U64(i) => MapKey::U64(i),
             _ => return Err(format!("{kpath}: unsupported map key type")),
         };
-        map.insert(key, single_value(&val_kind, val, &kpath)?);
+        map.insert(key, single_value(&val_kind, val, &kpath, depth)?);
     }
     Ok(Pv::Map(map))
 }
@@ -219,7 +233,7 @@ fn ranged<T: TryFrom<i64>>(i: i64, path: &str, what: &str) -> ConvResult<T> {
     T::try_from(i).map_err(|_| format!("{path}: {i} is out of range for {what}"))
 }
 
-fn single_value(kind: &Kind, v: Lv, path: &str) -> ConvResult<Pv> {
+fn single_value(kind: &Kind, v: Lv, path: &str, depth: usize) -> ConvResult<Pv> {
     Ok(match kind {
         Kind::Double | Kind::Float => {
             let n = match &v {
@@ -265,7 +279,7 @@ fn single_value(kind: &Kind, v: Lv, path: &str) -> ConvResult<Pv> {
             other => return Err(expected(path, "string (bytes)", other)),
         },
         Kind::Enum(e) => Pv::EnumNumber(enum_number(e, &v, path)?),
-        Kind::Message(m) => message_value(m, v, path)?,
+        Kind::Message(m) => message_value(m, v, path, depth + 1)?,
     })
 }
 
@@ -293,20 +307,20 @@ fn enum_number(e: &EnumDescriptor, v: &Lv, path: &str) -> ConvResult<i32> {
     }
 }
 
-fn message_value(m: &MessageDescriptor, v: Lv, path: &str) -> ConvResult<Pv> {
+fn message_value(m: &MessageDescriptor, v: Lv, path: &str, depth: usize) -> ConvResult<Pv> {
     let msg = match m.full_name() {
         TIMESTAMP => timestamp_message(m, &v, path)?,
-        VALUE => struct_value(m, v, path)?,
+        VALUE => struct_value(m, v, path, depth)?,
         STRUCT => match &v {
-            Lv::Table(t) => struct_message(m, t, path)?,
+            Lv::Table(t) => struct_message(m, t, path, depth)?,
             other => return Err(expected(path, "table (Struct)", other)),
         },
         LIST_VALUE => match &v {
-            Lv::Table(t) => list_message(m, t, path)?,
+            Lv::Table(t) => list_message(m, t, path, depth)?,
             other => return Err(expected(path, "array (ListValue)", other)),
         },
         _ => match &v {
-            Lv::Table(t) => message_from_table(m, t, path, None)?,
+            Lv::Table(t) => message_from_table(m, t, path, None, depth)?,
             other => return Err(expected(path, &format!("table ({})", m.full_name()), other)),
         },
     };
@@ -348,7 +362,15 @@ fn is_array(t: &Table) -> bool {
     marked || (t.raw_len() > 0 && t.pairs::<Lv, Lv>().count() == t.raw_len())
 }
 
-fn struct_value(m: &MessageDescriptor, v: Lv, path: &str) -> ConvResult<DynamicMessage> {
+fn struct_value(
+    m: &MessageDescriptor,
+    v: Lv,
+    path: &str,
+    depth: usize,
+) -> ConvResult<DynamicMessage> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep(path));
+    }
     let mut msg = DynamicMessage::new(m.clone());
     let (field, value) = match v {
         Lv::Nil | Lv::LightUserData(_) => ("null_value", Pv::EnumNumber(0)),
@@ -365,11 +387,21 @@ fn struct_value(m: &MessageDescriptor, v: Lv, path: &str) -> ConvResult<DynamicM
         ),
         Lv::Table(t) if is_array(&t) => (
             "list_value",
-            Pv::Message(list_message(&sub_desc(m, "list_value"), &t, path)?),
+            Pv::Message(list_message(
+                &sub_desc(m, "list_value"),
+                &t,
+                path,
+                depth + 1,
+            )?),
         ),
         Lv::Table(t) => (
             "struct_value",
-            Pv::Message(struct_message(&sub_desc(m, "struct_value"), &t, path)?),
+            Pv::Message(struct_message(
+                &sub_desc(m, "struct_value"),
+                &t,
+                path,
+                depth + 1,
+            )?),
         ),
         other => return Err(expected(path, "JSON-like value", &other)),
     };
@@ -377,7 +409,12 @@ fn struct_value(m: &MessageDescriptor, v: Lv, path: &str) -> ConvResult<DynamicM
     Ok(msg)
 }
 
-fn struct_message(m: &MessageDescriptor, t: &Table, path: &str) -> ConvResult<DynamicMessage> {
+fn struct_message(
+    m: &MessageDescriptor,
+    t: &Table,
+    path: &str,
+    depth: usize,
+) -> ConvResult<DynamicMessage> {
     let value_desc = match m.get_field_by_name("fields").map(|f| f.kind()) {
         Some(Kind::Message(entry)) => match entry.map_entry_value_field().kind() {
             Kind::Message(d) => d,
@@ -395,7 +432,7 @@ fn struct_message(m: &MessageDescriptor, t: &Table, path: &str) -> ConvResult<Dy
             ));
         };
         let key = k.to_str().map_err(lua_err)?.to_string();
-        let value = struct_value(&value_desc, v, &join(path, &key))?;
+        let value = struct_value(&value_desc, v, &join(path, &key), depth + 1)?;
         map.insert(MapKey::String(key), Pv::Message(value));
     }
     let mut msg = DynamicMessage::new(m.clone());
@@ -403,12 +440,19 @@ fn struct_message(m: &MessageDescriptor, t: &Table, path: &str) -> ConvResult<Dy
     Ok(msg)
 }
 
-fn list_message(m: &MessageDescriptor, t: &Table, path: &str) -> ConvResult<DynamicMessage> {
+fn list_message(
+    m: &MessageDescriptor,
+    t: &Table,
+    path: &str,
+    depth: usize,
+) -> ConvResult<DynamicMessage> {
     let value_desc = sub_desc(m, "values");
     let values = array_items(t, path)?
         .into_iter()
         .enumerate()
-        .map(|(i, v)| struct_value(&value_desc, v, &format!("{path}[{}]", i + 1)).map(Pv::Message))
+        .map(|(i, v)| {
+            struct_value(&value_desc, v, &format!("{path}[{}]", i + 1), depth + 1).map(Pv::Message)
+        })
         .collect::<ConvResult<Vec<_>>>()?;
     let mut msg = DynamicMessage::new(m.clone());
     msg.set_field_by_name("values", Pv::List(values));

@@ -66,29 +66,12 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// `GetRobotPartLogs` -> `get_robot_part_logs`: the Python SDK's naming.
-pub fn snake_case(rpc: &str) -> String {
-    let mut out = String::with_capacity(rpc.len() + 4);
-    for (i, c) in rpc.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names() {
-        assert_eq!(snake_case("GetRobotPartLogs"), "get_robot_part_logs");
         assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
         let e = CallError::from_status(
             "get_robot",

@@ -1,13 +1,16 @@
-//! Small globals for scripts: `json`, `log`, `sleep`, `env`, and `cloud.parallel`.
+//! Small globals for scripts: `json`, `log`, `sleep`, `env`, `time`, and `cloud.parallel`.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use mlua::{Function, Lua, LuaSerdeExt, MultiValue, Table, Value as Lv};
 
+use super::spec::{self, Native};
+
 pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
     let g = lua.globals();
     g.set("json", json(lua)?)?;
+    super::time::register(lua)?;
     g.set("log", log(lua)?)?;
     g.set(
         "sleep",
@@ -25,8 +28,7 @@ pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
         "env",
         lua.create_function(|_, name: String| Ok(std::env::var(name).ok()))?,
     )?;
-    cloud.set("parallel", parallel(lua)?)?;
-    Ok(())
+    spec::define(lua, cloud, &PARALLEL, parallel(lua)?)
 }
 
 fn json(lua: &Lua) -> mlua::Result<Table> {
@@ -40,6 +42,7 @@ fn json(lua: &Lua) -> mlua::Result<Table> {
                 .flatten()
                 .unwrap_or(false);
             // Sorted keys: the same table always encodes to the same text.
+            json_shape(&v, "value", 0)?;
             let s = v.to_serializable().sort_keys(true);
             let out = if pretty {
                 serde_json::to_string_pretty(&s)
@@ -61,6 +64,44 @@ fn json(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// Refuses what JSON cannot hold faithfully, before encoding: a table with both array items and
+/// other keys (serde would write the array and drop the rest), and nesting deeper than
+/// `convert::MAX_DEPTH` (or a table that contains itself), which would exhaust the stack.
+fn json_shape(v: &Lv, path: &str, depth: usize) -> mlua::Result<()> {
+    let Lv::Table(t) = v else { return Ok(()) };
+    let fail = |why: String| {
+        let shown: String = path.chars().take(60).collect();
+        let more = if shown.len() < path.len() { "…" } else { "" };
+        Err(mlua::Error::runtime(format!(
+            "json.encode: {shown}{more}: {why}"
+        )))
+    };
+    if depth >= super::convert::MAX_DEPTH {
+        return fail(format!(
+            "nested deeper than {} levels (or it contains itself)",
+            super::convert::MAX_DEPTH
+        ));
+    }
+    let len = t.raw_len();
+    for pair in t.pairs::<Lv, Lv>() {
+        let (k, x) = pair?;
+        let in_array = matches!(k, Lv::Integer(i) if i >= 1 && (i as usize) <= len);
+        if len > 0 && !in_array {
+            let key = k.to_string().unwrap_or_else(|_| k.type_name().to_string());
+            return fail(format!(
+                "a table with both array items (1..{len}) and other keys ('{key}') has no JSON form; \
+                 use one or the other"
+            ));
+        }
+        let sub = match &k {
+            Lv::Integer(i) => format!("{path}[{i}]"),
+            other => format!("{path}.{}", other.to_string().unwrap_or_default()),
+        };
+        json_shape(&x, &sub, depth + 1)?;
+    }
+    Ok(())
+}
+
 fn log(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     for level in ["info", "warn", "error", "debug"] {
@@ -73,17 +114,30 @@ fn log(lua: &Lua) -> mlua::Result<Table> {
                     .map(|v| tostring.call::<String>(v))
                     .collect::<mlua::Result<Vec<_>>>()?;
                 let text = parts.join(" ");
-                // A runner installs its logger (--log-format, --quiet); elsewhere plain stderr.
-                match lua.app_data_ref::<std::rc::Rc<crate::chores::logger::Logger>>() {
-                    Some(logger) => logger.script(level, &text),
-                    None => eprintln!("{level}: {text}"),
-                }
+                // A runner's hooks write it (--log-format, --quiet); elsewhere plain stderr.
+                super::hooks::get(lua).log(lua, level, &text);
                 Ok(())
             })?,
         )?;
     }
     Ok(t)
 }
+
+const PARALLEL: Native = Native {
+    name: "parallel",
+    area: None,
+    params: &[
+        "list any[]",
+        "fn fun(item:any, index:integer):any",
+        "opts {concurrency:integer}?",
+    ],
+    returns: &[
+        "any[] results",
+        "{index:integer, item:any, error:any}[] errors",
+    ],
+    defaults: &[("opts.concurrency", "16")],
+    doc: "Runs fn(item, i) for every item concurrently.",
+};
 
 /// `cloud.parallel(list, fn, {concurrency=16})` -> `results, errors`: `fn(item, index)` runs in
 /// one coroutine per item, at most `concurrency` at a time, all on this thread (the calls inside
@@ -113,7 +167,7 @@ fn parallel(lua: &Lua) -> mlua::Result<Function> {
                 let items = list
                     .sequence_values::<Lv>()
                     .collect::<mlua::Result<Vec<_>>>()?;
-                let bar = crate::chores::progress::bar(Some(items.len() as u64), "parallel");
+                let bar = super::hooks::get(&lua).progress(Some(items.len() as u64), "parallel");
                 let outcomes = futures::stream::iter(items.iter().cloned().enumerate())
                     .map(|(i, item)| {
                         let thread = lua.create_thread(body.clone());

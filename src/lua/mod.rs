@@ -1,32 +1,42 @@
 //! The Lua state: `cloud` (Rust core + prelude.lua), helpers, and the bridge in convert.rs
-//! (replies: decode.rs).
+//! (replies: decode.rs). Front ends add their own parts through `hooks` (setups and call
+//! hooks); this module knows none of them.
 
 pub mod cloud;
 pub mod convert;
 pub mod decode;
 pub mod error;
+pub mod generated;
 pub mod helpers;
+pub mod hooks;
+pub mod spec;
+pub mod time;
 
 use std::rc::Rc;
 
 use mlua::{Lua, LuaSerdeExt};
 
 pub use cloud::{Cloud, Defaults};
+pub use hooks::Setup;
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
-/// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed.
-pub fn new_state(cloud: Rc<Cloud>) -> mlua::Result<Lua> {
+/// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
+/// Without `cloud` (None) the state is complete but every call fails: it serves to read the
+/// function specs (`cloud._specs`) for help and types.
+pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua> {
     let lua = Lua::new();
     // Tag mlua's array metatable once so that convert.rs recognises decoded JSON arrays too.
     lua.array_metatable().raw_set("__fleetsh_array", true)?;
     let table = lua.create_table()?;
-    cloud::register(&lua, &table, cloud.clone())?;
-    crate::chores::register(&lua, &table, cloud)?;
+    cloud::register(&lua, &table, cloud)?;
     helpers::register(&lua, &table)?;
     lua.globals().set("cloud", table.clone())?;
     lua.load(PRELUDE)
         .set_name("@prelude.lua")
-        .call::<()>(table)?;
+        .call::<()>(table.clone())?;
+    for setup in setups {
+        setup(&lua, &table)?;
+    }
     Ok(lua)
 }

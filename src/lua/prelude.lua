@@ -36,8 +36,6 @@ local function call(method, args, name, labels)
   return v
 end
 
---- cloud.call("GetRobot", {id = "..."}): any AppService method by its RPC name.
-function cloud.call(method, args, name) return call(method, args, name) end
 
 local function invalid(fname, msg) raise(cloud._error(fname, "INVALID_ARGUMENT", msg)) end
 
@@ -60,8 +58,6 @@ local function default_org(fname)
     "several organizations are reachable; pass org_id = one of: " .. table.concat(names, ", ")))
 end
 
---- The organization that `org_id` defaults to.
-function cloud.default_org_id() return default_org("default_org_id") end
 
 -- The location that `location_id` defaults to: the profile's, else the only one in the default org.
 local cached_location
@@ -107,8 +103,8 @@ local function args_of(fname, params, allowed, ...)
     return first
   end
   if n > #params then
-    invalid(fname, string.format("%s takes at most %d positional arguments (%s), got %d",
-      fname, #params, table.concat(params, ", "), n))
+    invalid(fname, string.format("%s takes at most %d positional argument%s (%s), got %d",
+      fname, #params, #params == 1 and "" or "s", table.concat(params, ", "), n))
   end
   local a = {}
   for i = 1, n do a[params[i]] = (select(i, ...)) end
@@ -183,10 +179,15 @@ end
 -- The fields of a role binding, as add_role takes them and create_key's authorizations hold them.
 local ROLE = { identity_id = "string", role = "string", resource_type = "string", resource_id = "string" }
 
+-- One line per function; help, `fleetsh types` and the coverage tests read this table.
 -- {name, RPC, args = positional names, org = request field filled from org_id,
 --  loc = true: location_id defaults to the credentials' location, map = arg -> request field,
 --  defaults = arg -> value, ret = field | {fields} (multiple returns) | nil, build = custom request,
 --  types = the arguments' types (see `check`), required with build: it bypasses field conversion}
+-- A function written by hand instead has `fn` (called with the named-arguments table, or with
+-- the raw arguments when `named = false`), `params` ("name type", `?` = optional), `returns`
+-- ("type name"), `doc` (one line of meaning), `defaults_doc` ({param, text} pairs) and, without
+-- an RPC, `area`. RPCs that no line names get a function made from the descriptors (below).
 local specs = {
   -- organizations
   { "create_organization", "CreateOrganization", args = { "name" }, ret = "organization" },
@@ -329,8 +330,23 @@ local function labels_of(spec)
   return labels
 end
 
+-- The argument names of a hand-written spec, from its "name type" params.
+local function param_names(spec)
+  local names = {}
+  for i, p in ipairs(spec.params) do names[i] = p:match("^(%S+)") end
+  return names
+end
+
 local function define(spec)
   local fname, rpc = spec[1], spec[2]
+  if spec.fn then
+    if spec.named == false then cloud[fname] = spec.fn; return end
+    local params = param_names(spec)
+    local allowed = allowed_of({ args = params })
+    local fn = spec.fn
+    cloud[fname] = function(...) return fn(args_of(fname, params, allowed, ...)) end
+    return
+  end
   assert(spec.build == nil or spec.types, fname .. ": a spec with build needs types")
   local params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
   cloud[fname] = function(...)
@@ -339,16 +355,26 @@ local function define(spec)
   end
 end
 
---- Specs of the ergonomic functions, for help and tests.
-cloud._specs = specs
-for _, spec in ipairs(specs) do define(spec) end
+-- Specs of every function, for help, types and tests (Rust-defined ones add theirs too).
+local all_specs = cloud._specs or {}
+cloud._specs = all_specs
+local function add(spec)
+  all_specs[#all_specs + 1] = spec
+  define(spec)
+end
+for _, spec in ipairs(specs) do add(spec) end
+
+add { "call", fn = call, named = false, params = { "method string", "args table?", "name string?" },
+  returns = { "table|any result" }, defaults_doc = { { "args", "{}" } },
+  doc = 'Any method by its RPC name, e.g. cloud.call("GetRobot", {id = id}) or "pkg.Service/Method".' }
+
+add { "default_org_id", area = "organizations", fn = function() return default_org("default_org_id") end,
+  params = {}, returns = { "string org_id" }, doc = "The organization that `org_id` defaults to." }
 
 -- get_robot_part(robot_part_id, dest, indent): like Python, `dest` receives the config as JSON.
 do
-  local fname, params = "get_robot_part", { "robot_part_id", "dest", "indent" }
-  local allowed = allowed_of({ args = params })
-  cloud.get_robot_part = function(...)
-    local a = args_of(fname, params, allowed, ...)
+  local fname = "get_robot_part"
+  local function get_robot_part(a)
     local resp = call("GetRobotPart", { id = a.robot_part_id }, fname, { id = "robot_part_id" })
     if a.dest then
       local f = assert(io.open(a.dest, "w"))
@@ -357,16 +383,16 @@ do
     end
     return resp.part
   end
+  add { fname, "GetRobotPart", fn = get_robot_part,
+    params = { "robot_part_id string", "dest string?", "indent integer?" }, returns = { "cloud.RobotPart part" },
+    doc = "A machine part; `dest` receives its config as JSON." }
 end
 
 -- get_robot_part_logs: pages until num_log_entries (default 100; 0 = all) are collected or the
 -- server has no next page, exactly as the Python SDK does.
 do
   local fname = "get_robot_part_logs"
-  local params = { "robot_part_id", "filter", "dest", "log_levels", "num_log_entries", "start", "end", "order", "range" }
-  local allowed = allowed_of({ args = params })
-  cloud.get_robot_part_logs = function(...)
-    local a = args_of(fname, params, allowed, ...)
+  local function get_robot_part_logs(a)
     local want = a.num_log_entries or 100
     if math.type(want) ~= "integer" or want < 0 then
       invalid(fname, "num_log_entries must be a non-negative integer")
@@ -396,6 +422,11 @@ do
     end
     return out
   end
+  add { fname, "GetRobotPartLogs", fn = get_robot_part_logs,
+    params = { "robot_part_id string", "filter string?", "dest string?", "log_levels string[]?",
+      "num_log_entries integer?", "start string?", "end string?", "order string?", "range table?" },
+    returns = { "cloud.LogEntry[] logs" }, defaults_doc = { { "num_log_entries", "100 (0 = all)" } },
+    doc = "Logs of a machine part, paged until num_log_entries; `dest` receives them as text." }
 end
 
 -- tail_robot_part_logs{robot_part_id=, errors_only=true, filter=}: an iterator over entries.
@@ -404,8 +435,7 @@ end
 -- entries logged meanwhile are fetched with GetRobotPartLogs from the newest time yielded, and
 -- entries already yielded are skipped by identity, so nothing repeats.
 do
-  local fname, params = "tail_robot_part_logs", { "robot_part_id", "errors_only", "filter" }
-  local allowed = allowed_of({ args = params })
+  local fname = "tail_robot_part_logs"
   local sleep, warn = sleep, log.warn
   local TRANSIENT = { UNAVAILABLE = true, UNKNOWN = true, INTERNAL = true, CANCELLED = true,
     DEADLINE_EXCEEDED = true, ABORTED = true }
@@ -421,8 +451,7 @@ do
     return table.concat({ e.time or "", e.level or "", e.logger_name or "", e.host or "", e.message or "" }, "\0")
   end
 
-  cloud.tail_robot_part_logs = function(...)
-    local a = args_of(fname, params, allowed, ...)
+  local function tail_robot_part_logs(a)
     local errors_only = a.errors_only
     if errors_only == nil then errors_only = true end
     local req = { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }
@@ -502,4 +531,113 @@ do
     end
     return iter, nil, nil, closer
   end
+  add { fname, "TailRobotPartLogs", fn = tail_robot_part_logs,
+    params = { "robot_part_id string", "errors_only boolean?", "filter string?" },
+    returns = { "fun():cloud.LogEntry? iterator" }, defaults_doc = { { "errors_only", "true" } },
+    doc = "Live logs: for e in cloud.tail_robot_part_logs{...} do; `break` cancels." }
+end
+
+-- Functions made from the descriptors for the RPCs that no spec names (see src/lua/generated.rs
+-- for their shape), built on first use so that a script's start does not need the descriptor
+-- pool. Reading any other public name is an error that says what exists.
+do
+  local covered = {}
+  for _, s in ipairs(all_specs) do if s[2] then covered[s[2]] = true end end
+  local function is_covered(shape, area)
+    return covered[shape.rpc] or (area == "" and covered[shape.method])
+  end
+
+  local function iterate(stream)
+    local closer = setmetatable({}, { __close = function() stream:close() end })
+    return function()
+      local ok, v = stream:next()
+      if not ok then stream:close(); raise(v) end
+      return v
+    end, nil, nil, closer
+  end
+
+  local function generated(shape, fname)
+    local params, org, ret = shape.params, shape.org, shape.ret
+    if shape.client_streaming then
+      return function(messages) return unwrap(call(shape.rpc, messages, fname), ret) end
+    end
+    local allowed = { org_id = org and true or nil, limit = shape.paged or nil }
+    for _, p in ipairs(params) do allowed[p] = true end
+    if org then allowed[org] = true end
+    return function(...)
+      local a = args_of(fname, params, allowed, ...)
+      local req = {}
+      for k, v in pairs(a) do if k ~= "org_id" and k ~= "limit" then req[k] = v end end
+      if org and req[org] == nil then req[org] = a.org_id or default_org(fname) end
+      local labels = org and org ~= "org_id" and { [org] = "org_id" } or nil
+      if shape.server_streaming then return iterate(call(shape.rpc, req, fname, labels)) end
+      if not shape.paged then return unwrap(call(shape.rpc, req, fname, labels), ret) end
+      local limit = a.limit
+      if limit ~= nil and (math.type(limit) ~= "integer" or limit < 0) then
+        invalid(fname, "limit must be a non-negative integer")
+      end
+      local out, token = {}, ""
+      repeat
+        req.page_token = token
+        local resp = call(shape.rpc, req, fname, labels)
+        for _, x in ipairs(resp[ret]) do
+          if limit and #out >= limit then break end
+          out[#out + 1] = x
+        end
+        token = resp.next_page_token
+      until token == "" or (limit and #out >= limit)
+      return out
+    end
+  end
+
+  -- The public names of an area's table: what is defined plus what would be generated.
+  local function names_of(t, area)
+    local names = {}
+    for k, v in pairs(t) do
+      if type(k) == "string" and k:sub(1, 1) ~= "_" and (type(v) == "function" or type(v) == "table") then
+        names[#names + 1] = k
+      end
+    end
+    for _, n in ipairs(cloud._generated(area)) do
+      if rawget(t, n) == nil then
+        local shape = cloud._shape(area, n)
+        if not is_covered(shape, area) then names[#names + 1] = n end
+      end
+    end
+    if area == "" then
+      for _, a in ipairs(cloud._areas()) do if rawget(t, a) == nil then names[#names + 1] = a end end
+    end
+    table.sort(names)
+    return names
+  end
+
+  local install
+  install = function(t, area)
+    local prefix = area == "" and "cloud." or "cloud." .. area .. "."
+    setmetatable(t, { __index = function(self, k)
+      if type(k) ~= "string" or k:sub(1, 1) == "_" then return nil end
+      if area == "" then
+        for _, a in ipairs(cloud._areas()) do
+          if a == k then
+            local sub = {}
+            install(sub, a)
+            rawset(self, k, sub)
+            return sub
+          end
+        end
+      end
+      local shape = cloud._shape(area, k)
+      if shape and not is_covered(shape, area) then
+        local f = generated(shape, prefix:sub(7) .. k)
+        rawset(self, k, f)
+        return f
+      end
+      local near = cloud._closest(k, names_of(self, area))
+      error(string.format("%s%s does not exist; %s", prefix, k,
+        near and ("did you mean " .. prefix .. near .. "?") or "help() lists the functions"), 2)
+    end })
+    -- `cloud._functions()` / `cloud.robot._functions()`: every public name, generated included.
+    rawset(t, "_functions", function() return names_of(t, area) end)
+  end
+  install(cloud, "")
 end

@@ -18,6 +18,7 @@ mod locations;
 mod logs;
 mod lua;
 mod lua_connect;
+mod lua_helpers;
 mod lua_profiles;
 mod lua_types;
 mod modules;

@@ -222,6 +222,11 @@ async fn restart_parts_marks_matching_parts() {
         text(&out.stdout).matches("mark_part_for_restart {").count(),
         2
     );
+    assert!(
+        text(&out.stdout).contains("2 of 2 part(s) planned for restart (none sent)"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(restart_flags(f.dir.path()).iter().all(|(_, r)| *r == 0));
 
     let out = f.chore(&[], "restart_parts.lua", &["match=cam-*"]).await;
@@ -371,7 +376,20 @@ async fn cleanup_locations_deletes_empty_matching_trees_only() {
         .chore(&["--dry-run"], "cleanup_locations.lua", &["match=tmp-*"])
         .await;
     assert_exit(&out, 7);
-    assert_eq!(text(&out.stdout).matches("delete_location {").count(), 3);
+    let plan = text(&out.stdout);
+    assert_eq!(plan.matches("delete_location {").count(), 3);
+    // A planned change is reported as planned, and each plan line names what it touches.
+    assert!(
+        plan.contains("cleanup_locations: 3 planned for deletion (none sent)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("deleted"), "{plan}");
+    for name in ["tmp-a", "tmp-b", "tmp-c"] {
+        assert!(
+            plan.contains(&format!("\"}}  # {name}\n")),
+            "{name}: {plan}"
+        );
+    }
     assert_eq!(names(&f.json(list).await), before);
 
     let out = f

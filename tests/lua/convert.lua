@@ -29,17 +29,35 @@ assert(not ok_sleep and tostring(sleep_err):find("non-negative", 1, true))
 sleep(0)
 print("convert ok")
 
--- Every ergonomic function names a real RPC, and every AppService RPC has one.
-local covered = {}
-local methods = cloud._methods()
+-- Every spec names a real RPC, every listed function exists, and every RPC of the descriptors
+-- has a function: a spec line's, or one made from the descriptors.
+local rpcs, by_rpc = {}, {}
+for _, area in ipairs({ "", table.unpack(cloud._areas()) }) do
+  for _, n in ipairs(cloud._generated(area)) do
+    local shape = cloud._shape(area, n)
+    rpcs[shape.rpc] = area
+    if area == "" then rpcs[shape.method] = area end
+  end
+end
 for _, s in ipairs(cloud._specs) do
-  assert(methods[s[2]], "no RPC " .. s[2])
   assert(type(cloud[s[1]]) == "function", s[1])
-  covered[s[2]] = true
+  if s[2] then
+    assert(rpcs[s[2]], "no RPC " .. s[2])
+    by_rpc[s[2]] = true
+  end
 end
-for _, extra in ipairs({ "GetRobotPart", "GetRobotPartLogs", "TailRobotPartLogs" }) do covered[extra] = true end
-for rpc, name in pairs(methods) do
-  assert(covered[rpc], "no ergonomic function for " .. rpc)
-  assert(type(cloud[name]) == "function", "cloud." .. name .. " missing")
+for _, name in ipairs(cloud._functions()) do assert(cloud[name] ~= nil, name) end
+for _, area in ipairs({ "", table.unpack(cloud._areas()) }) do
+  local t = area == "" and cloud or cloud[area]
+  for _, n in ipairs(cloud._generated(area)) do
+    local shape = cloud._shape(area, n)
+    local covered = by_rpc[shape.rpc] or (area == "" and by_rpc[shape.method])
+    assert(covered or type(t[n]) == "function", "no function for " .. shape.rpc)
+  end
 end
+-- A name that does not exist says what does.
+local ok_typo, typo = pcall(function() return cloud.list_robot end)
+assert(not ok_typo and tostring(typo):find("cloud.list_robot does not exist; did you mean cloud.list_robots?", 1, true),
+  tostring(typo))
+assert(rawget(cloud, "no_such_function") == nil, "rawget still answers nil")
 print("specs ok")

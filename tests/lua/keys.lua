@@ -7,6 +7,7 @@ assert(type(key) == "userdata" and tostring(key) == "****" and type(id) == "stri
 assert(#cloud.reveal(key) > 0 and key:reveal() ~= id)
 assert(cloud.check_key(id, key) and not cloud.check_key(id, "wrong"), "the new key authenticates")
 assert(not cloud.is_planned(id), "only --dry-run plans calls")
+assert(not cloud.is_dry_run(), "this run sends its calls")
 local function listed(kid)
   for _, k in ipairs(cloud.list_keys()) do if k.api_key.id == kid then return k end end
 end
