@@ -5,11 +5,13 @@
 -- Arguments (key=value): location=ID       (default: the credentials' location)
 --                        match=GLOB        only parts or machines with matching names
 --                        errors_only=false all levels instead of errors only
+--                        webhook=URL       also POST each entry there as JSON (machine, part, time,
+--                                          level, logger, message); a failed post is logged, not fatal
 -- Example cron line (hourly error capture, each run follows for 59 minutes):
 --   0 * * * * fleetsh --quiet --timeout 59m run /opt/fleetsh/scripts/tail_errors.lua >> /var/log/fleet-errors.log; [ $? -eq 5 ]
 local common = require("common")
-local opt = common.args("usage: tail_errors.lua [location=ID] [match=GLOB] [errors_only=false]",
-  { location = "", match = "", errors_only = true })
+local opt = common.args("usage: tail_errors.lua [location=ID] [match=GLOB] [errors_only=false] [webhook=URL]",
+  { location = "", match = "", errors_only = true, webhook = "" })
 local matches = common.glob(opt.match)
 
 local targets = {}
@@ -30,6 +32,11 @@ local _, errors = cloud.parallel(targets, function(t)
     io.write(string.format("%s %s %s %s %s\n", prefix, e.time or "", e.level or "", e.logger_name or "",
       e.message or ""))
     io.stdout:flush()
+    if opt.webhook ~= "" then
+      local ok, r = pcall(http.post_json, opt.webhook, { machine = t.robot.name, part = t.part.name,
+        time = e.time, level = e.level, logger = e.logger_name, message = e.message })
+      if not ok or not r.ok then log.warn("tail_errors: webhook:", ok and ("HTTP " .. r.status) or tostring(r)) end
+    end
   end
 end, { concurrency = #targets })
 for _, e in ipairs(errors) do

@@ -114,12 +114,38 @@ async fn time_has_sub_second_clocks_and_durations() {
     );
 }
 
+/// A webhook on a loopback port that answers `n` requests with 204, one per connection; the
+/// handle returns the requests' bodies.
+pub async fn webhook_sink(n: usize) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook/T0KEN", listener.local_addr().unwrap());
+    let handle = tokio::spawn(async move {
+        let mut bodies = Vec::new();
+        for _ in 0..n {
+            let req = exchange(&listener, NO_CONTENT).await;
+            bodies.push(
+                req.split_once("\r\n\r\n")
+                    .map_or(String::new(), |(_, b)| b.to_string()),
+            );
+        }
+        bodies
+    });
+    (url, handle)
+}
+
+const NO_CONTENT: &str =
+    "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
 /// One HTTP/1.1 exchange on a loopback port: returns the request it read.
 async fn one_http_exchange(
     listener: tokio::net::TcpListener,
     reply: &'static str,
 ) -> tokio::task::JoinHandle<String> {
-    tokio::spawn(async move {
+    tokio::spawn(async move { exchange(&listener, reply).await })
+}
+
+async fn exchange(listener: &tokio::net::TcpListener, reply: &str) -> String {
+    {
         let (mut sock, _) = listener.accept().await.unwrap();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -146,7 +172,7 @@ async fn one_http_exchange(
         sock.write_all(reply.as_bytes()).await.unwrap();
         sock.shutdown().await.ok();
         String::from_utf8_lossy(&buf).into_owned()
-    })
+    }
 }
 
 #[tokio::test]
@@ -155,7 +181,7 @@ async fn http_posts_json_to_a_webhook_and_keeps_urls_out_of_errors() {
     let port = listener.local_addr().unwrap().port();
     let server = one_http_exchange(
         listener,
-        "HTTP/1.1 202 Accepted\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok",
+        "HTTP/1.1 202 Accepted\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok",
     )
     .await;
     let dir = tempfile::tempdir().unwrap();

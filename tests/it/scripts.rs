@@ -419,7 +419,10 @@ async fn tail_errors_follows_every_part_of_a_location() {
     }
     let loc = format!("location={}", s.location_id());
     let path = script("tail_errors.lua");
-    let args = remote(&s, &["--timeout", "6s", "run", &path, &loc]);
+    // Each error entry is also posted to a webhook.
+    let (hook, posts) = crate::lua_helpers::webhook_sink(2).await;
+    let hook = format!("webhook={hook}");
+    let args = remote(&s, &["--timeout", "6s", "run", &path, &loc, &hook]);
     let child = tokio::task::spawn_blocking(move || {
         std::process::Command::new(BIN)
             .args(&args)
@@ -451,4 +454,17 @@ async fn tail_errors_follows_every_part_of_a_location() {
         assert!(line.contains(" error "), "{line}");
     }
     assert!(!stdout.contains("calm"), "errors only: {stdout}");
+    let mut posted: Vec<serde_json::Value> = posts
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    posted.sort_by_key(|p| p["machine"].as_str().unwrap_or("").to_string());
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    for (i, p) in posted.iter().enumerate() {
+        assert_eq!(p["machine"], format!("m{}", i + 1));
+        assert_eq!(p["message"], format!("boom{i}"));
+        assert_eq!(p["level"], "error");
+    }
 }
