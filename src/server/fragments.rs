@@ -7,7 +7,6 @@ use rusqlite::{Connection, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::require_org;
 use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
@@ -109,7 +108,7 @@ pub fn list_fragments(
         .map(|v| check_visibility("fragment_visibility", *v))
         .collect::<ApiResult<Vec<i32>>>()?;
     api.store.read(|c| {
-        require_org(c, who, Perm::ReadFragment, org)?;
+        who.require(Perm::ReadFragment, &Scope::organization(c, org)?)?;
         let (own, others_public) = if asked.is_empty() {
             (query(c, "f.org_id = ?1", [org])?, req.show_public)
         } else {
@@ -141,13 +140,16 @@ fn require_readable(who: &Principal, f: &Fragment) -> ApiResult<()> {
     if f.visibility == PUBLIC || f.visibility == UNLISTED {
         return Ok(());
     }
-    who.require(Perm::ReadFragment, &Scope::org(&f.organization_owner))
-        .map_err(|_| {
-            ApiError::denied(format!(
-                "fragment {:?} is private to its organization",
-                f.id
-            ))
-        })
+    who.require(
+        Perm::ReadFragment,
+        &Scope::stored_org(&f.organization_owner),
+    )
+    .map_err(|_| {
+        ApiError::denied(format!(
+            "fragment {:?} is private to its organization",
+            f.id
+        ))
+    })
 }
 
 pub fn get_fragment(
@@ -191,7 +193,7 @@ pub fn create_fragment(
     };
     let config = req.config.unwrap_or_default().encode_to_vec();
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteFragment, &req.organization_id)?;
+        who.require(Perm::WriteFragment, &Scope::organization(tx, &req.organization_id)?)?;
         let id = new_id();
         exec(tx,
             "INSERT INTO fragments(id, org_id, name, config, visibility, created_on, last_updated, revision)
@@ -239,7 +241,7 @@ pub fn update_fragment(
     let config = new_config(&req)?;
     api.store.tx(|tx| {
         let current = load(tx, &req.id)?;
-        who.require(Perm::WriteFragment, &Scope::org(&current.organization_owner))?;
+        who.require(Perm::WriteFragment, &Scope::stored_org(&current.organization_owner))?;
         let last = current.last_updated.as_ref().map(from_ts).unwrap_or_default();
         if let Some(known) = &req.last_known_update
             && from_ts(known) != last
@@ -286,7 +288,7 @@ pub fn delete_fragment(
             "fragment",
             &req.id,
         )?;
-        who.require(Perm::WriteFragment, &Scope::org(&org_id))?;
+        who.require(Perm::WriteFragment, &Scope::stored_org(&org_id))?;
         exec(tx, "DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
     })

@@ -5,6 +5,7 @@ mod app_service;
 pub mod auth;
 pub mod authz;
 mod bootstrap;
+mod call;
 pub mod error;
 mod fragments;
 mod invites;
@@ -15,6 +16,7 @@ mod logs;
 mod modules;
 mod orgs;
 mod parts;
+mod robot_service;
 mod robots;
 mod roles;
 pub mod store;
@@ -175,7 +177,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let robot = RobotServiceServer::new(logs::RobotSvc(api.clone()));
+    let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
     let router = builder
         .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
