@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::Stream;
@@ -225,3 +226,117 @@ macro_rules! rpc_table {
     };
 }
 pub(crate) use rpc_table;
+
+/// The message of an UNIMPLEMENTED answer, naming the method (`path` as on the wire:
+/// "/viam.app.v1.AppService/Foo").
+pub fn unimplemented_message(path: &str) -> String {
+    format!(
+        "method {} is not implemented by the local fleet",
+        path.trim_start_matches('/')
+    )
+}
+
+/// Names the method in every UNIMPLEMENTED answer that came without a message: tonic's own
+/// (a path no service serves, a method a served service lacks) and a handler's
+/// `ApiError::Unimplemented`.
+/// Errors are headers-only gRPC replies, so the status is read from the reply's headers.
+#[derive(Clone, Copy, Default)]
+pub struct NamedUnimplementedLayer;
+
+impl<S> tower::Layer<S> for NamedUnimplementedLayer {
+    type Service = NamedUnimplemented<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        NamedUnimplemented(inner)
+    }
+}
+
+#[derive(Clone)]
+pub struct NamedUnimplemented<S>(S);
+
+impl<S, B, RB> tower::Service<http::Request<B>> for NamedUnimplemented<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    RB: Default,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // A Uri clone shares its bytes: no copy of the path on the hot path.
+        let uri = req.uri().clone();
+        let reply = self.0.call(req);
+        Box::pin(async move {
+            let reply = reply.await?;
+            let unnamed = reply.headers().get(Status::GRPC_STATUS).is_some_and(|s| {
+                s.as_bytes() == b"12"
+                    && reply
+                        .headers()
+                        .get(Status::GRPC_MESSAGE)
+                        .is_none_or(|m| m.is_empty())
+            });
+            if unnamed {
+                return Ok(Status::unimplemented(unimplemented_message(uri.path())).into_http());
+            }
+            Ok(reply)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers every request with the reply `status` would be on the wire.
+    #[derive(Clone)]
+    struct Answer(Status);
+
+    impl tower::Service<http::Request<()>> for Answer {
+        type Response = http::Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<http::Response<()>, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready(Ok(self.0.clone().into_http()))
+        }
+    }
+
+    async fn status_through_layer(answer: Status, path: &str) -> Status {
+        use tower::{Layer, Service};
+        let mut svc = NamedUnimplementedLayer.layer(Answer(answer));
+        let req = http::Request::builder().uri(path).body(()).unwrap();
+        let reply = svc.call(req).await.unwrap();
+        Status::from_header_map(reply.headers()).expect("a status in the headers")
+    }
+
+    #[tokio::test]
+    async fn an_unnamed_unimplemented_reply_gets_the_method_name() {
+        let unnamed: Status = ApiError::Unimplemented.into();
+        assert_eq!(unnamed.message(), "");
+        let s = status_through_layer(unnamed, "/viam.app.v1.AppService/Foo").await;
+        assert_eq!(s.code(), tonic::Code::Unimplemented);
+        assert_eq!(
+            s.message(),
+            "method viam.app.v1.AppService/Foo is not implemented by the local fleet"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_replies_pass_unchanged() {
+        let named = Status::unimplemented("already says why");
+        let s = status_through_layer(named, "/a.B/C").await;
+        assert_eq!(s.message(), "already says why");
+        let s = status_through_layer(Status::not_found("robot \"x\" not found"), "/a.B/C").await;
+        assert_eq!(
+            (s.code(), s.message()),
+            (tonic::Code::NotFound, "robot \"x\" not found")
+        );
+    }
+}

@@ -178,7 +178,9 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
+    // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
     let router = builder
+        .layer(call::NamedUnimplementedLayer)
         .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
         .add_service(InterceptedService::new(robot, intercept));
