@@ -111,3 +111,44 @@ impl Drop for Serve {
         self.kill();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_log_has_no_colours_and_no_successful_authentications() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("fleet");
+    let log = tmp.path().join("serve.log");
+    // RUST_LOG as `fleetsh serve` defaults to it (info for its own lines).
+    let serve = Serve::spawn(&data, "127.0.0.1:0", "warn,fleetsh=info", &[], &log);
+    serve.token().await;
+    // A refusal, which stays at info.
+    let channel = Channel::from_shared(serve.creds.address.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let refused = AuthServiceClient::new(channel)
+        .authenticate(AuthenticateRequest {
+            entity: serve.creds.api_key_id.clone(),
+            credentials: Some(RpcCredentials {
+                r#type: "api-key".into(),
+                payload: "wrong".into(),
+            }),
+        })
+        .await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains('\x1b'),
+        "ANSI escape codes in a log that is a file:\n{text:?}"
+    );
+    let auth_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Authenticate"))
+        .collect();
+    assert_eq!(
+        auth_lines.len(),
+        1,
+        "only the refused Authenticate is logged at info:\n{text}"
+    );
+    assert!(auth_lines[0].contains("PermissionDenied"), "{text}");
+}
