@@ -152,3 +152,89 @@ async fn the_default_log_has_no_colours_and_no_successful_authentications() {
     );
     assert!(auth_lines[0].contains("PermissionDenied"), "{text}");
 }
+
+/// `fleetsh serve` on `listen` over `dir`, expected to fail; returns its stderr.
+fn failed_serve(dir: &Path, listen: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsh"))
+        .args(["serve", "--listen", listen, "--data"])
+        .arg(dir)
+        .env("RUST_LOG", "warn,fleetsh=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run fleetsh serve");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "serve on a taken port started:\n{stderr}"
+    );
+    stderr
+}
+
+/// Every file under `dir` with its contents, to tell whether anything changed.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_on_a_taken_port_makes_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
+
+    // A fresh data directory is not created.
+    let fresh = tmp.path().join("fresh");
+    let stderr = failed_serve(&fresh, &taken_addr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {taken_addr}")),
+        "the error does not name the address:\n{stderr}"
+    );
+    assert!(
+        !fresh.exists(),
+        "a failed start created {}",
+        fresh.display()
+    );
+    // The next start on a free port makes the fleet from scratch, with no warning.
+    let log = tmp.path().join("fresh.log");
+    let mut serve = Serve::spawn(&fresh, "127.0.0.1:0", "warn,fleetsh=info", &[], &log);
+    serve.terminate();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("new local fleet in"), "{text}");
+    assert!(
+        !text.contains("WARN"),
+        "a warning after the failed start:\n{text}"
+    );
+
+    // An existing fleet is left as it was, and its key keeps working.
+    let before = snapshot(&fresh);
+    let stderr = failed_serve(&fresh, &taken_addr);
+    assert!(stderr.contains(&taken_addr), "{stderr}");
+    assert!(
+        snapshot(&fresh) == before,
+        "a failed start changed {}",
+        fresh.display()
+    );
+    let log = tmp.path().join("again.log");
+    let serve = Serve::spawn(&fresh, "127.0.0.1:0", "warn,fleetsh=info", &[], &log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("WARN"),
+        "a warning after the failed start:\n{text}"
+    );
+    assert!(
+        !text.contains("new local fleet in"),
+        "a new owner key:\n{text}"
+    );
+    serve.owner().await;
+    drop(taken);
+}
