@@ -89,37 +89,42 @@ fn required_name(name: &str) -> ApiResult<&str> {
     }
 }
 
-/// Which fragments a list returns (the API leaves the mix to the server):
-/// - `fragment_visibility` non-empty: the organization's fragments with those visibilities,
-///   plus other organizations' PUBLIC ones when PUBLIC is asked for;
-/// - else `show_public` false: the organization's own fragments;
-/// - else (`show_public` true, the Python SDK default): its own plus others' PUBLIC ones.
+/// Which fragments a list returns, as the API guide says:
+/// - `fragment_visibility` non-empty (the SDK's `visibilities`, which supersedes the
+///   deprecated `show_public`): the organization's fragments with those visibilities, plus
+///   other organizations' PUBLIC ones when PUBLIC is asked for;
+/// - else `show_public` true (the SDK's default): public fragments only, that is the
+///   organization's PUBLIC and PUBLIC_UNLISTED ones (unlisted is public to whoever has the id)
+///   and other organizations' PUBLIC ones;
+/// - else: the organization's PRIVATE fragments only.
 ///
-/// Unlisted fragments of other organizations never appear: they are reachable by id only.
+/// So `show_public` true and false split the organization's own fragments between them.
+/// Other organizations' unlisted fragments never appear: they are reachable by id only.
 pub fn list_fragments(
     api: &Api,
     who: &Principal,
     req: ListFragmentsRequest,
 ) -> ApiResult<ListFragmentsResponse> {
     let org = req.organization_id.as_str();
-    let asked = req
+    let mut asked = req
         .fragment_visibility
         .iter()
         .map(|v| check_visibility("fragment_visibility", *v))
         .collect::<ApiResult<Vec<i32>>>()?;
+    if asked.is_empty() {
+        asked = if req.show_public {
+            vec![PUBLIC, UNLISTED]
+        } else {
+            vec![PRIVATE]
+        };
+    }
     api.store.read(|c| {
         who.require(Perm::ReadFragment, &Scope::organization(c, org)?)?;
-        let (own, others_public) = if asked.is_empty() {
-            (query(c, "f.org_id = ?1", [org])?, req.show_public)
-        } else {
-            let own = query(c, "f.org_id = ?1", [org])?
-                .into_iter()
-                .filter(|f| asked.contains(&f.visibility))
-                .collect();
-            (own, asked.contains(&PUBLIC))
-        };
-        let mut fragments: Vec<Fragment> = own;
-        if others_public {
+        let mut fragments: Vec<Fragment> = query(c, "f.org_id = ?1", [org])?
+            .into_iter()
+            .filter(|f| asked.contains(&f.visibility))
+            .collect();
+        if asked.contains(&PUBLIC) {
             fragments.extend(query(
                 c,
                 "f.org_id <> ?1 AND f.visibility = ?2",
