@@ -249,6 +249,21 @@ pub fn ensure_owner_left(tx: &Transaction<'_>, org_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// True when `id` is the organization `org_id` itself or one of its locations or machines.
+fn in_org(c: &Connection, org_id: &str, id: &str) -> ApiResult<bool> {
+    if id == org_id {
+        return Ok(true);
+    }
+    for rt in [ResourceType::Location, ResourceType::Robot] {
+        match Scope::of(c, rt, id) {
+            Ok(scope) => return Ok(scope.org_id == org_id),
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
 pub fn list_authorizations(
     api: &Api,
     who: &Principal,
@@ -259,6 +274,20 @@ pub fn list_authorizations(
             Perm::ReadOrganization,
             &Scope::organization(c, &req.organization_id)?,
         )?;
+        // The caller may read the whole organization, so naming what is not in it reveals
+        // nothing: another organization's resources are as unknown here as ids that never were.
+        for (i, id) in req.resource_ids.iter().enumerate() {
+            let field = format!("resource_ids[{i}]");
+            if id.is_empty() {
+                return Err(ApiError::invalid(&field, "must not be empty"));
+            }
+            if !in_org(c, &req.organization_id, id)? {
+                return Err(ApiError::NotFound(format!(
+                    "{field}: no organization, location or machine {id:?} in organization {:?}",
+                    req.organization_id
+                )));
+            }
+        }
         let mut grants = grant_rows(c, "org_id = ?1", [&req.organization_id])?;
         if !req.resource_ids.is_empty() {
             grants.retain(|g| req.resource_ids.contains(&g.resource_id));
@@ -269,6 +298,9 @@ pub fn list_authorizations(
     })
 }
 
+/// The permissions the caller holds, per resource it asked about. A resource that does not
+/// exist is omitted like one the caller holds nothing on, so the answer never tells whether
+/// an id exists.
 pub fn check_permissions(
     api: &Api,
     who: &Principal,
@@ -279,7 +311,7 @@ pub fn check_permissions(
     }
     api.store.read(|c| {
         let mut out = Vec::new();
-        for entry in &req.permissions {
+        for (i, entry) in req.permissions.iter().enumerate() {
             let unknown: Vec<&String> = entry
                 .permissions
                 .iter()
@@ -291,11 +323,18 @@ pub fn check_permissions(
                     format!("unknown permission(s) {unknown:?}"),
                 ));
             }
-            let scope = Scope::of(
-                c,
-                ResourceType::parse(&entry.resource_type)?,
-                &entry.resource_id,
-            )?;
+            let resource_type = ResourceType::parse(&entry.resource_type)?;
+            if entry.resource_id.is_empty() {
+                return Err(ApiError::invalid(
+                    &format!("permissions[{i}].resource_id"),
+                    "required",
+                ));
+            }
+            let scope = match Scope::of(c, resource_type, &entry.resource_id) {
+                Ok(scope) => scope,
+                Err(ApiError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let held: Vec<String> = entry
                 .permissions
                 .iter()
