@@ -229,6 +229,27 @@ fn check_models(models: &[Model]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The documentation address of a module: empty (none, as the Viam CLI's generated meta.json
+/// has it) or an absolute http(s) URL with a host.
+fn check_url(url: &str) -> ApiResult<()> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    let is_web = url.parse::<http::Uri>().is_ok_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+    });
+    if is_web {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "url",
+            format!(
+                "{url:?} is not an http(s) URL; give the address of the module's documentation or code, like https://github.com/org/repo"
+            ),
+        ))
+    }
+}
+
 /// Replaces what every client sends (visibility unless unspecified, url, description,
 /// models, entrypoint); first_run and markdown_description only when set, and apps only
 /// when non-empty, since the Python SDK never sends those and would otherwise erase them.
@@ -238,6 +259,7 @@ pub fn update_module(
     req: UpdateModuleRequest,
 ) -> ApiResult<UpdateModuleResponse> {
     check_models(&req.models)?;
+    check_url(&req.url)?;
     if !matches!(req.visibility, 0 | PRIVATE | PUBLIC | UNLISTED) {
         return Err(ApiError::invalid(
             "visibility",
@@ -535,6 +557,32 @@ pub async fn upload_module_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_urls_are_empty_or_http_urls_with_a_host() {
+        for ok in [
+            "",
+            "https://example.com/docs",
+            "http://example.com:8080/a?b=c#d",
+            "HTTPS://Example.com",
+        ] {
+            check_url(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        for bad in [
+            "example.com",
+            "/docs",
+            "ftp://example.com/x",
+            "javascript:alert(1)",
+            "https://",
+            "http://:80",
+            "https://exa mple.com",
+            "file:///etc/passwd",
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad:?}");
+            assert!(e.to_string().starts_with("url: "), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn versions_must_be_semantic() {
