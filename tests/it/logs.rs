@@ -376,6 +376,15 @@ async fn tails_get_only_new_matching_entries() {
         Code::NotFound,
         "ghost",
     );
+    // The opening request goes through the same size limits as a unary call.
+    let long = "x".repeat(2000);
+    assert_status(
+        app.tail_robot_part_logs(tail(false, Some(&long)))
+            .await
+            .map(|_| ()),
+        Code::InvalidArgument,
+        "filter: longer than 1024 characters",
+    );
     // Dropping a tail ends it on the server; later pushes still work.
     drop(needles);
     robot
