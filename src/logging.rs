@@ -12,8 +12,13 @@ pub fn init(level: Option<&str>) {
         .unwrap_or_else(|| EnvFilter::new("warn,fleetsh=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // Colours only for a person: a log file or journal would keep the escape codes.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Colours only for a person at a terminal (a log file or journal would keep the escape codes)
+/// who has not set NO_COLOR.
+fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

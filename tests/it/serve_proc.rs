@@ -238,3 +238,60 @@ async fn a_start_on_a_taken_port_makes_and_changes_nothing() {
     serve.owner().await;
     drop(taken);
 }
+
+/// `fleetsh serve` on a pseudo-terminal: its log lines are coloured unless NO_COLOR is set.
+async fn terminal_log_line(no_colour: bool) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetsh"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(tmp.path().join("fleet"))
+        .env("RUST_LOG", "warn,fleetsh=info")
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    if no_colour {
+        cmd.env("NO_COLOR", "1");
+    }
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn fleetsh serve on a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    let found = session
+        .expect(expectrl::Regex(
+            r"serving the local fleet on (http://[0-9.:]+)",
+        ))
+        .expect("fleetsh serve did not start");
+    let address = String::from_utf8_lossy(found.get(1).unwrap()).into_owned();
+    let channel = Channel::from_shared(address)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // A refused Authenticate: one request line at info.
+    let _ = AuthServiceClient::new(channel)
+        .authenticate(AuthenticateRequest {
+            entity: "nobody".into(),
+            credentials: Some(RpcCredentials {
+                r#type: "api-key".into(),
+                payload: "wrong".into(),
+            }),
+        })
+        .await;
+    let line = session
+        .expect(expectrl::Regex(r"[^\n]*Authenticate[^\n]*"))
+        .expect("no request line for the refused Authenticate");
+    let line = String::from_utf8_lossy(line.get(0).unwrap()).into_owned();
+    let _ = session.get_process_mut().kill(expectrl::Signal::SIGKILL);
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gets_coloured_log_lines_unless_no_color_is_set() {
+    let coloured = terminal_log_line(false).await;
+    assert!(
+        coloured.contains('\x1b'),
+        "no colour on a terminal: {coloured:?}"
+    );
+    let plain = terminal_log_line(true).await;
+    assert!(
+        !plain.contains('\x1b'),
+        "colour despite NO_COLOR: {plain:?}"
+    );
+}
