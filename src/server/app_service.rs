@@ -1,154 +1,73 @@
-//! The AppService trait, wired to the per-area handlers. Every unary RPC goes through one
-//! path (`Api::unary`): load the caller, run the handler, log one line, map the error. The two
-//! streaming RPCs live with their areas (logs, modules).
+//! The routing table of `viam.app.v1.AppService`: each RPC and its handler. The plumbing
+//! every call goes through (caller, limits, log line, status) is in call.rs.
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Instant;
-
-use futures::Stream;
-use tonic::{Request, Response, Status, Streaming};
-
-use super::auth::Claims;
-use super::authz::Principal;
-use super::error::ApiResult;
-use super::{
-    Api, fragments, invites, keys, limits, locations, logs, modules, orgs, parts, robots, roles,
-};
+use super::call::rpc_table;
+use super::{fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
-pub struct AppSvc(pub Arc<Api>);
-
-pub type TailStream = Pin<Box<dyn Stream<Item = Result<TailRobotPartLogsResponse, Status>> + Send>>;
-
-impl Api {
-    /// Runs one unary handler for the caller named by the request's token claims.
-    pub fn unary<Req: prost::Message, Resp>(
-        &self,
-        method: &'static str,
-        request: Request<Req>,
-        handler: fn(&Api, &Principal, Req) -> ApiResult<Resp>,
-    ) -> Result<Response<Resp>, Status> {
-        let start = Instant::now();
-        let claims = request.extensions().get::<Claims>().cloned();
-        let who = self.principal(claims.as_ref());
-        let result = who.and_then(|who| {
-            let req = request.into_inner();
-            limits::check(method, &req)?;
-            handler(self, &who, req)
-        });
-        log_call(
-            method,
-            claims.as_ref(),
-            result.as_ref().err().map(|e| e.code()),
-            start,
-        );
-        result.map(Response::new).map_err(Status::from)
+rpc_table! {
+    impl AppService for AppSvc;
+    unary {
+        create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse = orgs::create_organization;
+        list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse = orgs::list_organizations;
+        list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse = orgs::list_organizations_by_user;
+        get_organization(GetOrganizationRequest) -> GetOrganizationResponse = orgs::get_organization;
+        get_organization_namespace_availability(GetOrganizationNamespaceAvailabilityRequest) -> GetOrganizationNamespaceAvailabilityResponse = orgs::get_organization_namespace_availability;
+        list_organization_members(ListOrganizationMembersRequest) -> ListOrganizationMembersResponse = orgs::list_organization_members;
+        delete_organization_member(DeleteOrganizationMemberRequest) -> DeleteOrganizationMemberResponse = orgs::delete_organization_member;
+        create_organization_invite(CreateOrganizationInviteRequest) -> CreateOrganizationInviteResponse = invites::create_organization_invite;
+        update_organization_invite_authorizations(UpdateOrganizationInviteAuthorizationsRequest) -> UpdateOrganizationInviteAuthorizationsResponse = invites::update_organization_invite_authorizations;
+        delete_organization_invite(DeleteOrganizationInviteRequest) -> DeleteOrganizationInviteResponse = invites::delete_organization_invite;
+        resend_organization_invite(ResendOrganizationInviteRequest) -> ResendOrganizationInviteResponse = invites::resend_organization_invite;
+        create_location(CreateLocationRequest) -> CreateLocationResponse = locations::create_location;
+        get_location(GetLocationRequest) -> GetLocationResponse = locations::get_location;
+        update_location(UpdateLocationRequest) -> UpdateLocationResponse = locations::update_location;
+        delete_location(DeleteLocationRequest) -> DeleteLocationResponse = locations::delete_location;
+        list_locations(ListLocationsRequest) -> ListLocationsResponse = locations::list_locations;
+        location_auth(LocationAuthRequest) -> LocationAuthResponse = locations::location_auth_rpc;
+        create_location_secret(CreateLocationSecretRequest) -> CreateLocationSecretResponse = locations::create_location_secret;
+        delete_location_secret(DeleteLocationSecretRequest) -> DeleteLocationSecretResponse = locations::delete_location_secret;
+        get_robot(GetRobotRequest) -> GetRobotResponse = robots::get_robot;
+        get_rover_rental_robots(GetRoverRentalRobotsRequest) -> GetRoverRentalRobotsResponse = robots::get_rover_rental_robots;
+        list_robots(ListRobotsRequest) -> ListRobotsResponse = robots::list_robots;
+        new_robot(NewRobotRequest) -> NewRobotResponse = robots::new_robot;
+        update_robot(UpdateRobotRequest) -> UpdateRobotResponse = robots::update_robot;
+        delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = robots::delete_robot;
+        get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = parts::get_robot_parts;
+        get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = parts::get_robot_part;
+        get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = parts::get_robot_part_history;
+        update_robot_part(UpdateRobotPartRequest) -> UpdateRobotPartResponse = parts::update_robot_part;
+        new_robot_part(NewRobotPartRequest) -> NewRobotPartResponse = parts::new_robot_part;
+        delete_robot_part(DeleteRobotPartRequest) -> DeleteRobotPartResponse = parts::delete_robot_part;
+        mark_part_as_main(MarkPartAsMainRequest) -> MarkPartAsMainResponse = parts::mark_part_as_main;
+        mark_part_for_restart(MarkPartForRestartRequest) -> MarkPartForRestartResponse = parts::mark_part_for_restart;
+        create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse = parts::create_robot_part_secret;
+        delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse = parts::delete_robot_part_secret;
+        get_robot_part_logs(GetRobotPartLogsRequest) -> GetRobotPartLogsResponse = logs::get_robot_part_logs;
+        list_fragments(ListFragmentsRequest) -> ListFragmentsResponse = fragments::list_fragments;
+        get_fragment(GetFragmentRequest) -> GetFragmentResponse = fragments::get_fragment;
+        create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = fragments::create_fragment;
+        update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = fragments::update_fragment;
+        delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = fragments::delete_fragment;
+        add_role(AddRoleRequest) -> AddRoleResponse = roles::add_role;
+        remove_role(RemoveRoleRequest) -> RemoveRoleResponse = roles::remove_role;
+        list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse = roles::list_authorizations;
+        check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse = roles::check_permissions;
+        create_module(CreateModuleRequest) -> CreateModuleResponse = modules::create_module;
+        update_module(UpdateModuleRequest) -> UpdateModuleResponse = modules::update_module;
+        get_module(GetModuleRequest) -> GetModuleResponse = modules::get_module;
+        list_modules(ListModulesRequest) -> ListModulesResponse = modules::list_modules;
+        create_key(CreateKeyRequest) -> CreateKeyResponse = keys::create_key;
+        delete_key(DeleteKeyRequest) -> DeleteKeyResponse = keys::delete_key;
+        rotate_key(RotateKeyRequest) -> RotateKeyResponse = keys::rotate_key;
+        list_keys(ListKeysRequest) -> ListKeysResponse = keys::list_keys;
+        create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
     }
-}
-
-/// One line per request: method, principal, status and latency. Never a request body, so
-/// never a secret.
-pub fn log_call(method: &str, claims: Option<&Claims>, err: Option<tonic::Code>, start: Instant) {
-    let principal = claims.map_or("-", |c| c.sub.as_str());
-    let status = err.unwrap_or(tonic::Code::Ok);
-    let micros = start.elapsed().as_micros() as u64;
-    // Successes at debug: formatting and writing a line per call cost ~8% of a read's server
-    // CPU. Refusals stay visible at info, server faults at error.
-    match status {
-        tonic::Code::Ok => tracing::debug!(method, principal, micros, "request"),
-        tonic::Code::Internal | tonic::Code::Unknown => {
-            tracing::error!(method, principal, ?status, micros, "request")
-        }
-        _ => tracing::info!(method, principal, ?status, micros, "request"),
+    server_streaming {
+        tail_robot_part_logs(TailRobotPartLogsRequest) -> TailRobotPartLogsStream<TailRobotPartLogsResponse> = logs::tail_robot_part_logs;
     }
-}
-
-// async_trait must see every method, so the macro emits the whole impl: the listed unary
-// RPCs plus the two streaming ones written out below.
-macro_rules! app_service_impl {
-    ($($method:ident($req:ident) -> $resp:ident = $handler:path;)*) => {
-        #[tonic::async_trait]
-        impl AppService for AppSvc {
-            $(
-                async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    self.0.unary(stringify!($method), request, $handler)
-                }
-            )*
-
-            type TailRobotPartLogsStream = TailStream;
-
-            async fn tail_robot_part_logs(
-                &self,
-                request: Request<TailRobotPartLogsRequest>,
-            ) -> Result<Response<Self::TailRobotPartLogsStream>, Status> {
-                logs::tail_robot_part_logs(&self.0, request)
-            }
-
-            async fn upload_module_file(
-                &self,
-                request: Request<Streaming<UploadModuleFileRequest>>,
-            ) -> Result<Response<UploadModuleFileResponse>, Status> {
-                modules::upload_module_file(&self.0, request).await
-            }
-        }
-    };
-}
-
-app_service_impl! {
-    create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse = orgs::create_organization;
-    list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse = orgs::list_organizations;
-    list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse = orgs::list_organizations_by_user;
-    get_organization(GetOrganizationRequest) -> GetOrganizationResponse = orgs::get_organization;
-    get_organization_namespace_availability(GetOrganizationNamespaceAvailabilityRequest) -> GetOrganizationNamespaceAvailabilityResponse = orgs::get_organization_namespace_availability;
-    list_organization_members(ListOrganizationMembersRequest) -> ListOrganizationMembersResponse = orgs::list_organization_members;
-    delete_organization_member(DeleteOrganizationMemberRequest) -> DeleteOrganizationMemberResponse = orgs::delete_organization_member;
-    create_organization_invite(CreateOrganizationInviteRequest) -> CreateOrganizationInviteResponse = invites::create_organization_invite;
-    update_organization_invite_authorizations(UpdateOrganizationInviteAuthorizationsRequest) -> UpdateOrganizationInviteAuthorizationsResponse = invites::update_organization_invite_authorizations;
-    delete_organization_invite(DeleteOrganizationInviteRequest) -> DeleteOrganizationInviteResponse = invites::delete_organization_invite;
-    resend_organization_invite(ResendOrganizationInviteRequest) -> ResendOrganizationInviteResponse = invites::resend_organization_invite;
-    create_location(CreateLocationRequest) -> CreateLocationResponse = locations::create_location;
-    get_location(GetLocationRequest) -> GetLocationResponse = locations::get_location;
-    update_location(UpdateLocationRequest) -> UpdateLocationResponse = locations::update_location;
-    delete_location(DeleteLocationRequest) -> DeleteLocationResponse = locations::delete_location;
-    list_locations(ListLocationsRequest) -> ListLocationsResponse = locations::list_locations;
-    location_auth(LocationAuthRequest) -> LocationAuthResponse = locations::location_auth_rpc;
-    create_location_secret(CreateLocationSecretRequest) -> CreateLocationSecretResponse = locations::create_location_secret;
-    delete_location_secret(DeleteLocationSecretRequest) -> DeleteLocationSecretResponse = locations::delete_location_secret;
-    get_robot(GetRobotRequest) -> GetRobotResponse = robots::get_robot;
-    get_rover_rental_robots(GetRoverRentalRobotsRequest) -> GetRoverRentalRobotsResponse = robots::get_rover_rental_robots;
-    list_robots(ListRobotsRequest) -> ListRobotsResponse = robots::list_robots;
-    new_robot(NewRobotRequest) -> NewRobotResponse = robots::new_robot;
-    update_robot(UpdateRobotRequest) -> UpdateRobotResponse = robots::update_robot;
-    delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = robots::delete_robot;
-    get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = parts::get_robot_parts;
-    get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = parts::get_robot_part;
-    get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = parts::get_robot_part_history;
-    update_robot_part(UpdateRobotPartRequest) -> UpdateRobotPartResponse = parts::update_robot_part;
-    new_robot_part(NewRobotPartRequest) -> NewRobotPartResponse = parts::new_robot_part;
-    delete_robot_part(DeleteRobotPartRequest) -> DeleteRobotPartResponse = parts::delete_robot_part;
-    mark_part_as_main(MarkPartAsMainRequest) -> MarkPartAsMainResponse = parts::mark_part_as_main;
-    mark_part_for_restart(MarkPartForRestartRequest) -> MarkPartForRestartResponse = parts::mark_part_for_restart;
-    create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse = parts::create_robot_part_secret;
-    delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse = parts::delete_robot_part_secret;
-    get_robot_part_logs(GetRobotPartLogsRequest) -> GetRobotPartLogsResponse = logs::get_robot_part_logs;
-    list_fragments(ListFragmentsRequest) -> ListFragmentsResponse = fragments::list_fragments;
-    get_fragment(GetFragmentRequest) -> GetFragmentResponse = fragments::get_fragment;
-    create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = fragments::create_fragment;
-    update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = fragments::update_fragment;
-    delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = fragments::delete_fragment;
-    add_role(AddRoleRequest) -> AddRoleResponse = roles::add_role;
-    remove_role(RemoveRoleRequest) -> RemoveRoleResponse = roles::remove_role;
-    list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse = roles::list_authorizations;
-    check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse = roles::check_permissions;
-    create_module(CreateModuleRequest) -> CreateModuleResponse = modules::create_module;
-    update_module(UpdateModuleRequest) -> UpdateModuleResponse = modules::update_module;
-    get_module(GetModuleRequest) -> GetModuleResponse = modules::get_module;
-    list_modules(ListModulesRequest) -> ListModulesResponse = modules::list_modules;
-    create_key(CreateKeyRequest) -> CreateKeyResponse = keys::create_key;
-    delete_key(DeleteKeyRequest) -> DeleteKeyResponse = keys::delete_key;
-    rotate_key(RotateKeyRequest) -> RotateKeyResponse = keys::rotate_key;
-    list_keys(ListKeysRequest) -> ListKeysResponse = keys::list_keys;
-    create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
+    client_streaming {
+        upload_module_file(UploadModuleFileRequest) -> UploadModuleFileResponse = modules::upload_module_file;
+    }
 }

@@ -1,12 +1,12 @@
 //! Authentication: `proto.rpc.v1.AuthService/Authenticate` exchanges an API key (or a part
 //! secret) for a signed, expiring access token (a JWT, as the real service issues); every
 //! other call carries it as `authorization: Bearer <token>`. The interceptor only verifies
-//! the signature and expiry; handlers then load the principal's current grants, so a deleted
-//! key stops working at once even while its token is still fresh.
+//! the signature and expiry; each call then loads the principal's current grants (call.rs),
+//! so a deleted key stops working at once even while its token is still fresh.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use rusqlite::OptionalExtension;
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::authz::{Grant, Identity, Principal, ResourceType, Role};
+use super::authz::{Grant, ResourceType, Role};
+use super::call::log_call;
 use super::error::{ApiError, ApiResult};
 use super::store::{Store, exec, hash_secret, new_secret, row};
 use crate::proto::rpc::v1::auth_service_server::AuthService;
@@ -138,42 +139,6 @@ pub fn interceptor(
 }
 
 impl Api {
-    /// The principal behind a verified token, with its grants as they are now.
-    pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Principal> {
-        let claims =
-            claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
-        self.store.read(|c| match claims.rpc_creds_type.as_str() {
-            API_KEY => {
-                let org_id: Option<String> = row(
-                    c,
-                    "SELECT org_id FROM api_keys WHERE id = ?1",
-                    [&claims.sub],
-                    |r| r.get(0),
-                )
-                .optional()?;
-                let org_id = org_id.ok_or_else(|| {
-                    ApiError::Unauthenticated("unauthenticated: this API key was deleted".into())
-                })?;
-                Ok(Principal {
-                    identity: Identity::ApiKey {
-                        id: claims.sub.clone(),
-                        org_id,
-                    },
-                    grants: grants_of(c, &claims.sub)?,
-                })
-            }
-            ROBOT_SECRET => Ok(Principal {
-                identity: Identity::Part {
-                    id: claims.sub.clone(),
-                },
-                grants: vec![],
-            }),
-            other => Err(ApiError::Unauthenticated(format!(
-                "unauthenticated: unknown credential type {other:?}"
-            ))),
-        })
-    }
-
     fn authenticate(&self, entity: &str, creds_type: &str, payload: &str) -> ApiResult<String> {
         // A transaction on the writer: a successful API-key check records `last_used`.
         let ok = self.store.tx(|c| match creds_type {
@@ -239,6 +204,30 @@ pub fn grants_of(c: &rusqlite::Connection, identity_id: &str) -> ApiResult<Vec<G
     Ok(grants)
 }
 
+impl Api {
+    /// Checks one Authenticate request and exchanges its credentials for a token. It is the
+    /// one call made without a token, so it has no principal to load.
+    fn authenticate_request(&self, request: Request<AuthenticateRequest>) -> ApiResult<String> {
+        if request.metadata().contains_key("authorization") {
+            return Err(ApiError::InvalidArgument(
+                "Authenticate must be called without an authorization header".into(),
+            ));
+        }
+        let req = request.into_inner();
+        super::limits::check("Authenticate", &req)?;
+        let creds = req
+            .credentials
+            .ok_or_else(|| ApiError::invalid("credentials", "required"))?;
+        if req.entity.is_empty() {
+            return Err(ApiError::invalid(
+                "entity",
+                "required (the API key id or part id)",
+            ));
+        }
+        self.authenticate(&req.entity, &creds.r#type, &creds.payload)
+    }
+}
+
 pub struct AuthSvc(pub std::sync::Arc<Api>);
 
 #[tonic::async_trait]
@@ -247,28 +236,18 @@ impl AuthService for AuthSvc {
         &self,
         request: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
-        if request.metadata().contains_key("authorization") {
-            return Err(Status::invalid_argument(
-                "Authenticate must be called without an authorization header",
-            ));
-        }
-        let req = request.into_inner();
-        super::limits::check("Authenticate", &req)?;
-        let creds = req
-            .credentials
-            .ok_or_else(|| Status::invalid_argument("credentials: required"))?;
-        if req.entity.is_empty() {
-            return Err(Status::invalid_argument(
-                "entity: required (the API key id or part id)",
-            ));
-        }
-        let result = self
-            .0
-            .authenticate(&req.entity, &creds.r#type, &creds.payload);
-        tracing::info!(
-            method = "Authenticate",
-            principal = %req.entity,
-            status = ?result.as_ref().map(|_| tonic::Code::Ok).unwrap_or_else(|e| e.code()),
+        let start = Instant::now();
+        // The entity names the caller in the log line, unless the size limit refuses it.
+        let entity = Some(&request.get_ref().entity)
+            .filter(|e| !e.is_empty() && e.len() <= super::limits::MAX_NAME_CHARS)
+            .map_or_else(|| "-".to_string(), String::clone);
+        let result = self.0.authenticate_request(request);
+        // The same line as every other call: a success at debug, a refusal at info.
+        log_call(
+            "Authenticate",
+            &entity,
+            result.as_ref().err().map(ApiError::code),
+            start,
         );
         Ok(Response::new(AuthenticateResponse {
             access_token: result?,

@@ -222,11 +222,33 @@ fn chain(c: &Connection, sql: &str, id: &str) -> ApiResult<Option<(String, Vec<S
 }
 
 impl Scope {
-    pub fn org(org_id: &str) -> Self {
+    /// The scope of an organization, or INVALID_ARGUMENT for an empty id and NOT_FOUND for an
+    /// unknown one.
+    pub fn organization(c: &Connection, org_id: &str) -> ApiResult<Self> {
+        if org_id.is_empty() {
+            return Err(ApiError::invalid("organization_id", "required"));
+        }
+        row(c, "SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(()))
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("organization", org_id))?;
+        Ok(Self::stored_org(org_id))
+    }
+
+    /// The scope of an organization whose id was read from a stored row (so it exists).
+    pub fn stored_org(org_id: &str) -> Self {
         Self {
             org_id: org_id.into(),
             what: format!("organization {org_id:?}"),
             ..Self::default()
+        }
+    }
+
+    /// The scope of a resource named by type and id, or NOT_FOUND.
+    pub fn of(c: &Connection, rt: ResourceType, id: &str) -> ApiResult<Self> {
+        match rt {
+            ResourceType::Organization => Self::organization(c, id),
+            ResourceType::Location => Self::location(c, id),
+            ResourceType::Robot => Self::robot(c, id),
         }
     }
 
@@ -352,7 +374,7 @@ mod tests {
     fn location_grants_cover_sub_locations_and_their_machines() {
         let p = principal(Role::Owner, ResourceType::Location, "parent");
         assert!(p.can(Perm::WriteRobot, &robot_scope()));
-        assert!(!p.can(Perm::ReadOrganization, &Scope::org("o")));
+        assert!(!p.can(Perm::ReadOrganization, &Scope::stored_org("o")));
     }
 
     #[test]
@@ -363,7 +385,7 @@ mod tests {
         assert!(p.can(Perm::ReadRobotLogs, &robot_scope()));
         assert!(!p.can(Perm::WriteRobot, &robot_scope()));
         assert!(!p.can(Perm::ReadRobotSecret, &robot_scope()));
-        assert!(!p.can(Perm::WriteOrganization, &Scope::org("o")));
+        assert!(!p.can(Perm::WriteOrganization, &Scope::stored_org("o")));
     }
 
     #[test]
@@ -377,9 +399,43 @@ mod tests {
             }
         ));
         let err = p
-            .require(Perm::ReadOrganization, &Scope::org("other"))
+            .require(Perm::ReadOrganization, &Scope::stored_org("other"))
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn organization_scopes_are_looked_up_like_location_and_robot_scopes() {
+        let store = crate::server::store::Store::open_in_memory().unwrap();
+        store
+            .tx(|c| {
+                crate::server::store::exec(
+                    c,
+                    "INSERT INTO orgs(id, name, created_on) VALUES ('o', 'O', 0)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(|c| {
+                let s = Scope::organization(c, "o")?;
+                assert_eq!(
+                    (s.org_id.as_str(), s.what.as_str()),
+                    ("o", "organization \"o\"")
+                );
+                let p = principal(Role::Operator, ResourceType::Organization, "o");
+                assert!(p.can(
+                    Perm::ReadOrganization,
+                    &Scope::of(c, ResourceType::Organization, "o")?
+                ));
+                let e = Scope::organization(c, "nope").unwrap_err();
+                assert_eq!(e.to_string(), "organization \"nope\" not found");
+                let e = Scope::organization(c, "").unwrap_err();
+                assert_eq!(e.to_string(), "organization_id: required");
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

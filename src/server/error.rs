@@ -24,8 +24,9 @@ pub enum ApiError {
     Storage(#[from] rusqlite::Error),
     #[error("{0}")]
     Internal(String),
-    #[error("{0} is not implemented by the local fleet")]
-    Unimplemented(&'static str),
+    /// Sent without a message: `call::NamedUnimplemented` names the method from the path.
+    #[error("")]
+    Unimplemented,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -64,7 +65,7 @@ impl ApiError {
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Storage(e) if is_busy(e) => Code::Unavailable,
             Self::Storage(_) | Self::Internal(_) => Code::Internal,
-            Self::Unimplemented(_) => Code::Unimplemented,
+            Self::Unimplemented => Code::Unimplemented,
         }
     }
 }

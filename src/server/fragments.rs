@@ -7,7 +7,6 @@ use rusqlite::{Connection, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::require_org;
 use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
@@ -90,37 +89,42 @@ fn required_name(name: &str) -> ApiResult<&str> {
     }
 }
 
-/// Which fragments a list returns (the API leaves the mix to the server):
-/// - `fragment_visibility` non-empty: the organization's fragments with those visibilities,
-///   plus other organizations' PUBLIC ones when PUBLIC is asked for;
-/// - else `show_public` false: the organization's own fragments;
-/// - else (`show_public` true, the Python SDK default): its own plus others' PUBLIC ones.
+/// Which fragments a list returns, as the API guide says:
+/// - `fragment_visibility` non-empty (the SDK's `visibilities`, which supersedes the
+///   deprecated `show_public`): the organization's fragments with those visibilities, plus
+///   other organizations' PUBLIC ones when PUBLIC is asked for;
+/// - else `show_public` true (the SDK's default): public fragments only, that is the
+///   organization's PUBLIC and PUBLIC_UNLISTED ones (unlisted is public to whoever has the id)
+///   and other organizations' PUBLIC ones;
+/// - else: the organization's PRIVATE fragments only.
 ///
-/// Unlisted fragments of other organizations never appear: they are reachable by id only.
+/// So `show_public` true and false split the organization's own fragments between them.
+/// Other organizations' unlisted fragments never appear: they are reachable by id only.
 pub fn list_fragments(
     api: &Api,
     who: &Principal,
     req: ListFragmentsRequest,
 ) -> ApiResult<ListFragmentsResponse> {
     let org = req.organization_id.as_str();
-    let asked = req
+    let mut asked = req
         .fragment_visibility
         .iter()
         .map(|v| check_visibility("fragment_visibility", *v))
         .collect::<ApiResult<Vec<i32>>>()?;
-    api.store.read(|c| {
-        require_org(c, who, Perm::ReadFragment, org)?;
-        let (own, others_public) = if asked.is_empty() {
-            (query(c, "f.org_id = ?1", [org])?, req.show_public)
+    if asked.is_empty() {
+        asked = if req.show_public {
+            vec![PUBLIC, UNLISTED]
         } else {
-            let own = query(c, "f.org_id = ?1", [org])?
-                .into_iter()
-                .filter(|f| asked.contains(&f.visibility))
-                .collect();
-            (own, asked.contains(&PUBLIC))
+            vec![PRIVATE]
         };
-        let mut fragments: Vec<Fragment> = own;
-        if others_public {
+    }
+    api.store.read(|c| {
+        who.require(Perm::ReadFragment, &Scope::organization(c, org)?)?;
+        let mut fragments: Vec<Fragment> = query(c, "f.org_id = ?1", [org])?
+            .into_iter()
+            .filter(|f| asked.contains(&f.visibility))
+            .collect();
+        if asked.contains(&PUBLIC) {
             fragments.extend(query(
                 c,
                 "f.org_id <> ?1 AND f.visibility = ?2",
@@ -141,13 +145,16 @@ fn require_readable(who: &Principal, f: &Fragment) -> ApiResult<()> {
     if f.visibility == PUBLIC || f.visibility == UNLISTED {
         return Ok(());
     }
-    who.require(Perm::ReadFragment, &Scope::org(&f.organization_owner))
-        .map_err(|_| {
-            ApiError::denied(format!(
-                "fragment {:?} is private to its organization",
-                f.id
-            ))
-        })
+    who.require(
+        Perm::ReadFragment,
+        &Scope::stored_org(&f.organization_owner),
+    )
+    .map_err(|_| {
+        ApiError::denied(format!(
+            "fragment {:?} is private to its organization",
+            f.id
+        ))
+    })
 }
 
 pub fn get_fragment(
@@ -191,7 +198,7 @@ pub fn create_fragment(
     };
     let config = req.config.unwrap_or_default().encode_to_vec();
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteFragment, &req.organization_id)?;
+        who.require(Perm::WriteFragment, &Scope::organization(tx, &req.organization_id)?)?;
         let id = new_id();
         exec(tx,
             "INSERT INTO fragments(id, org_id, name, config, visibility, created_on, last_updated, revision)
@@ -239,7 +246,7 @@ pub fn update_fragment(
     let config = new_config(&req)?;
     api.store.tx(|tx| {
         let current = load(tx, &req.id)?;
-        who.require(Perm::WriteFragment, &Scope::org(&current.organization_owner))?;
+        who.require(Perm::WriteFragment, &Scope::stored_org(&current.organization_owner))?;
         let last = current.last_updated.as_ref().map(from_ts).unwrap_or_default();
         if let Some(known) = &req.last_known_update
             && from_ts(known) != last
@@ -286,7 +293,7 @@ pub fn delete_fragment(
             "fragment",
             &req.id,
         )?;
-        who.require(Perm::WriteFragment, &Scope::org(&org_id))?;
+        who.require(Perm::WriteFragment, &Scope::stored_org(&org_id))?;
         exec(tx, "DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
     })

@@ -6,9 +6,9 @@ use std::io::Write;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
-use super::authz::{Perm, Principal, ResourceType, Role};
+use super::authz::{Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::{load_org, require_org};
+use super::orgs::load_org;
 use super::roles::{self, GrantRow};
 use super::store::{exec, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -101,7 +101,7 @@ pub fn create_organization_invite(
     let email = normalize_email(&req.email)?;
     let invite = api.store.tx(|tx| {
         let org = &req.organization_id;
-        require_org(tx, who, Perm::WriteOrganization, org)?;
+        who.require(Perm::WriteOrganization, &Scope::organization(tx, org)?)?;
         if is_member(tx, org, &email)? {
             return Err(ApiError::AlreadyExists(format!(
                 "{email:?} is already a member of organization {org:?}"
@@ -158,7 +158,7 @@ pub fn update_organization_invite_authorizations(
     let email = normalize_email(&req.email)?;
     api.store.tx(|tx| {
         let org = &req.organization_id;
-        require_org(tx, who, Perm::WriteOrganization, org)?;
+        who.require(Perm::WriteOrganization, &Scope::organization(tx, org)?)?;
         require_pending(tx, org, &email)?;
         for a in &req.add_authorizations {
             insert_invite_grant(tx, &email, &invite_grant(tx, org, a)?)?;
@@ -204,7 +204,10 @@ pub fn delete_organization_invite(
 ) -> ApiResult<DeleteOrganizationInviteResponse> {
     let email = normalize_email(&req.email)?;
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteOrganization, &req.organization_id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(tx, &req.organization_id)?,
+        )?;
         require_pending(tx, &req.organization_id, &email)?;
         exec(
             tx,
@@ -222,7 +225,10 @@ pub fn resend_organization_invite(
 ) -> ApiResult<ResendOrganizationInviteResponse> {
     let email = normalize_email(&req.email)?;
     let invite = api.store.read(|c| {
-        require_org(c, who, Perm::WriteOrganization, &req.organization_id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(c, &req.organization_id)?,
+        )?;
         require_pending(c, &req.organization_id, &email)?;
         load(c, &req.organization_id, &email)
     })?;

@@ -6,7 +6,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::require_org;
 use super::roles::{self, GrantRow};
 use super::store::{exec, found, row, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -44,7 +43,7 @@ pub fn create_key(
         n => n.to_string(),
     };
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteOrganization, &org_id)?;
+        who.require(Perm::WriteOrganization, &Scope::organization(tx, &org_id)?)?;
         let grants = req
             .authorizations
             .iter()
@@ -108,10 +107,13 @@ fn load_key(c: &Connection, id: &str) -> ApiResult<KeyRow> {
 /// Copying a key's grants hands them to whoever gets the copy, so the caller must own every
 /// organization the key has grants in (a key may hold grants beyond its own organization).
 fn require_owner_of_grants(c: &Connection, who: &Principal, key: &KeyRow) -> ApiResult<()> {
-    require_org(c, who, Perm::WriteOrganization, &key.org_id)?;
+    who.require(
+        Perm::WriteOrganization,
+        &Scope::organization(c, &key.org_id)?,
+    )?;
     key.grants
         .iter()
-        .try_for_each(|g| who.require(Perm::WriteOrganization, &Scope::org(&g.org_id)))
+        .try_for_each(|g| who.require(Perm::WriteOrganization, &Scope::stored_org(&g.org_id)))
 }
 
 /// Deletes key `id` and its grants; refuses to leave any organization without an owner.
@@ -135,7 +137,10 @@ pub fn delete_key(
 ) -> ApiResult<DeleteKeyResponse> {
     api.store.tx(|tx| {
         let key = load_key(tx, &req.id)?;
-        require_org(tx, who, Perm::WriteOrganization, &key.org_id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(tx, &key.org_id)?,
+        )?;
         remove_key(tx, &req.id, &key)?;
         Ok(DeleteKeyResponse {})
     })
@@ -179,7 +184,10 @@ pub fn list_keys(api: &Api, who: &Principal, req: ListKeysRequest) -> ApiResult<
     api.store.read(|c| {
         // Owners only, not operators: the list shows which keys can do what, which is the map
         // an attacker holding a read-only key would want.
-        require_org(c, who, Perm::WriteOrganization, &req.org_id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(c, &req.org_id)?,
+        )?;
         let mut stmt = c.prepare_cached(
             "SELECT id, name, created_on FROM api_keys WHERE org_id = ?1 ORDER BY created_on, id",
         )?;

@@ -1,4 +1,5 @@
-//! One size limit for every string of every unary request, checked before any handler runs,
+//! One size limit for every string of every request message (unary calls and the opening
+//! request of a server stream), checked by call.rs before any handler runs,
 //! so that no RPC stores a megabyte name or echoes a megabyte id back in an error message.
 //! The request is walked through its descriptor (the same `POOL` the client uses), so a new RPC
 //! is covered without a line of code here.
@@ -27,7 +28,7 @@ fn limit_for(field: &str) -> usize {
     }
 }
 
-/// The request type of `method`, named as `Api::unary` names it ("get_robot", "Log").
+/// The request type of `method`, named as the routing tables name it ("get_robot", "log").
 fn input_of(method: &str) -> Option<MessageDescriptor> {
     let camel: String = method
         .split('_')
@@ -108,7 +109,7 @@ mod tests {
             "viam.app.v1.CreateKeyFromExistingKeyAuthorizationsRequest"
         );
         assert_eq!(
-            input_of("Log").unwrap().full_name(),
+            input_of("log").unwrap().full_name(),
             "viam.app.v1.LogRequest"
         );
     }

@@ -5,7 +5,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
-use super::orgs::ensure_org;
 use super::store::{exec, found, new_id, new_secret, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
@@ -127,7 +126,7 @@ pub fn create_location(
         return Err(ApiError::invalid("name", "must not be empty"));
     }
     api.store.tx(|tx| {
-        ensure_org(tx, &req.organization_id)?;
+        let org = Scope::organization(tx, &req.organization_id)?;
         let parent = req.parent_location_id.as_deref().filter(|p| !p.is_empty());
         match parent {
             // A location-scoped owner may create sub-locations of its own location.
@@ -142,7 +141,7 @@ pub fn create_location(
                 }
                 who.require(Perm::WriteLocation, &scope)?;
             }
-            None => who.require(Perm::WriteLocation, &Scope::org(&req.organization_id))?,
+            None => who.require(Perm::WriteLocation, &org)?,
         }
         let id = insert_location(tx, &req.organization_id, name, parent)?;
         Ok(CreateLocationResponse {
@@ -259,7 +258,7 @@ pub fn list_locations(
     req: ListLocationsRequest,
 ) -> ApiResult<ListLocationsResponse> {
     api.store.read(|c| {
-        ensure_org(c, &req.organization_id)?;
+        Scope::organization(c, &req.organization_id)?;
         if !who.in_org(&req.organization_id) {
             return Err(ApiError::denied(format!(
                 "read_location in organization {:?}",

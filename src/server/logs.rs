@@ -3,17 +3,15 @@
 //! live (TailRobotPartLogs, woken by the `log_seq` watch channel).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use prost::Message;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
 use super::Api;
-use super::app_service::{TailStream, log_call};
-use super::auth::Claims;
 use super::authz::{Identity, Perm, Principal, Scope};
+use super::call::ServerStream;
 use super::error::{ApiError, ApiResult, required};
 use super::store::{exec, from_ts, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -166,23 +164,6 @@ pub fn get_robot_part_logs(
     })
 }
 
-pub fn tail_robot_part_logs(
-    api: &Arc<Api>,
-    request: Request<TailRobotPartLogsRequest>,
-) -> Result<Response<TailStream>, Status> {
-    let started = Instant::now();
-    let claims = request.extensions().get::<Claims>().cloned();
-    let req = request.into_inner();
-    let result = start_tail(api, claims.as_ref(), req);
-    log_call(
-        "TailRobotPartLogs",
-        claims.as_ref(),
-        result.as_ref().err().map(|e| e.code()),
-        started,
-    );
-    result.map(Response::new).map_err(Status::from)
-}
-
 /// The query for new entries: its first two arguments (the seq range) come per wake-up.
 fn tail_query(req: &TailRobotPartLogsRequest) -> (String, Vec<Value>) {
     let mut f = Filter::new(&req.id);
@@ -207,12 +188,11 @@ struct Tail {
     args: Vec<Value>,
 }
 
-fn start_tail(
+pub fn tail_robot_part_logs(
     api: &Arc<Api>,
-    claims: Option<&Claims>,
+    who: &Principal,
     req: TailRobotPartLogsRequest,
-) -> ApiResult<TailStream> {
-    let who = api.principal(claims)?;
+) -> ApiResult<ServerStream<TailRobotPartLogsResponse>> {
     required("id", &req.id)?;
     api.store
         .read(|c| who.require(Perm::ReadRobotLogs, &Scope::part(c, &req.id)?))?;
@@ -321,7 +301,7 @@ fn store_entries(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<Optio
     })
 }
 
-fn push_logs(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<LogResponse> {
+pub fn push_logs(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<LogResponse> {
     if let Some(seq) = store_entries(api, who, req)? {
         // Concurrent pushes may finish out of order: never move the watch backwards.
         api.log_seq.send_if_modified(|v| {
@@ -333,15 +313,6 @@ fn push_logs(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<LogRespon
         });
     }
     Ok(LogResponse {})
-}
-
-pub struct RobotSvc(pub Arc<Api>);
-
-#[tonic::async_trait]
-impl crate::proto::viam::app::v1::robot_service_server::RobotService for RobotSvc {
-    async fn log(&self, request: Request<LogRequest>) -> Result<Response<LogResponse>, Status> {
-        self.0.unary("Log", request, push_logs)
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod app_service;
 pub mod auth;
 pub mod authz;
 mod bootstrap;
+mod call;
 pub mod error;
 mod fragments;
 mod invites;
@@ -15,6 +16,7 @@ mod logs;
 mod modules;
 mod orgs;
 mod parts;
+mod robot_service;
 mod robots;
 mod roles;
 pub mod store;
@@ -140,6 +142,10 @@ impl RunningFleet {
 }
 
 /// Binds `opts.listen` (port 0 picks a free port) and serves until `stop`.
+///
+/// Everything that can fail without touching the data directory (the address, the TLS files,
+/// the socket) comes first: a start that fails there leaves no half-made fleet behind, whose
+/// owner key nobody was shown.
 pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     if !opts.listen.ip().is_loopback() && !opts.allow_remote {
         anyhow::bail!(
@@ -147,11 +153,26 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
             opts.listen
         );
     }
-    let (api, boot) = Api::open(&opts.data_dir, opts.token_ttl)?;
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let mut builder = Server::builder();
+    match (&opts.tls_cert, &opts.tls_key) {
+        (Some(cert), Some(key)) => {
+            let cert =
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    }
+    let listener = TcpListener::bind(opts.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {e}; if another fleetsh serve holds it, stop it or pick another address with --listen",
+            opts.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
+    let (api, boot) = Api::open(&opts.data_dir, opts.token_ttl)?;
     let scheme = if opts.tls_cert.is_some() {
         "https"
     } else {
@@ -162,21 +183,14 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         credentials.write(&opts.data_dir)?;
     }
 
-    let mut builder = Server::builder();
-    if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
-        let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
-        let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-        builder =
-            builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
-    } else if opts.tls_cert.is_some() || opts.tls_key.is_some() {
-        anyhow::bail!("--tls-cert and --tls-key go together");
-    }
     let intercept = auth::interceptor(api.tokens.clone());
     let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let robot = RobotServiceServer::new(logs::RobotSvc(api.clone()));
+    let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
+    // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
     let router = builder
+        .layer(call::NamedUnimplementedLayer)
         .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
         .add_service(InterceptedService::new(robot, intercept));

@@ -4,19 +4,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Status, Streaming};
 
 use super::Api;
-use super::app_service::log_call;
-use super::auth::Claims;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::require_org;
 use super::store::{exec, found, new_id, now, row, to_ts};
 use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
 use crate::proto::viam::app::v1::*;
@@ -159,7 +155,7 @@ fn require_readable(who: &Principal, s: &Stored) -> ApiResult<()> {
     if matches!(s.meta.visibility, PUBLIC | UNLISTED) {
         return Ok(());
     }
-    who.require(Perm::ReadOrganization, &Scope::org(&s.org_id))
+    who.require(Perm::ReadOrganization, &Scope::stored_org(&s.org_id))
         .map_err(|_| {
             ApiError::denied(format!(
                 "module {:?} is private to its organization",
@@ -176,7 +172,7 @@ pub fn create_module(
     let name = validate_name(&req.name)?;
     let org_id = req.organization_id.as_str();
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteOrganization, org_id)?;
+        who.require(Perm::WriteOrganization, &Scope::organization(tx, org_id)?)?;
         let prefix: String = row(
             tx,
             "SELECT COALESCE(public_namespace, id) FROM orgs WHERE id = ?1",
@@ -233,6 +229,27 @@ fn check_models(models: &[Model]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The documentation address of a module: empty (none, as the Viam CLI's generated meta.json
+/// has it) or an absolute http(s) URL with a host.
+fn check_url(url: &str) -> ApiResult<()> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    let is_web = url.parse::<http::Uri>().is_ok_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+    });
+    if is_web {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "url",
+            format!(
+                "{url:?} is not an http(s) URL; give the address of the module's documentation or code, like https://github.com/org/repo"
+            ),
+        ))
+    }
+}
+
 /// Replaces what every client sends (visibility unless unspecified, url, description,
 /// models, entrypoint); first_run and markdown_description only when set, and apps only
 /// when non-empty, since the Python SDK never sends those and would otherwise erase them.
@@ -242,6 +259,7 @@ pub fn update_module(
     req: UpdateModuleRequest,
 ) -> ApiResult<UpdateModuleResponse> {
     check_models(&req.models)?;
+    check_url(&req.url)?;
     if !matches!(req.visibility, 0 | PRIVATE | PUBLIC | UNLISTED) {
         return Err(ApiError::invalid(
             "visibility",
@@ -253,7 +271,7 @@ pub fn update_module(
     }
     api.store.tx(|tx| {
         let Stored { org_id, mut meta } = resolve(tx, who, &req.module_id)?;
-        who.require(Perm::WriteOrganization, &Scope::org(&org_id))?;
+        who.require(Perm::WriteOrganization, &Scope::stored_org(&org_id))?;
         if req.visibility != 0 {
             meta.visibility = req.visibility;
         }
@@ -303,11 +321,11 @@ pub fn list_modules(
     let markdown = req.include_markdown_documentation == Some(true);
     api.store.read(|c| {
         if let Some(org) = org {
-            require_org(c, who, Perm::ReadOrganization, org)?;
+            who.require(Perm::ReadOrganization, &Scope::organization(c, org)?)?;
         }
         let mine = |o: &str| match org {
             Some(org) => o == org,
-            None => who.can(Perm::ReadOrganization, &Scope::org(o)),
+            None => who.can(Perm::ReadOrganization, &Scope::stored_org(o)),
         };
         let mut stmt =
             c.prepare_cached("SELECT org_id, meta FROM modules ORDER BY created_on, id")?;
@@ -409,7 +427,7 @@ impl Target {
         check_version(&info.version)?;
         let file = platform_file(&info.platform)?;
         let stored = api.store.read(|c| resolve(c, who, &info.module_id))?;
-        who.require(Perm::WriteOrganization, &Scope::org(&stored.org_id))?;
+        who.require(Perm::WriteOrganization, &Scope::stored_org(&stored.org_id))?;
         let module_id = stored.meta.module_id;
         let rel_path = Path::new("modules")
             .join(module_dir(&module_id))
@@ -482,12 +500,11 @@ async fn receive(
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-async fn upload(
-    api: &Api,
-    claims: Option<&Claims>,
+pub async fn upload_module_file(
+    api: Arc<Api>,
+    who: Principal,
     mut stream: Streaming<UploadModuleFileRequest>,
-) -> ApiResult<String> {
-    let who = api.principal(claims)?;
+) -> ApiResult<UploadModuleFileResponse> {
     let info = match stream
         .message()
         .await
@@ -509,7 +526,7 @@ async fn upload(
         }
     };
     // Checked before any byte is written: a refused caller never fills the disk.
-    let t = Target::check(api, &who, &info)?;
+    let t = Target::check(&api, &who, &info)?;
     let dest = api.data_dir.join(&t.rel_path);
     let dir = dest
         .parent()
@@ -532,30 +549,40 @@ async fn upload(
         std::fs::rename(&part.0, &dest)?;
         Ok(())
     })?;
-    Ok(local_url(&t.module_id))
-}
-
-pub async fn upload_module_file(
-    api: &Arc<Api>,
-    request: Request<Streaming<UploadModuleFileRequest>>,
-) -> Result<Response<UploadModuleFileResponse>, Status> {
-    let start = Instant::now();
-    let claims = request.extensions().get::<Claims>().cloned();
-    let result = upload(api, claims.as_ref(), request.into_inner()).await;
-    log_call(
-        "upload_module_file",
-        claims.as_ref(),
-        result.as_ref().err().map(ApiError::code),
-        start,
-    );
-    result
-        .map(|url| Response::new(UploadModuleFileResponse { url }))
-        .map_err(Status::from)
+    Ok(UploadModuleFileResponse {
+        url: local_url(&t.module_id),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_urls_are_empty_or_http_urls_with_a_host() {
+        for ok in [
+            "",
+            "https://example.com/docs",
+            "http://example.com:8080/a?b=c#d",
+            "HTTPS://Example.com",
+        ] {
+            check_url(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        for bad in [
+            "example.com",
+            "/docs",
+            "ftp://example.com/x",
+            "javascript:alert(1)",
+            "https://",
+            "http://:80",
+            "https://exa mple.com",
+            "file:///etc/passwd",
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad:?}");
+            assert!(e.to_string().starts_with("url: "), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn versions_must_be_semantic() {

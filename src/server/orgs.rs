@@ -69,21 +69,6 @@ pub fn load_org(c: &Connection, id: &str) -> ApiResult<Organization> {
     )
 }
 
-/// NOT_FOUND for an unknown organization, PERMISSION_DENIED for one the caller lacks `perm` on.
-pub fn require_org(c: &Connection, who: &Principal, perm: Perm, org_id: &str) -> ApiResult<()> {
-    ensure_org(c, org_id)?;
-    who.require(perm, &Scope::org(org_id))
-}
-
-/// INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown organization.
-pub fn ensure_org(c: &Connection, org_id: &str) -> ApiResult<()> {
-    if org_id.is_empty() {
-        return Err(ApiError::invalid("organization_id", "required"));
-    }
-    let exists = row(c, "SELECT 1 FROM orgs WHERE id = ?1", [org_id], |_| Ok(())).optional()?;
-    exists.ok_or_else(|| ApiError::not_found("organization", org_id))
-}
-
 pub fn create_organization(
     api: &Api,
     who: &Principal,
@@ -204,7 +189,7 @@ pub fn list_organization_members(
     req: ListOrganizationMembersRequest,
 ) -> ApiResult<ListOrganizationMembersResponse> {
     api.store.read(|c| {
-        require_org(c, who, Perm::ReadOrganization, &req.organization_id)?;
+        who.require(Perm::ReadOrganization, &Scope::organization(c, &req.organization_id)?)?;
         let mut stmt = c.prepare_cached(
             "SELECT u.id, u.email, m.date_added, m.last_login FROM members m JOIN users u ON u.id = m.user_id
              WHERE m.org_id = ?1 ORDER BY m.date_added, u.email",
@@ -234,7 +219,10 @@ pub fn delete_organization_member(
         return Err(ApiError::invalid("user_id", "required"));
     }
     api.store.tx(|tx| {
-        require_org(tx, who, Perm::WriteOrganization, &req.organization_id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(tx, &req.organization_id)?,
+        )?;
         let n = exec(
             tx,
             "DELETE FROM members WHERE org_id = ?1 AND user_id = ?2",

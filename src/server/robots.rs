@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
+use super::parts;
 use super::store::{exec, found, new_id, now, row, to_ts};
-use super::{orgs, parts};
 use crate::proto::viam::app::v1::*;
 
 /// Machines count as online when a part was seen within this many seconds.
@@ -113,7 +113,10 @@ pub fn get_rover_rental_robots(
         return Err(ApiError::invalid("org_id", "required"));
     }
     api.store.read(|c| {
-        orgs::require_org(c, who, Perm::ReadOrganization, &req.org_id)?;
+        who.require(
+            Perm::ReadOrganization,
+            &Scope::organization(c, &req.org_id)?,
+        )?;
         let mut stmt = c.prepare_cached(
             "SELECT r.id, r.location_id, r.name, COALESCE(p.id, '') FROM robots r
              JOIN locations l ON l.id = r.location_id

@@ -7,7 +7,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::Api;
 use super::authz::{Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
-use super::orgs::{ensure_org, require_org};
 use super::store::{exec, row};
 use crate::proto::viam::app::v1::*;
 
@@ -93,18 +92,6 @@ pub fn grant_rows(
         .collect()
 }
 
-/// The scope of a resource named by type and id, or NOT_FOUND.
-pub fn scope_of(c: &Connection, rt: ResourceType, id: &str) -> ApiResult<Scope> {
-    match rt {
-        ResourceType::Organization => {
-            ensure_org(c, id)?;
-            Ok(Scope::org(id))
-        }
-        ResourceType::Location => Scope::location(c, id),
-        ResourceType::Robot => Scope::robot(c, id),
-    }
-}
-
 /// Checks an incoming authorization: its type, its role and resource type (read from
 /// `authorization_id` = "<resource_type>_<role>"), and that the resource exists inside
 /// `organization_id`. The identity fields are copied as given; callers resolve them.
@@ -131,11 +118,11 @@ pub fn validate(c: &Connection, a: &Authorization) -> ApiResult<GrantRow> {
                 ),
             )
         })?;
-    ensure_org(c, &a.organization_id)?;
+    Scope::organization(c, &a.organization_id)?;
     if a.resource_id.is_empty() {
         return Err(ApiError::invalid("resource_id", "required"));
     }
-    let scope = scope_of(c, resource_type, &a.resource_id)?;
+    let scope = Scope::of(c, resource_type, &a.resource_id)?;
     if scope.org_id != a.organization_id {
         return Err(ApiError::NotFound(format!(
             "resource_id: {} not found in organization {:?}",
@@ -188,7 +175,10 @@ fn resolve_identity(c: &Connection, id: &str, given: &str) -> ApiResult<&'static
 /// Validates the request's authorization after checking the caller owns its organization.
 fn owned_grant(c: &Connection, who: &Principal, a: Option<&Authorization>) -> ApiResult<GrantRow> {
     let a = a.ok_or_else(|| ApiError::invalid("authorization", "required"))?;
-    require_org(c, who, Perm::WriteOrganization, &a.organization_id)?;
+    who.require(
+        Perm::WriteOrganization,
+        &Scope::organization(c, &a.organization_id)?,
+    )?;
     let mut g = validate(c, a)?;
     g.identity_type = resolve_identity(c, &a.identity_id, &a.identity_type)?.into();
     Ok(g)
@@ -259,13 +249,45 @@ pub fn ensure_owner_left(tx: &Transaction<'_>, org_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// True when `id` is the organization `org_id` itself or one of its locations or machines.
+fn in_org(c: &Connection, org_id: &str, id: &str) -> ApiResult<bool> {
+    if id == org_id {
+        return Ok(true);
+    }
+    for rt in [ResourceType::Location, ResourceType::Robot] {
+        match Scope::of(c, rt, id) {
+            Ok(scope) => return Ok(scope.org_id == org_id),
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
 pub fn list_authorizations(
     api: &Api,
     who: &Principal,
     req: ListAuthorizationsRequest,
 ) -> ApiResult<ListAuthorizationsResponse> {
     api.store.read(|c| {
-        require_org(c, who, Perm::ReadOrganization, &req.organization_id)?;
+        who.require(
+            Perm::ReadOrganization,
+            &Scope::organization(c, &req.organization_id)?,
+        )?;
+        // The caller may read the whole organization, so naming what is not in it reveals
+        // nothing: another organization's resources are as unknown here as ids that never were.
+        for (i, id) in req.resource_ids.iter().enumerate() {
+            let field = format!("resource_ids[{i}]");
+            if id.is_empty() {
+                return Err(ApiError::invalid(&field, "must not be empty"));
+            }
+            if !in_org(c, &req.organization_id, id)? {
+                return Err(ApiError::NotFound(format!(
+                    "{field}: no organization, location or machine {id:?} in organization {:?}",
+                    req.organization_id
+                )));
+            }
+        }
         let mut grants = grant_rows(c, "org_id = ?1", [&req.organization_id])?;
         if !req.resource_ids.is_empty() {
             grants.retain(|g| req.resource_ids.contains(&g.resource_id));
@@ -276,6 +298,9 @@ pub fn list_authorizations(
     })
 }
 
+/// The permissions the caller holds, per resource it asked about. A resource that does not
+/// exist is omitted like one the caller holds nothing on, so the answer never tells whether
+/// an id exists.
 pub fn check_permissions(
     api: &Api,
     who: &Principal,
@@ -286,7 +311,7 @@ pub fn check_permissions(
     }
     api.store.read(|c| {
         let mut out = Vec::new();
-        for entry in &req.permissions {
+        for (i, entry) in req.permissions.iter().enumerate() {
             let unknown: Vec<&String> = entry
                 .permissions
                 .iter()
@@ -298,11 +323,18 @@ pub fn check_permissions(
                     format!("unknown permission(s) {unknown:?}"),
                 ));
             }
-            let scope = scope_of(
-                c,
-                ResourceType::parse(&entry.resource_type)?,
-                &entry.resource_id,
-            )?;
+            let resource_type = ResourceType::parse(&entry.resource_type)?;
+            if entry.resource_id.is_empty() {
+                return Err(ApiError::invalid(
+                    &format!("permissions[{i}].resource_id"),
+                    "required",
+                ));
+            }
+            let scope = match Scope::of(c, resource_type, &entry.resource_id) {
+                Ok(scope) => scope,
+                Err(ApiError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let held: Vec<String> = entry
                 .permissions
                 .iter()

@@ -20,6 +20,22 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up("CREATE INDEX robots_location_name ON robots(location_id, name);"),
     // robots_location_name serves every lookup by location too; one index less per write.
     M::up("DROP INDEX robots_location;"),
+    // Log seqs are the tails' cursor: without AUTOINCREMENT, deleting the machine that logged
+    // last handed its seqs to the next entries of other parts, which live tails had passed.
+    M::up(
+        "CREATE TABLE logs_new (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             part_id TEXT NOT NULL,
+             time INTEGER NOT NULL,
+             level TEXT NOT NULL,
+             message TEXT NOT NULL,
+             entry BLOB NOT NULL
+         );
+         INSERT INTO logs_new SELECT seq, part_id, time, level, message, entry FROM logs;
+         DROP TABLE logs;
+         ALTER TABLE logs_new RENAME TO logs;
+         CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
@@ -282,6 +298,39 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         Migrations::from_slice(MIGRATIONS).validate().unwrap();
+    }
+
+    #[test]
+    fn log_seqs_survive_the_autoincrement_migration_and_are_never_reused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        migrations.to_version(&mut conn, 3).unwrap();
+        let insert = "INSERT INTO logs(seq, part_id, time, level, message, entry)
+                      VALUES (?1, 'p', 0, 'info', 'm', x'')";
+        for seq in [5, 9] {
+            exec(&conn, insert, [seq]).unwrap();
+        }
+        migrations.to_latest(&mut conn).unwrap();
+        let seqs = |c: &Connection| -> Vec<i64> {
+            let mut stmt = c.prepare("SELECT seq FROM logs ORDER BY seq").unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(seqs(&conn), [5, 9]);
+        exec(&conn, "DELETE FROM logs WHERE seq = 9", []).unwrap();
+        exec(
+            &conn,
+            "INSERT INTO logs(part_id, time, level, message, entry) VALUES ('p', 0, 'info', 'n', x'')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            seqs(&conn),
+            [5, 10],
+            "the deleted seq 9 was handed out again"
+        );
     }
 
     #[test]

@@ -174,16 +174,12 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
     // lets an owner add any user); the grant is scoped to the owner's resource.
     ("AddRole", "authorization.identity_id", &[Bad::OtherOrg]),
     ("RemoveRole", "authorization.identity_id", &[Bad::OtherOrg]),
-    // Filters and questions: the answer is "nothing" / "not authorized", not an error.
-    (
-        "ListAuthorizations",
-        "resource_ids",
-        &[Bad::Empty, Bad::Malformed, Bad::OtherOrg],
-    ),
+    // A question: an unknown or foreign resource is answered "not authorized" (omitted), so
+    // the answer never tells whether an id exists.
     (
         "CheckPermissions",
         "permissions.resource_id",
-        &[Bad::OtherOrg],
+        &[Bad::Malformed, Bad::OtherOrg],
     ),
 ];
 

@@ -302,19 +302,22 @@ fn names(list: Vec<Fragment>) -> Vec<String> {
     v
 }
 
+/// The API guide: `show_public` true lists public fragments only, false private ones only;
+/// `fragment_visibility` (the SDK's `visibilities`) supersedes it.
 #[tokio::test]
-async fn lists_show_own_fragments_and_public_ones_of_other_organizations() {
+async fn lists_follow_show_public_and_visibilities() {
     let s = TestServer::start().await;
     let mut app = s.owner().await;
     let (a, b) = (s.org_id().to_string(), second_org(&mut app).await);
     create(&mut app, &a, "a-private", None).await;
+    create(&mut app, &a, "a-public", Some(PUBLIC)).await;
     create(&mut app, &a, "a-unlisted", Some(UNLISTED)).await;
     create(&mut app, &b, "b-private", Some(PRIVATE)).await;
     create(&mut app, &b, "b-public", Some(PUBLIC)).await;
     create(&mut app, &b, "b-unlisted", Some(UNLISTED)).await;
 
-    let list = |show_public: bool, vis: Vec<i32>| ListFragmentsRequest {
-        organization_id: a.clone(),
+    let list = |org: &str, show_public: bool, vis: Vec<i32>| ListFragmentsRequest {
+        organization_id: org.to_string(),
         show_public,
         fragment_visibility: vis,
     };
@@ -327,27 +330,35 @@ async fn lists_show_own_fragments_and_public_ones_of_other_organizations() {
                 .fragments,
         )
     };
-    assert_eq!(run(list(false, vec![])).await, ["a-private", "a-unlisted"]);
     assert_eq!(
-        run(list(true, vec![])).await,
-        ["a-private", "a-unlisted", "b-public"]
+        run(list(&a, false, vec![])).await,
+        ["a-private"],
+        "show_public false: the organization's private fragments only"
     );
-    assert_eq!(run(list(false, vec![PUBLIC])).await, ["b-public"]);
     assert_eq!(
-        run(list(true, vec![PRIVATE])).await,
+        run(list(&a, true, vec![])).await,
+        ["a-public", "a-unlisted", "b-public"],
+        "show_public true: public fragments only, never another organization's unlisted ones"
+    );
+    assert_eq!(run(list(&b, false, vec![])).await, ["b-private"]);
+    assert_eq!(
+        run(list(&b, true, vec![])).await,
+        ["a-public", "b-public", "b-unlisted"]
+    );
+    assert_eq!(
+        run(list(&a, false, vec![PUBLIC])).await,
+        ["a-public", "b-public"]
+    );
+    assert_eq!(
+        run(list(&a, true, vec![PRIVATE])).await,
         ["a-private"],
         "visibilities win over show_public"
     );
     assert_eq!(
-        run(list(false, vec![UNLISTED, PUBLIC])).await,
-        ["a-unlisted", "b-public"]
+        run(list(&a, false, vec![UNLISTED, PUBLIC])).await,
+        ["a-public", "a-unlisted", "b-public"]
     );
-    let req = ListFragmentsRequest {
-        organization_id: b.clone(),
-        show_public: false,
-        fragment_visibility: vec![],
-    };
-    assert_eq!(run(req).await, ["b-private", "b-public", "b-unlisted"]);
+    let list = |show_public: bool, vis: Vec<i32>| list(&a, show_public, vis);
     assert_status(
         app.list_fragments(list(false, vec![5])).await,
         Code::InvalidArgument,

@@ -376,6 +376,15 @@ async fn tails_get_only_new_matching_entries() {
         Code::NotFound,
         "ghost",
     );
+    // The opening request goes through the same size limits as a unary call.
+    let long = "x".repeat(2000);
+    assert_status(
+        app.tail_robot_part_logs(tail(false, Some(&long)))
+            .await
+            .map(|_| ()),
+        Code::InvalidArgument,
+        "filter: longer than 1024 characters",
+    );
     // Dropping a tail ends it on the server; later pushes still work.
     drop(needles);
     robot
@@ -407,4 +416,41 @@ async fn an_open_tail_does_not_hold_up_shutdown() {
     // The stream ends (cleanly or with an error) instead of hanging.
     let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
     assert!(end.is_ok(), "tail kept hanging after the server stopped");
+}
+
+/// Log sequence numbers are never reused: deleting the machine that logged last must not let
+/// the next entries of another part take numbers a live tail (or a restarted server's start
+/// point) has already passed.
+#[tokio::test]
+async fn a_tail_sees_entries_logged_after_the_newest_logs_were_deleted() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (_, part_id) = machine(&mut app, &s, "rover").await;
+    let (doomed, doomed_part) = machine(&mut app, &s, "doomed").await;
+    let mut robot = as_part(&s, &mut app, &part_id).await;
+    let mut doomed_robot = as_part(&s, &mut app, &doomed_part).await;
+    robot
+        .log(push(&part_id, vec![entry("info", "first", 1)]))
+        .await
+        .unwrap();
+    let mut tail = app
+        .tail_robot_part_logs(TailRobotPartLogsRequest {
+            id: part_id.clone(),
+            errors_only: false,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The newest entries belong to the machine about to be deleted.
+    let many = (0..5).map(|i| entry("info", &format!("d{i}"), 2)).collect();
+    doomed_robot.log(push(&doomed_part, many)).await.unwrap();
+    app.delete_robot(DeleteRobotRequest { id: doomed })
+        .await
+        .unwrap();
+    robot
+        .log(push(&part_id, vec![entry("info", "after the delete", 3)]))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut tail).await, ["after the delete"]);
 }

@@ -32,3 +32,4 @@ mod secrets;
 mod security;
 mod serve_proc;
 mod tls;
+mod unimplemented;

@@ -166,6 +166,26 @@ async fn modules_are_created_updated_read_and_listed() {
         Code::NotFound,
         "nope:x",
     );
+    for bad in [
+        "docs.example.com",
+        "ftp://example.com/x",
+        "javascript:alert(1)",
+    ] {
+        let req = UpdateModuleRequest {
+            url: bad.into(),
+            ..python_update(&m.module_id, false, vec![])
+        };
+        assert_status(
+            app.update_module(req).await,
+            Code::InvalidArgument,
+            &format!("url: {bad:?} is not an http(s) URL"),
+        );
+    }
+    assert_eq!(
+        get(&mut app, &m.module_id).await.unwrap().url,
+        "https://example.com/docs",
+        "a refused update changed the module"
+    );
     assert_status(
         get(&mut app, "nope:x").await,
         Code::NotFound,

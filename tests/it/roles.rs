@@ -114,6 +114,34 @@ async fn roles_are_added_listed_and_removed() {
         Code::NotFound,
         "nope",
     );
+    // Naming a resource that is not in the organization is NOT_FOUND, whether it exists
+    // elsewhere or not at all.
+    let other_org = new_org(&mut owner, "other").await;
+    let other_loc = new_location(&mut owner, &other_org, "elsewhere").await;
+    for missing in ["no-such-id", other_org.as_str(), other_loc.as_str()] {
+        assert_status(
+            owner
+                .list_authorizations(ListAuthorizationsRequest {
+                    organization_id: org.clone(),
+                    resource_ids: vec![loc.clone(), missing.to_string()],
+                })
+                .await,
+            Code::NotFound,
+            &format!("resource_ids[1]: no organization, location or machine {missing:?}"),
+        );
+    }
+    assert_status(
+        owner
+            .list_authorizations(ListAuthorizationsRequest {
+                organization_id: org.clone(),
+                resource_ids: vec![String::new()],
+            })
+            .await,
+        Code::InvalidArgument,
+        "resource_ids[0]",
+    );
+    let robot = new_robot(&mut owner, &loc, "r").await;
+    assert!(list(&mut owner, &org, &[&robot, &org]).await.len() > 1);
 
     // Roles go to users too; the last organization owner stays.
     let user_id = user.identity_id.clone();
@@ -303,11 +331,27 @@ async fn check_permissions_returns_only_what_the_caller_holds() {
         Code::InvalidArgument,
         "\"fly\", \"swim\"",
     );
+    // An unknown resource is omitted like one the caller holds nothing on: the answer does
+    // not tell whether an id exists.
+    let other_org = new_org(&mut owner, "other").await;
+    let got = op
+        .check_permissions(check(vec![
+            entry("robot", "nope", &["read_robot"]),
+            entry("location", "nope", &["read_location"]),
+            entry("organization", "nope", &["read_organization"]),
+            entry("organization", &other_org, &["read_organization"]),
+            entry("robot", &robot, &["read_robot"]),
+        ]))
+        .await
+        .unwrap()
+        .into_inner()
+        .authorized_permissions;
+    assert_eq!(got, vec![entry("robot", &robot, &["read_robot"])]);
     assert_status(
-        op.check_permissions(check(vec![entry("robot", "nope", &["read_robot"])]))
+        op.check_permissions(check(vec![entry("robot", "", &["read_robot"])]))
             .await,
-        Code::NotFound,
-        "nope",
+        Code::InvalidArgument,
+        "permissions[0].resource_id",
     );
     assert_status(
         op.check_permissions(check(vec![entry("planet", &robot, &["read_robot"])]))
