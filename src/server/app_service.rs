@@ -77,12 +77,11 @@ macro_rules! app_service_impl {
                 }
             )*
 
-            type TailRobotPartLogsStream = TailStream;
-
+            // With default stubs a server stream is tonic's BoxStream, which TailStream is.
             async fn tail_robot_part_logs(
                 &self,
                 request: Request<TailRobotPartLogsRequest>,
-            ) -> Result<Response<Self::TailRobotPartLogsStream>, Status> {
+            ) -> Result<Response<TailStream>, Status> {
                 logs::tail_robot_part_logs(&self.0, request)
             }
 
