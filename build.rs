@@ -12,10 +12,20 @@ fn main() -> anyhow::Result<()> {
     let (files, includes) = proto_files(Path::new("proto"))?;
     let fds = protox::compile(&files, &includes)?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    // With comments, for help() and `fleetsh types` only.
+    // With comments, for help() and `fleetsh types` only; of the source info only the
+    // commented locations (the RPCs' lines), since nothing reads spans.
+    let mut docs = fds.clone();
+    for info in docs
+        .file
+        .iter_mut()
+        .filter_map(|f| f.source_code_info.as_mut())
+    {
+        info.location
+            .retain(|l| l.leading_comments.is_some() || l.trailing_comments.is_some());
+    }
     std::fs::write(
         out.join("fleetsh_docs.bin"),
-        prost::Message::encode_to_vec(&fds),
+        prost::Message::encode_to_vec(&docs),
     )?;
     // Without: the comments are much of the set, and every run builds a pool from it at start.
     let mut bare = fds.clone();
