@@ -1,27 +1,33 @@
 //! Compiles proto/ with protox (a Rust protobuf compiler, so no system `protoc` is needed).
 //! The descriptor set is kept for the client side, which builds every Lua function and the
 //! help text from it; tonic-prost-build generates the server traits and typed messages.
+//! proto/ is written by proto/generate.py from the pinned SDK; every directory of proto/ is an
+//! import root as upstream lays them out (the api repo, the rpc framework, googleapis), and
+//! every .proto file under one is compiled.
 
-use std::path::PathBuf;
-
-const FILES: &[&str] = &[
-    "proto/viam/app/v1/app.proto",
-    "proto/viam/app/v1/robot.proto",
-    "proto/goutils/proto/rpc/v1/auth.proto",
-];
-// Import roots as upstream: the api repo's `proto/viam` and the rpc framework's repo root.
-const INCLUDES: &[&str] = &["proto/viam", "proto/goutils"];
+use std::path::{Path, PathBuf};
 
 fn main() -> anyhow::Result<()> {
     println!("cargo:rerun-if-changed=proto");
-    let fds = protox::compile(FILES, INCLUDES)?;
+    let (files, includes) = proto_files(Path::new("proto"))?;
+    let fds = protox::compile(&files, &includes)?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    // With comments, for help() and `fleetsh types` only.
+    // With comments, for help() and `fleetsh types` only; of the source info only the
+    // commented locations (the RPCs' lines), since nothing reads spans.
+    let mut docs = fds.clone();
+    for info in docs
+        .file
+        .iter_mut()
+        .filter_map(|f| f.source_code_info.as_mut())
+    {
+        info.location
+            .retain(|l| l.leading_comments.is_some() || l.trailing_comments.is_some());
+    }
     std::fs::write(
         out.join("fleetsh_docs.bin"),
-        prost::Message::encode_to_vec(&fds),
+        prost::Message::encode_to_vec(&docs),
     )?;
-    // Without: the comments are 58% of the set, and every run builds a pool from it at start.
+    // Without: the comments are much of the set, and every run builds a pool from it at start.
     let mut bare = fds.clone();
     for f in &mut bare.file {
         f.source_code_info = None;
@@ -33,7 +39,44 @@ fn main() -> anyhow::Result<()> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Unimplemented RPCs answer UNIMPLEMENTED, so a service impl names only what it serves.
+        .generate_default_stubs(true)
         .bytes(".viam.app.v1.UploadModuleFileRequest.file")
         .compile_fds(fds)?;
     Ok(())
+}
+
+/// Every .proto file under each import root (a directory of `proto`), as a path relative to
+/// its root, and the roots; both sorted so the build does not depend on directory order.
+fn proto_files(proto: &Path) -> anyhow::Result<(Vec<String>, Vec<PathBuf>)> {
+    let mut roots: Vec<PathBuf> = std::fs::read_dir(proto)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    roots.retain(|p| p.is_dir());
+    roots.sort();
+    let mut files = Vec::new();
+    for root in &roots {
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "proto") {
+                    let rel = path
+                        .strip_prefix(root)?
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    files.push(rel);
+                }
+            }
+        }
+    }
+    files.sort();
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no .proto files under {}",
+        proto.display()
+    );
+    Ok((files, roots))
 }

@@ -100,10 +100,27 @@ const AREAS: &[(&[&str], &str)] = &[
     (&["Logs"], "logs"),
     (&["Key"], "API keys"),
     (&["Fragment"], "fragments"),
-    (&["Module"], "modules"),
-    (&["Organization"], "organizations"),
+    (&["Module", "Registry"], "modules and registry"),
+    (
+        &[
+            "OAuth",
+            "AuthService",
+            "Billing",
+            "SupportEmail",
+            "Logo",
+            "AppContent",
+            "AppBranding",
+            "DevicePushToken",
+            "Firebase",
+        ],
+        "apps and branding",
+    ),
+    (&["Organization", "UserID"], "organizations"),
     (&["Location"], "locations"),
-    (&["Robot", "Part", "Rover"], "machines and parts"),
+    (
+        &["Robot", "Part", "Rover", "Machine", "ConfigProperty"],
+        "machines and parts",
+    ),
     (&["Role", "Authorization", "Permission"], "access"),
 ];
 
@@ -539,7 +556,12 @@ mod tests {
             ("GetRoverRentalRobots", "machines and parts"),
             ("CheckPermissions", "access"),
             ("AddRole", "access"),
-            ("ListModules", "modules"),
+            ("ListModules", "modules and registry"),
+            ("GetRegistryItem", "modules and registry"),
+            ("OrganizationSetLogo", "apps and branding"),
+            ("ListMachineSummaries", "machines and parts"),
+            ("ListMachineFragments", "fragments"),
+            ("GetUserIDByEmail", "organizations"),
             ("DeleteFragment", "fragments"),
         ] {
             assert_eq!(area_of(rpc), area, "{rpc}");

@@ -115,15 +115,49 @@ pub async fn connect_with_token(
 }
 
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
-const READ_VERBS: &[&str] = &["Get", "List", "Check", "Tail", "Authenticate"];
+const READ_VERBS: &[&str] = &[
+    "Get",
+    "List",
+    "Check",
+    "Tail",
+    "Authenticate",
+    "Search",
+    "Read",
+    "Config",
+    "Certificate",
+    "Needs",
+];
 /// Verbs of methods that change the fleet: never retried blindly, planned in a dry run, audited.
 pub const WRITE_VERBS: &[&str] = &[
-    "Create", "Update", "Delete", "New", "Mark", "Add", "Remove", "Rotate", "Upload", "Resend",
-    "Change", "Enable", "Disable", "Transfer", "Set", "Share", "Unshare", "Log",
+    "Create",
+    "Update",
+    "Delete",
+    "New",
+    "Mark",
+    "Add",
+    "Remove",
+    "Rotate",
+    "Upload",
+    "Resend",
+    "Change",
+    "Enable",
+    "Disable",
+    "Transfer",
+    "Set",
+    "Share",
+    "Unshare",
+    "Log",
+    "Rename",
+    "Deprecate",
+    "Undeprecate",
 ];
 
-/// `GetRobotPart` -> `Get`.
+/// `GetRobotPart` -> `Get`; `OrganizationSetLogo` -> `Set` (the one noun-first family).
 fn verb(method: &str) -> &str {
+    let method = method
+        .strip_prefix("Organization")
+        .filter(|rest| rest.starts_with("Get") || rest.starts_with("Set"))
+        .unwrap_or(method);
     let end = method
         .char_indices()
         .skip(1)

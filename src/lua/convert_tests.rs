@@ -76,20 +76,16 @@ pub(crate) fn sample(lua: &Lua, d: &MessageDescriptor, depth: usize) -> Table {
                 Kind::String => Lv::String(lua.create_string("key").unwrap()),
                 _ => Lv::Integer(7),
             };
-            let Some(val) = single(lua, &entry.map_entry_value_field().kind(), f.name(), depth)
-            else {
-                continue;
-            };
+            // Maps and lists always come back as tables, empty ones where depth cut the sample.
             let m = lua.create_table().unwrap();
-            m.raw_set(key, val).unwrap();
+            if let Some(val) = single(lua, &entry.map_entry_value_field().kind(), f.name(), depth) {
+                m.raw_set(key, val).unwrap();
+            }
             Lv::Table(m)
         } else if f.is_list() {
             let items: Vec<Lv> = (0..2)
                 .filter_map(|_| single(lua, &f.kind(), f.name(), depth))
                 .collect();
-            if items.is_empty() {
-                continue;
-            }
             Lv::Table(lua.create_sequence_from(items).unwrap())
         } else {
             match single(lua, &f.kind(), f.name(), depth) {

@@ -65,7 +65,7 @@ rpc_table! {
         create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
     }
     server_streaming {
-        tail_robot_part_logs(TailRobotPartLogsRequest) -> TailRobotPartLogsStream<TailRobotPartLogsResponse> = logs::tail_robot_part_logs;
+        tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
     }
     client_streaming {
         upload_module_file(UploadModuleFileRequest) -> UploadModuleFileResponse = modules::upload_module_file;

@@ -171,7 +171,7 @@ pub fn log_call(method: &str, principal: &str, err: Option<tonic::Code>, start: 
 ///     }
 ///     server_streaming {
 ///         tail_robot_part_logs(TailRobotPartLogsRequest)
-///             -> TailRobotPartLogsStream<TailRobotPartLogsResponse> = logs::tail_robot_part_logs;
+///             -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
 ///     }
 ///     client_streaming {
 ///         upload_module_file(UploadModuleFileRequest) -> UploadModuleFileResponse = modules::upload_module_file;
@@ -188,7 +188,7 @@ macro_rules! rpc_table {
         impl $service:ident for $svc:ident;
         unary { $($method:ident($req:ty) -> $resp:ty = $handler:path;)* }
         server_streaming {
-            $($s_method:ident($s_req:ty) -> $s_assoc:ident<$s_item:ty> = $s_handler:path;)*
+            $($s_method:ident($s_req:ty) -> stream $s_item:ty = $s_handler:path;)*
         }
         client_streaming { $($c_method:ident($c_req:ty) -> $c_resp:ty = $c_handler:path;)* }
     ) => {
@@ -205,12 +205,15 @@ macro_rules! rpc_table {
                 }
             )*
             $(
-                type $s_assoc = $crate::server::call::ServerStream<$s_item>;
-
+                // The stub-generating build names every stream type tonic's BoxStream, which
+                // ServerStream is.
                 async fn $s_method(
                     &self,
                     request: tonic::Request<$s_req>,
-                ) -> Result<tonic::Response<Self::$s_assoc>, tonic::Status> {
+                ) -> Result<
+                    tonic::Response<$crate::server::call::ServerStream<$s_item>>,
+                    tonic::Status,
+                > {
                     self.0.server_stream(stringify!($s_method), request, $s_handler)
                 }
             )*
@@ -236,9 +239,12 @@ pub fn unimplemented_message(path: &str) -> String {
     )
 }
 
+/// What the RPCs of proto/ without a handler answer (tonic-build's default stubs, build.rs).
+const TONIC_STUB_MESSAGE: &str = "Not yet implemented";
+
 /// Names the method in every UNIMPLEMENTED answer that came without a message: tonic's own
-/// (a path no service serves, a method a served service lacks) and a handler's
-/// `ApiError::Unimplemented`.
+/// (a path no service serves, a method a served service lacks, an RPC without a handler) and
+/// a handler's `ApiError::Unimplemented`.
 /// Errors are headers-only gRPC replies, so the status is read from the reply's headers.
 #[derive(Clone, Copy, Default)]
 pub struct NamedUnimplementedLayer;
@@ -273,12 +279,10 @@ where
         let reply = self.0.call(req);
         Box::pin(async move {
             let reply = reply.await?;
-            let unnamed = reply.headers().get(Status::GRPC_STATUS).is_some_and(|s| {
-                s.as_bytes() == b"12"
-                    && reply
-                        .headers()
-                        .get(Status::GRPC_MESSAGE)
-                        .is_none_or(|m| m.is_empty())
+            // Only error replies carry a status in their headers: successes pass untouched.
+            let unnamed = Status::from_header_map(reply.headers()).is_some_and(|s| {
+                s.code() == tonic::Code::Unimplemented
+                    && (s.message().is_empty() || s.message() == TONIC_STUB_MESSAGE)
             });
             if unnamed {
                 return Ok(Status::unimplemented(unimplemented_message(uri.path())).into_http());
@@ -325,6 +329,16 @@ mod tests {
         assert_eq!(
             s.message(),
             "method viam.app.v1.AppService/Foo is not implemented by the local fleet"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_default_stub_names_its_method() {
+        let stub = Status::unimplemented("Not yet implemented");
+        let s = status_through_layer(stub, "/viam.app.v1.AppService/ListMachineSummaries").await;
+        assert_eq!(
+            s.message(),
+            "method viam.app.v1.AppService/ListMachineSummaries is not implemented by the local fleet"
         );
     }
 

@@ -1,11 +1,13 @@
 //! The official Python SDK against the local fleet: `tests/interop/` run by pytest in a venv
 //! (`target/interop-venv`, built from `tests/interop/requirements.txt`) while a TestServer
-//! serves. Missing python or pip is a failure, not a skip: CI installs from these files.
+//! serves; and, in the same venv, our schema against the SDK's (descriptor parity) and proto/
+//! against what proto/generate.py writes. Missing python or pip is a failure, not a skip: CI installs from these files.
 //! `FLEETSH_INTEROP_K=expr` passes `-k expr` to pytest; `FLEETSH_PYTHON` picks the interpreter
 //! that creates the venv (default `python3`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -58,20 +60,54 @@ fn ensure_venv(venv: &Path, requirements: &Path) -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_interop_suite_passes() {
-    let root = root();
-    let python = tokio::task::spawn_blocking({
-        let root = root.clone();
-        move || {
+/// The interop venv's python, made once per test run: the tests here share it, and two pip
+/// installs into one venv at the same time would corrupt it.
+fn venv_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let root = root();
             ensure_venv(
                 &root.join("target/interop-venv"),
                 &root.join("tests/interop/requirements.txt"),
             )
-        }
-    })
-    .await
-    .expect("venv setup panicked");
+        })
+        .clone()
+}
+
+/// fleetsh's compiled schema against the pinned SDK's, field by field (names every difference).
+#[test]
+fn descriptor_set_matches_the_sdk() {
+    let python = venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("fleetsh_descriptor.bin");
+    std::fs::write(&set, fleetsh::proto::DESCRIPTOR_SET).unwrap();
+    run(
+        "the descriptor parity check (tests/interop/descriptor_parity.py; its output says what differs)",
+        Command::new(python)
+            .arg(root().join("tests/interop/descriptor_parity.py"))
+            .arg(&set),
+    );
+}
+
+/// proto/ is exactly what proto/generate.py writes from the pinned SDK: no hand edits, no
+/// stale files, and a doc line for every RPC.
+#[test]
+fn proto_dir_is_what_the_generator_writes() {
+    run(
+        "proto/generate.py --check (run `target/interop-venv/bin/python proto/generate.py` to regenerate)",
+        Command::new(venv_python())
+            .arg(root().join("proto/generate.py"))
+            .arg("--check"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_interop_suite_passes() {
+    let root = root();
+    let python = tokio::task::spawn_blocking(venv_python)
+        .await
+        .expect("venv setup panicked");
 
     let s = TestServer::start().await;
     let creds = s.dir.path().join("credentials.json");

@@ -42,3 +42,30 @@ async fn unknown_methods_are_named_in_their_unimplemented_status() {
         );
     }
 }
+
+/// Every RPC of the served services that the local fleet lacks says so by name, and none of
+/// them is in fact served (implementing one moves it to fixture::requests).
+#[tokio::test]
+async fn rpcs_not_yet_served_are_named_in_their_unimplemented_status() {
+    let s = TestServer::start().await;
+    let c = &s.fleet.credentials;
+    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let served: Vec<&str> = crate::fixture::requests()
+        .iter()
+        .map(|(_, n, _)| *n)
+        .collect();
+    for (svc, name) in crate::fixture::NOT_YET {
+        assert!(!served.contains(name), "{name} is in both tables");
+        let m = crate::dynamic::method(svc, name);
+        let empty = prost_reflect::DynamicMessage::new(m.input());
+        let status = crate::dynamic::call(&s.channel, Some(&token), &m, empty)
+            .await
+            .expect_err("not served yet");
+        assert_eq!(status.code(), Code::Unimplemented, "{name}: {status:?}");
+        let path = format!("{}/{}", m.parent_service().full_name(), m.name());
+        assert_eq!(
+            status.message(),
+            format!("method {path} is not implemented by the local fleet"),
+        );
+    }
+}
