@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::chores::logger::LogFormat;
+use crate::client::target::Selection;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +15,7 @@ use crate::chores::logger::LogFormat;
     version,
     about = "Script a Viam robot fleet in Lua",
     propagate_version = true,
-    after_help = crate::run::EXIT_CODES_HELP
+    after_help = crate::exit::CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -72,6 +73,21 @@ pub struct GlobalOpts {
     /// Only errors on stderr (cron then mails only failures); no progress bars.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+}
+
+impl GlobalOpts {
+    /// The fleet these options select, for `client::target::resolve`.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            url: self.url.clone(),
+            api_key_id: self.api_key_id.clone(),
+            api_key: self.api_key.clone(),
+            profile: self.profile.clone(),
+            data: self.data.clone().unwrap_or_else(default_data_dir),
+            call_timeout: self.call_timeout,
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// How a script runs unattended (`run`, `-e`, stdin).

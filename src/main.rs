@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     match (&cli.command, &cli.exec) {
         (Some(_), Some(_)) => {
             eprintln!("fleetsh: -e cannot be combined with a subcommand");
-            ExitCode::from(run::EXIT_USAGE)
+            ExitCode::from(fleetsh::exit::USAGE)
         }
         (Some(Command::Serve(args)), None) => {
             let rt = tokio::runtime::Builder::new_multi_thread()

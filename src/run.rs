@@ -18,25 +18,9 @@ use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
 use crate::server::RunningFleet;
 
-pub const EXIT_SCRIPT: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_CONNECT: u8 = 3;
-pub const EXIT_LOCKED: u8 = 4;
-pub const EXIT_TIMEOUT: u8 = 5;
-pub const EXIT_PARTIAL: u8 = 6;
-pub const EXIT_PLANNED: u8 = 7;
-
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes of run / -e / stdin scripts:
-  0  success (with --dry-run: the plan is empty)
-  1  script error (message with file:line and a traceback on stderr)
-  2  usage error (bad flags or arguments)
-  3  cannot connect or authenticate
-  4  --lock is held by another run (one line names the holder)
-  5  --timeout expired (in-flight calls were cancelled)
-  6  partial failure, signalled by the script: os.exit(6)
-  7  --dry-run and the plan has changes
-os.exit(n) exits with n after the run's cleanup (plan, audit, lock, local fleet).";
+use crate::exit;
+/// src/repl/start.rs still names it from here.
+pub use crate::exit::SCRIPT as EXIT_SCRIPT;
 
 pub enum Source {
     Chunk(String),
@@ -117,7 +101,7 @@ pub fn on_lua_thread(f: impl std::future::Future<Output = u8>) -> u8 {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("fleetsh: cannot start the runtime: {e}");
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
     }
 }
@@ -147,18 +131,18 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Some(Ok(l)) => Some(l),
         Some(Err(LockError::Held(who))) => {
             logger.runner("error", &who);
-            return EXIT_LOCKED;
+            return exit::LOCKED;
         }
         Some(Err(LockError::Io(e))) => {
             logger.runner("error", &e);
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     let mut script = match load(source) {
         Ok(s) => s,
         Err(e) => {
             logger.runner("error", &e);
-            return EXIT_SCRIPT;
+            return exit::SCRIPT;
         }
     };
     strip_shebang(&mut script.code);
@@ -166,7 +150,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Ok(s) => Rc::new(s),
         Err(e) => {
             logger.runner("error", &e);
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     let Connected { lua, fleet, .. } = match connect(g, &logger, session.clone()).await {
@@ -186,7 +170,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
                         _ => {
                             let limit = humantime::format_duration(limit);
                             logger.runner("error", &format!("timed out after {limit} (--timeout)"));
-                            EXIT_TIMEOUT
+                            exit::TIMEOUT
                         }
                     }
                 }
@@ -197,18 +181,18 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         }
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
     };
     drop(lua);
-    if r.dry_run && code != EXIT_TIMEOUT {
+    if r.dry_run && code != exit::TIMEOUT {
         session.print_plan();
         if code == 0 && session.planned_changes() > 0 {
-            code = EXIT_PLANNED;
+            code = exit::PLANNED;
         }
     }
     if session.audit_failed.get() && code == 0 {
-        code = EXIT_SCRIPT;
+        code = exit::SCRIPT;
     }
     stop_fleet(fleet, &logger).await;
     code
@@ -231,15 +215,15 @@ pub async fn connect(
     logger: &Rc<Logger>,
     session: Rc<Session>,
 ) -> Result<Connected, u8> {
-    let target = match resolve(g).await {
+    let target = match resolve(&g.selection()).await {
         Ok(t) => t,
         Err(e) if e.is::<UsageError>() => {
             logger.runner("error", &e.to_string());
-            return Err(EXIT_USAGE);
+            return Err(exit::USAGE);
         }
         Err(e) => {
             logger.runner("error", &format!("{e:#}"));
-            return Err(EXIT_CONNECT);
+            return Err(exit::CONNECT);
         }
     };
     let cloud = Rc::new(Cloud {
@@ -259,7 +243,7 @@ pub async fn connect(
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
             stop_fleet(target.fleet, logger).await;
-            Err(EXIT_SCRIPT)
+            Err(exit::SCRIPT)
         }
     }
 }
@@ -384,7 +368,7 @@ async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -
         Ok(f) => f,
         Err(e) => {
             logger.runner("error", &e.to_string());
-            return EXIT_SCRIPT;
+            return exit::SCRIPT;
         }
     };
     let args = MultiValue::from_iter(
@@ -395,16 +379,16 @@ async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -
     match runner.call_async::<(bool, mlua::Value)>(args).await {
         Ok((true, _)) => 0,
         Ok((false, mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
-            u.borrow::<ExitRequest>().map_or(EXIT_SCRIPT, |x| x.0)
+            u.borrow::<ExitRequest>().map_or(exit::SCRIPT, |x| x.0)
         }
         Ok((false, msg)) => {
             let text = msg.to_string().unwrap_or_else(|_| "error".into());
             logger.runner("error", &text);
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
         Err(e) => {
             logger.runner("error", &e.to_string());
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Which fleet a command talks to: flags/env/profile name a remote (URL + API key); with no credentials
 //! the local fleet starts in-process and is reached over a loopback socket like any remote.
 
-use crate::cli::{GlobalOpts, default_data_dir};
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::client::{ApiKey, Client, DEFAULT_URL, connect, connect_with_token};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
@@ -16,6 +18,19 @@ pub struct Target {
     pub label: String,
 }
 
+/// What the user asked for (from flags and the environment), without the rest of the CLI.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub url: Option<String>,
+    pub api_key_id: Option<String>,
+    pub api_key: Option<String>,
+    pub profile: Option<String>,
+    /// Data directory of the local fleet, used when no credentials are given.
+    pub data: PathBuf,
+    pub call_timeout: Duration,
+    pub quiet: bool,
+}
+
 /// Bad combinations of flags: a usage error (exit 2), not a connection failure.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -23,7 +38,7 @@ pub struct UsageError(pub String);
 
 /// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
 /// embedded local fleet (when no credentials are given at all).
-pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
+pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
     let profile = match &g.profile {
         Some(name) => {
             let path = config::path();
@@ -81,9 +96,9 @@ pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
     }
 }
 
-async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
-    let dir = g.data.clone().unwrap_or_else(default_data_dir);
-    let mut opts = ServeOptions::new(&dir);
+async fn local(g: &Selection) -> anyhow::Result<Target> {
+    let dir = &g.data;
+    let mut opts = ServeOptions::new(dir);
     opts.listen = ([127, 0, 0, 1], 0).into();
     opts.publish_address = false;
     let fleet = start(&opts).await?;
