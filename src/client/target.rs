@@ -113,10 +113,11 @@ async fn local(g: &Selection) -> anyhow::Result<Target> {
         id: c.api_key_id.clone(),
         key: c.api_key.clone(),
     };
-    let defaults = Defaults {
-        org_id: Some(c.org_id.clone()),
-        location_id: Some(c.location_id.clone()),
-    };
+    // No defaults from credentials.json: the organization and location it records are only
+    // where the fleet started, and guessing them would make the embedded fleet answer
+    // differently from `--url` on the same data (the prelude's rule applies: the only one,
+    // else an error listing them).
+    let defaults = Defaults::default();
     let token = fleet
         .api
         .tokens

@@ -30,4 +30,5 @@ mod scripts;
 mod secrets;
 mod security;
 mod serve_proc;
+mod targets;
 mod tls;
