@@ -90,29 +90,45 @@ impl GlobalOpts {
     }
 }
 
-/// How a script runs unattended (`run`, `-e`, stdin).
-#[derive(Debug, Clone, Args)]
+/// How a script runs unattended (`run`, `-e`, stdin). Not global: `profile`, `serve` and the
+/// others do not list them, and after `run`'s script path every word is the script's. They go
+/// before the subcommand (`fleetsh --dry-run run x.lua`) or after it (`fleetsh run --dry-run x.lua`).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Runner options")]
 pub struct RunnerOpts {
     /// Send reads; plan writes instead of sending them and print the plan at the end
     /// (exit 0 when the plan is empty, 7 when it has changes).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub dry_run: bool,
 
     /// Hold this lock file for the whole run; when another run holds it, exit 4 at once.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
 
     /// Stop the script after this long (e.g. 90s, 10m); in-flight calls are cancelled (exit 5).
-    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
-    /// Format of log lines on stderr (json: time, level, script, run_id, message).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Format of log lines on stderr (json: time, level, script, run_id, message) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 
     /// Append one JSON line per mutating call (time, run id, method, target ids, outcome).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+}
+
+impl RunnerOpts {
+    /// These options with `after`'s (given after the subcommand) taking precedence.
+    pub fn then(&self, after: &RunnerOpts) -> RunnerOpts {
+        RunnerOpts {
+            dry_run: self.dry_run || after.dry_run,
+            lock: after.lock.clone().or_else(|| self.lock.clone()),
+            timeout: after.timeout.or(self.timeout),
+            log_format: after.log_format.or(self.log_format),
+            audit: after.audit.clone().or_else(|| self.audit.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,17 +192,31 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The script file, or `-` for stdin.
-    #[arg(value_name = "FILE")]
-    pub script: String,
-
-    /// Arguments for the script.
+    /// The script file (`-` for stdin), then its arguments. Every word after the script path is
+    /// the script's, even one that looks like a fleetsh flag.
     #[arg(
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "ARGS"
+        value_names = ["FILE", "ARGS"]
     )]
-    pub args: Vec<String>,
+    pub argv: Vec<String>,
+
+    #[command(flatten)]
+    pub runner: RunnerOpts,
+}
+
+impl RunArgs {
+    /// The script path (`-` for stdin).
+    pub fn script(&self) -> &str {
+        &self.argv[0]
+    }
+
+    /// The script's own arguments.
+    pub fn args(&self) -> &[String] {
+        &self.argv[1..]
+    }
 }
 
 #[derive(Debug, Args)]
@@ -228,4 +258,16 @@ pub fn default_data_dir() -> PathBuf {
     dirs::data_local_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("fleetsh")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -51,16 +51,16 @@ fn main() -> ExitCode {
             ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
         }
         (Some(Command::Run(args)), None) => {
-            let source = if args.script == "-" {
+            let source = if args.script() == "-" {
                 Source::Stdin
             } else {
-                Source::File(args.script.clone().into())
+                Source::File(args.script().into())
             };
             ExitCode::from(run::main(
                 &cli.global,
-                &cli.runner,
+                &cli.runner.then(&args.runner),
                 source,
-                args.args.clone(),
+                args.args().to_vec(),
             ))
         }
         (None, Some(chunk)) => ExitCode::from(run::main(

@@ -117,7 +117,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Source::File(p) => p.display().to_string(),
     };
     let logger = Rc::new(Logger {
-        format: r.log_format,
+        format: r.log_format.unwrap_or_default(),
         quiet: g.quiet,
         script: label,
         run_id: run_id(),

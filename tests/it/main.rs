@@ -26,6 +26,7 @@ mod parts;
 mod repl;
 mod robots;
 mod roles;
+mod runner;
 mod scripts;
 mod secrets;
 mod security;
