@@ -85,7 +85,6 @@ impl GlobalOpts {
             profile: self.profile.clone(),
             data: self.data.clone().unwrap_or_else(default_data_dir),
             call_timeout: self.call_timeout,
-            quiet: self.quiet,
         }
     }
 }

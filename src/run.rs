@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, UserData, VmState};
 
 use crate::chores::lock::{self, LockError};
-use crate::chores::logger::Logger;
+use crate::chores::logger::{LogFormat, Logger};
 use crate::chores::progress;
 use crate::chores::session::Session;
 use crate::cli::{GlobalOpts, RunnerOpts};
@@ -122,7 +122,8 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         script: label,
         run_id: run_id(),
     });
-    if g.quiet {
+    // Bars are not log lines: none in cron (quiet) or where every stderr line is JSON.
+    if g.quiet || logger.format == LogFormat::Json {
         progress::suppress();
     }
     // Taken before anything else (even connecting), held until the process ends.
@@ -159,25 +160,33 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
     };
     let mut code = match prepare(&lua, r.timeout) {
         Ok(()) => {
-            let code = match r.timeout {
-                None => execute(&lua, &script, &args, &logger).await,
+            let ended = match r.timeout {
+                None => execute(&lua, &script, &args).await,
                 Some(limit) => {
                     let started = Instant::now();
-                    match tokio::time::timeout(limit, execute(&lua, &script, &args, &logger)).await
-                    {
-                        // A CPU-bound script is stopped by the instruction hook instead.
-                        Ok(c) if started.elapsed() < limit => c,
-                        _ => {
-                            let limit = humantime::format_duration(limit);
-                            logger.runner("error", &format!("timed out after {limit} (--timeout)"));
-                            exit::TIMEOUT
-                        }
+                    match tokio::time::timeout(limit, execute(&lua, &script, &args)).await {
+                        Ok(ended) if started.elapsed() < limit => ended,
+                        // Past the deadline the outcome is the timeout, said once: the
+                        // instruction hook stops a CPU-bound script with an error of its own.
+                        _ => Ended::TimedOut(limit),
                     }
                 }
             };
             // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
             let _ = lua.load("io.stdout:flush()").exec();
-            code
+            match ended {
+                Ended::Returned => 0,
+                Ended::Exit(n) => n,
+                Ended::Failed(message) => {
+                    logger.runner("error", &message);
+                    exit::SCRIPT
+                }
+                Ended::TimedOut(limit) => {
+                    let limit = humantime::format_duration(limit);
+                    logger.runner("error", &format!("timed out after {limit} (--timeout)"));
+                    exit::TIMEOUT
+                }
+            }
         }
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
@@ -226,6 +235,12 @@ pub async fn connect(
             return Err(exit::CONNECT);
         }
     };
+    // Through the logger, so it is a JSON line under --log-format json.
+    if let Some(notice) = &target.notice
+        && !g.quiet
+    {
+        logger.runner("info", notice);
+    }
     let cloud = Rc::new(Cloud {
         client: target.client,
         defaults: target.defaults,
@@ -353,7 +368,18 @@ fn set_args(lua: &Lua, script: &Script, args: &[String]) -> mlua::Result<()> {
     Ok(())
 }
 
-async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -> u8 {
+/// How a script ended.
+enum Ended {
+    Returned,
+    /// `os.exit(n)`.
+    Exit(u8),
+    /// It failed; the message (position, traceback) is ready to log.
+    Failed(String),
+    /// `--timeout` expired.
+    TimedOut(Duration),
+}
+
+async fn execute(lua: &Lua, script: &Script, args: &[String]) -> Ended {
     let prepared = (|| -> mlua::Result<Function> {
         set_args(lua, script, args)?;
         let chunk = lua
@@ -366,10 +392,7 @@ async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -
     })();
     let runner = match prepared {
         Ok(f) => f,
-        Err(e) => {
-            logger.runner("error", &e.to_string());
-            return exit::SCRIPT;
-        }
+        Err(e) => return Ended::Failed(e.to_string()),
     };
     let args = MultiValue::from_iter(
         args.iter()
@@ -377,19 +400,12 @@ async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -
             .map(mlua::Value::String),
     );
     match runner.call_async::<(bool, mlua::Value)>(args).await {
-        Ok((true, _)) => 0,
+        Ok((true, _)) => Ended::Returned,
         Ok((false, mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
-            u.borrow::<ExitRequest>().map_or(exit::SCRIPT, |x| x.0)
+            Ended::Exit(u.borrow::<ExitRequest>().map_or(exit::SCRIPT, |x| x.0))
         }
-        Ok((false, msg)) => {
-            let text = msg.to_string().unwrap_or_else(|_| "error".into());
-            logger.runner("error", &text);
-            exit::SCRIPT
-        }
-        Err(e) => {
-            logger.runner("error", &e.to_string());
-            exit::SCRIPT
-        }
+        Ok((false, msg)) => Ended::Failed(msg.to_string().unwrap_or_else(|_| "error".into())),
+        Err(e) => Ended::Failed(e.to_string()),
     }
 }
 

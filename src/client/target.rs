@@ -16,6 +16,8 @@ pub struct Target {
     pub fleet: Option<RunningFleet>,
     /// Where calls go, for people: `local fleet DIR` or the remote URL.
     pub label: String,
+    /// A line for stderr when the choice was implicit (the local fleet; a login found on disk).
+    pub notice: Option<String>,
 }
 
 /// What the user asked for (from flags and the environment), without the rest of the CLI.
@@ -28,7 +30,6 @@ pub struct Selection {
     /// Data directory of the local fleet, used when no credentials are given.
     pub data: PathBuf,
     pub call_timeout: Duration,
-    pub quiet: bool,
 }
 
 /// Bad combinations of flags: a usage error (exit 2), not a connection failure.
@@ -87,6 +88,7 @@ pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
                 },
                 fleet: None,
                 label: url.to_string(),
+                notice: None,
             })
         }
         (None, Some(url)) => {
@@ -102,12 +104,6 @@ async fn local(g: &Selection) -> anyhow::Result<Target> {
     opts.listen = ([127, 0, 0, 1], 0).into();
     opts.publish_address = false;
     let fleet = start(&opts).await?;
-    if !g.quiet {
-        eprintln!(
-            "fleetsh: local fleet at {} (no cloud credentials given)",
-            dir.display()
-        );
-    }
     let c = &fleet.credentials;
     let key = ApiKey {
         id: c.api_key_id.clone(),
@@ -128,5 +124,9 @@ async fn local(g: &Selection) -> anyhow::Result<Target> {
         defaults,
         fleet: Some(fleet),
         label: format!("local fleet {}", dir.display()),
+        notice: Some(format!(
+            "local fleet at {} (no cloud credentials given)",
+            dir.display()
+        )),
     })
 }

@@ -55,3 +55,71 @@ async fn runner_flags_before_the_script_path_still_work() {
         assert_eq!(text(&out.stdout), "1\ta\ndry run: no changes\n", "{a:?}");
     }
 }
+
+/// Every stderr line of a run, parsed as JSON (the test fails on the first line that is not).
+#[track_caller]
+fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    text(stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn json_log_format_makes_every_stderr_line_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(
+        local(
+            dir.path(),
+            &["--log-format", "json", "-e", "log.warn('w') error('bad')"],
+        ),
+        None,
+    )
+    .await;
+    assert_exit(&out, 1);
+    let lines = json_lines(&out.stderr);
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{messages:?}");
+    assert!(messages[0].starts_with("local fleet at "), "{messages:?}");
+    assert_eq!(lines[0]["level"], "info");
+    assert_eq!(messages[1], "w");
+    assert!(
+        messages[2].starts_with("(command line):1: bad"),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for code in ["while true do end", "sleep(30)"] {
+        let out = fleetsh(local(dir.path(), &["--timeout", "300ms", "-e", code]), None).await;
+        assert_exit(&out, 5);
+        let err = text(&out.stderr);
+        assert_eq!(err.matches("timed out").count(), 1, "{code}: {err}");
+        assert!(
+            err.contains("fleetsh: timed out after 300ms (--timeout)"),
+            "{err}"
+        );
+        assert!(!err.contains("traceback"), "{code}: {err}");
+
+        let out = fleetsh(
+            local(
+                dir.path(),
+                &["--timeout", "300ms", "--log-format", "json", "-e", code],
+            ),
+            None,
+        )
+        .await;
+        assert_exit(&out, 5);
+        let errors: Vec<_> = json_lines(&out.stderr)
+            .into_iter()
+            .filter(|l| l["level"] == "error")
+            .collect();
+        assert_eq!(errors.len(), 1, "{code}: {errors:?}");
+        assert_eq!(errors[0]["message"], "timed out after 300ms (--timeout)");
+    }
+}
