@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::chores::logger::LogFormat;
-use crate::client::target::Selection;
+use crate::client::target::{Origin, Selection};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +31,28 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line (exiting on errors, as `Parser::parse` does) and notes where
+    /// the API key id came from, so that a refused key's message can name it.
+    pub fn parse_args() -> Cli {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let matches = cmd.get_matches_mut();
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.format(&mut cmd).exit());
+        cli.global.api_key_id_from_env =
+            value_source(&matches, "api_key_id") == Some(ValueSource::EnvVariable);
+        cli
+    }
+}
+
+/// Where a global argument's value came from: the innermost subcommand holds the value given
+/// after it, the top level one given before it or taken from the environment.
+fn value_source(m: &ArgMatches, id: &str) -> Option<ValueSource> {
+    m.subcommand()
+        .and_then(|(_, sub)| value_source(sub, id))
+        .or_else(|| m.value_source(id))
 }
 
 /// Options that select and reach the fleet; accepted before or after the subcommand.
@@ -73,6 +96,10 @@ pub struct GlobalOpts {
     /// Only errors on stderr (cron then mails only failures); no progress bars.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+
+    /// Whether --api-key-id came from VIAM_API_KEY_ID (set by `Cli::parse_args`).
+    #[arg(skip)]
+    pub api_key_id_from_env: bool,
 }
 
 impl GlobalOpts {
@@ -82,6 +109,11 @@ impl GlobalOpts {
             url: self.url.clone(),
             api_key_id: self.api_key_id.clone(),
             api_key: self.api_key.clone(),
+            api_key_origin: if self.api_key_id_from_env {
+                Origin::Environment
+            } else {
+                Origin::Flag
+            },
             profile: self.profile.clone(),
             data: self.data.clone().unwrap_or_else(default_data_dir),
             call_timeout: self.call_timeout,

@@ -1,7 +1,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use fleetsh::cli::{Cli, Command};
 use fleetsh::run::{self, Source};
 
@@ -11,7 +10,7 @@ use fleetsh::run::{self, Source};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.
     let quiet =
         !matches!(cli.command, Some(Command::Serve(_))) && std::env::var_os("RUST_LOG").is_none();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::client::{ApiKey, Client, DEFAULT_URL, connect, connect_with_token};
+use crate::client::{ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
@@ -26,10 +26,31 @@ pub struct Selection {
     pub url: Option<String>,
     pub api_key_id: Option<String>,
     pub api_key: Option<String>,
+    /// Where `api_key_id` came from: `Origin::Flag` or `Origin::Environment`.
+    pub api_key_origin: Origin,
     pub profile: Option<String>,
     /// Data directory of the local fleet, used when no credentials are given.
     pub data: PathBuf,
     pub call_timeout: Duration,
+}
+
+/// Where the key in use came from: named in the REPL banner and when the key is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Flag,
+    Environment,
+    /// A fleetsh profile (`--profile NAME`, FLEETSH_PROFILE) in this config file.
+    Profile(String, PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => write!(f, "the --api-key-id flag"),
+            Origin::Environment => write!(f, "the environment variable VIAM_API_KEY_ID"),
+            Origin::Profile(name, path) => write!(f, "profile {name} in {}", path.display()),
+        }
+    }
 }
 
 /// Bad combinations of flags: a usage error (exit 2), not a connection failure.
@@ -37,37 +58,46 @@ pub struct Selection {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A fleetsh profile by name; a malformed config file or an unknown name is a usage error.
+fn profile(name: &str) -> Result<(Profile, PathBuf), UsageError> {
+    let path = config::path();
+    let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
+    let p = cfg
+        .profile(name, &path)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if p.api_key_id.is_none() || p.api_key.is_none() {
+        return Err(UsageError(format!(
+            "profile {name} in {} has no api_key_id/api_key",
+            path.display()
+        )));
+    }
+    Ok((p.clone(), path))
+}
+
 /// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
 /// embedded local fleet (when no credentials are given at all).
 pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
-    let profile = match &g.profile {
+    let (profile, profile_origin) = match &g.profile {
         Some(name) => {
-            let path = config::path();
-            let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
-            let p = cfg
-                .profile(name, &path)
-                .map_err(|e| UsageError(e.to_string()))?;
-            if p.api_key_id.is_none() || p.api_key.is_none() {
-                return Err(UsageError(format!(
-                    "profile {name} in {} has no api_key_id/api_key",
-                    path.display()
-                ))
-                .into());
-            }
-            p.clone()
+            let (p, path) = profile(name)?;
+            (p, Some(Origin::Profile(name.clone(), path)))
         }
-        None => Profile::default(),
+        None => (Profile::default(), None),
     };
     let key = match (&g.api_key_id, &g.api_key) {
-        (Some(id), Some(key)) => Some(ApiKey {
-            id: id.clone(),
-            key: key.clone(),
-        }),
+        (Some(id), Some(key)) => Some((
+            ApiKey {
+                id: id.clone(),
+                key: key.clone(),
+            },
+            g.api_key_origin.clone(),
+        )),
         (None, None) => profile
             .api_key_id
             .clone()
             .zip(profile.api_key.clone())
-            .map(|(id, key)| ApiKey { id, key }),
+            .map(|(id, key)| ApiKey { id, key })
+            .zip(profile_origin),
         _ => {
             return Err(UsageError(
                 "--api-key-id and --api-key (VIAM_API_KEY_ID, VIAM_API_KEY) go together".into(),
@@ -77,9 +107,16 @@ pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
     };
     let url = g.url.clone().or(profile.url.clone());
     match (key, url) {
-        (Some(key), url) => {
+        (Some((key, origin)), url) => {
             let url = url.as_deref().unwrap_or(DEFAULT_URL);
-            let client = connect(url, Some(key), g.call_timeout).await?;
+            let client = connect(url, Some(key), g.call_timeout)
+                .await
+                .map_err(|e| match e {
+                    ConnectError::KeyRefused { .. } => anyhow::anyhow!(
+                        "{e} (from {origin}); check the key id and the key, or save a working pair with `fleetsh profile add`"
+                    ),
+                    ConnectError::Unreachable(_) => e.into(),
+                })?;
             Ok(Target {
                 client,
                 defaults: Defaults {
@@ -87,7 +124,7 @@ pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
                     location_id: profile.location_id,
                 },
                 fleet: None,
-                label: url.to_string(),
+                label: format!("{url} (key from {origin})"),
                 notice: None,
             })
         }
