@@ -320,8 +320,8 @@ fn prepare(lua: &Lua, timeout: Option<Duration>) -> mlua::Result<()> {
 const RUNNER: &str =
     "local chunk, handler = ... return function(...) return xpcall(chunk, handler, ...) end";
 
-/// The xpcall message handler. A raised value (a call error) carries no position, so it names
-/// the first frame of the script itself (skipping C functions and prelude.lua).
+/// The xpcall message handler: the message starts with the script's own position, and the
+/// traceback shows the script's frames only (see `user_frames`).
 fn handler(lua: &Lua) -> mlua::Result<Function> {
     lua.create_function(|lua, e: mlua::Value| {
         if let mlua::Value::UserData(u) = &e {
@@ -333,21 +333,89 @@ fn handler(lua: &Lua) -> mlua::Result<Function> {
             mlua::Value::String(s) => s.to_string_lossy(),
             other => {
                 let tostring: Function = lua.globals().get("tostring")?;
-                let text: String = tostring.call(other.clone())?;
-                format!("{}{text}", script_position(lua).unwrap_or_default())
+                tostring.call(other.clone())?
             }
         };
-        Ok(mlua::Value::String(lua.traceback(Some(&text), 1)?))
+        // A Rust callback's error carries mlua's traceback already: one traceback is enough.
+        let text = text
+            .split_once("\nstack traceback:")
+            .map_or(text.as_str(), |(m, _)| m);
+        // A raised value (a call error) carries no position, and one raised inside fleetsh's
+        // own Lua names that: either way, name the script's innermost frame instead.
+        let text = match strip_internal_position(text) {
+            Some(rest) => format!("{}{rest}", script_position(lua).unwrap_or_default()),
+            None if !matches!(e, mlua::Value::String(_)) => {
+                format!("{}{text}", script_position(lua).unwrap_or_default())
+            }
+            None => text.to_string(),
+        };
+        let traceback = lua.traceback(Some(&text), 1)?.to_string_lossy();
+        Ok(mlua::Value::String(
+            lua.create_string(user_frames(&traceback))?,
+        ))
     })
 }
 
+/// Chunk names (`short_src`) of fleetsh's own Lua code and mlua's glue: not the user's frames.
+const INTERNAL_SOURCES: &[&str] = &[
+    "prelude.lua",
+    "runner",
+    "chores",
+    "cloud.parallel",
+    "os.exit",
+    "__mlua_async_poll",
+];
+
+fn is_internal(short_src: &str) -> bool {
+    INTERNAL_SOURCES.contains(&short_src)
+}
+
+/// `prelude.lua:12: msg` -> `Some("msg")`; a message without an internal position -> None.
+pub fn strip_internal_position(message: &str) -> Option<&str> {
+    let (src, rest) = message.split_once(':')?;
+    let (line, rest) = rest.split_once(": ")?;
+    (is_internal(src) && line.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
+}
+
+/// A Lua traceback with the frames of fleetsh's own code removed (prelude.lua, the runner's
+/// xpcall, chores, mlua's glue), and with them the C functions they called (`error`, `xpcall`):
+/// what is left is where the user's code was. The message before `stack traceback:` is kept.
+pub fn user_frames(traceback: &str) -> String {
+    let Some((message, frames)) = traceback.split_once("\nstack traceback:") else {
+        return traceback.to_string();
+    };
+    let frames: Vec<&str> = frames.lines().filter(|l| !l.trim().is_empty()).collect();
+    let source = |l: &str| l.trim().split_once(':').map(|(s, _)| s.to_string());
+    let internal = |l: &str| source(l).is_some_and(|s| is_internal(&s));
+    let kept: Vec<&str> = frames
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            if internal(l) {
+                return false;
+            }
+            // A C function belongs to whoever called it: the frame below it.
+            if l.trim().starts_with("[C]:") {
+                return frames.get(i + 1).is_some_and(|next| !internal(next));
+            }
+            true
+        })
+        .map(|(_, l)| *l)
+        .collect();
+    if kept.is_empty() {
+        return message.to_string();
+    }
+    format!("{message}\nstack traceback:\n{}", kept.join("\n"))
+}
+
+/// `file:line: ` of the innermost frame of the script itself (not C, not fleetsh's own Lua).
 fn script_position(lua: &Lua) -> Option<String> {
     (1..64).find_map(|level| {
         lua.inspect_stack(level, |d| {
             let src = d.source();
             let line = d.current_line()?;
             let short = src.short_src?.to_string();
-            (short != "prelude.lua").then(|| format!("{short}:{line}: "))
+            (!is_internal(&short) && short != "[C]").then(|| format!("{short}:{line}: "))
         })?
     })
 }
@@ -412,6 +480,28 @@ async fn execute(lua: &Lua, script: &Script, args: &[String]) -> Ended {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracebacks_keep_the_users_frames_only() {
+        let tb = "t.lua:2: get_robot: NOT_FOUND\nstack traceback:\n\t[C]: in function 'error'\n\
+                  \tprelude.lua:7: in upvalue 'raise'\n\tprelude.lua:338: in field 'get_robot'\n\
+                  \tt.lua:2: in local 'f'\n\tt.lua:4: in main chunk\n\t[C]: in function 'xpcall'\n\
+                  \trunner:1: in function <runner:1>";
+        assert_eq!(
+            user_frames(tb),
+            "t.lua:2: get_robot: NOT_FOUND\nstack traceback:\n\tt.lua:2: in local 'f'\n\tt.lua:4: in main chunk"
+        );
+        // The user's own call of a C function stays.
+        let tb = "x:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\tx:1: in main chunk\n\
+                  \t[C]: in function 'xpcall'\n\trunner:1: in function <runner:1>";
+        assert_eq!(
+            user_frames(tb),
+            "x:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\tx:1: in main chunk"
+        );
+        assert_eq!(strip_internal_position("prelude.lua:12: bad"), Some("bad"));
+        assert_eq!(strip_internal_position("t.lua:12: bad"), None);
+        assert_eq!(strip_internal_position("runner: x"), None);
+    }
 
     #[test]
     fn shebang_keeps_line_numbers() {

@@ -123,3 +123,43 @@ async fn a_timeout_is_said_once() {
         assert_eq!(errors[0]["message"], "timed out after 300ms (--timeout)");
     }
 }
+
+#[tokio::test]
+async fn tracebacks_show_the_users_frames_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.lua");
+    std::fs::write(
+        &path,
+        "local function f()\n  cloud.get_robot('nope')\nend\nf()\n",
+    )
+    .unwrap();
+    let p = path.display().to_string();
+    let parallel = "cloud.parallel({function() error('x') end})";
+    for a in [vec!["run", p.as_str()], vec!["-e", parallel]] {
+        let mut all = vec!["-q"];
+        all.extend(a);
+        let out = fleetsh(local(&dir.path().join("data"), &all), None).await;
+        assert_exit(&out, 1);
+        let err = text(&out.stderr);
+        for internal in [
+            "prelude.lua",
+            "runner",
+            "xpcall",
+            "chores",
+            "__mlua",
+            "stack traceback:\n\nstack",
+        ] {
+            assert!(!err.contains(internal), "{internal:?} in {err}");
+        }
+        assert_eq!(err.matches("stack traceback:").count(), 1, "{err}");
+    }
+    let out = fleetsh(local(&dir.path().join("data"), &["-q", "run", &p]), None).await;
+    let err = text(&out.stderr);
+    assert_eq!(
+        err,
+        format!(
+            "fleetsh: {p}:2: get_robot: NOT_FOUND: robot \"nope\" not found\nstack traceback:\n\
+             \t{p}:2: in local 'f'\n\t{p}:4: in main chunk\n"
+        )
+    );
+}
