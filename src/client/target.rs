@@ -1,7 +1,7 @@
 //! Which fleet a command talks to: flags/env/profile name a remote (URL + API key); with no credentials
 //! the local fleet starts in-process and is reached over a loopback socket like any remote.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::{ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token};
@@ -58,12 +58,11 @@ impl std::fmt::Display for Origin {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// A fleetsh profile by name; a malformed config file or an unknown name is a usage error.
-fn profile(name: &str) -> Result<(Profile, PathBuf), UsageError> {
-    let path = config::path();
-    let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
+/// A fleetsh profile by name out of `cfg` (read from `path`); an unknown name or a profile
+/// without a key is a usage error.
+fn profile(cfg: &Config, path: &Path, name: &str) -> Result<Profile, UsageError> {
     let p = cfg
-        .profile(name, &path)
+        .profile(name, path)
         .map_err(|e| UsageError(e.to_string()))?;
     if p.api_key_id.is_none() || p.api_key.is_none() {
         return Err(UsageError(format!(
@@ -71,17 +70,21 @@ fn profile(name: &str) -> Result<(Profile, PathBuf), UsageError> {
             path.display()
         )));
     }
-    Ok((p.clone(), path))
+    Ok(p.clone())
 }
 
 /// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
-/// embedded local fleet (when no credentials are given at all).
+/// embedded local fleet (when no credentials are given at all). The config file is read by
+/// every run, so a malformed one is a usage error (exit 2) whether or not a profile is named.
 pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
+    // Read even when no profile is named: a malformed file is an error, not silently skipped.
+    let path = config::path();
+    let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
     let (profile, profile_origin) = match &g.profile {
-        Some(name) => {
-            let (p, path) = profile(name)?;
-            (p, Some(Origin::Profile(name.clone(), path)))
-        }
+        Some(name) => (
+            profile(&cfg, &path, name)?,
+            Some(Origin::Profile(name.clone(), path.clone())),
+        ),
         None => (Profile::default(), None),
     };
     let key = match (&g.api_key_id, &g.api_key) {
