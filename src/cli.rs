@@ -147,6 +147,17 @@ pub struct RunnerOpts {
     /// Append one JSON line per mutating call (time, run id, method, target ids, outcome).
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+
+    /// How values the chunk returns are printed on stdout: lua (pretty, as the REPL shows them)
+    /// or json (one document per value, for jq) [default: lua on a terminal, else json].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Lua,
+    Json,
 }
 
 impl RunnerOpts {
@@ -158,6 +169,7 @@ impl RunnerOpts {
             timeout: after.timeout.or(self.timeout),
             log_format: after.log_format.or(self.log_format),
             audit: after.audit.clone().or_else(|| self.audit.clone()),
+            output: after.output.or(self.output),
         }
     }
 }

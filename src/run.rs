@@ -13,9 +13,10 @@ use crate::chores::lock::{self, LockError};
 use crate::chores::logger::{LogFormat, Logger};
 use crate::chores::progress;
 use crate::chores::session::Session;
-use crate::cli::{GlobalOpts, RunnerOpts};
+use crate::cli::{GlobalOpts, OutputFormat, RunnerOpts};
 use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
+use crate::repl::printer::Printer;
 use crate::server::RunningFleet;
 
 use crate::exit;
@@ -175,7 +176,13 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
             let _ = lua.load("io.stdout:flush()").exec();
             match ended {
-                Ended::Returned => 0,
+                Ended::Returned(values) => match print_values(&lua, &values, r.output) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        logger.runner("error", &e);
+                        exit::SCRIPT
+                    }
+                },
                 Ended::Exit(n) => n,
                 Ended::Failed(message) => {
                     logger.runner("error", &message);
@@ -438,7 +445,8 @@ fn set_args(lua: &Lua, script: &Script, args: &[String]) -> mlua::Result<()> {
 
 /// How a script ended.
 enum Ended {
-    Returned,
+    /// It returned these values (none: it returned nothing).
+    Returned(Vec<mlua::Value>),
     /// `os.exit(n)`.
     Exit(u8),
     /// It failed; the message (position, traceback) is ready to log.
@@ -467,14 +475,70 @@ async fn execute(lua: &Lua, script: &Script, args: &[String]) -> Ended {
             .filter_map(|a| lua.create_string(a).ok())
             .map(mlua::Value::String),
     );
-    match runner.call_async::<(bool, mlua::Value)>(args).await {
-        Ok((true, _)) => Ended::Returned,
-        Ok((false, mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
+    let mut results = match runner.call_async::<MultiValue>(args).await {
+        Ok(r) => r.into_iter(),
+        Err(e) => return Ended::Failed(e.to_string()),
+    };
+    match (results.next(), results.next()) {
+        (Some(mlua::Value::Boolean(true)), first) => {
+            Ended::Returned(first.into_iter().chain(results).collect())
+        }
+        (_, Some(mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
             Ended::Exit(u.borrow::<ExitRequest>().map_or(exit::SCRIPT, |x| x.0))
         }
-        Ok((false, msg)) => Ended::Failed(msg.to_string().unwrap_or_else(|_| "error".into())),
-        Err(e) => Ended::Failed(e.to_string()),
+        (_, msg) => Ended::Failed(
+            msg.and_then(|m| m.to_string().ok())
+                .unwrap_or_else(|| "error".into()),
+        ),
     }
+}
+
+/// Prints what the chunk returned (nothing when it returned nothing): lua-style through the
+/// REPL's printer (secrets masked), or one JSON document per value through the `json` helper
+/// (the same encoding as `json.encode`, secrets masked too).
+fn print_values(
+    lua: &Lua,
+    values: &[mlua::Value],
+    format: Option<OutputFormat>,
+) -> Result<(), String> {
+    use std::io::{IsTerminal, Write};
+    if values.is_empty() {
+        return Ok(());
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let text = match format.unwrap_or(if terminal {
+        OutputFormat::Lua
+    } else {
+        OutputFormat::Json
+    }) {
+        OutputFormat::Lua => {
+            let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            Printer::new(color).render_all(values)
+        }
+        OutputFormat::Json => {
+            let encode = lua
+                .globals()
+                .get::<Table>("json")
+                .and_then(|j| j.get::<Function>("encode"))
+                .map_err(|e| format!("cannot print the results as JSON: {e}"))?;
+            let mut docs = Vec::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                let doc: String = encode.call(v.clone()).map_err(|e| {
+                    format!(
+                        "cannot print result {} as JSON ({}); use --output lua",
+                        i + 1,
+                        crate::repl::eval::message(&e)
+                    )
+                })?;
+                docs.push(doc);
+            }
+            docs.join("\n")
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not worth a failure.
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    Ok(())
 }
 
 #[cfg(test)]

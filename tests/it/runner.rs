@@ -163,3 +163,60 @@ async fn tracebacks_show_the_users_frames_only() {
         )
     );
 }
+
+#[tokio::test]
+async fn returned_values_are_printed_as_json_or_lua() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // stdout is a pipe here: JSON by default, one document per value, secrets masked.
+    let out = fleetsh(
+        local(&data, &["-q", "-e", "return cloud.list_locations(), 2"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    let stdout = text(&out.stdout);
+    let docs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "{stdout}");
+    assert_eq!(docs[0][0]["name"], "Main");
+    assert_eq!(docs[0][0]["auth"]["secret"], "****");
+    assert_eq!(docs[1], 2);
+
+    let out = fleetsh(
+        local(
+            &data,
+            &[
+                "-q",
+                "--output",
+                "lua",
+                "-e",
+                "return 1, 'a', nil, {x = true}",
+            ],
+        ),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "1\t\"a\"\tnil\t{ x = true }\n");
+
+    // A script file's results too; nothing at all when it returns nothing.
+    let script = dir.path().join("r.lua");
+    std::fs::write(&script, "print('printed') return ...").unwrap();
+    let s = script.display().to_string();
+    let out = fleetsh(local(&data, &["-q", "run", &s, "a"]), None).await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "printed\n\"a\"\n");
+    let out = fleetsh(local(&data, &["-q", "run", &s]), None).await;
+    assert_eq!(text(&out.stdout), "printed\n");
+
+    let out = fleetsh(local(&data, &["-q", "-e", "return print"]), None).await;
+    assert_exit(&out, 1);
+    assert!(
+        text(&out.stderr).contains("--output lua"),
+        "{}",
+        text(&out.stderr)
+    );
+}
