@@ -7,6 +7,7 @@ pub mod auth;
 pub mod codec;
 pub mod failure;
 pub mod target;
+pub mod viam_cli;
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::{ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token};
+use crate::client::{
+    ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token, viam_cli,
+};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
@@ -41,6 +43,8 @@ pub enum Origin {
     Environment,
     /// A fleetsh profile (`--profile NAME`, FLEETSH_PROFILE) in this config file.
     Profile(String, PathBuf),
+    /// The Viam CLI's login (`viam login api-key`) in this file, of this CLI profile if any.
+    ViamCli(PathBuf, Option<String>),
 }
 
 impl std::fmt::Display for Origin {
@@ -49,6 +53,20 @@ impl std::fmt::Display for Origin {
             Origin::Flag => write!(f, "the --api-key-id flag"),
             Origin::Environment => write!(f, "the environment variable VIAM_API_KEY_ID"),
             Origin::Profile(name, path) => write!(f, "profile {name} in {}", path.display()),
+            Origin::ViamCli(path, None) => write!(f, "the Viam CLI login in {}", path.display()),
+            Origin::ViamCli(path, Some(name)) => {
+                write!(f, "the Viam CLI profile {name} in {}", path.display())
+            }
+        }
+    }
+}
+
+impl Origin {
+    /// What to do when the server refuses a key from here.
+    fn remedy(&self) -> &'static str {
+        match self {
+            Origin::ViamCli(..) => "log in again with `viam login api-key`",
+            _ => "check the key id and the key, or save a working pair with `fleetsh profile add`",
         }
     }
 }
@@ -73,8 +91,8 @@ fn profile(cfg: &Config, path: &Path, name: &str) -> Result<Profile, UsageError>
     Ok(p.clone())
 }
 
-/// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
-/// embedded local fleet (when no credentials are given at all). The config file is read by
+/// Precedence, field by field: flag > environment (both through clap) > `--profile` > the Viam
+/// CLI's API-key login > the embedded local fleet (when no credentials are given at all). The config file is read by
 /// every run, so a malformed one is a usage error (exit 2) whether or not a profile is named.
 pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
     // Read even when no profile is named: a malformed file is an error, not silently skipped.
@@ -108,27 +126,51 @@ pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
             .into());
         }
     };
-    let url = g.url.clone().or(profile.url.clone());
+    let mut url = g.url.clone().or(profile.url.clone());
+    let mut defaults = Defaults {
+        org_id: profile.org_id,
+        location_id: profile.location_id,
+    };
+    let mut notice = None;
+    // After fleetsh's own sources, the Viam CLI's login; only when no URL was named either, so
+    // its key never goes to a server the login is not for.
+    let key = match (key, &url) {
+        (None, None) => match viam_cli::find().map_err(UsageError)? {
+            Some(login) => {
+                let origin = Origin::ViamCli(login.path, login.profile);
+                url = login.url;
+                defaults = Defaults {
+                    org_id: login.org_id,
+                    location_id: login.location_id,
+                };
+                notice = Some(format!(
+                    "using key id {} from {origin} ({})",
+                    login.key.id,
+                    url.as_deref().unwrap_or(DEFAULT_URL)
+                ));
+                Some((login.key, origin))
+            }
+            None => None,
+        },
+        (key, _) => key,
+    };
     match (key, url) {
         (Some((key, origin)), url) => {
             let url = url.as_deref().unwrap_or(DEFAULT_URL);
             let client = connect(url, Some(key), g.call_timeout)
                 .await
                 .map_err(|e| match e {
-                    ConnectError::KeyRefused { .. } => anyhow::anyhow!(
-                        "{e} (from {origin}); check the key id and the key, or save a working pair with `fleetsh profile add`"
-                    ),
+                    ConnectError::KeyRefused { .. } => {
+                        anyhow::anyhow!("{e} (from {origin}); {}", origin.remedy())
+                    }
                     ConnectError::Unreachable(_) => e.into(),
                 })?;
             Ok(Target {
                 client,
-                defaults: Defaults {
-                    org_id: profile.org_id,
-                    location_id: profile.location_id,
-                },
+                defaults,
                 fleet: None,
                 label: format!("{url} (key from {origin})"),
-                notice: None,
+                notice,
             })
         }
         (None, Some(url)) => {
