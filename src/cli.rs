@@ -82,7 +82,13 @@ pub struct GlobalOpts {
     pub api_key: Option<String>,
 
     /// Named profile from the config file.
-    #[arg(long, global = true, env = "FLEETSH_PROFILE", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "FLEETSH_PROFILE",
+        value_name = "NAME",
+        add = clap_complete::ArgValueCompleter::new(profile_names)
+    )]
     pub profile: Option<String>,
 
     /// Deadline of each call.
@@ -295,6 +301,41 @@ impl ServeArgs {
             .map_or_else(crate::server::default_workers, usize::from)
     }
 }
+
+/// The profile names that start with what was typed, for shell completion of `--profile` (a
+/// config file that cannot be read offers none: completion is no place for errors).
+fn profile_names(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    crate::config::Config::load(&crate::config::path())
+        .map(|c| {
+            c.profiles
+                .into_keys()
+                .filter(|name| name.starts_with(typed.as_ref()))
+                .map(clap_complete::CompletionCandidate::new)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `fleetsh completions SHELL`: the shell code that asks fleetsh itself at each Tab
+/// (clap_complete's dynamic completion), so that `--profile` offers the names in the config.
+pub fn write_completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &Bash,
+        clap_complete::Shell::Zsh => &Zsh,
+        clap_complete::Shell::Fish => &Fish,
+        clap_complete::Shell::Elvish => &Elvish,
+        _ => &Powershell,
+    };
+    completer.write_registration(COMPLETE_VAR, "fleetsh", "fleetsh", "fleetsh", out)
+}
+
+/// The environment variable that turns a run of fleetsh into a completion request.
+pub const COMPLETE_VAR: &str = "COMPLETE";
 
 /// The default data directory of the local fleet.
 pub fn default_data_dir() -> PathBuf {

@@ -10,6 +10,11 @@ use fleetsh::run::{self, Source};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A completion request (COMPLETE=SHELL, from the script `fleetsh completions` prints) is
+    // answered and exits here; otherwise this only reads one environment variable.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(fleetsh::cli::COMPLETE_VAR)
+        .complete();
     let cli = Cli::parse_args();
     // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.
     let quiet =
@@ -39,9 +44,8 @@ fn main() -> ExitCode {
             ExitCode::from(fleetsh::chores::types::main(args.output.as_deref()))
         }
         (Some(Command::Completions(args)), None) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut text = Vec::new();
-            clap_complete::generate(args.shell, &mut cmd, "fleetsh", &mut text);
+            let _ = fleetsh::cli::write_completions(args.shell, &mut text);
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &text);
             ExitCode::SUCCESS
