@@ -1,5 +1,6 @@
-//! Which fleet a command talks to: flags/env/profile name a remote (URL + API key); with no credentials
-//! the local fleet starts in-process and is reached over a loopback socket like any remote.
+//! Which fleet a command talks to: flags/env/profile (or else the Viam CLI's login) name a remote
+//! (URL + API key); with no credentials the local fleet starts in-process and is reached over a
+//! loopback socket like any remote.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,8 +93,9 @@ fn profile(cfg: &Config, path: &Path, name: &str) -> Result<Profile, UsageError>
 }
 
 /// Precedence, field by field: flag > environment (both through clap) > `--profile` > the Viam
-/// CLI's API-key login > the embedded local fleet (when no credentials are given at all). The config file is read by
-/// every run, so a malformed one is a usage error (exit 2) whether or not a profile is named.
+/// CLI's API-key login > the embedded local fleet (when no credentials are given at all). The
+/// config file is read by every run, so a malformed one is a usage error (exit 2) whether or
+/// not a profile is named.
 pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
     // Read even when no profile is named: a malformed file is an error, not silently skipped.
     let path = config::path();
@@ -126,58 +128,61 @@ pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
             .into());
         }
     };
-    let mut url = g.url.clone().or(profile.url.clone());
-    let mut defaults = Defaults {
+    let defaults = Defaults {
         org_id: profile.org_id,
         location_id: profile.location_id,
     };
-    let mut notice = None;
-    // After fleetsh's own sources, the Viam CLI's login; only when no URL was named either, so
-    // its key never goes to a server the login is not for.
-    let key = match (key, &url) {
-        (None, None) => match viam_cli::find().map_err(UsageError)? {
-            Some(login) => {
-                let origin = Origin::ViamCli(login.path, login.profile);
-                url = login.url;
-                defaults = Defaults {
-                    org_id: login.org_id,
-                    location_id: login.location_id,
-                };
-                notice = Some(format!(
-                    "using key id {} from {origin} ({})",
-                    login.key.id,
-                    url.as_deref().unwrap_or(DEFAULT_URL)
-                ));
-                Some((login.key, origin))
-            }
-            None => None,
-        },
-        (key, _) => key,
-    };
-    match (key, url) {
-        (Some((key, origin)), url) => {
-            let url = url.as_deref().unwrap_or(DEFAULT_URL);
-            let client = connect(url, Some(key), g.call_timeout)
-                .await
-                .map_err(|e| match e {
-                    ConnectError::KeyRefused { .. } => {
-                        anyhow::anyhow!("{e} (from {origin}); {}", origin.remedy())
-                    }
-                    ConnectError::Unreachable(_) => e.into(),
-                })?;
-            Ok(Target {
-                client,
-                defaults,
-                fleet: None,
-                label: format!("{url} (key from {origin})"),
-                notice,
-            })
-        }
+    match (key, g.url.clone().or(profile.url)) {
+        (Some((key, origin)), url) => remote(g, url, key, origin, defaults, None).await,
         (None, Some(url)) => {
             Err(UsageError(format!("--url {url} needs --api-key-id and --api-key")).into())
         }
-        (None, None) => local(g).await,
+        // After fleetsh's own sources, the Viam CLI's login; only when no URL was named either,
+        // so its key never goes to a server the login is not for.
+        (None, None) => match viam_cli::find().map_err(UsageError)? {
+            Some(login) => {
+                let origin = Origin::ViamCli(login.path, login.profile);
+                let notice = format!(
+                    "using key id {} from {origin} ({})",
+                    login.key.id,
+                    login.url.as_deref().unwrap_or(DEFAULT_URL)
+                );
+                let defaults = Defaults {
+                    org_id: login.org_id,
+                    location_id: login.location_id,
+                };
+                remote(g, login.url, login.key, origin, defaults, Some(notice)).await
+            }
+            None => local(g).await,
+        },
     }
+}
+
+/// Connects to a remote with `key` (which came from `origin`); `url` None is the Viam cloud.
+async fn remote(
+    g: &Selection,
+    url: Option<String>,
+    key: ApiKey,
+    origin: Origin,
+    defaults: Defaults,
+    notice: Option<String>,
+) -> anyhow::Result<Target> {
+    let url = url.as_deref().unwrap_or(DEFAULT_URL);
+    let client = connect(url, Some(key), g.call_timeout)
+        .await
+        .map_err(|e| match e {
+            ConnectError::KeyRefused { .. } => {
+                anyhow::anyhow!("{e} (from {origin}); {}", origin.remedy())
+            }
+            ConnectError::Unreachable(_) => e.into(),
+        })?;
+    Ok(Target {
+        client,
+        defaults,
+        fleet: None,
+        label: format!("{url} (key from {origin})"),
+        notice,
+    })
 }
 
 async fn local(g: &Selection) -> anyhow::Result<Target> {
