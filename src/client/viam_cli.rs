@@ -110,11 +110,13 @@ fn login(cfg: CachedConfig, path: PathBuf, profile: Option<String>) -> Option<Lo
 /// default login. None when there is no API-key login.
 pub fn find() -> Result<Option<Login>, String> {
     let Some(dir) = dir() else { return Ok(None) };
+    let profile = std::env::var("VIAM_CLI_PROFILE_NAME").ok();
+    find_in(&dir, profile.as_deref().filter(|n| !n.is_empty()))
+}
+
+fn find_in(dir: &Path, profile: Option<&str>) -> Result<Option<Login>, String> {
     let default_path = dir.join("cached_cli_config.json");
-    if let Some(name) = std::env::var("VIAM_CLI_PROFILE_NAME")
-        .ok()
-        .filter(|n| !n.is_empty())
-    {
+    if let Some(name) = profile.map(str::to_string) {
         let path = dir.join(format!("{name}_cached_cli_config.json"));
         if let Some(cfg) = read::<CachedConfig>(&path)?
             && let Some(l) = login(cfg, path, Some(name.clone()))
@@ -138,4 +140,51 @@ pub fn find() -> Result<Option<Login>, String> {
         }
     }
     Ok(read::<CachedConfig>(&default_path)?.and_then(|cfg| login(cfg, default_path, None)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, file: &str, json: &str) {
+        std::fs::write(dir.join(file), json).unwrap();
+    }
+
+    #[test]
+    fn the_default_login_a_profile_and_a_key_only_profile() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        assert!(find_in(dir, None).unwrap().is_none(), "no login at all");
+        write(
+            dir,
+            "cached_cli_config.json",
+            r#"{"base_url":"https://app.viam.com:443","auth":{"key_id":"k0","key_crypto":"s0"},"default_org":"o0","default_location":""}"#,
+        );
+        let l = find_in(dir, None).unwrap().unwrap();
+        assert_eq!((l.key.id.as_str(), l.org_id.as_deref()), ("k0", Some("o0")));
+        assert_eq!(l.url.as_deref(), Some("https://app.viam.com:443"));
+        assert_eq!(l.location_id, None);
+
+        write(
+            dir,
+            "lab_cached_cli_config.json",
+            r#"{"base_url":"","auth":{"key_id":"k1","key_crypto":"s1"}}"#,
+        );
+        let l = find_in(dir, Some("lab")).unwrap().unwrap();
+        assert_eq!((l.key.id.as_str(), l.url), ("k1", None));
+        assert_eq!(l.profile.as_deref(), Some("lab"));
+
+        // Added with `viam profiles add`, never logged in: the key from cli_profiles.json.
+        write(
+            dir,
+            "cli_profiles.json",
+            r#"{"ci":{"Name":"ci","APIKey":{"key_id":"k2","key_crypto":"s2"}}}"#,
+        );
+        let l = find_in(dir, Some("ci")).unwrap().unwrap();
+        assert_eq!(l.key.id, "k2");
+        assert!(l.path.ends_with("cli_profiles.json"));
+        // A profile that is nowhere falls back to the default login, as the CLI does.
+        assert_eq!(find_in(dir, Some("gone")).unwrap().unwrap().key.id, "k0");
+        assert!(!format!("{l:?}").contains("s2"), "Debug hides the key");
+    }
 }
