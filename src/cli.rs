@@ -130,7 +130,7 @@ impl GlobalOpts {
 /// How a script runs unattended (`run`, `-e`, stdin). Not global: `profile`, `serve` and the
 /// others do not list them, and after `run`'s script path every word is the script's. They go
 /// before the subcommand (`fleetsh --dry-run run x.lua`) or after it (`fleetsh run --dry-run x.lua`).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Args)]
 #[command(next_help_heading = "Runner options")]
 pub struct RunnerOpts {
     /// Send reads; plan writes instead of sending them and print the plan at the end

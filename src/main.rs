@@ -1,7 +1,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use fleetsh::cli::{Cli, Command};
+use fleetsh::cli::{Cli, Command, RunnerOpts};
 use fleetsh::run::{self, Source};
 
 // glibc malloc returned freed memory to the kernel and faulted it back in on every burst of
@@ -21,6 +21,13 @@ fn main() -> ExitCode {
         !matches!(cli.command, Some(Command::Serve(_))) && std::env::var_os("RUST_LOG").is_none();
     let level = cli.global.log_level.as_deref().or(quiet.then_some("warn"));
     fleetsh::logging::init(level);
+    // Before another subcommand they would be silently ignored.
+    if !matches!(cli.command, None | Some(Command::Run(_))) && cli.runner != RunnerOpts::default() {
+        eprintln!(
+            "fleetsh: --dry-run, --lock, --timeout, --log-format, --audit and --output apply to `run`, -e and stdin scripts only"
+        );
+        return ExitCode::from(fleetsh::exit::USAGE);
+    }
     match (&cli.command, &cli.exec) {
         (Some(_), Some(_)) => {
             eprintln!("fleetsh: -e cannot be combined with a subcommand");

@@ -233,7 +233,14 @@ async fn profile_help_lists_its_own_flags_only() {
     for f in runner_flags {
         assert!(help.contains(f), "{f} missing in run --help:\n{help}");
     }
-    // Nor does it take them.
+    // Nor does it take them, after it or before it.
     let out = fleetsh_env(args(&["profile", "list", "--dry-run"]), None, &[]).await;
     assert_exit(&out, 2);
+    let out = fleetsh_env(args(&["--dry-run", "profile", "list"]), None, &[]).await;
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("apply to `run`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
