@@ -16,6 +16,10 @@ function M.args(usage, defaults)
   local o = {}
   for k, v in pairs(defaults) do o[k] = type(v) == "table" and {} or v end
   for i = 1, #arg do
+    if arg[i]:match("^%-%-") then
+      M.usage(arg[i] .. " is a fleetsh option: put it before the script's path (fleetsh run " .. arg[i] ..
+        " SCRIPT ...)")
+    end
     local k, v = arg[i]:match("^([%w_]+)=(.*)$")
     local d = k and defaults[k]
     if d == nil then M.usage("unknown argument: " .. arg[i]) end

@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::chores::logger::LogFormat;
+use crate::client::target::{Origin, Selection};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +16,7 @@ use crate::chores::logger::LogFormat;
     version,
     about = "Script a Viam robot fleet in Lua",
     propagate_version = true,
-    after_help = crate::run::EXIT_CODES_HELP
+    after_help = crate::exit::CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -29,6 +31,28 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line (exiting on errors, as `Parser::parse` does) and notes where
+    /// the API key id came from, so that a refused key's message can name it.
+    pub fn parse_args() -> Cli {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let matches = cmd.get_matches_mut();
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.format(&mut cmd).exit());
+        cli.global.api_key_id_from_env =
+            value_source(&matches, "api_key_id") == Some(ValueSource::EnvVariable);
+        cli
+    }
+}
+
+/// Where a global argument's value came from: the innermost subcommand holds the value given
+/// after it, the top level one given before it or taken from the environment.
+fn value_source(m: &ArgMatches, id: &str) -> Option<ValueSource> {
+    m.subcommand()
+        .and_then(|(_, sub)| value_source(sub, id))
+        .or_else(|| m.value_source(id))
 }
 
 /// Options that select and reach the fleet; accepted before or after the subcommand.
@@ -58,7 +82,13 @@ pub struct GlobalOpts {
     pub api_key: Option<String>,
 
     /// Named profile from the config file.
-    #[arg(long, global = true, env = "FLEETSH_PROFILE", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "FLEETSH_PROFILE",
+        value_name = "NAME",
+        add = clap_complete::ArgValueCompleter::new(profile_names)
+    )]
     pub profile: Option<String>,
 
     /// Deadline of each call.
@@ -72,31 +102,82 @@ pub struct GlobalOpts {
     /// Only errors on stderr (cron then mails only failures); no progress bars.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+
+    /// Whether --api-key-id came from VIAM_API_KEY_ID (set by `Cli::parse_args`).
+    #[arg(skip)]
+    pub api_key_id_from_env: bool,
 }
 
-/// How a script runs unattended (`run`, `-e`, stdin).
-#[derive(Debug, Clone, Args)]
+impl GlobalOpts {
+    /// The fleet these options select, for `client::target::resolve`.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            url: self.url.clone(),
+            api_key_id: self.api_key_id.clone(),
+            api_key: self.api_key.clone(),
+            api_key_origin: if self.api_key_id_from_env {
+                Origin::Environment
+            } else {
+                Origin::Flag
+            },
+            profile: self.profile.clone(),
+            data: self.data.clone().unwrap_or_else(default_data_dir),
+            call_timeout: self.call_timeout,
+        }
+    }
+}
+
+/// How a script runs unattended (`run`, `-e`, stdin). Not global: `profile`, `serve` and the
+/// others do not list them, and after `run`'s script path every word is the script's. They go
+/// before the subcommand (`fleetsh --dry-run run x.lua`) or after it (`fleetsh run --dry-run x.lua`).
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+#[command(next_help_heading = "Runner options")]
 pub struct RunnerOpts {
     /// Send reads; plan writes instead of sending them and print the plan at the end
     /// (exit 0 when the plan is empty, 7 when it has changes).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub dry_run: bool,
 
     /// Hold this lock file for the whole run; when another run holds it, exit 4 at once.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
 
     /// Stop the script after this long (e.g. 90s, 10m); in-flight calls are cancelled (exit 5).
-    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
-    /// Format of log lines on stderr (json: time, level, script, run_id, message).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Format of log lines on stderr (json: time, level, script, run_id, message) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 
     /// Append one JSON line per mutating call (time, run id, method, target ids, outcome).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+
+    /// How values the chunk returns are printed on stdout: lua (pretty, as the REPL shows them)
+    /// or json (one document per value, for jq) [default: lua on a terminal, else json].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Lua,
+    Json,
+}
+
+impl RunnerOpts {
+    /// These options with `after`'s (given after the subcommand) taking precedence.
+    pub fn then(&self, after: &RunnerOpts) -> RunnerOpts {
+        RunnerOpts {
+            dry_run: self.dry_run || after.dry_run,
+            lock: after.lock.clone().or_else(|| self.lock.clone()),
+            timeout: after.timeout.or(self.timeout),
+            log_format: after.log_format.or(self.log_format),
+            audit: after.audit.clone().or_else(|| self.audit.clone()),
+            output: after.output.or(self.output),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,17 +241,31 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The script file, or `-` for stdin.
-    #[arg(value_name = "FILE")]
-    pub script: String,
-
-    /// Arguments for the script.
+    /// The script file (`-` for stdin), then its arguments. Every word after the script path is
+    /// the script's, even one that looks like a fleetsh flag.
     #[arg(
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "ARGS"
+        value_names = ["FILE", "ARGS"]
     )]
-    pub args: Vec<String>,
+    pub argv: Vec<String>,
+
+    #[command(flatten)]
+    pub runner: RunnerOpts,
+}
+
+impl RunArgs {
+    /// The script path (`-` for stdin).
+    pub fn script(&self) -> &str {
+        &self.argv[0]
+    }
+
+    /// The script's own arguments.
+    pub fn args(&self) -> &[String] {
+        &self.argv[1..]
+    }
 }
 
 #[derive(Debug, Args)]
@@ -207,9 +302,56 @@ impl ServeArgs {
     }
 }
 
+/// The profile names that start with what was typed, for shell completion of `--profile` (a
+/// config file that cannot be read offers none: completion is no place for errors).
+fn profile_names(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    crate::config::Config::load(&crate::config::path())
+        .map(|c| {
+            c.profiles
+                .into_keys()
+                .filter(|name| name.starts_with(typed.as_ref()))
+                .map(clap_complete::CompletionCandidate::new)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `fleetsh completions SHELL`: the shell code that asks fleetsh itself at each Tab
+/// (clap_complete's dynamic completion), so that `--profile` offers the names in the config.
+pub fn write_completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &Bash,
+        clap_complete::Shell::Zsh => &Zsh,
+        clap_complete::Shell::Fish => &Fish,
+        clap_complete::Shell::Elvish => &Elvish,
+        _ => &Powershell,
+    };
+    completer.write_registration(COMPLETE_VAR, "fleetsh", "fleetsh", "fleetsh", out)
+}
+
+/// The environment variable that turns a run of fleetsh into a completion request.
+pub const COMPLETE_VAR: &str = "COMPLETE";
+
 /// The default data directory of the local fleet.
 pub fn default_data_dir() -> PathBuf {
     dirs::data_local_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("fleetsh")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -117,7 +117,7 @@ pub fn command(g: &GlobalOpts, cmd: &ProfileCommand) -> u8 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("fleetsh profile: {e:#}");
-            crate::run::EXIT_USAGE
+            crate::exit::USAGE
         }
     }
 }

@@ -3,6 +3,7 @@ pub mod chores;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod exit;
 pub mod logging;
 pub mod lua;
 pub mod private_file;

@@ -1,8 +1,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-use fleetsh::cli::{Cli, Command};
+use fleetsh::cli::{Cli, Command, RunnerOpts};
 use fleetsh::run::{self, Source};
 
 // glibc malloc returned freed memory to the kernel and faulted it back in on every burst of
@@ -11,16 +10,28 @@ use fleetsh::run::{self, Source};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A completion request (COMPLETE=SHELL, from the script `fleetsh completions` prints) is
+    // answered and exits here; otherwise this only reads one environment variable.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(fleetsh::cli::COMPLETE_VAR)
+        .complete();
+    let cli = Cli::parse_args();
     // Scripts own stdout/stderr: the in-process fleet's request lines stay quiet unless asked for.
     let quiet =
         !matches!(cli.command, Some(Command::Serve(_))) && std::env::var_os("RUST_LOG").is_none();
     let level = cli.global.log_level.as_deref().or(quiet.then_some("warn"));
     fleetsh::logging::init(level);
+    // Before another subcommand they would be silently ignored.
+    if !matches!(cli.command, None | Some(Command::Run(_))) && cli.runner != RunnerOpts::default() {
+        eprintln!(
+            "fleetsh: --dry-run, --lock, --timeout, --log-format, --audit and --output apply to `run`, -e and stdin scripts only"
+        );
+        return ExitCode::from(fleetsh::exit::USAGE);
+    }
     match (&cli.command, &cli.exec) {
         (Some(_), Some(_)) => {
             eprintln!("fleetsh: -e cannot be combined with a subcommand");
-            ExitCode::from(run::EXIT_USAGE)
+            ExitCode::from(fleetsh::exit::USAGE)
         }
         (Some(Command::Serve(args)), None) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -40,9 +51,8 @@ fn main() -> ExitCode {
             ExitCode::from(fleetsh::chores::types::main(args.output.as_deref()))
         }
         (Some(Command::Completions(args)), None) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut text = Vec::new();
-            clap_complete::generate(args.shell, &mut cmd, "fleetsh", &mut text);
+            let _ = fleetsh::cli::write_completions(args.shell, &mut text);
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &text);
             ExitCode::SUCCESS
@@ -51,16 +61,16 @@ fn main() -> ExitCode {
             ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
         }
         (Some(Command::Run(args)), None) => {
-            let source = if args.script == "-" {
+            let source = if args.script() == "-" {
                 Source::Stdin
             } else {
-                Source::File(args.script.clone().into())
+                Source::File(args.script().into())
             };
             ExitCode::from(run::main(
                 &cli.global,
-                &cli.runner,
+                &cli.runner.then(&args.runner),
                 source,
-                args.args.clone(),
+                args.args().to_vec(),
             ))
         }
         (None, Some(chunk)) => ExitCode::from(run::main(

@@ -10,33 +10,17 @@ use std::time::{Duration, Instant};
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, UserData, VmState};
 
 use crate::chores::lock::{self, LockError};
-use crate::chores::logger::Logger;
+use crate::chores::logger::{LogFormat, Logger};
 use crate::chores::progress;
 use crate::chores::session::Session;
-use crate::cli::{GlobalOpts, RunnerOpts};
+use crate::cli::{GlobalOpts, OutputFormat, RunnerOpts};
 use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
+use crate::repl::printer::Printer;
 use crate::server::RunningFleet;
 
-pub const EXIT_SCRIPT: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_CONNECT: u8 = 3;
-pub const EXIT_LOCKED: u8 = 4;
-pub const EXIT_TIMEOUT: u8 = 5;
-pub const EXIT_PARTIAL: u8 = 6;
-pub const EXIT_PLANNED: u8 = 7;
-
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes of run / -e / stdin scripts:
-  0  success (with --dry-run: the plan is empty)
-  1  script error (message with file:line and a traceback on stderr)
-  2  usage error (bad flags or arguments)
-  3  cannot connect or authenticate
-  4  --lock is held by another run (one line names the holder)
-  5  --timeout expired (in-flight calls were cancelled)
-  6  partial failure, signalled by the script: os.exit(6)
-  7  --dry-run and the plan has changes
-os.exit(n) exits with n after the run's cleanup (plan, audit, lock, local fleet).";
+use crate::exit;
+/// src/repl/start.rs still names it from here.
 
 pub enum Source {
     Chunk(String),
@@ -117,7 +101,7 @@ pub fn on_lua_thread(f: impl std::future::Future<Output = u8>) -> u8 {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("fleetsh: cannot start the runtime: {e}");
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
     }
 }
@@ -133,12 +117,13 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Source::File(p) => p.display().to_string(),
     };
     let logger = Rc::new(Logger {
-        format: r.log_format,
+        format: r.log_format.unwrap_or_default(),
         quiet: g.quiet,
         script: label,
         run_id: run_id(),
     });
-    if g.quiet {
+    // Bars are not log lines: none in cron (quiet) or where every stderr line is JSON.
+    if g.quiet || logger.format == LogFormat::Json {
         progress::suppress();
     }
     // Taken before anything else (even connecting), held until the process ends.
@@ -147,18 +132,18 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Some(Ok(l)) => Some(l),
         Some(Err(LockError::Held(who))) => {
             logger.runner("error", &who);
-            return EXIT_LOCKED;
+            return exit::LOCKED;
         }
         Some(Err(LockError::Io(e))) => {
             logger.runner("error", &e);
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     let mut script = match load(source) {
         Ok(s) => s,
         Err(e) => {
             logger.runner("error", &e);
-            return EXIT_SCRIPT;
+            return exit::SCRIPT;
         }
     };
     strip_shebang(&mut script.code);
@@ -166,7 +151,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Ok(s) => Rc::new(s),
         Err(e) => {
             logger.runner("error", &e);
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     let Connected { lua, fleet, .. } = match connect(g, &logger, session.clone()).await {
@@ -175,40 +160,54 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
     };
     let mut code = match prepare(&lua, r.timeout) {
         Ok(()) => {
-            let code = match r.timeout {
-                None => execute(&lua, &script, &args, &logger).await,
+            let ended = match r.timeout {
+                None => execute(&lua, &script, &args).await,
                 Some(limit) => {
                     let started = Instant::now();
-                    match tokio::time::timeout(limit, execute(&lua, &script, &args, &logger)).await
-                    {
-                        // A CPU-bound script is stopped by the instruction hook instead.
-                        Ok(c) if started.elapsed() < limit => c,
-                        _ => {
-                            let limit = humantime::format_duration(limit);
-                            logger.runner("error", &format!("timed out after {limit} (--timeout)"));
-                            EXIT_TIMEOUT
-                        }
+                    match tokio::time::timeout(limit, execute(&lua, &script, &args)).await {
+                        Ok(ended) if started.elapsed() < limit => ended,
+                        // Past the deadline the outcome is the timeout, said once: the
+                        // instruction hook stops a CPU-bound script with an error of its own.
+                        _ => Ended::TimedOut(limit),
                     }
                 }
             };
             // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
             let _ = lua.load("io.stdout:flush()").exec();
-            code
+            match ended {
+                Ended::Returned(values) => match print_values(&lua, &values, r.output) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        logger.runner("error", &e);
+                        exit::SCRIPT
+                    }
+                },
+                Ended::Exit(n) => n,
+                Ended::Failed(message) => {
+                    logger.runner("error", &message);
+                    exit::SCRIPT
+                }
+                Ended::TimedOut(limit) => {
+                    let limit = humantime::format_duration(limit);
+                    logger.runner("error", &format!("timed out after {limit} (--timeout)"));
+                    exit::TIMEOUT
+                }
+            }
         }
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
-            EXIT_SCRIPT
+            exit::SCRIPT
         }
     };
     drop(lua);
-    if r.dry_run && code != EXIT_TIMEOUT {
+    if r.dry_run && code != exit::TIMEOUT {
         session.print_plan();
         if code == 0 && session.planned_changes() > 0 {
-            code = EXIT_PLANNED;
+            code = exit::PLANNED;
         }
     }
     if session.audit_failed.get() && code == 0 {
-        code = EXIT_SCRIPT;
+        code = exit::SCRIPT;
     }
     stop_fleet(fleet, &logger).await;
     code
@@ -235,17 +234,23 @@ pub async fn connect(
     logger: &Rc<Logger>,
     session: Rc<Session>,
 ) -> Result<Connected, u8> {
-    let target = match resolve(g).await {
+    let target = match resolve(&g.selection()).await {
         Ok(t) => t,
         Err(e) if e.is::<UsageError>() => {
             logger.runner("error", &e.to_string());
-            return Err(EXIT_USAGE);
+            return Err(exit::USAGE);
         }
         Err(e) => {
             logger.runner("error", &format!("{e:#}"));
-            return Err(EXIT_CONNECT);
+            return Err(exit::CONNECT);
         }
     };
+    // Through the logger, so it is a JSON line under --log-format json.
+    if let Some(notice) = &target.notice
+        && !g.quiet
+    {
+        logger.runner("info", notice);
+    }
     let cloud = Rc::new(Cloud {
         client: target.client,
         defaults: target.defaults,
@@ -263,7 +268,7 @@ pub async fn connect(
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
             stop_fleet(target.fleet, logger).await;
-            Err(EXIT_SCRIPT)
+            Err(exit::SCRIPT)
         }
     }
 }
@@ -325,8 +330,8 @@ fn prepare(lua: &Lua, timeout: Option<Duration>) -> mlua::Result<()> {
 const RUNNER: &str =
     "local chunk, handler = ... return function(...) return xpcall(chunk, handler, ...) end";
 
-/// The xpcall message handler. A raised value (a call error) carries no position, so it names
-/// the first frame of the script itself (skipping C functions and prelude.lua).
+/// The xpcall message handler: the message starts with the script's own position, and the
+/// traceback shows the script's frames only (see `user_frames`).
 fn handler(lua: &Lua) -> mlua::Result<Function> {
     lua.create_function(|lua, e: mlua::Value| {
         if let mlua::Value::UserData(u) = &e {
@@ -338,21 +343,89 @@ fn handler(lua: &Lua) -> mlua::Result<Function> {
             mlua::Value::String(s) => s.to_string_lossy(),
             other => {
                 let tostring: Function = lua.globals().get("tostring")?;
-                let text: String = tostring.call(other.clone())?;
-                format!("{}{text}", script_position(lua).unwrap_or_default())
+                tostring.call(other.clone())?
             }
         };
-        Ok(mlua::Value::String(lua.traceback(Some(&text), 1)?))
+        // A Rust callback's error carries mlua's traceback already: one traceback is enough.
+        let text = text
+            .split_once("\nstack traceback:")
+            .map_or(text.as_str(), |(m, _)| m);
+        // A raised value (a call error) carries no position, and one raised inside fleetsh's
+        // own Lua names that: either way, name the script's innermost frame instead.
+        let text = match strip_internal_position(text) {
+            Some(rest) => format!("{}{rest}", script_position(lua).unwrap_or_default()),
+            None if !matches!(e, mlua::Value::String(_)) => {
+                format!("{}{text}", script_position(lua).unwrap_or_default())
+            }
+            None => text.to_string(),
+        };
+        let traceback = lua.traceback(Some(&text), 1)?.to_string_lossy();
+        Ok(mlua::Value::String(
+            lua.create_string(user_frames(&traceback))?,
+        ))
     })
 }
 
+/// Chunk names (`short_src`) of fleetsh's own Lua code and mlua's glue: not the user's frames.
+const INTERNAL_SOURCES: &[&str] = &[
+    "prelude.lua",
+    "runner",
+    "chores",
+    "cloud.parallel",
+    "os.exit",
+    "__mlua_async_poll",
+];
+
+fn is_internal(short_src: &str) -> bool {
+    INTERNAL_SOURCES.contains(&short_src)
+}
+
+/// `prelude.lua:12: msg` -> `Some("msg")`; a message without an internal position -> None.
+pub fn strip_internal_position(message: &str) -> Option<&str> {
+    let (src, rest) = message.split_once(':')?;
+    let (line, rest) = rest.split_once(": ")?;
+    (is_internal(src) && line.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
+}
+
+/// A Lua traceback with the frames of fleetsh's own code removed (prelude.lua, the runner's
+/// xpcall, chores, mlua's glue), and with them the C functions they called (`error`, `xpcall`):
+/// what is left is where the user's code was. The message before `stack traceback:` is kept.
+pub fn user_frames(traceback: &str) -> String {
+    let Some((message, frames)) = traceback.split_once("\nstack traceback:") else {
+        return traceback.to_string();
+    };
+    let frames: Vec<&str> = frames.lines().filter(|l| !l.trim().is_empty()).collect();
+    let source = |l: &str| l.trim().split_once(':').map(|(s, _)| s.to_string());
+    let internal = |l: &str| source(l).is_some_and(|s| is_internal(&s));
+    let kept: Vec<&str> = frames
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            if internal(l) {
+                return false;
+            }
+            // A C function belongs to whoever called it: the frame below it.
+            if l.trim().starts_with("[C]:") {
+                return frames.get(i + 1).is_some_and(|next| !internal(next));
+            }
+            true
+        })
+        .map(|(_, l)| *l)
+        .collect();
+    if kept.is_empty() {
+        return message.to_string();
+    }
+    format!("{message}\nstack traceback:\n{}", kept.join("\n"))
+}
+
+/// `file:line: ` of the innermost frame of the script itself (not C, not fleetsh's own Lua).
 fn script_position(lua: &Lua) -> Option<String> {
     (1..64).find_map(|level| {
         lua.inspect_stack(level, |d| {
             let src = d.source();
             let line = d.current_line()?;
             let short = src.short_src?.to_string();
-            (short != "prelude.lua").then(|| format!("{short}:{line}: "))
+            (!is_internal(&short) && short != "[C]").then(|| format!("{short}:{line}: "))
         })?
     })
 }
@@ -373,7 +446,19 @@ fn set_args(lua: &Lua, script: &Script, args: &[String]) -> mlua::Result<()> {
     Ok(())
 }
 
-async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -> u8 {
+/// How a script ended.
+enum Ended {
+    /// It returned these values (none: it returned nothing).
+    Returned(Vec<mlua::Value>),
+    /// `os.exit(n)`.
+    Exit(u8),
+    /// It failed; the message (position, traceback) is ready to log.
+    Failed(String),
+    /// `--timeout` expired.
+    TimedOut(Duration),
+}
+
+async fn execute(lua: &Lua, script: &Script, args: &[String]) -> Ended {
     let prepared = (|| -> mlua::Result<Function> {
         set_args(lua, script, args)?;
         let chunk = lua
@@ -386,36 +471,104 @@ async fn execute(lua: &Lua, script: &Script, args: &[String], logger: &Logger) -
     })();
     let runner = match prepared {
         Ok(f) => f,
-        Err(e) => {
-            logger.runner("error", &e.to_string());
-            return EXIT_SCRIPT;
-        }
+        Err(e) => return Ended::Failed(e.to_string()),
     };
     let args = MultiValue::from_iter(
         args.iter()
             .filter_map(|a| lua.create_string(a).ok())
             .map(mlua::Value::String),
     );
-    match runner.call_async::<(bool, mlua::Value)>(args).await {
-        Ok((true, _)) => 0,
-        Ok((false, mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
-            u.borrow::<ExitRequest>().map_or(EXIT_SCRIPT, |x| x.0)
+    let mut results = match runner.call_async::<MultiValue>(args).await {
+        Ok(r) => r.into_iter(),
+        Err(e) => return Ended::Failed(e.to_string()),
+    };
+    match (results.next(), results.next()) {
+        (Some(mlua::Value::Boolean(true)), first) => {
+            Ended::Returned(first.into_iter().chain(results).collect())
         }
-        Ok((false, msg)) => {
-            let text = msg.to_string().unwrap_or_else(|_| "error".into());
-            logger.runner("error", &text);
-            EXIT_SCRIPT
+        (_, Some(mlua::Value::UserData(u))) if u.is::<ExitRequest>() => {
+            Ended::Exit(u.borrow::<ExitRequest>().map_or(exit::SCRIPT, |x| x.0))
         }
-        Err(e) => {
-            logger.runner("error", &e.to_string());
-            EXIT_SCRIPT
-        }
+        (_, msg) => Ended::Failed(
+            msg.and_then(|m| m.to_string().ok())
+                .unwrap_or_else(|| "error".into()),
+        ),
     }
+}
+
+/// Prints what the chunk returned (nothing when it returned nothing): lua-style through the
+/// REPL's printer (secrets masked), or one JSON document per value through the `json` helper
+/// (the same encoding as `json.encode`, secrets masked too).
+fn print_values(
+    lua: &Lua,
+    values: &[mlua::Value],
+    format: Option<OutputFormat>,
+) -> Result<(), String> {
+    use std::io::{IsTerminal, Write};
+    if values.is_empty() {
+        return Ok(());
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let text = match format.unwrap_or(if terminal {
+        OutputFormat::Lua
+    } else {
+        OutputFormat::Json
+    }) {
+        OutputFormat::Lua => {
+            let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            Printer::new(color).render_all(values)
+        }
+        OutputFormat::Json => {
+            let encode = lua
+                .globals()
+                .get::<Table>("json")
+                .and_then(|j| j.get::<Function>("encode"))
+                .map_err(|e| format!("cannot print the results as JSON: {e}"))?;
+            let mut docs = Vec::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                let doc: String = encode.call(v.clone()).map_err(|e| {
+                    format!(
+                        "cannot print result {} as JSON ({}); use --output lua",
+                        i + 1,
+                        crate::repl::eval::message(&e)
+                    )
+                })?;
+                docs.push(doc);
+            }
+            docs.join("\n")
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not worth a failure.
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracebacks_keep_the_users_frames_only() {
+        let tb = "t.lua:2: get_robot: NOT_FOUND\nstack traceback:\n\t[C]: in function 'error'\n\
+                  \tprelude.lua:7: in upvalue 'raise'\n\tprelude.lua:338: in field 'get_robot'\n\
+                  \tt.lua:2: in local 'f'\n\tt.lua:4: in main chunk\n\t[C]: in function 'xpcall'\n\
+                  \trunner:1: in function <runner:1>";
+        assert_eq!(
+            user_frames(tb),
+            "t.lua:2: get_robot: NOT_FOUND\nstack traceback:\n\tt.lua:2: in local 'f'\n\tt.lua:4: in main chunk"
+        );
+        // The user's own call of a C function stays.
+        let tb = "x:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\tx:1: in main chunk\n\
+                  \t[C]: in function 'xpcall'\n\trunner:1: in function <runner:1>";
+        assert_eq!(
+            user_frames(tb),
+            "x:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\tx:1: in main chunk"
+        );
+        assert_eq!(strip_internal_position("prelude.lua:12: bad"), Some("bad"));
+        assert_eq!(strip_internal_position("t.lua:12: bad"), None);
+        assert_eq!(strip_internal_position("runner: x"), None);
+    }
 
     #[test]
     fn shebang_keeps_line_numbers() {

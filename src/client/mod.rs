@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod codec;
+pub mod failure;
 pub mod target;
+pub mod viam_cli;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use tonic::{Code, Request, Status, Streaming};
 pub use auth::ApiKey;
 use codec::DynCodec;
 pub use codec::Reply;
+pub use failure::ConnectError;
 
 use crate::proto::POOL;
 
@@ -73,27 +76,31 @@ pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(ep)
 }
 
-async fn channel(url: &str) -> anyhow::Result<Channel> {
-    endpoint(url)?
-        .connect()
+async fn channel(url: &str) -> Result<Channel, ConnectError> {
+    let ep = endpoint(url).map_err(|e| ConnectError::Unreachable(format!("{e:#}")))?;
+    ep.connect()
         .await
-        .with_context(|| format!("cannot connect to {url}"))
+        .map_err(|e| failure::unreachable(url, &e))
 }
 
 /// Connects and, when a key is given, exchanges it for a token right away so that bad
 /// credentials fail before any script runs.
-pub async fn connect(url: &str, key: Option<ApiKey>, timeout: Duration) -> anyhow::Result<Client> {
+pub async fn connect(
+    url: &str,
+    key: Option<ApiKey>,
+    timeout: Duration,
+) -> Result<Client, ConnectError> {
     let client = Client {
         channel: channel(url).await?,
         key,
         token: Mutex::new(None),
         timeout,
     };
-    if client.key.is_some() {
+    if let Some(key) = &client.key {
         client
             .authenticate()
             .await
-            .with_context(|| format!("cannot authenticate to {url}"))?;
+            .map_err(|s| failure::authentication(url, &key.id, &s))?;
     }
     Ok(client)
 }
@@ -105,7 +112,7 @@ pub async fn connect_with_token(
     key: ApiKey,
     token: String,
     timeout: Duration,
-) -> anyhow::Result<Client> {
+) -> Result<Client, ConnectError> {
     Ok(Client {
         channel: channel(url).await?,
         key: Some(key),

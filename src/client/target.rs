@@ -1,8 +1,13 @@
-//! Which fleet a command talks to: flags/env/profile name a remote (URL + API key); with no credentials
-//! the local fleet starts in-process and is reached over a loopback socket like any remote.
+//! Which fleet a command talks to: flags/env/profile (or else the Viam CLI's login) name a remote
+//! (URL + API key); with no credentials the local fleet starts in-process and is reached over a
+//! loopback socket like any remote.
 
-use crate::cli::{GlobalOpts, default_data_dir};
-use crate::client::{ApiKey, Client, DEFAULT_URL, connect, connect_with_token};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::{
+    ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token, viam_cli,
+};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
@@ -14,6 +19,57 @@ pub struct Target {
     pub fleet: Option<RunningFleet>,
     /// Where calls go, for people: `local fleet DIR` or the remote URL.
     pub label: String,
+    /// A line for stderr when the choice was implicit (the local fleet; a login found on disk).
+    pub notice: Option<String>,
+}
+
+/// What the user asked for (from flags and the environment), without the rest of the CLI.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub url: Option<String>,
+    pub api_key_id: Option<String>,
+    pub api_key: Option<String>,
+    /// Where `api_key_id` came from: `Origin::Flag` or `Origin::Environment`.
+    pub api_key_origin: Origin,
+    pub profile: Option<String>,
+    /// Data directory of the local fleet, used when no credentials are given.
+    pub data: PathBuf,
+    pub call_timeout: Duration,
+}
+
+/// Where the key in use came from: named in the REPL banner and when the key is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Flag,
+    Environment,
+    /// A fleetsh profile (`--profile NAME`, FLEETSH_PROFILE) in this config file.
+    Profile(String, PathBuf),
+    /// The Viam CLI's login (`viam login api-key`) in this file, of this CLI profile if any.
+    ViamCli(PathBuf, Option<String>),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => write!(f, "the --api-key-id flag"),
+            Origin::Environment => write!(f, "the environment variable VIAM_API_KEY_ID"),
+            Origin::Profile(name, path) => write!(f, "profile {name} in {}", path.display()),
+            Origin::ViamCli(path, None) => write!(f, "the Viam CLI login in {}", path.display()),
+            Origin::ViamCli(path, Some(name)) => {
+                write!(f, "the Viam CLI profile {name} in {}", path.display())
+            }
+        }
+    }
+}
+
+impl Origin {
+    /// What to do when the server refuses a key from here.
+    fn remedy(&self) -> &'static str {
+        match self {
+            Origin::ViamCli(..) => "log in again with `viam login api-key`",
+            _ => "check the key id and the key, or save a working pair with `fleetsh profile add`",
+        }
+    }
 }
 
 /// Bad combinations of flags: a usage error (exit 2), not a connection failure.
@@ -21,37 +77,50 @@ pub struct Target {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Precedence, field by field: flag > environment (both through clap) > `--profile` > the
-/// embedded local fleet (when no credentials are given at all).
-pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
-    let profile = match &g.profile {
-        Some(name) => {
-            let path = config::path();
-            let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
-            let p = cfg
-                .profile(name, &path)
-                .map_err(|e| UsageError(e.to_string()))?;
-            if p.api_key_id.is_none() || p.api_key.is_none() {
-                return Err(UsageError(format!(
-                    "profile {name} in {} has no api_key_id/api_key",
-                    path.display()
-                ))
-                .into());
-            }
-            p.clone()
-        }
-        None => Profile::default(),
+/// A fleetsh profile by name out of `cfg` (read from `path`); an unknown name or a profile
+/// without a key is a usage error.
+fn profile(cfg: &Config, path: &Path, name: &str) -> Result<Profile, UsageError> {
+    let p = cfg
+        .profile(name, path)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if p.api_key_id.is_none() || p.api_key.is_none() {
+        return Err(UsageError(format!(
+            "profile {name} in {} has no api_key_id/api_key",
+            path.display()
+        )));
+    }
+    Ok(p.clone())
+}
+
+/// Precedence, field by field: flag > environment (both through clap) > `--profile` > the Viam
+/// CLI's API-key login > the embedded local fleet (when no credentials are given at all). The
+/// config file is read by every run, so a malformed one is a usage error (exit 2) whether or
+/// not a profile is named.
+pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
+    // Read even when no profile is named: a malformed file is an error, not silently skipped.
+    let path = config::path();
+    let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;
+    let (profile, profile_origin) = match &g.profile {
+        Some(name) => (
+            profile(&cfg, &path, name)?,
+            Some(Origin::Profile(name.clone(), path.clone())),
+        ),
+        None => (Profile::default(), None),
     };
     let key = match (&g.api_key_id, &g.api_key) {
-        (Some(id), Some(key)) => Some(ApiKey {
-            id: id.clone(),
-            key: key.clone(),
-        }),
+        (Some(id), Some(key)) => Some((
+            ApiKey {
+                id: id.clone(),
+                key: key.clone(),
+            },
+            g.api_key_origin.clone(),
+        )),
         (None, None) => profile
             .api_key_id
             .clone()
             .zip(profile.api_key.clone())
-            .map(|(id, key)| ApiKey { id, key }),
+            .map(|(id, key)| ApiKey { id, key })
+            .zip(profile_origin),
         _ => {
             return Err(UsageError(
                 "--api-key-id and --api-key (VIAM_API_KEY_ID, VIAM_API_KEY) go together".into(),
@@ -59,49 +128,79 @@ pub async fn resolve(g: &GlobalOpts) -> anyhow::Result<Target> {
             .into());
         }
     };
-    let url = g.url.clone().or(profile.url.clone());
-    match (key, url) {
-        (Some(key), url) => {
-            let url = url.as_deref().unwrap_or(DEFAULT_URL);
-            let client = connect(url, Some(key), g.call_timeout).await?;
-            Ok(Target {
-                client,
-                defaults: Defaults {
-                    org_id: profile.org_id,
-                    location_id: profile.location_id,
-                },
-                fleet: None,
-                label: url.to_string(),
-            })
-        }
+    let defaults = Defaults {
+        org_id: profile.org_id,
+        location_id: profile.location_id,
+    };
+    match (key, g.url.clone().or(profile.url)) {
+        (Some((key, origin)), url) => remote(g, url, key, origin, defaults, None).await,
         (None, Some(url)) => {
             Err(UsageError(format!("--url {url} needs --api-key-id and --api-key")).into())
         }
-        (None, None) => local(g).await,
+        // After fleetsh's own sources, the Viam CLI's login; only when no URL was named either,
+        // so its key never goes to a server the login is not for.
+        (None, None) => match viam_cli::find().map_err(UsageError)? {
+            Some(login) => {
+                let origin = Origin::ViamCli(login.path, login.profile);
+                let notice = format!(
+                    "using key id {} from {origin} ({})",
+                    login.key.id,
+                    login.url.as_deref().unwrap_or(DEFAULT_URL)
+                );
+                let defaults = Defaults {
+                    org_id: login.org_id,
+                    location_id: login.location_id,
+                };
+                remote(g, login.url, login.key, origin, defaults, Some(notice)).await
+            }
+            None => local(g).await,
+        },
     }
 }
 
-async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
-    let dir = g.data.clone().unwrap_or_else(default_data_dir);
-    let mut opts = ServeOptions::new(&dir);
+/// Connects to a remote with `key` (which came from `origin`); `url` None is the Viam cloud.
+async fn remote(
+    g: &Selection,
+    url: Option<String>,
+    key: ApiKey,
+    origin: Origin,
+    defaults: Defaults,
+    notice: Option<String>,
+) -> anyhow::Result<Target> {
+    let url = url.as_deref().unwrap_or(DEFAULT_URL);
+    let client = connect(url, Some(key), g.call_timeout)
+        .await
+        .map_err(|e| match e {
+            ConnectError::KeyRefused { .. } => {
+                anyhow::anyhow!("{e} (from {origin}); {}", origin.remedy())
+            }
+            ConnectError::Unreachable(_) => e.into(),
+        })?;
+    Ok(Target {
+        client,
+        defaults,
+        fleet: None,
+        label: format!("{url} (key from {origin})"),
+        notice,
+    })
+}
+
+async fn local(g: &Selection) -> anyhow::Result<Target> {
+    let dir = &g.data;
+    let mut opts = ServeOptions::new(dir);
     opts.listen = ([127, 0, 0, 1], 0).into();
     opts.publish_address = false;
     let fleet = start(&opts).await?;
-    if !g.quiet {
-        eprintln!(
-            "fleetsh: local fleet at {} (no cloud credentials given)",
-            dir.display()
-        );
-    }
     let c = &fleet.credentials;
     let key = ApiKey {
         id: c.api_key_id.clone(),
         key: c.api_key.clone(),
     };
-    let defaults = Defaults {
-        org_id: Some(c.org_id.clone()),
-        location_id: Some(c.location_id.clone()),
-    };
+    // No defaults from credentials.json: the organization and location it records are only
+    // where the fleet started, and guessing them would make the embedded fleet answer
+    // differently from `--url` on the same data (the prelude's rule applies: the only one,
+    // else an error listing them).
+    let defaults = Defaults::default();
     let token = fleet
         .api
         .tokens
@@ -112,5 +211,9 @@ async fn local(g: &GlobalOpts) -> anyhow::Result<Target> {
         defaults,
         fleet: Some(fleet),
         label: format!("local fleet {}", dir.display()),
+        notice: Some(format!(
+            "local fleet at {} (no cloud credentials given)",
+            dir.display()
+        )),
     })
 }

@@ -112,11 +112,16 @@ pub fn message(e: &Error) -> String {
     match e {
         Error::CallbackError { cause, .. } => message(cause),
         Error::WithContext { context, cause } => format!("{context}: {}", message(cause)),
-        // mlua appends a traceback to runtime errors; at a prompt it is noise.
-        Error::SyntaxError { message, .. } | Error::RuntimeError(message) => message
-            .split_once("\nstack traceback:")
-            .map_or(message.as_str(), |(m, _)| m)
-            .to_string(),
+        // mlua appends a traceback to runtime errors; at a prompt it is noise. A position in
+        // fleetsh's own Lua (prelude.lua) is not the user's: it goes too.
+        Error::SyntaxError { message, .. } | Error::RuntimeError(message) => {
+            let m = message
+                .split_once("\nstack traceback:")
+                .map_or(message.as_str(), |(m, _)| m);
+            crate::run::strip_internal_position(m)
+                .unwrap_or(m)
+                .to_string()
+        }
         Error::ExternalError(inner) => inner.to_string(),
         other => other.to_string(),
     }
@@ -241,6 +246,21 @@ mod tests {
         }
         // The state still works after an error.
         assert_eq!(values(&lua, "2"), vec![Value::Integer(2)]);
+    }
+
+    #[test]
+    fn positions_in_fleetshs_own_lua_are_not_shown() {
+        let lua = Lua::new();
+        let f: Function = lua
+            .load("return function() error('no such field') end")
+            .set_name("@prelude.lua")
+            .call(())
+            .expect("fn");
+        lua.globals().set("internal", f).expect("set");
+        match run(&lua, "internal()") {
+            Outcome::Error(m) => assert_eq!(m, "no such field"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

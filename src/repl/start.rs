@@ -8,7 +8,8 @@ use mlua::Lua;
 use crate::chores::logger::{LogFormat, Logger};
 use crate::chores::session::Session;
 use crate::cli::GlobalOpts;
-use crate::run::{self, Connected, EXIT_SCRIPT};
+use crate::exit::SCRIPT as EXIT_SCRIPT;
+use crate::run::{self, Connected};
 
 /// Runs the REPL against the fleet chosen by `g`; returns the process exit code (0 on Ctrl-D).
 pub fn main(g: &GlobalOpts) -> u8 {

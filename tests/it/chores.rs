@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::TestServer;
-use crate::lua::{BIN, args, assert_exit, fleetsh, local, remote, text};
+use crate::lua::{BIN, args, assert_exit, fleetsh, fleetsh_env, local, remote, text};
 
 /// `fleetsh --data DIR <flags> -e CHUNK`.
 async fn chunk(dir: &Path, flags: &[&str], code: &str) -> std::process::Output {
@@ -248,9 +248,10 @@ async fn json_logs_and_quiet() {
     )
     .await;
     assert_exit(&out, 1);
+    // Every line is JSON; the first is the local fleet's notice.
     let lines: Vec<serde_json::Value> = text(&out.stderr)
         .lines()
-        .filter(|l| l.starts_with('{'))
+        .skip(1)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2, "{}", text(&out.stderr));
@@ -386,10 +387,11 @@ async fn completions_for_bash_zsh_fish() {
     for shell in ["bash", "zsh", "fish"] {
         let out = fleetsh(args(&["completions", shell]), None).await;
         assert_exit(&out, 0);
+        // The script asks fleetsh itself at each Tab (dynamic completion).
         let script = text(&out.stdout);
         assert!(
-            script.contains("dry-run") && script.contains("completions"),
-            "{shell}"
+            script.contains("COMPLETE=") && script.contains("fleetsh"),
+            "{shell}: {script}"
         );
     }
     let bash = fleetsh(args(&["completions", "bash"]), None).await;
@@ -399,6 +401,45 @@ async fn completions_for_bash_zsh_fish() {
     let check = Command::new("bash").arg("-n").arg(&f).status().unwrap();
     assert!(check.success(), "bash -n rejects the completion script");
     assert_exit(&fleetsh(args(&["completions", "tcsh"]), None).await, 2);
+}
+
+/// What fleetsh offers for the last word of `words`, as the fish script asks it.
+async fn complete(words: &[&str], config: &str) -> Vec<String> {
+    let mut a = args(&["--", "fleetsh"]);
+    a.extend(args(words));
+    let out = fleetsh_env(a, None, &[("COMPLETE", "fish"), ("FLEETSH_CONFIG", config)]).await;
+    assert_exit(&out, 0);
+    text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn completion_offers_profile_names_flags_and_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[profiles.lab]\napi_key_id = \"a\"\napi_key = \"b\"\n\
+         [profiles.prod]\napi_key_id = \"a\"\napi_key = \"b\"\n",
+    )
+    .unwrap();
+    let cfg = config.display().to_string();
+    assert_eq!(complete(&["--profile", ""], &cfg).await, ["lab", "prod"]);
+    assert_eq!(complete(&["run", "--profile", "p"], &cfg).await, ["prod"]);
+    assert_eq!(complete(&["run", "--dry"], &cfg).await, ["--dry-run"]);
+    assert!(
+        complete(&["pro"], &cfg)
+            .await
+            .contains(&"profile".to_string())
+    );
+    // No config file: no names, and no error.
+    assert!(
+        complete(&["--profile", ""], "/nonexistent/c.toml")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

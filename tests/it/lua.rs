@@ -25,6 +25,9 @@ pub fn command(args: &[String], envs: &[(&str, &str)]) -> Command {
         .env_remove("FLEETSH_PROFILE")
         .env_remove("RUST_LOG")
         .env("FLEETSH_CONFIG", "/nonexistent/fleetsh-test-config.toml")
+        // A real `viam login` on the test machine must not send the tests to the cloud.
+        .env("VIAM_HOME", "/nonexistent/viam-home")
+        .env_remove("VIAM_CLI_PROFILE_NAME")
         .env("FLEETSH_TEST_ENV", "yes");
     for (k, v) in envs {
         cmd.env(k, v);

@@ -428,8 +428,111 @@ async fn https_urls_verify_the_server_against_the_system_roots() {
     )
     .await;
     assert_exit(&out, 3);
-    // Plaintext to a TLS server fails too.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("certificate is not trusted") && err.contains("SSL_CERT_FILE"),
+        "{err}"
+    );
+    // Plaintext to a TLS server fails too, and says to use https://.
     let plain = format!("http://127.0.0.1:{port}");
     let out = fleetsh(creds_args(dir, &plain, &["-e", "print(1)"]), None).await;
     assert_exit(&out, 3);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("use https://127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+/// One line on stderr that names the cause once; `what` must be in it.
+#[track_caller]
+fn assert_one_line(out: &std::process::Output, what: &[&str]) {
+    assert_exit(out, 3);
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for w in what {
+        assert_eq!(err.matches(w).count(), 1, "{w:?} once in: {err}");
+    }
+}
+
+#[tokio::test]
+async fn connection_failures_say_once_what_failed_and_what_to_try() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let port = free_port();
+    let _server = Served::start(dir, port, &[]);
+    let c = fleetsh::server::Credentials::read(dir).unwrap();
+
+    // TLS spoken to a plaintext server.
+    let tls = format!("https://127.0.0.1:{port}");
+    let out = fleetsh(creds_args(dir, &tls, &["-e", "print(1)"]), None).await;
+    assert_one_line(
+        &out,
+        &[
+            "InvalidContentType",
+            &format!("use http://127.0.0.1:{port}"),
+        ],
+    );
+
+    // Nothing listens: the address, and what to try.
+    let dead = free_port();
+    let url = format!("http://127.0.0.1:{dead}");
+    let out = fleetsh(creds_args(dir, &url, &["-e", "print(1)"]), None).await;
+    assert_one_line(
+        &out,
+        &[
+            "Connection refused",
+            &format!("nothing listens at 127.0.0.1:{dead}"),
+            "`fleetsh serve`",
+        ],
+    );
+
+    // A refused key: which id, and where it came from.
+    let url = format!("http://127.0.0.1:{port}");
+    let wrong = args(&[
+        "--url",
+        &url,
+        "--api-key-id",
+        &c.api_key_id,
+        "--api-key",
+        "wrong",
+        "-e",
+        "print(1)",
+    ]);
+    let out = fleetsh(wrong, None).await;
+    let refused = format!("refused key id {}", c.api_key_id);
+    assert_one_line(&out, &[&refused, "(from the --api-key-id flag)"]);
+    assert!(!text(&out.stderr).contains(&c.api_key));
+
+    let out = fleetsh_env(
+        args(&["--url", &url, "-e", "print(1)"]),
+        None,
+        &[
+            ("VIAM_API_KEY_ID", &c.api_key_id),
+            ("VIAM_API_KEY", "wrong"),
+        ],
+    )
+    .await;
+    assert_one_line(
+        &out,
+        &[&refused, "(from the environment variable VIAM_API_KEY_ID)"],
+    );
+
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.lab]\nurl = \"{url}\"\napi_key_id = \"{}\"\napi_key = \"wrong\"\n",
+            c.api_key_id
+        ),
+    )
+    .unwrap();
+    let cfg = config.display().to_string();
+    let out = fleetsh_env(
+        args(&["--profile", "lab", "-e", "print(1)"]),
+        None,
+        &[("FLEETSH_CONFIG", &cfg)],
+    )
+    .await;
+    assert_one_line(&out, &[&refused, &format!("(from profile lab in {cfg})")]);
 }

@@ -189,3 +189,58 @@ async fn a_malformed_config_names_the_file_and_line() {
     assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("has no api_key_id/api_key"));
 }
+
+#[tokio::test]
+async fn a_malformed_config_stops_every_command_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[profiles.lab]\nurll = \"x\"\n").unwrap();
+    let cfg = config.display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    // No profile named: the runner still reads the file rather than falling back silently.
+    for a in [
+        args(&["--data", &data, "-e", "print(1)"]),
+        args(&["--data", &data, "run", "-"]),
+        args(&["profile", "list"]),
+        args(&["profile", "remove", "lab"]),
+    ] {
+        let out = fleetsh_env(a.clone(), Some("print(1)"), &with_config(&cfg, &[])).await;
+        assert_exit(&out, 2);
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{cfg}:2:")), "{a:?}: {err}");
+        assert_eq!(text(&out.stdout), "", "{a:?}");
+    }
+}
+
+#[tokio::test]
+async fn profile_help_lists_its_own_flags_only() {
+    let runner_flags = [
+        "--dry-run",
+        "--lock",
+        "--timeout",
+        "--log-format",
+        "--audit",
+    ];
+    let out = fleetsh_env(args(&["profile", "--help"]), None, &[]).await;
+    assert_exit(&out, 0);
+    let help = text(&out.stdout);
+    for f in runner_flags {
+        assert!(!help.contains(f), "{f} in profile --help:\n{help}");
+    }
+    assert!(help.contains("--api-key-id"), "{help}");
+    let out = fleetsh_env(args(&["run", "--help"]), None, &[]).await;
+    let help = text(&out.stdout);
+    for f in runner_flags {
+        assert!(help.contains(f), "{f} missing in run --help:\n{help}");
+    }
+    // Nor does it take them, after it or before it.
+    let out = fleetsh_env(args(&["profile", "list", "--dry-run"]), None, &[]).await;
+    assert_exit(&out, 2);
+    let out = fleetsh_env(args(&["--dry-run", "profile", "list"]), None, &[]).await;
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("apply to `run`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

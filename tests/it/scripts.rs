@@ -405,6 +405,17 @@ async fn cleanup_locations_deletes_empty_matching_trees_only() {
     assert_eq!(names(&f.json(list).await), want);
     // Usage error without a pattern.
     assert_exit(&f.chore(&[], "cleanup_locations.lua", &[]).await, 2);
+    // A fleetsh flag after the path reaches the script, which says where it belongs.
+    let out = f
+        .chore(&[], "cleanup_locations.lua", &["match=tmp-*", "--dry-run"])
+        .await;
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr)
+            .contains("--dry-run is a fleetsh option: put it before the script's path"),
+        "{}",
+        text(&out.stderr)
+    );
     f.assert_no_secrets(&[]).await;
 }
 

@@ -1,0 +1,131 @@
+//! What a failed connection means, for people. tonic nests the same text at every level of its
+//! error chain (`transport error: X: X`); this says once what failed and what to try.
+
+use std::error::Error;
+use std::io::ErrorKind;
+
+/// Connecting or authenticating failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Nothing usable answered at the URL; the text names the cause and what to try.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server answered and refused the key.
+    #[error("cannot authenticate to {url}: the server refused key id {key_id}{reason}")]
+    KeyRefused {
+        url: String,
+        key_id: String,
+        /// The server's reason (`: ...`), or empty when it only repeats the key id.
+        reason: String,
+    },
+}
+
+/// `HOST:PORT` of a URL, for messages.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// The innermost cause's text (the outer layers only name their kind) and the first I/O error
+/// kind on the way there.
+fn cause(err: &(dyn Error + 'static)) -> (String, Option<ErrorKind>) {
+    let mut text = String::new();
+    let mut kind = None;
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let t = match e.downcast_ref::<tonic::Status>() {
+            Some(s) => s.message().to_string(),
+            None => e.to_string(),
+        };
+        if !t.is_empty() {
+            text = t;
+        }
+        if kind.is_none()
+            && let Some(io) = e.downcast_ref::<std::io::Error>()
+        {
+            kind = Some(io.kind());
+        }
+        cur = e.source();
+    }
+    (text, kind)
+}
+
+/// `cannot connect to URL: CAUSE; WHAT TO TRY`.
+pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
+    let (cause, kind) = cause(err);
+    let host = authority(url);
+    let plaintext = url.starts_with("http://");
+    let hint = if kind == Some(ErrorKind::ConnectionRefused) {
+        format!(
+            "nothing listens at {host}; start the local fleet there with `fleetsh serve`, or check the URL"
+        )
+    } else if cause.contains("InvalidContentType") {
+        format!(
+            "the server does not speak TLS; for a plaintext server (such as `fleetsh serve` without --tls-cert) use http://{host}"
+        )
+    } else if cause.contains("certificate") {
+        "the server's certificate is not trusted; if your own CA signed it, point SSL_CERT_FILE at the CA's PEM file".to_string()
+    } else if cause.contains("lookup address") || cause.contains("dns error") {
+        "the host name does not resolve; check the URL".to_string()
+    } else if kind == Some(ErrorKind::TimedOut) || cause.contains("timed out") {
+        format!("no answer from {host}; check the URL and the network")
+    } else if plaintext
+        && matches!(
+            kind,
+            Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)
+        )
+    {
+        format!("the server closed the connection; if it serves TLS, use https://{host}")
+    } else {
+        "check the URL and that the server is up".to_string()
+    };
+    ConnectError::Unreachable(format!("cannot connect to {url}: {cause}; {hint}"))
+}
+
+/// The Authenticate call failed: a refusal of the key, or a connection that does not work.
+pub fn authentication(url: &str, key_id: &str, status: &tonic::Status) -> ConnectError {
+    use tonic::Code;
+    match status.code() {
+        Code::PermissionDenied | Code::Unauthenticated if status.source().is_none() => {
+            let m = status.message();
+            let reason = if m.is_empty() || m.contains(key_id) {
+                String::new()
+            } else {
+                format!(" ({m})")
+            };
+            ConnectError::KeyRefused {
+                url: url.to_string(),
+                key_id: key_id.to_string(),
+                reason,
+            }
+        }
+        _ => unreachable(url, status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_cause_is_said_once_with_a_hint() {
+        let io = std::io::Error::new(ErrorKind::ConnectionRefused, "Connection refused");
+        let status = tonic::Status::from_error(Box::new(io));
+        let m = unreachable("http://127.0.0.1:9", &status).to_string();
+        assert_eq!(m.matches("Connection refused").count(), 1, "{m}");
+        assert!(
+            m.contains("nothing listens at 127.0.0.1:9") && m.contains("fleetsh serve"),
+            "{m}"
+        );
+
+        let refused = tonic::Status::permission_denied("invalid credentials for entity \"k1\"");
+        let m = authentication("http://h:1", "k1", &refused).to_string();
+        assert_eq!(
+            m,
+            "cannot authenticate to http://h:1: the server refused key id k1"
+        );
+        let refused = tonic::Status::unauthenticated("key expired");
+        let m = authentication("http://h:1", "k1", &refused).to_string();
+        assert!(m.ends_with("key id k1 (key expired)"), "{m}");
+    }
+}
