@@ -20,7 +20,6 @@ use crate::repl::printer::Printer;
 use crate::server::RunningFleet;
 
 use crate::exit;
-/// src/repl/start.rs still names it from here.
 
 pub enum Source {
     Chunk(String),
