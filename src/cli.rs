@@ -16,6 +16,7 @@ use crate::client::target::{Origin, Selection};
     version,
     about = "Script a Viam robot fleet in Lua",
     propagate_version = true,
+    disable_help_subcommand = true,
     after_help = crate::exit::CODES_HELP
 )]
 pub struct Cli {
@@ -194,6 +195,14 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Named connection profiles in the config file (FLEETSH_CONFIG overrides its path).
     Profile(ProfileArgs),
+    /// The help of a cloud function (as `help "NAME"` in Lua), or of a subcommand.
+    Help(HelpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// A cloud function (`get_robot`, `cloud.robot.log`) or a subcommand; none: the overview.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

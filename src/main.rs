@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &text);
             ExitCode::SUCCESS
         }
+        (Some(Command::Help(args)), None) => ExitCode::from(help(args.name.as_deref())),
         (Some(Command::Profile(args)), None) => {
             ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
         }
@@ -89,5 +90,30 @@ fn main() -> ExitCode {
             Source::Stdin,
             Vec::new(),
         )),
+    }
+}
+
+/// `fleetsh help [NAME]`: a subcommand's `--help`, else what Lua's `help "NAME"` prints.
+fn help(name: Option<&str>) -> u8 {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Built, so a subcommand's usage line reads `fleetsh types`, not `types`.
+    cmd.build();
+    if let Some(sub) = name.and_then(|n| cmd.find_subcommand_mut(n)) {
+        let _ = sub.print_long_help();
+        return 0;
+    }
+    match fleetsh::repl::help::text_for(name) {
+        Ok(text) => {
+            println!("{text}");
+            let unknown = text.starts_with("help: `");
+            if name.is_none() {
+                println!("fleetsh --help shows the command line.");
+            }
+            if unknown { fleetsh::exit::USAGE } else { 0 }
+        }
+        Err(e) => {
+            eprintln!("fleetsh help: {e}");
+            fleetsh::exit::SCRIPT
+        }
     }
 }

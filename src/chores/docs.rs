@@ -122,6 +122,11 @@ const AREAS: &[(&[&str], &str)] = &[
         "machines and parts",
     ),
     (&["Role", "Authorization", "Permission"], "access"),
+    // RobotService: what a part itself calls (the words above took the other Log/Config names).
+    (
+        &["Config", "Log", "Certificate", "NeedsRestart"],
+        "part reports",
+    ),
 ];
 
 /// The area of helpers that belong to no API area.

@@ -191,10 +191,15 @@ fn detail(cloud: &Table, entries: Option<&Table>, name: &str) -> String {
             // Defined at run time by a script or setup, so no spec describes it.
             return format!("cloud.{name}: no help entry yet");
         }
-        let near: Vec<String> = function_names(cloud)
-            .into_iter()
-            .filter(|n| n.contains(name))
-            .collect();
+        let names = function_names(cloud);
+        let mut near: Vec<String> = names.iter().filter(|n| n.contains(name)).cloned().collect();
+        if near.is_empty() {
+            // A typo rather than a part of a name.
+            near.extend(
+                crate::lua::convert::closest(name, names.iter().map(String::as_str))
+                    .map(str::to_string),
+            );
+        }
         return if near.is_empty() {
             format!("help: `{name}` is not a cloud function; help() lists them")
         } else {

@@ -29,6 +29,29 @@ async fn help_works_in_scripts_and_one_liners() {
 }
 
 #[tokio::test]
+async fn fleetsh_help_name_prints_the_same_text_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let lua = run(dir.path(), r#"help "get_robot""#).await;
+    let shell = fleetsh(args(&["help", "get_robot"]), None).await;
+    assert_exit(&shell, 0);
+    assert_eq!(text(&shell.stdout), text(&lua.stdout));
+    let sub = fleetsh(args(&["help", "types"]), None).await;
+    assert_exit(&sub, 0);
+    assert!(
+        text(&sub.stdout).contains("Usage: fleetsh types"),
+        "{}",
+        text(&sub.stdout)
+    );
+    let unknown = fleetsh(args(&["help", "get_robto"]), None).await;
+    assert_exit(&unknown, 2);
+    assert!(
+        text(&unknown.stdout).contains("did you mean get_robot"),
+        "{}",
+        text(&unknown.stdout)
+    );
+}
+
+#[tokio::test]
 async fn a_mistyped_cloud_function_says_what_exists() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), "cloud.list_robot()").await;
