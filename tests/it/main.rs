@@ -24,6 +24,7 @@ mod lua_types;
 mod modules;
 mod orgs;
 mod parts;
+mod readme;
 mod repl;
 mod robots;
 mod roles;
