@@ -5,16 +5,21 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init(level: Option<&str>) {
+/// `json`: one JSON object per line (a run with `--log-format json`, where every stderr line
+/// must be JSON, the local fleet's own warnings included).
+pub fn init(level: Option<&str>, json: bool) {
     let filter = level
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("warn,fleetsh=info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colour())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(colour()).try_init()
+    };
 }
 
 /// Colours only for a person at a terminal (a log file or journal would keep the escape codes)

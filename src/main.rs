@@ -20,7 +20,12 @@ fn main() -> ExitCode {
     let quiet =
         !matches!(cli.command, Some(Command::Serve(_))) && std::env::var_os("RUST_LOG").is_none();
     let level = cli.global.log_level.as_deref().or(quiet.then_some("warn"));
-    fleetsh::logging::init(level);
+    let runner = match &cli.command {
+        Some(Command::Run(args)) => cli.runner.then(&args.runner),
+        _ => cli.runner.clone(),
+    };
+    let json = runner.log_format == Some(fleetsh::chores::logger::LogFormat::Json);
+    fleetsh::logging::init(level, json);
     // Before another subcommand they would be silently ignored.
     if !matches!(cli.command, None | Some(Command::Run(_))) && cli.runner != RunnerOpts::default() {
         eprintln!(

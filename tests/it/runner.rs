@@ -93,6 +93,27 @@ async fn json_log_format_makes_every_stderr_line_json() {
 }
 
 #[tokio::test]
+async fn the_local_fleets_own_warnings_are_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    fleetsh(local(dir.path(), &["-q", "-e", "print(1)"]), None).await;
+    // A lost credentials file makes the fleet warn (tracing, not the runner's logger).
+    std::fs::remove_file(dir.path().join("credentials.json")).unwrap();
+    let out = fleetsh(
+        local(dir.path(), &["--log-format", "json", "-e", "print(1)"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    let lines = json_lines(&out.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.to_string().contains("creating a new owner key")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_timeout_is_said_once() {
     let dir = tempfile::tempdir().unwrap();
     for code in ["while true do end", "sleep(30)"] {
