@@ -107,8 +107,22 @@ fn resolve(lua: &Lua, path: &str) -> Option<Table> {
     Some(table)
 }
 
-/// `t[key]` through raw gets and `__index` tables only.
+/// The names `cloud` (or one of its area tables) lists through its own `_functions`, the
+/// functions made from the schema included, which exist only once first read. That listing is
+/// fleetsh's, not the user's, so calling it has no side effect.
+fn listed(t: &Table) -> Vec<String> {
+    match t.raw_get::<Value>("_functions") {
+        Ok(Value::Function(f)) => f.call::<Vec<String>>(()).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// `t[key]` through raw gets and `__index` tables only (and `cloud`'s own listing, whose
+/// entries its `__index` makes).
 fn raw_index(t: &Table, key: &str) -> Option<Value> {
+    if t.raw_get::<Value>(key).is_ok_and(|v| v.is_nil()) && listed(t).iter().any(|n| n == key) {
+        return t.get::<Value>(key).ok();
+    }
     let mut current = t.clone();
     for _ in 0..MAX_INDEX_CHAIN {
         match current.raw_get::<Value>(key) {
@@ -129,7 +143,10 @@ fn index_table(t: &Table) -> Option<Table> {
 
 /// Identifier keys of `t` (and of its `__index` tables) that start with `prefix`, sorted.
 fn fields(t: &Table, prefix: &str, methods_only: bool) -> Vec<String> {
-    let mut names = Vec::new();
+    let mut names: Vec<String> = listed(t)
+        .into_iter()
+        .filter(|n| n.starts_with(prefix) && !methods_only)
+        .collect();
     let mut current = Some(t.clone());
     for _ in 0..MAX_INDEX_CHAIN {
         let Some(table) = current else { break };
@@ -186,6 +203,23 @@ mod tests {
         .exec()
         .expect("fixture");
         lua
+    }
+
+    #[test]
+    fn completes_the_functions_cloud_lists_before_they_exist() {
+        let lua = lua();
+        lua.load(
+            r#"local made = { area = {} }
+               setmetatable(cloud, { __index = function(_, k) return made[k] end })
+               cloud._functions = function() return { "area", "get_robot", "list_machine_summaries" } end
+               made.area._functions = function() return { "needs_restart" } end"#,
+        )
+        .exec()
+        .unwrap();
+        let (_, names) = candidates(&lua, "cloud.list_m");
+        assert_eq!(names, ["list_machine_summaries"]);
+        let (_, names) = candidates(&lua, "cloud.area.ne");
+        assert_eq!(names, ["needs_restart"]);
     }
 
     #[test]
