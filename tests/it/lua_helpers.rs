@@ -67,6 +67,20 @@ async fn a_mistyped_cloud_function_says_what_exists() {
 }
 
 #[tokio::test]
+async fn argument_count_errors_read_as_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        r#"print(select(2, pcall(cloud.get_robot, "a", "b")))"#,
+    )
+    .await;
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "get_robot: INVALID_ARGUMENT: get_robot takes at most 1 positional argument (robot_id), got 2"
+    );
+}
+
+#[tokio::test]
 async fn a_table_nested_100000_deep_is_refused_by_name_and_the_process_lives() {
     let dir = tempfile::tempdir().unwrap();
     let code = r#"

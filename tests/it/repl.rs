@@ -129,6 +129,17 @@ fn expressions_print_their_values() {
 }
 
 #[test]
+fn a_mistyped_cloud_function_says_what_exists() {
+    let mut r = Repl::start();
+    r.line("cloud.list_robot()");
+    r.expect("cloud.list_robot does not exist; did you mean cloud.list_robots?");
+    r.expect("> ");
+    r.line("#cloud.list_locations()");
+    r.expect("1");
+    r.exit();
+}
+
+#[test]
 fn multi_line_function_definition() {
     let mut r = Repl::start();
     r.line("function sq(x)");
