@@ -197,6 +197,31 @@ pub enum Command {
     Profile(ProfileArgs),
     /// The help of a cloud function (as `help "NAME"` in Lua), or of a subcommand.
     Help(HelpArgs),
+    /// Run `*_test.lua` files: each test against a fresh local fleet of its own.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files, or folders searched for `*_test.lua` [default: the current folder].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Files run at once [default: the CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Only the tests whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// A test that runs longer fails.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub test_timeout: Duration,
+
+    /// Also write the results as JUnit XML, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

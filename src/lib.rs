@@ -12,3 +12,4 @@ pub mod repl;
 pub mod run;
 pub mod serve;
 pub mod server;
+pub mod testing;

@@ -63,6 +63,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         (Some(Command::Help(args)), None) => ExitCode::from(help(args.name.as_deref())),
+        (Some(Command::Test(args)), None) => {
+            ExitCode::from(fleetsh::testing::main(&fleetsh::testing::TestRun {
+                paths: args.paths.clone(),
+                jobs: args.jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, usize::from),
+                    usize::from,
+                ),
+                filter: args.filter.clone(),
+                timeout: args.test_timeout,
+                call_timeout: cli.global.call_timeout,
+                junit: args.junit.clone(),
+            }))
+        }
         (Some(Command::Profile(args)), None) => {
             ExitCode::from(fleetsh::config::command(&cli.global, &args.command))
         }

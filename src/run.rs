@@ -214,7 +214,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
 
 /// What the runner installs into `lua/`'s state: the chores (secrets, dry run, audit, logger,
 /// progress) and `help`.
-const SETUPS: &[crate::lua::Setup] = &[crate::chores::register, crate::repl::help::setup];
+pub const SETUPS: &[crate::lua::Setup] = &[crate::chores::register, crate::repl::help::setup];
 
 /// A Lua state connected to the chosen fleet, as every front end (runner, REPL) gets it.
 pub struct Connected {

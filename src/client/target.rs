@@ -185,7 +185,7 @@ async fn remote(
     })
 }
 
-async fn local(g: &Selection) -> anyhow::Result<Target> {
+pub async fn local(g: &Selection) -> anyhow::Result<Target> {
     let dir = &g.data;
     let mut opts = ServeOptions::new(dir);
     opts.listen = ([127, 0, 0, 1], 0).into();

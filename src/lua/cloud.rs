@@ -188,17 +188,26 @@ impl UserData for CallStream {
     }
 }
 
+/// Points the state's `cloud` at `cloud`: its calls, its defaults (and forgets the defaults
+/// the prelude had looked up).
+pub fn connect(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> {
+    let defaults: Table = table.raw_get("_defaults")?;
+    defaults.set("org_id", cloud.defaults.org_id.clone())?;
+    defaults.set("location_id", cloud.defaults.location_id.clone())?;
+    lua.set_app_data(cloud);
+    if let Some(reset) = table.raw_get::<Option<mlua::Function>>("_forget_defaults")? {
+        reset.call::<()>(())?;
+    }
+    Ok(())
+}
+
 /// Registers the Rust core functions into `cloud`. Without a connection (`None`: a state made
 /// to read the specs) every call fails with UNAVAILABLE.
 pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Result<()> {
-    if let Some(c) = &cloud {
-        // For the setups' own calls (check_key).
-        lua.set_app_data(Rc::clone(c));
-    }
-    let c = cloud.clone();
     let call_fn = lua.create_async_function(
         move |lua, (name, args, display, labels): (String, Lv, Option<String>, Option<Labels>)| {
-            let cloud = c.clone();
+            // Looked up per call: `fleetsh test` gives each test a fleet of its own (`connect`).
+            let cloud = lua.app_data_ref::<Rc<Cloud>>().map(|c| Rc::clone(&c));
             async move {
                 let display =
                     display.unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
@@ -233,12 +242,10 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
     )?;
     table.set("_call", call_fn)?;
 
-    let defaults = lua.create_table()?;
-    if let Some(cloud) = &cloud {
-        defaults.set("org_id", cloud.defaults.org_id.clone())?;
-        defaults.set("location_id", cloud.defaults.location_id.clone())?;
+    table.set("_defaults", lua.create_table()?)?;
+    if let Some(cloud) = cloud {
+        connect(lua, table, cloud)?;
     }
-    table.set("_defaults", defaults)?;
 
     table.set(
         "_closest",

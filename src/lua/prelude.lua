@@ -61,6 +61,9 @@ end
 
 -- The location that `location_id` defaults to: the profile's, else the only one in the default org.
 local cached_location
+
+-- A state pointed at another fleet (`fleetsh test`: one per test) looks its defaults up again.
+function cloud._forget_defaults() cached_org, cached_location = nil, nil end
 local function default_location(fname)
   if cached_location then return cached_location end
   cached_location = cloud._defaults.location_id

@@ -8,6 +8,7 @@ mod chores;
 mod durability;
 mod dynamic;
 mod fixture;
+mod fleetsh_test;
 mod fragments;
 mod harness;
 mod interop;
