@@ -136,6 +136,14 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
             })?,
         )?;
         registry.set(
+            "test_dir",
+            lua.create_function(|lua, ()| {
+                Ok(lua
+                    .app_data_ref::<super::chore::ChoreTarget>()
+                    .map(|t| t.dir.display().to_string()))
+            })?,
+        )?;
+        registry.set(
             "user_position",
             lua.create_function(|lua, ()| Ok(user_position(lua)))?,
         )?;

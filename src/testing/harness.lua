@@ -114,6 +114,8 @@ local function new_t(test)
   -- The calls made so far in this test, as `method {args}` lines (for failure messages).
   function t.calls() return registry.calls() end
   t.name = test.name
+  -- This test's own temp directory (gone with the test): for files a chore writes.
+  t.dir = registry.test_dir()
   return t
 end
 

@@ -1,0 +1,36 @@
+-- Tests of rotate_keys.lua, run by `fleetsh test scripts`.
+
+local function key_names()
+  local out = {}
+  for _, k in ipairs(cloud.list_keys()) do out[#out + 1] = k.api_key.name end
+  table.sort(out)
+  return out
+end
+
+before_each(function(t)
+  local loc = cloud.list_locations()[1].id
+  cloud.create_key({ { role = "operator", resource_type = "location", resource_id = loc } }, "ci")
+end)
+
+test("a dry run plans the rotation and changes no key", function(t)
+  local before = key_names()
+  local r = t.run("rotate_keys.lua", { name = "ci", out = t.dir .. "/keys.json" }, { dry_run = true })
+  t.eq(r.code, 7, r.stderr)
+  t.matches(r.stdout, "1 planned for rotation %(none sent%)")
+  t.eq(key_names(), before)
+end)
+
+test("a real run replaces the key, saves the new one and it authenticates", function(t)
+  local out = t.dir .. "/keys.json"
+  local r = t.run("rotate_keys.lua", { name = "ci", out = out })
+  t.eq(r.code, 0, r.stderr)
+  t.matches(r.stdout, "1 rotated, 0 failed")
+  local saved = json.decode(io.open(out):read("a"))
+  local _, entry = next(saved)
+  t.ok(cloud.check_key(entry.id, entry.key), "the saved key authenticates")
+  t.matches(table.concat(key_names(), ","), "ci %(rotated from ")
+  -- Run again: nothing left to rotate under that name.
+  local again = t.run("rotate_keys.lua", { name = "ci", out = out })
+  t.eq(again.code, 0, again.stderr)
+  t.matches(again.stdout, "0 rotated")
+end)
