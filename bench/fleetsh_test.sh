@@ -24,5 +24,5 @@ for run in $(seq 1 "${RUNS:-3}"); do
   start=$(date +%s.%N)
   target/release/fleetsh test "$dir/fifty_test.lua" ${JOBS:+--jobs "$JOBS"} | tail -1
   end=$(date +%s.%N)
-  printf 'run %d: %.2f s\n' "$run" "$(echo "$end - $start" | bc)"
+  awk -v r="$run" -v a="$start" -v b="$end" 'BEGIN { printf "run %d: %.2f s\n", r, b - a }'
 done

@@ -1,0 +1,32 @@
+-- Tests of tail_errors.lua, run by `fleetsh test scripts`: the chore follows while the test
+-- logs, both in one cloud.parallel (t.run waits without blocking the other coroutine).
+
+local function entry(level, message)
+  return { level = level, message = message, time = time.format(), host = "h", logger_name = "rdk",
+    caller = {}, fields = {} }
+end
+
+test("follows the errors of every part until its --timeout", function(t)
+  local parts = {}
+  for _, name in ipairs({ "m1", "m2" }) do
+    parts[name] = cloud.get_robot_parts(cloud.new_robot(name))[1].id
+  end
+  local results = cloud.parallel({ "tail", "log" }, function(job)
+    if job == "tail" then return t.run("tail_errors.lua", {}, { timeout = "4s" }) end
+    sleep(1.5) -- the tail is open by then
+    for name, id in pairs(parts) do
+      cloud.robot.log { id = id, logs = { entry("error", "boom on " .. name), entry("info", "calm") } }
+    end
+  end, { concurrency = 2 })
+  local r = results[1]
+  t.eq(r.code, 5, r.stderr) -- stopped by --timeout, as in the cron example
+  t.matches(r.stdout, "m1/[%w-]+ %S+ error rdk boom on m1")
+  t.matches(r.stdout, "m2/[%w-]+ %S+ error rdk boom on m2")
+  t.ok(not r.stdout:find("calm"), "errors only by default")
+end)
+
+test("no parts to follow is a warning, not a failure", function(t)
+  local r = t.run("tail_errors.lua", { match = "nothing-*" })
+  t.eq(r.code, 0, r.stderr)
+  t.matches(r.stderr, "no parts to follow")
+end)
