@@ -88,8 +88,20 @@ pub const ROBOT_SERVICE: &str = "viam.app.v1.RobotService";
 pub const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
 
 /// The services scripts reach, and the `cloud` table their functions live in (`""`: `cloud`
-/// itself; else `cloud.NAME`). Help, types, completion and the generated functions read this.
-pub const LUA_SERVICES: &[(&str, &str)] = &[(APP_SERVICE, ""), (ROBOT_SERVICE, "robot")];
+/// itself; else `cloud.NAME`; several services may share one, as the Python SDK's DataClient
+/// covers data, datasets, sync and pipelines). Help, types, completion and the generated
+/// functions read this.
+pub const LUA_SERVICES: &[(&str, &str)] = &[
+    (APP_SERVICE, ""),
+    (ROBOT_SERVICE, "robot"),
+    ("viam.app.data.v1.DataService", "data"),
+    ("viam.app.dataset.v1.DatasetService", "data"),
+    ("viam.app.datasync.v1.DataSyncService", "data"),
+    ("viam.app.datapipelines.v1.DataPipelinesService", "data"),
+    ("viam.app.v1.BillingService", "billing"),
+    ("viam.app.mltraining.v1.MLTrainingService", "ml_training"),
+    ("viam.app.packages.v1.PackageService", "packages"),
+];
 
 /// The one method lookup: `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`; the
 /// error names the service or hints at the closest method name.

@@ -530,9 +530,12 @@ pub fn collect(types: &mut Types) -> mlua::Result<Vec<FunctionDoc>> {
             docs.push(d);
         }
     }
-    for (service, area) in LUA_SERVICES {
+    let mut areas: Vec<&str> = LUA_SERVICES.iter().map(|(_, a)| *a).collect();
+    areas.dedup();
+    for area in areas {
         for shape in generated::shapes(area) {
-            let bare = *service == APP_SERVICE && covered.contains(shape.method.name());
+            let app = shape.method.parent_service().full_name() == APP_SERVICE;
+            let bare = app && covered.contains(shape.method.name());
             if !bare && !covered.contains(&shape.rpc) {
                 docs.push(types.generated(area, &shape, &comments));
             }

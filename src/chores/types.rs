@@ -80,8 +80,12 @@ fn lua_name(p: &str) -> &str {
 pub fn generate() -> mlua::Result<String> {
     let mut types = Types::default();
     let mut out = String::from(HEADER);
+    let mut declared = Vec::new();
     for (_, area) in LUA_SERVICES.iter().filter(|(_, a)| !a.is_empty()) {
-        let _ = write!(out, "\n---@class cloud.{area}\ncloud.{area} = {{}}\n");
+        if !declared.contains(area) {
+            declared.push(*area);
+            let _ = write!(out, "\n---@class cloud.{area}\ncloud.{area} = {{}}\n");
+        }
     }
     for d in collect(&mut types)? {
         function(&mut out, &d);

@@ -289,7 +289,12 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                 .iter()
                 .map(|(_, t)| *t)
                 .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>())
+                .fold(Vec::new(), |mut v, t| {
+                    if !v.contains(&t) {
+                        v.push(t);
+                    }
+                    v
+                }))
         })?,
     )?;
     // The value an async call yields while waiting (see the coroutine wrappers in prelude.lua).

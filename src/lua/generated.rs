@@ -34,10 +34,10 @@ pub fn snake_case(rpc: &str) -> String {
     heck::ToSnakeCase::to_snake_case(rpc)
 }
 
-fn service_of(area: &str) -> Option<&'static str> {
+fn services_of(area: &str) -> impl Iterator<Item = &'static str> {
     LUA_SERVICES
         .iter()
-        .find(|(_, t)| *t == area)
+        .filter(move |(_, t)| *t == area)
         .map(|(s, _)| *s)
 }
 
@@ -74,12 +74,12 @@ fn shape_of(method: MethodDescriptor) -> Shape {
     }
 }
 
-/// Every RPC's shape of one area (`""` = `cloud` itself), in the service's order.
+/// Every RPC's shape of one area (`""` = `cloud` itself), in the services' order.
 pub fn shapes(area: &str) -> Vec<Shape> {
-    let Some(svc) = service_of(area).and_then(|s| POOL.get_service_by_name(s)) else {
-        return Vec::new();
-    };
-    svc.methods().map(shape_of).collect()
+    services_of(area)
+        .filter_map(|s| POOL.get_service_by_name(s))
+        .flat_map(|svc| svc.methods().map(shape_of).collect::<Vec<_>>())
+        .collect()
 }
 
 /// The shape of the function `name` of an area, if an RPC has that snake_case name.
