@@ -280,6 +280,20 @@ local specs = {
     build = function(a) return { { module_file_info = a.module_file_info }, { file = a.file } } end },
   { "get_module", "GetModule", args = { "module_id" }, ret = "module" },
   { "list_modules", "ListModules", org = "organization_id", ret = "modules" },
+  -- registry items (a module is the item of type PACKAGE_TYPE_MODULE); rename_registry_item and
+  -- transfer_registry_item have no Python method and come from the descriptors
+  { "get_registry_item", "GetRegistryItem", args = { "item_id", "include_markdown_documentation" },
+    defaults = { include_markdown_documentation = false }, ret = "item" },
+  { "create_registry_item", "CreateRegistryItem", args = { "name", "type" }, org = "organization_id" },
+  { "update_registry_item", "UpdateRegistryItem", args = { "item_id", "type", "description", "visibility" } },
+  { "list_registry_items", "ListRegistryItems",
+    args = { "types", "visibilities", "platforms", "statuses", "search_term", "page_token" },
+    org = "organization_id", ret = "items" },
+  { "delete_registry_item", "DeleteRegistryItem", args = { "item_id" } },
+  { "deprecate_registry_item", "DeprecateRegistryItem", args = { "item_id", "message" } },
+  { "undeprecate_registry_item", "UndeprecateRegistryItem", args = { "item_id" } },
+  { "deprecate_registry_item_version", "DeprecateRegistryItemVersion", args = { "item_id", "version", "message" } },
+  { "undeprecate_registry_item_version", "UndeprecateRegistryItemVersion", args = { "item_id", "version" } },
   -- API keys
   { "create_key", "CreateKey", args = { "authorizations", "name" }, org = true, ret = { "key", "id" },
     types = { authorizations = { ROLE }, name = "string" }, build = function(a, org)

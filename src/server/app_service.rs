@@ -2,7 +2,9 @@
 //! every call goes through (caller, limits, log line, status) is in call.rs.
 
 use super::call::rpc_table;
-use super::{fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
+use super::{
+    fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots, roles,
+};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
@@ -63,6 +65,17 @@ rpc_table! {
         rotate_key(RotateKeyRequest) -> RotateKeyResponse = keys::rotate_key;
         list_keys(ListKeysRequest) -> ListKeysResponse = keys::list_keys;
         create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
+        get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse = registry::get_registry_item;
+        create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse = registry::create_registry_item;
+        update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse = registry::update_registry_item;
+        list_registry_items(ListRegistryItemsRequest) -> ListRegistryItemsResponse = registry::list_registry_items;
+        delete_registry_item(DeleteRegistryItemRequest) -> DeleteRegistryItemResponse = registry::delete_registry_item;
+        rename_registry_item(RenameRegistryItemRequest) -> RenameRegistryItemResponse = registry::rename_registry_item;
+        transfer_registry_item(TransferRegistryItemRequest) -> TransferRegistryItemResponse = registry::transfer_registry_item;
+        deprecate_registry_item(DeprecateRegistryItemRequest) -> DeprecateRegistryItemResponse = registry::deprecate_registry_item;
+        undeprecate_registry_item(UndeprecateRegistryItemRequest) -> UndeprecateRegistryItemResponse = registry::undeprecate_registry_item;
+        deprecate_registry_item_version(DeprecateRegistryItemVersionRequest) -> DeprecateRegistryItemVersionResponse = registry::deprecate_registry_item_version;
+        undeprecate_registry_item_version(UndeprecateRegistryItemVersionRequest) -> UndeprecateRegistryItemVersionResponse = registry::undeprecate_registry_item_version;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -16,6 +16,7 @@ mod logs;
 mod modules;
 mod orgs;
 mod parts;
+mod registry;
 mod robot_service;
 mod robots;
 mod roles;

@@ -36,6 +36,40 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE logs_new RENAME TO logs;
          CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
     ),
+    // issue 11, registry: registry items other than modules (a module's item is its module
+    // row), and the deprecation, billing and last update of every item and version.
+    M::up(
+        "CREATE TABLE registry_items (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             item BLOB NOT NULL,
+             created_on INTEGER NOT NULL,
+             UNIQUE (org_id, name)
+         );
+         CREATE TABLE registry_extras (
+             item_id TEXT PRIMARY KEY,
+             deprecated_at INTEGER,
+             deprecated_message TEXT,
+             billing BLOB,
+             updated_on INTEGER
+         );
+         CREATE TABLE registry_version_deprecations (
+             item_id TEXT NOT NULL,
+             version TEXT NOT NULL,
+             deprecated_at INTEGER NOT NULL,
+             message TEXT NOT NULL,
+             PRIMARY KEY (item_id, version)
+         );
+         CREATE TRIGGER modules_registry_gone AFTER DELETE ON modules BEGIN
+             DELETE FROM registry_extras WHERE item_id = OLD.id;
+             DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
+         END;
+         CREATE TRIGGER registry_items_gone AFTER DELETE ON registry_items BEGIN
+             DELETE FROM registry_extras WHERE item_id = OLD.id;
+             DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
+         END;",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -203,17 +203,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "SetFragmentTag"),
     ("AppService", "DeleteFragmentTag"),
     ("AppService", "ChangeRole"),
-    ("AppService", "GetRegistryItem"),
-    ("AppService", "CreateRegistryItem"),
-    ("AppService", "UpdateRegistryItem"),
-    ("AppService", "ListRegistryItems"),
-    ("AppService", "DeleteRegistryItem"),
-    ("AppService", "RenameRegistryItem"),
-    ("AppService", "TransferRegistryItem"),
-    ("AppService", "DeprecateRegistryItem"),
-    ("AppService", "UndeprecateRegistryItem"),
-    ("AppService", "DeprecateRegistryItemVersion"),
-    ("AppService", "UndeprecateRegistryItemVersion"),
     ("AppService", "RenameKey"),
     ("AppService", "GetAppContent"),
     ("AppService", "GetAppBranding"),
@@ -367,4 +356,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("RobotService", "Log", json!({"id": "$part", "logs": [log]})),
     ]
+    .into_iter()
+    .chain(crate::fixture_registry::requests())
+    .collect()
 }
