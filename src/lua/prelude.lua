@@ -585,7 +585,12 @@ do
       if org and req[org] == nil then req[org] = a.org_id or default_org(fname) end
       local labels = org and org ~= "org_id" and { [org] = "org_id" } or nil
       if shape.server_streaming then return iterate(call(shape.rpc, req, fname, labels)) end
-      if not shape.paged then return unwrap(call(shape.rpc, req, fname, labels), ret) end
+      if not shape.paged then
+        local resp = call(shape.rpc, req, fname, labels)
+        -- Without a single field to return, the whole reply (as generated.rs documents).
+        if ret == nil then return resp end
+        return unwrap(resp, ret)
+      end
       local limit = a.limit
       if limit ~= nil and (math.type(limit) ~= "integer" or limit < 0) then
         invalid(fname, "limit must be a non-negative integer")

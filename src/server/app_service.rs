@@ -4,6 +4,7 @@
 use super::call::rpc_table;
 use super::{
     fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots, roles,
+    white_label,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -76,6 +77,14 @@ rpc_table! {
         undeprecate_registry_item(UndeprecateRegistryItemRequest) -> UndeprecateRegistryItemResponse = registry::undeprecate_registry_item;
         deprecate_registry_item_version(DeprecateRegistryItemVersionRequest) -> DeprecateRegistryItemVersionResponse = registry::deprecate_registry_item_version;
         undeprecate_registry_item_version(UndeprecateRegistryItemVersionRequest) -> UndeprecateRegistryItemVersionResponse = registry::undeprecate_registry_item_version;
+        enable_billing_service(EnableBillingServiceRequest) -> EnableBillingServiceResponse = white_label::enable_billing_service;
+        disable_billing_service(DisableBillingServiceRequest) -> DisableBillingServiceResponse = white_label::disable_billing_service;
+        update_billing_service(UpdateBillingServiceRequest) -> UpdateBillingServiceResponse = white_label::update_billing_service;
+        get_billing_service_config(GetBillingServiceConfigRequest) -> GetBillingServiceConfigResponse = white_label::get_billing_service_config;
+        organization_set_support_email(OrganizationSetSupportEmailRequest) -> OrganizationSetSupportEmailResponse = white_label::organization_set_support_email;
+        organization_get_support_email(OrganizationGetSupportEmailRequest) -> OrganizationGetSupportEmailResponse = white_label::organization_get_support_email;
+        organization_set_logo(OrganizationSetLogoRequest) -> OrganizationSetLogoResponse = white_label::organization_set_logo;
+        organization_get_logo(OrganizationGetLogoRequest) -> OrganizationGetLogoResponse = white_label::organization_get_logo;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -22,6 +22,7 @@ mod robots;
 mod roles;
 pub mod store;
 mod structs;
+mod white_label;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -70,6 +70,16 @@ const MIGRATIONS: &[M<'static>] = &[
              DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
          END;",
     ),
+    // issue 11, registry: white-label settings of an organization (stored and returned only).
+    M::up(
+        "CREATE TABLE white_label (
+             org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+             support_email TEXT,
+             logo BLOB,
+             billing_enabled INTEGER NOT NULL DEFAULT 0,
+             billing_address BLOB
+         );",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -1,10 +1,13 @@
-//! Valid requests for the registry RPCs (see fixture::requests). `$module` is a private module
-//! of the organization: the registry item of type module that the fleet already has.
+//! Valid requests for the registry and white-label RPCs (see fixture::requests). `$module` is a
+//! private module of the organization: the registry item of type module the fleet already has.
+//! The billing rows run in this order: enable, update, read, disable.
 
 use serde_json::{Value, json};
 
 pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     let app = |m: &'static str, v: Value| ("AppService", m, v);
+    let address = json!({"address_line_1": "1 Main St", "city": "Springfield", "state": "IL",
+                         "zipcode": "62701", "country": "US"});
     vec![
         app("GetRegistryItem", json!({"item_id": "$module"})),
         app(
@@ -38,5 +41,26 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "UndeprecateRegistryItemVersion",
             json!({"item_id": "$module", "version": "1.0.0"}),
         ),
+        app(
+            "OrganizationSetSupportEmail",
+            json!({"org_id": "$org", "email": "help@example.com"}),
+        ),
+        app("OrganizationGetSupportEmail", json!({"org_id": "$org"})),
+        // The 8-byte PNG signature, base64 as JSON carries bytes.
+        app(
+            "OrganizationSetLogo",
+            json!({"org_id": "$org", "logo": "iVBORw0KGgo="}),
+        ),
+        app("OrganizationGetLogo", json!({"org_id": "$org"})),
+        app(
+            "EnableBillingService",
+            json!({"org_id": "$org", "billing_address": address.clone()}),
+        ),
+        app(
+            "UpdateBillingService",
+            json!({"org_id": "$org", "billing_address": address}),
+        ),
+        app("GetBillingServiceConfig", json!({"org_id": "$org"})),
+        app("DisableBillingService", json!({"org_id": "$org"})),
     ]
 }

@@ -37,3 +37,4 @@ mod serve_proc;
 mod targets;
 mod tls;
 mod unimplemented;
+mod white_label_api;

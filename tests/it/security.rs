@@ -87,6 +87,14 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UndeprecateRegistryItem",                [OK,   DENY, DENY, DENY, DENY]),
     ("DeprecateRegistryItemVersion",           [OK,   DENY, DENY, DENY, DENY]),
     ("UndeprecateRegistryItemVersion",         [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationSetSupportEmail",            [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationGetSupportEmail",            [OK,   OK,   DENY, DENY, DENY]),
+    ("OrganizationSetLogo",                    [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationGetLogo",                    [OK,   OK,   DENY, DENY, DENY]),
+    ("EnableBillingService",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateBillingService",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("GetBillingServiceConfig",                [OK,   OK,   DENY, DENY, DENY]),
+    ("DisableBillingService",                  [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
 ];
 
