@@ -306,6 +306,13 @@ local specs = {
   { "list_keys", "ListKeys", org = "org_id", ret = "api_keys" },
   { "create_key_from_existing_key_authorizations", "CreateKeyFromExistingKeyAuthorizations", args = { "id" },
     ret = { "key", "id" } },
+  -- apps and branding (stored and returned; nothing is sent to Firebase)
+  { "upload_device_push_token", "UploadDevicePushToken", args = { "app_id", "device_token", "device_uuid" } },
+  { "delete_device_push_token", "DeleteDevicePushToken", args = { "app_id", "device_uuid" } },
+  { "get_device_push_tokens", "GetDevicePushTokens", args = { "app_id" }, ret = "device_tokens" },
+  { "set_firebase_config", "SetFirebaseConfig", args = { "app_id", "config_json" }, org = "org_id" },
+  { "get_firebase_config", "GetFirebaseConfig", org = "org_id", ret = "app_id" },
+  { "delete_firebase_config", "DeleteFirebaseConfig", args = { "app_id" }, org = "org_id" },
 }
 
 local function allowed_of(spec, extra)

@@ -3,8 +3,8 @@
 
 use super::call::rpc_table;
 use super::{
-    fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots, roles,
-    white_label,
+    devices, fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots,
+    roles, white_label,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -85,6 +85,12 @@ rpc_table! {
         organization_get_support_email(OrganizationGetSupportEmailRequest) -> OrganizationGetSupportEmailResponse = white_label::organization_get_support_email;
         organization_set_logo(OrganizationSetLogoRequest) -> OrganizationSetLogoResponse = white_label::organization_set_logo;
         organization_get_logo(OrganizationGetLogoRequest) -> OrganizationGetLogoResponse = white_label::organization_get_logo;
+        upload_device_push_token(UploadDevicePushTokenRequest) -> UploadDevicePushTokenResponse = devices::upload_device_push_token;
+        delete_device_push_token(DeleteDevicePushTokenRequest) -> DeleteDevicePushTokenResponse = devices::delete_device_push_token;
+        get_device_push_tokens(GetDevicePushTokensRequest) -> GetDevicePushTokensResponse = devices::get_device_push_tokens;
+        set_firebase_config(SetFirebaseConfigRequest) -> SetFirebaseConfigResponse = devices::set_firebase_config;
+        get_firebase_config(GetFirebaseConfigRequest) -> GetFirebaseConfigResponse = devices::get_firebase_config;
+        delete_firebase_config(DeleteFirebaseConfigRequest) -> DeleteFirebaseConfigResponse = devices::delete_firebase_config;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod call;
+mod devices;
 pub mod error;
 mod fragments;
 mod invites;

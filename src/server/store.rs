@@ -80,6 +80,23 @@ const MIGRATIONS: &[M<'static>] = &[
              billing_address BLOB
          );",
     ),
+    // issue 11, registry: an organization's Firebase app (a digest of its config, which nothing
+    // here uses) and its devices' push tokens.
+    M::up(
+        "CREATE TABLE firebase_apps (
+             org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+             app_id TEXT NOT NULL UNIQUE,
+             config_sha256 TEXT NOT NULL,
+             set_on INTEGER NOT NULL
+         );
+         CREATE TABLE device_push_tokens (
+             app_id TEXT NOT NULL REFERENCES firebase_apps(app_id) ON DELETE CASCADE,
+             device_uuid TEXT NOT NULL,
+             device_token TEXT NOT NULL,
+             uploaded_on INTEGER NOT NULL,
+             PRIMARY KEY (app_id, device_uuid)
+         );",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

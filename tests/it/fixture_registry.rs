@@ -62,5 +62,24 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app("GetBillingServiceConfig", json!({"org_id": "$org"})),
         app("DisableBillingService", json!({"org_id": "$org"})),
+        // Firebase config first: device tokens belong to its app.
+        app(
+            "SetFirebaseConfig",
+            json!({"org_id": "$org", "app_id": "fleet-app", "config_json": "{\"type\": \"service_account\"}"}),
+        ),
+        app("GetFirebaseConfig", json!({"org_id": "$org"})),
+        app(
+            "UploadDevicePushToken",
+            json!({"app_id": "fleet-app", "device_token": "tok", "device_uuid": "phone-1"}),
+        ),
+        app("GetDevicePushTokens", json!({"app_id": "fleet-app"})),
+        app(
+            "DeleteDevicePushToken",
+            json!({"app_id": "fleet-app", "device_uuid": "phone-1"}),
+        ),
+        app(
+            "DeleteFirebaseConfig",
+            json!({"org_id": "$org", "app_id": "fleet-app"}),
+        ),
     ]
 }

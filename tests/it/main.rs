@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod chores;
+mod devices_api;
 mod durability;
 mod dynamic;
 mod fixture;

@@ -95,6 +95,12 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UpdateBillingService",                   [OK,   DENY, DENY, DENY, DENY]),
     ("GetBillingServiceConfig",                [OK,   OK,   DENY, DENY, DENY]),
     ("DisableBillingService",                  [OK,   DENY, DENY, DENY, DENY]),
+    ("SetFirebaseConfig",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("GetFirebaseConfig",                      [OK,   OK,   DENY, DENY, DENY]),
+    ("UploadDevicePushToken",                  [OK,   OK,   DENY, DENY, DENY]),
+    ("GetDevicePushTokens",                    [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteDevicePushToken",                  [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteFirebaseConfig",                   [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
 ];
 
@@ -211,6 +217,12 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
                     Ok(())
                 })
                 .unwrap();
+            return;
+        }
+        "DeleteDevicePushToken" => {
+            let token =
+                json!({"app_id": "fleet-app", "device_token": "tok", "device_uuid": "phone-1"});
+            must(s, root, "UploadDevicePushToken", token).await;
             return;
         }
         "RemoveRole" => {
