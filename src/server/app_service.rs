@@ -85,6 +85,8 @@ rpc_table! {
         organization_get_support_email(OrganizationGetSupportEmailRequest) -> OrganizationGetSupportEmailResponse = white_label::organization_get_support_email;
         organization_set_logo(OrganizationSetLogoRequest) -> OrganizationSetLogoResponse = white_label::organization_set_logo;
         organization_get_logo(OrganizationGetLogoRequest) -> OrganizationGetLogoResponse = white_label::organization_get_logo;
+        enable_auth_service(EnableAuthServiceRequest) -> EnableAuthServiceResponse = white_label::enable_auth_service;
+        disable_auth_service(DisableAuthServiceRequest) -> DisableAuthServiceResponse = white_label::disable_auth_service;
         upload_device_push_token(UploadDevicePushTokenRequest) -> UploadDevicePushTokenResponse = devices::upload_device_push_token;
         delete_device_push_token(DeleteDevicePushTokenRequest) -> DeleteDevicePushTokenResponse = devices::delete_device_push_token;
         get_device_push_tokens(GetDevicePushTokensRequest) -> GetDevicePushTokensResponse = devices::get_device_push_tokens;

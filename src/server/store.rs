@@ -97,6 +97,8 @@ const MIGRATIONS: &[M<'static>] = &[
              PRIMARY KEY (app_id, device_uuid)
          );",
     ),
+    // issue 11, registry: whether an organization's auth service (for OAuth apps) is enabled.
+    M::up("ALTER TABLE white_label ADD COLUMN auth_service_enabled INTEGER NOT NULL DEFAULT 0;"),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -1,4 +1,5 @@
-//! White-label settings of an organization: support email, logo, billing-service config.
+//! White-label settings of an organization: support email, logo, billing-service config, and
+//! whether its own auth service (for OAuth apps) is enabled.
 //! Stored and returned only: the local fleet sends no email, bills no one and hosts no page,
 //! so a logo comes back as a data: URL of the stored image.
 
@@ -273,5 +274,62 @@ pub fn get_billing_service_config(
             logo_url: logo_url(c, &req.org_id)?,
             billing_dashboard_url: String::new(),
         })
+    })
+}
+
+fn auth_enabled(c: &Connection, org_id: &str) -> ApiResult<bool> {
+    Ok(row(
+        c,
+        "SELECT auth_service_enabled FROM white_label WHERE org_id = ?1",
+        [org_id],
+        |r| r.get::<_, bool>(0),
+    )
+    .optional()?
+    .unwrap_or(false))
+}
+
+/// Records that the organization's auth service is on; no login page is served locally.
+pub fn enable_auth_service(
+    api: &Api,
+    who: &Principal,
+    req: EnableAuthServiceRequest,
+) -> ApiResult<EnableAuthServiceResponse> {
+    api.store.tx(|tx| {
+        scope(tx, who, Perm::WriteOrganization, &req.org_id)?;
+        if auth_enabled(tx, &req.org_id)? {
+            return Err(ApiError::AlreadyExists(format!(
+                "the auth service of organization {:?} is enabled already",
+                req.org_id
+            )));
+        }
+        ensure_row(tx, &req.org_id)?;
+        exec(
+            tx,
+            "UPDATE white_label SET auth_service_enabled = 1 WHERE org_id = ?1",
+            [&req.org_id],
+        )?;
+        Ok(EnableAuthServiceResponse {})
+    })
+}
+
+pub fn disable_auth_service(
+    api: &Api,
+    who: &Principal,
+    req: DisableAuthServiceRequest,
+) -> ApiResult<DisableAuthServiceResponse> {
+    api.store.tx(|tx| {
+        scope(tx, who, Perm::WriteOrganization, &req.org_id)?;
+        if !auth_enabled(tx, &req.org_id)? {
+            return Err(ApiError::FailedPrecondition(format!(
+                "the auth service of organization {:?} is not enabled; call EnableAuthService first",
+                req.org_id
+            )));
+        }
+        exec(
+            tx,
+            "UPDATE white_label SET auth_service_enabled = 0 WHERE org_id = ?1",
+            [&req.org_id],
+        )?;
+        Ok(DisableAuthServiceResponse {})
     })
 }

@@ -163,8 +163,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "DeleteOrganization"),
     ("AppService", "GetOrganizationMetadata"),
     ("AppService", "UpdateOrganizationMetadata"),
-    ("AppService", "EnableAuthService"),
-    ("AppService", "DisableAuthService"),
     ("AppService", "CreateOAuthApp"),
     ("AppService", "ReadOAuthApp"),
     ("AppService", "UpdateOAuthApp"),

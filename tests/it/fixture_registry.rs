@@ -62,6 +62,8 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app("GetBillingServiceConfig", json!({"org_id": "$org"})),
         app("DisableBillingService", json!({"org_id": "$org"})),
+        app("EnableAuthService", json!({"org_id": "$org"})),
+        app("DisableAuthService", json!({"org_id": "$org"})),
         // Firebase config first: device tokens belong to its app.
         app(
             "SetFirebaseConfig",

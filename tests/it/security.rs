@@ -101,6 +101,8 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetDevicePushTokens",                    [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteDevicePushToken",                  [OK,   OK,   DENY, DENY, DENY]),
     ("DeleteFirebaseConfig",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("EnableAuthService",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("DisableAuthService",                     [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
 ];
 

@@ -191,3 +191,35 @@ async fn the_billing_service_is_enabled_updated_read_and_disabled() {
         "not enabled",
     );
 }
+
+#[tokio::test]
+async fn the_auth_service_is_enabled_once_and_disabled_once() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let org = s.org_id().to_string();
+    let disable = DisableAuthServiceRequest {
+        org_id: org.clone(),
+    };
+    assert_status(
+        app.disable_auth_service(disable.clone()).await,
+        Code::FailedPrecondition,
+        "EnableAuthService",
+    );
+    let enable = EnableAuthServiceRequest {
+        org_id: org.clone(),
+    };
+    app.enable_auth_service(enable.clone()).await.unwrap();
+    assert_status(
+        app.enable_auth_service(enable.clone()).await,
+        Code::AlreadyExists,
+        "enabled already",
+    );
+    let mut operator = key_in(&s, &org, "operator").await;
+    assert_status(
+        operator.disable_auth_service(disable.clone()).await,
+        Code::PermissionDenied,
+        &org,
+    );
+    app.disable_auth_service(disable).await.unwrap();
+    app.enable_auth_service(enable).await.unwrap();
+}

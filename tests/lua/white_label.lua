@@ -21,4 +21,8 @@ cloud.disable_billing_service{ org_id = org }
 assert(cloud.get_billing_service_config{ org_id = org }.billing_address == nil)
 ok, err = pcall(cloud.disable_billing_service, { org_id = org })
 assert(not ok and err.code == "FAILED_PRECONDITION", tostring(err))
+cloud.enable_auth_service{ org_id = org }
+ok, err = pcall(cloud.enable_auth_service, { org_id = org })
+assert(not ok and err.code == "ALREADY_EXISTS", tostring(err))
+cloud.disable_auth_service{ org_id = org }
 print("white_label ok")
