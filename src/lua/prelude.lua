@@ -283,6 +283,20 @@ local specs = {
     build = function(a) return { { module_file_info = a.module_file_info }, { file = a.file } } end },
   { "get_module", "GetModule", args = { "module_id" }, ret = "module" },
   { "list_modules", "ListModules", org = "organization_id", ret = "modules" },
+  -- registry items (a module is the item of type PACKAGE_TYPE_MODULE); rename_registry_item and
+  -- transfer_registry_item have no Python method and come from the descriptors
+  { "get_registry_item", "GetRegistryItem", args = { "item_id", "include_markdown_documentation" },
+    defaults = { include_markdown_documentation = false }, ret = "item" },
+  { "create_registry_item", "CreateRegistryItem", args = { "name", "type" }, org = "organization_id" },
+  { "update_registry_item", "UpdateRegistryItem", args = { "item_id", "type", "description", "visibility" } },
+  { "list_registry_items", "ListRegistryItems",
+    args = { "types", "visibilities", "platforms", "statuses", "search_term", "page_token" },
+    org = "organization_id", ret = "items" },
+  { "delete_registry_item", "DeleteRegistryItem", args = { "item_id" } },
+  { "deprecate_registry_item", "DeprecateRegistryItem", args = { "item_id", "message" } },
+  { "undeprecate_registry_item", "UndeprecateRegistryItem", args = { "item_id" } },
+  { "deprecate_registry_item_version", "DeprecateRegistryItemVersion", args = { "item_id", "version", "message" } },
+  { "undeprecate_registry_item_version", "UndeprecateRegistryItemVersion", args = { "item_id", "version" } },
   -- API keys
   { "create_key", "CreateKey", args = { "authorizations", "name" }, org = true, ret = { "key", "id" },
     types = { authorizations = { ROLE }, name = "string" }, build = function(a, org)
@@ -295,6 +309,13 @@ local specs = {
   { "list_keys", "ListKeys", org = "org_id", ret = "api_keys" },
   { "create_key_from_existing_key_authorizations", "CreateKeyFromExistingKeyAuthorizations", args = { "id" },
     ret = { "key", "id" } },
+  -- apps and branding (stored and returned; nothing is sent to Firebase)
+  { "upload_device_push_token", "UploadDevicePushToken", args = { "app_id", "device_token", "device_uuid" } },
+  { "delete_device_push_token", "DeleteDevicePushToken", args = { "app_id", "device_uuid" } },
+  { "get_device_push_tokens", "GetDevicePushTokens", args = { "app_id" }, ret = "device_tokens" },
+  { "set_firebase_config", "SetFirebaseConfig", args = { "app_id", "config_json" }, org = "org_id" },
+  { "get_firebase_config", "GetFirebaseConfig", org = "org_id", ret = "app_id" },
+  { "delete_firebase_config", "DeleteFirebaseConfig", args = { "app_id" }, org = "org_id" },
 }
 
 local function allowed_of(spec, extra)
@@ -574,7 +595,12 @@ do
       if org and req[org] == nil then req[org] = a.org_id or default_org(fname) end
       local labels = org and org ~= "org_id" and { [org] = "org_id" } or nil
       if shape.server_streaming then return iterate(call(shape.rpc, req, fname, labels)) end
-      if not shape.paged then return unwrap(call(shape.rpc, req, fname, labels), ret) end
+      if not shape.paged then
+        local resp = call(shape.rpc, req, fname, labels)
+        -- Without a single field to return, the whole reply (as generated.rs documents).
+        if ret == nil then return resp end
+        return unwrap(resp, ret)
+      end
       local limit = a.limit
       if limit ~= nil and (math.type(limit) ~= "integer" or limit < 0) then
         invalid(fname, "limit must be a non-negative integer")

@@ -2,7 +2,10 @@
 //! every call goes through (caller, limits, log line, status) is in call.rs.
 
 use super::call::rpc_table;
-use super::{fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
+use super::{
+    devices, fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots,
+    roles, white_label,
+};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
@@ -63,6 +66,33 @@ rpc_table! {
         rotate_key(RotateKeyRequest) -> RotateKeyResponse = keys::rotate_key;
         list_keys(ListKeysRequest) -> ListKeysResponse = keys::list_keys;
         create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
+        get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse = registry::get_registry_item;
+        create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse = registry::create_registry_item;
+        update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse = registry::update_registry_item;
+        list_registry_items(ListRegistryItemsRequest) -> ListRegistryItemsResponse = registry::list_registry_items;
+        delete_registry_item(DeleteRegistryItemRequest) -> DeleteRegistryItemResponse = registry::delete_registry_item;
+        rename_registry_item(RenameRegistryItemRequest) -> RenameRegistryItemResponse = registry::rename_registry_item;
+        transfer_registry_item(TransferRegistryItemRequest) -> TransferRegistryItemResponse = registry::transfer_registry_item;
+        deprecate_registry_item(DeprecateRegistryItemRequest) -> DeprecateRegistryItemResponse = registry::deprecate_registry_item;
+        undeprecate_registry_item(UndeprecateRegistryItemRequest) -> UndeprecateRegistryItemResponse = registry::undeprecate_registry_item;
+        deprecate_registry_item_version(DeprecateRegistryItemVersionRequest) -> DeprecateRegistryItemVersionResponse = registry::deprecate_registry_item_version;
+        undeprecate_registry_item_version(UndeprecateRegistryItemVersionRequest) -> UndeprecateRegistryItemVersionResponse = registry::undeprecate_registry_item_version;
+        enable_billing_service(EnableBillingServiceRequest) -> EnableBillingServiceResponse = white_label::enable_billing_service;
+        disable_billing_service(DisableBillingServiceRequest) -> DisableBillingServiceResponse = white_label::disable_billing_service;
+        update_billing_service(UpdateBillingServiceRequest) -> UpdateBillingServiceResponse = white_label::update_billing_service;
+        get_billing_service_config(GetBillingServiceConfigRequest) -> GetBillingServiceConfigResponse = white_label::get_billing_service_config;
+        organization_set_support_email(OrganizationSetSupportEmailRequest) -> OrganizationSetSupportEmailResponse = white_label::organization_set_support_email;
+        organization_get_support_email(OrganizationGetSupportEmailRequest) -> OrganizationGetSupportEmailResponse = white_label::organization_get_support_email;
+        organization_set_logo(OrganizationSetLogoRequest) -> OrganizationSetLogoResponse = white_label::organization_set_logo;
+        organization_get_logo(OrganizationGetLogoRequest) -> OrganizationGetLogoResponse = white_label::organization_get_logo;
+        enable_auth_service(EnableAuthServiceRequest) -> EnableAuthServiceResponse = white_label::enable_auth_service;
+        disable_auth_service(DisableAuthServiceRequest) -> DisableAuthServiceResponse = white_label::disable_auth_service;
+        upload_device_push_token(UploadDevicePushTokenRequest) -> UploadDevicePushTokenResponse = devices::upload_device_push_token;
+        delete_device_push_token(DeleteDevicePushTokenRequest) -> DeleteDevicePushTokenResponse = devices::delete_device_push_token;
+        get_device_push_tokens(GetDevicePushTokensRequest) -> GetDevicePushTokensResponse = devices::get_device_push_tokens;
+        set_firebase_config(SetFirebaseConfigRequest) -> SetFirebaseConfigResponse = devices::set_firebase_config;
+        get_firebase_config(GetFirebaseConfigRequest) -> GetFirebaseConfigResponse = devices::get_firebase_config;
+        delete_firebase_config(DeleteFirebaseConfigRequest) -> DeleteFirebaseConfigResponse = devices::delete_firebase_config;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -16,7 +16,7 @@ use crate::proto::viam::app::v1::*;
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
 
 /// Trimmed and lower-cased, so one address cannot be invited twice in different cases.
-fn normalize_email(email: &str) -> ApiResult<String> {
+pub(super) fn normalize_email(email: &str) -> ApiResult<String> {
     let email = email.trim().to_lowercase();
     let valid = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()

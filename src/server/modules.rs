@@ -27,7 +27,7 @@ fn local_url(module_id: &str) -> String {
     format!("fleetsh://modules/{}", module_id.replacen(':', "/", 1))
 }
 
-fn validate_name(name: &str) -> ApiResult<&str> {
+pub(super) fn validate_name(name: &str) -> ApiResult<&str> {
     if name.is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
@@ -44,18 +44,18 @@ fn validate_name(name: &str) -> ApiResult<&str> {
 }
 
 /// A stored module: its organization and its metadata (without versions).
-struct Stored {
-    org_id: String,
-    meta: Module,
+pub(super) struct Stored {
+    pub org_id: String,
+    pub meta: Module,
 }
 
-fn decode(blob: &[u8]) -> ApiResult<Module> {
+pub(super) fn decode(blob: &[u8]) -> ApiResult<Module> {
     Module::decode(blob).map_err(|e| ApiError::Internal(format!("stored module metadata: {e}")))
 }
 
 /// Finds a module by id ("<namespace>:<name>"), or by bare name among the caller's
 /// organizations when that is unambiguous (the SDK docs allow "my-module").
-fn resolve(c: &Connection, who: &Principal, module_id: &str) -> ApiResult<Stored> {
+pub(super) fn resolve(c: &Connection, who: &Principal, module_id: &str) -> ApiResult<Stored> {
     if module_id.is_empty() {
         return Err(ApiError::invalid("module_id", "required"));
     }
@@ -87,7 +87,7 @@ fn resolve(c: &Connection, who: &Principal, module_id: &str) -> ApiResult<Stored
     })
 }
 
-fn save(c: &Connection, m: &Module) -> ApiResult<()> {
+pub(super) fn save(c: &Connection, m: &Module) -> ApiResult<()> {
     let meta = Module {
         versions: vec![],
         ..m.clone()
@@ -101,7 +101,7 @@ fn save(c: &Connection, m: &Module) -> ApiResult<()> {
 }
 
 /// Versions in the order of their first upload, each with its files in upload order.
-fn versions(c: &Connection, module_id: &str) -> ApiResult<Vec<VersionHistory>> {
+pub(super) fn versions(c: &Connection, module_id: &str) -> ApiResult<Vec<VersionHistory>> {
     let mut stmt = c.prepare_cached(
         "SELECT version, platform, uploaded_at FROM module_files WHERE module_id = ?1
          ORDER BY uploaded_at, platform",
@@ -182,7 +182,9 @@ pub fn create_module(
         let id = format!("{prefix}:{name}");
         let taken = row(
             tx,
-            "SELECT 1 FROM modules WHERE (org_id = ?1 AND name = ?2) OR id = ?3",
+            // Registry items of other types share the module's names: ids are "<prefix>:<name>".
+            "SELECT 1 FROM modules WHERE (org_id = ?1 AND name = ?2) OR id = ?3
+             UNION ALL SELECT 1 FROM registry_items WHERE (org_id = ?1 AND name = ?2) OR id = ?3",
             params![org_id, name, id],
             |_| Ok(()),
         )
@@ -211,7 +213,7 @@ pub fn create_module(
     })
 }
 
-fn check_models(models: &[Model]) -> ApiResult<()> {
+pub(super) fn check_models(models: &[Model]) -> ApiResult<()> {
     for (i, m) in models.iter().enumerate() {
         if m.api.trim().is_empty() {
             return Err(ApiError::invalid(
@@ -231,7 +233,7 @@ fn check_models(models: &[Model]) -> ApiResult<()> {
 
 /// The documentation address of a module: empty (none, as the Viam CLI's generated meta.json
 /// has it) or an absolute http(s) URL with a host.
-fn check_url(url: &str) -> ApiResult<()> {
+pub(super) fn check_url(url: &str) -> ApiResult<()> {
     if url.is_empty() {
         return Ok(());
     }
@@ -347,7 +349,7 @@ pub fn list_modules(
 
 /// Semantic versions: MAJOR.MINOR.PATCH with optional -prerelease and +build made of
 /// dot-separated alphanumerics and dashes (so never a path separator or "..").
-fn check_version(v: &str) -> ApiResult<()> {
+pub(super) fn check_version(v: &str) -> ApiResult<()> {
     let ident_ok =
         |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     let (main, build) = v.split_once('+').map_or((v, None), |(a, b)| (a, Some(b)));

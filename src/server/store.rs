@@ -36,6 +36,69 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE logs_new RENAME TO logs;
          CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
     ),
+    // issue 11, registry: registry items other than modules (a module's item is its module
+    // row), and the deprecation, billing and last update of every item and version.
+    M::up(
+        "CREATE TABLE registry_items (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             item BLOB NOT NULL,
+             created_on INTEGER NOT NULL,
+             UNIQUE (org_id, name)
+         );
+         CREATE TABLE registry_extras (
+             item_id TEXT PRIMARY KEY,
+             deprecated_at INTEGER,
+             deprecated_message TEXT,
+             billing BLOB,
+             updated_on INTEGER
+         );
+         CREATE TABLE registry_version_deprecations (
+             item_id TEXT NOT NULL,
+             version TEXT NOT NULL,
+             deprecated_at INTEGER NOT NULL,
+             message TEXT NOT NULL,
+             PRIMARY KEY (item_id, version)
+         );
+         CREATE TRIGGER modules_registry_gone AFTER DELETE ON modules BEGIN
+             DELETE FROM registry_extras WHERE item_id = OLD.id;
+             DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
+         END;
+         CREATE TRIGGER registry_items_gone AFTER DELETE ON registry_items BEGIN
+             DELETE FROM registry_extras WHERE item_id = OLD.id;
+             DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
+         END;",
+    ),
+    // issue 11, registry: white-label settings of an organization (stored and returned only).
+    M::up(
+        "CREATE TABLE white_label (
+             org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+             support_email TEXT,
+             logo BLOB,
+             billing_enabled INTEGER NOT NULL DEFAULT 0,
+             billing_address BLOB
+         );",
+    ),
+    // issue 11, registry: an organization's Firebase app (a digest of its config, which nothing
+    // here uses) and its devices' push tokens.
+    M::up(
+        "CREATE TABLE firebase_apps (
+             org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+             app_id TEXT NOT NULL UNIQUE,
+             config_sha256 TEXT NOT NULL,
+             set_on INTEGER NOT NULL
+         );
+         CREATE TABLE device_push_tokens (
+             app_id TEXT NOT NULL REFERENCES firebase_apps(app_id) ON DELETE CASCADE,
+             device_uuid TEXT NOT NULL,
+             device_token TEXT NOT NULL,
+             uploaded_on INTEGER NOT NULL,
+             PRIMARY KEY (app_id, device_uuid)
+         );",
+    ),
+    // issue 11, registry: whether an organization's auth service (for OAuth apps) is enabled.
+    M::up("ALTER TABLE white_label ADD COLUMN auth_service_enabled INTEGER NOT NULL DEFAULT 0;"),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

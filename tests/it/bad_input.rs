@@ -170,6 +170,7 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
     ("CreateLocation", "parent_location_id", &[Bad::Empty]),
     ("UpdateRobot", "location", &[Bad::Empty]),
     ("ListModules", "organization_id", &[Bad::Empty]),
+    ("ListRegistryItems", "organization_id", &[Bad::Empty]),
     // An owner may grant its own resources to a key of another organization (as the cloud
     // lets an owner add any user); the grant is scoped to the owner's resource.
     ("AddRole", "authorization.identity_id", &[Bad::OtherOrg]),

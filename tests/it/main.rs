@@ -5,9 +5,11 @@
 
 mod bad_input;
 mod chores;
+mod devices_api;
 mod durability;
 mod dynamic;
 mod fixture;
+mod fixture_registry;
 mod fleetsh_test;
 mod fragments;
 mod harness;
@@ -26,6 +28,7 @@ mod modules;
 mod orgs;
 mod parts;
 mod readme;
+mod registry_api;
 mod repl;
 mod robots;
 mod roles;
@@ -37,3 +40,4 @@ mod serve_proc;
 mod targets;
 mod tls;
 mod unimplemented;
+mod white_label_api;

@@ -76,6 +76,33 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("RotateKey",                              [OK,   DENY, DENY, DENY, DENY]),
     ("ListKeys",                               [OK,   DENY, DENY, DENY, DENY]),
     ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
+    ("GetRegistryItem",                        [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateRegistryItem",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateRegistryItem",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("ListRegistryItems",                      [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteRegistryItem",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("RenameRegistryItem",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("TransferRegistryItem",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("DeprecateRegistryItem",                  [OK,   DENY, DENY, DENY, DENY]),
+    ("UndeprecateRegistryItem",                [OK,   DENY, DENY, DENY, DENY]),
+    ("DeprecateRegistryItemVersion",           [OK,   DENY, DENY, DENY, DENY]),
+    ("UndeprecateRegistryItemVersion",         [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationSetSupportEmail",            [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationGetSupportEmail",            [OK,   OK,   DENY, DENY, DENY]),
+    ("OrganizationSetLogo",                    [OK,   DENY, DENY, DENY, DENY]),
+    ("OrganizationGetLogo",                    [OK,   OK,   DENY, DENY, DENY]),
+    ("EnableBillingService",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateBillingService",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("GetBillingServiceConfig",                [OK,   OK,   DENY, DENY, DENY]),
+    ("DisableBillingService",                  [OK,   DENY, DENY, DENY, DENY]),
+    ("SetFirebaseConfig",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("GetFirebaseConfig",                      [OK,   OK,   DENY, DENY, DENY]),
+    ("UploadDevicePushToken",                  [OK,   OK,   DENY, DENY, DENY]),
+    ("GetDevicePushTokens",                    [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteDevicePushToken",                  [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteFirebaseConfig",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("EnableAuthService",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("DisableAuthService",                     [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
 ];
 
@@ -166,6 +193,39 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let email = format!("doomed{n}@example.com");
             must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
             ("email", json!(email))
+        }
+        "DeleteRegistryItem" | "RenameRegistryItem" => {
+            let r = must(
+                s,
+                root,
+                "CreateModule",
+                json!({"organization_id": org, "name": format!("doomed{n}")}),
+            )
+            .await;
+            ("module", r["module_id"].clone())
+        }
+        "DeprecateRegistryItemVersion" | "UndeprecateRegistryItemVersion" => {
+            // A module's versions are its uploaded files: one recorded is one version.
+            let module = ids["module"].clone();
+            s.fleet
+                .api
+                .store
+                .tx(|tx| {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
+                         VALUES (?1, '1.0.0', 'any', 'modules/none', 1, '', 0)",
+                        [&module],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            return;
+        }
+        "DeleteDevicePushToken" => {
+            let token =
+                json!({"app_id": "fleet-app", "device_token": "tok", "device_uuid": "phone-1"});
+            must(s, root, "UploadDevicePushToken", token).await;
+            return;
         }
         "RemoveRole" => {
             let g = json!({"authorization_type": "role", "authorization_id": "location_operator", "resource_type": "location", "resource_id": ids["loc"], "identity_id": ids["key"], "organization_id": org, "identity_type": "api-key"});
