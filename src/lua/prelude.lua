@@ -166,6 +166,9 @@ local function visibility(v) return VISIBILITY[v] or v end
 
 local function empty(t) return t == nil or (type(t) == "table" and next(t) == nil) end
 
+-- An empty Lua table is no Struct to the converter; absent metadata clears it all the same.
+local function no_empty_data(req) if empty(req.data) then req.data = nil end end
+
 -- The Authorization that Python's add_role / create_key build from (role, resource_type, resource_id).
 local function authorization(a, org, identity_type)
   return {
@@ -204,6 +207,9 @@ local specs = {
   { "delete_organization_member", "DeleteOrganizationMember", args = { "user_id" }, org = "organization_id" },
   { "delete_organization_invite", "DeleteOrganizationInvite", args = { "email" }, org = "organization_id" },
   { "resend_organization_invite", "ResendOrganizationInvite", args = { "email" }, org = "organization_id", ret = "invite" },
+  { "get_organization_metadata", "GetOrganizationMetadata", args = { "org_id" }, org = "organization_id", ret = "data" },
+  { "update_organization_metadata", "UpdateOrganizationMetadata", args = { "org_id", "metadata" },
+    org = "organization_id", map = { metadata = "data" }, fix = no_empty_data },
   -- locations
   { "create_location", "CreateLocation", args = { "name", "parent_location_id" }, org = "organization_id", ret = "location" },
   { "get_location", "GetLocation", args = { "location_id" }, loc = true, ret = "location" },
@@ -213,6 +219,9 @@ local specs = {
   { "location_auth", "LocationAuth", args = { "location_id" }, loc = true, ret = "auth" },
   { "create_location_secret", "CreateLocationSecret", args = { "location_id" }, loc = true, ret = "auth" },
   { "delete_location_secret", "DeleteLocationSecret", args = { "secret_id", "location_id" }, loc = true },
+  { "get_location_metadata", "GetLocationMetadata", args = { "location_id" }, loc = true, ret = "data" },
+  { "update_location_metadata", "UpdateLocationMetadata", args = { "location_id", "metadata" }, loc = true,
+    map = { metadata = "data" }, fix = no_empty_data },
   -- robots and parts
   { "get_robot", "GetRobot", args = { "robot_id" }, map = { robot_id = "id" }, ret = "robot" },
   { "get_rover_rental_robots", "GetRoverRentalRobots", org = "org_id", ret = "robots" },
@@ -239,6 +248,13 @@ local specs = {
   { "update_robot", "UpdateRobot", args = { "robot_id", "name", "location_id" }, loc = true,
     map = { robot_id = "id", location_id = "location" }, ret = "robot" },
   { "delete_robot", "DeleteRobot", args = { "robot_id" }, map = { robot_id = "id" } },
+  { "get_robot_metadata", "GetRobotMetadata", args = { "robot_id" }, map = { robot_id = "id" }, ret = "data" },
+  { "update_robot_metadata", "UpdateRobotMetadata", args = { "robot_id", "metadata" },
+    map = { robot_id = "id", metadata = "data" }, fix = no_empty_data },
+  { "get_robot_part_metadata", "GetRobotPartMetadata", args = { "robot_part_id" }, map = { robot_part_id = "id" },
+    ret = "data" },
+  { "update_robot_part_metadata", "UpdateRobotPartMetadata", args = { "robot_part_id", "metadata" },
+    map = { robot_part_id = "id", metadata = "data" }, fix = no_empty_data },
   -- fragments
   { "list_fragments", "ListFragments", args = { "show_public", "visibilities" }, org = "organization_id",
     defaults = { show_public = true }, map = { visibilities = "fragment_visibility" }, ret = "fragments",

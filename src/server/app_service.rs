@@ -2,7 +2,9 @@
 //! every call goes through (caller, limits, log line, status) is in call.rs.
 
 use super::call::rpc_table;
-use super::{fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
+use super::{
+    fragments, invites, keys, locations, logs, metadata, modules, orgs, parts, robots, roles,
+};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
@@ -63,6 +65,15 @@ rpc_table! {
         rotate_key(RotateKeyRequest) -> RotateKeyResponse = keys::rotate_key;
         list_keys(ListKeysRequest) -> ListKeysResponse = keys::list_keys;
         create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest) -> CreateKeyFromExistingKeyAuthorizationsResponse = keys::create_key_from_existing_key_authorizations;
+        // issue 11, orgs
+        get_organization_metadata(GetOrganizationMetadataRequest) -> GetOrganizationMetadataResponse = metadata::get_organization_metadata;
+        update_organization_metadata(UpdateOrganizationMetadataRequest) -> UpdateOrganizationMetadataResponse = metadata::update_organization_metadata;
+        get_location_metadata(GetLocationMetadataRequest) -> GetLocationMetadataResponse = metadata::get_location_metadata;
+        update_location_metadata(UpdateLocationMetadataRequest) -> UpdateLocationMetadataResponse = metadata::update_location_metadata;
+        get_robot_metadata(GetRobotMetadataRequest) -> GetRobotMetadataResponse = metadata::get_robot_metadata;
+        update_robot_metadata(UpdateRobotMetadataRequest) -> UpdateRobotMetadataResponse = metadata::update_robot_metadata;
+        get_robot_part_metadata(GetRobotPartMetadataRequest) -> GetRobotPartMetadataResponse = metadata::get_robot_part_metadata;
+        update_robot_part_metadata(UpdateRobotPartMetadataRequest) -> UpdateRobotPartMetadataResponse = metadata::update_robot_part_metadata;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -13,6 +13,7 @@ mod keys;
 pub mod limits;
 mod locations;
 mod logs;
+mod metadata;
 mod modules;
 mod orgs;
 mod parts;

@@ -36,6 +36,28 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE logs_new RENAME TO logs;
          CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
     ),
+    // issue 11, orgs: user-defined metadata, one google.protobuf.Struct (encoded) per resource;
+    // dropped with its resource so a deleted one leaves nothing behind.
+    M::up(
+        "CREATE TABLE metadata (
+             resource_type TEXT NOT NULL,
+             resource_id TEXT NOT NULL,
+             data BLOB NOT NULL,
+             PRIMARY KEY (resource_type, resource_id)
+         );
+         CREATE TRIGGER metadata_org_gone AFTER DELETE ON orgs BEGIN
+             DELETE FROM metadata WHERE resource_type = 'organization' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_location_gone AFTER DELETE ON locations BEGIN
+             DELETE FROM metadata WHERE resource_type = 'location' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_robot_gone AFTER DELETE ON robots BEGIN
+             DELETE FROM metadata WHERE resource_type = 'robot' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_part_gone AFTER DELETE ON parts BEGIN
+             DELETE FROM metadata WHERE resource_type = 'part' AND resource_id = OLD.id;
+         END;",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

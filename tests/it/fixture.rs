@@ -161,8 +161,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "UpdateOrganization"),
     ("AppService", "UpdateOrganizationNamespace"),
     ("AppService", "DeleteOrganization"),
-    ("AppService", "GetOrganizationMetadata"),
-    ("AppService", "UpdateOrganizationMetadata"),
     ("AppService", "EnableBillingService"),
     ("AppService", "DisableBillingService"),
     ("AppService", "UpdateBillingService"),
@@ -179,16 +177,10 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "DeleteOAuthApp"),
     ("AppService", "ListOAuthApps"),
     ("AppService", "CreateOAuthAppUser"),
-    ("AppService", "GetLocationMetadata"),
-    ("AppService", "UpdateLocationMetadata"),
     ("AppService", "ShareLocation"),
     ("AppService", "UnshareLocation"),
-    ("AppService", "GetRobotMetadata"),
-    ("AppService", "UpdateRobotMetadata"),
     ("AppService", "GetRobotPartByNameAndLocation"),
     ("AppService", "SetConfigProperty"),
-    ("AppService", "GetRobotPartMetadata"),
-    ("AppService", "UpdateRobotPartMetadata"),
     ("AppService", "GetRobotAPIKeys"),
     ("AppService", "ListRobotsForLocations"),
     ("AppService", "ListRobotsForOrg"),
@@ -367,4 +359,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("RobotService", "Log", json!({"id": "$part", "logs": [log]})),
     ]
+    .into_iter()
+    .chain(crate::fixture_orgs::requests())
+    .collect()
 }

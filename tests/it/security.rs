@@ -76,7 +76,15 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("RotateKey",                              [OK,   DENY, DENY, DENY, DENY]),
     ("ListKeys",                               [OK,   DENY, DENY, DENY, DENY]),
     ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
-    ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
+    ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),    // issue 11, orgs
+    ("GetOrganizationMetadata",                [OK,   OK,   DENY, DENY, DENY]),
+    ("UpdateOrganizationMetadata",             [OK,   DENY, DENY, DENY, DENY]),
+    ("GetLocationMetadata",                    [OK,   OK,   OK,   DENY, DENY]),
+    ("UpdateLocationMetadata",                 [OK,   DENY, OK,   DENY, DENY]),
+    ("GetRobotMetadata",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateRobotMetadata",                    [OK,   DENY, OK,   OK,   DENY]),
+    ("GetRobotPartMetadata",                   [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateRobotPartMetadata",                [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
