@@ -277,6 +277,18 @@ local specs = {
   { "list_authorizations", "ListAuthorizations", args = { "resource_ids" }, org = "organization_id",
     ret = "authorizations" },
   { "check_permissions", "CheckPermissions", args = { "permissions" }, ret = "authorized_permissions" },
+  { "change_role", "ChangeRole", args = { "old_identity_id", "old_role", "old_resource_type", "old_resource_id",
+    "new_identity_id", "new_role", "new_resource_type", "new_resource_id" }, org = true,
+    types = { old_identity_id = "string", old_role = "string", old_resource_type = "string",
+      old_resource_id = "string", new_identity_id = "string", new_role = "string", new_resource_type = "string",
+      new_resource_id = "string" },
+    build = function(a, org)
+      local function side(p)
+        return authorization({ identity_id = a[p .. "identity_id"], role = a[p .. "role"],
+          resource_type = a[p .. "resource_type"], resource_id = a[p .. "resource_id"] }, org, "")
+      end
+      return { old_authorization = side("old_"), new_authorization = side("new_") }
+    end },
   -- modules
   { "create_module", "CreateModule", args = { "name" }, org = "organization_id", ret = { "module_id", "url" } },
   { "update_module", "UpdateModule", args = { "module_id", "url", "description", "models", "entrypoint", "public" },
@@ -308,6 +320,9 @@ local specs = {
   { "list_keys", "ListKeys", org = "org_id", ret = "api_keys" },
   { "create_key_from_existing_key_authorizations", "CreateKeyFromExistingKeyAuthorizations", args = { "id" },
     ret = { "key", "id" } },
+  { "get_robot_api_keys", "GetRobotAPIKeys", args = { "robot_id" }, ret = "api_keys" },
+  -- No Python method; a spec because a generated function returns nothing for a two-field reply.
+  { "rename_key", "RenameKey", args = { "id", "name" }, ret = { "id", "name" } },
 }
 
 local function allowed_of(spec, extra)

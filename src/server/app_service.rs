@@ -74,6 +74,9 @@ rpc_table! {
         update_robot_metadata(UpdateRobotMetadataRequest) -> UpdateRobotMetadataResponse = metadata::update_robot_metadata;
         get_robot_part_metadata(GetRobotPartMetadataRequest) -> GetRobotPartMetadataResponse = metadata::get_robot_part_metadata;
         update_robot_part_metadata(UpdateRobotPartMetadataRequest) -> UpdateRobotPartMetadataResponse = metadata::update_robot_part_metadata;
+        change_role(ChangeRoleRequest) -> ChangeRoleResponse = roles::change_role;
+        rename_key(RenameKeyRequest) -> RenameKeyResponse = keys::rename_key;
+        get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse = keys::get_robot_api_keys;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

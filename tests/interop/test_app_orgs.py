@@ -4,6 +4,8 @@ keys against `fleetsh serve`. Each test makes its own resources with a random su
 import pytest
 from grpclib import GRPCError, Status
 
+from viam.app.app_client import APIKeyAuthorization
+
 from conftest import suffix
 
 
@@ -44,3 +46,24 @@ async def test_metadata_of_a_deleted_machine_is_not_found(app, org_id):
     await app.update_robot_metadata(robot_id, {"k": "v"})
     await app.delete_robot(robot_id)
     await expect_status(Status.NOT_FOUND, app.get_robot_metadata(robot_id), robot_id)
+
+
+async def test_change_role_swaps_the_grant(app, org_id):
+    loc_id, _, _ = await new_machine(app, org_id)
+    _, key_id = await app.create_key(
+        org_id, [APIKeyAuthorization(role="operator", resource_type="location", resource_id=loc_id)], f"k-{suffix()}"
+    )
+    await app.change_role(org_id, key_id, "operator", "location", loc_id, key_id, "owner", "location", loc_id)
+    auths = await app.list_authorizations(org_id, [loc_id])
+    assert [a.authorization_id for a in auths if a.identity_id == key_id] == ["location_owner"]
+
+
+async def test_robot_api_keys_lists_the_machine_keys(app, org_id):
+    _, robot_id, _ = await new_machine(app, org_id)
+    name = f"rk-{suffix()}"
+    _, key_id = await app.create_key(
+        org_id, [APIKeyAuthorization(role="owner", resource_type="robot", resource_id=robot_id)], name
+    )
+    keys = await app.get_robot_api_keys(robot_id)
+    assert [(k.api_key.id, k.api_key.name, k.api_key.key) for k in keys] == [(key_id, name, "")]
+    assert [(a.authorization_id, a.resource_id) for a in keys[0].authorizations] == [("robot_owner", robot_id)]

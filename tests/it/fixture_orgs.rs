@@ -6,6 +6,12 @@ use serde_json::{Value, json};
 pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     let app = |m: &'static str, v: Value| ("AppService", m, v);
     let data = json!({"team": "blue", "count": 3});
+    // The key's location grant that security.rs renews before each ChangeRole.
+    let grant = |role: &str| {
+        json!({"authorization_type": "role", "authorization_id": format!("location_{role}"),
+               "resource_type": "location", "resource_id": "$loc", "identity_id": "$key",
+               "organization_id": "$org", "identity_type": "api-key"})
+    };
     vec![
         app(
             "GetOrganizationMetadata",
@@ -27,5 +33,11 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "UpdateRobotPartMetadata",
             json!({"id": "$part", "data": data}),
         ),
+        app(
+            "ChangeRole",
+            json!({"old_authorization": grant("operator"), "new_authorization": grant("owner")}),
+        ),
+        app("RenameKey", json!({"id": "$key", "name": "renamed"})),
+        app("GetRobotAPIKeys", json!({"robot_id": "$robot"})),
     ]
 }

@@ -189,3 +189,189 @@ async fn metadata_of_a_deleted_or_unknown_resource_is_not_found() {
         "id",
     );
 }
+
+fn role(org: &str, identity: &str, role: &str, rtype: &str, rid: &str) -> Authorization {
+    Authorization {
+        authorization_type: "role".into(),
+        authorization_id: format!("{rtype}_{role}"),
+        resource_type: rtype.into(),
+        resource_id: rid.into(),
+        identity_id: identity.into(),
+        identity_type: "api-key".into(),
+        organization_id: org.into(),
+    }
+}
+
+async fn new_key(app: &mut crate::harness::App, auth: Authorization, name: &str) -> String {
+    app.create_key(CreateKeyRequest {
+        authorizations: vec![auth],
+        name: name.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .id
+}
+
+#[tokio::test]
+async fn rename_key_changes_the_listed_name_only() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let org = s.org_id().to_string();
+    let id = new_key(
+        &mut app,
+        role(&org, "", "operator", "organization", &org),
+        "old",
+    )
+    .await;
+    let r = app
+        .rename_key(RenameKeyRequest {
+            id: id.clone(),
+            name: " new name ".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.id.as_str(), r.name.as_str()), (id.as_str(), "new name"));
+    let keys = app
+        .list_keys(ListKeysRequest {
+            org_id: org.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    let k = keys
+        .iter()
+        .find(|k| k.api_key.as_ref().unwrap().id == id)
+        .expect("renamed key still listed");
+    assert_eq!(k.api_key.as_ref().unwrap().name, "new name");
+    assert_eq!(k.authorizations.len(), 1, "grants kept");
+    assert_status(
+        app.rename_key(RenameKeyRequest {
+            id: id.clone(),
+            name: "  ".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "name",
+    );
+    assert_status(
+        app.rename_key(RenameKeyRequest {
+            id: "no-such-key".into(),
+            name: "x".into(),
+        })
+        .await,
+        Code::NotFound,
+        "no-such-key",
+    );
+}
+
+#[tokio::test]
+async fn change_role_swaps_one_grant_and_keeps_the_last_owner() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let org = s.org_id().to_string();
+    let loc = s.location_id().to_string();
+    let key = new_key(&mut app, role(&org, "", "operator", "location", &loc), "k").await;
+    app.change_role(ChangeRoleRequest {
+        old_authorization: Some(role(&org, &key, "operator", "location", &loc)),
+        new_authorization: Some(role(&org, &key, "owner", "location", &loc)),
+    })
+    .await
+    .unwrap();
+    let auths = app
+        .list_authorizations(ListAuthorizationsRequest {
+            organization_id: org.clone(),
+            resource_ids: vec![loc.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .authorizations;
+    let of_key: Vec<_> = auths
+        .iter()
+        .filter(|a| a.identity_id == key)
+        .map(|a| a.authorization_id.as_str())
+        .collect();
+    assert_eq!(of_key, ["location_owner"]);
+    // The old grant is gone, so changing it again finds nothing.
+    assert_status(
+        app.change_role(ChangeRoleRequest {
+            old_authorization: Some(role(&org, &key, "operator", "location", &loc)),
+            new_authorization: Some(role(&org, &key, "owner", "location", &loc)),
+        })
+        .await,
+        Code::NotFound,
+        "location_operator",
+    );
+
+    // An organization whose only owner is the caller's key: demoting it is refused, unchanged.
+    let me = s.fleet.credentials.api_key_id.clone();
+    let solo = app
+        .create_organization(CreateOrganizationRequest {
+            name: "solo".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    assert_status(
+        app.change_role(ChangeRoleRequest {
+            old_authorization: Some(role(&solo, &me, "owner", "organization", &solo)),
+            new_authorization: Some(role(&solo, &me, "operator", "organization", &solo)),
+        })
+        .await,
+        Code::FailedPrecondition,
+        "no owner left",
+    );
+    app.list_keys(ListKeysRequest { org_id: solo })
+        .await
+        .expect("still the owner of the organization after the refused change");
+}
+
+#[tokio::test]
+async fn robot_api_keys_are_the_keys_with_a_grant_on_that_machine() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let org = s.org_id().to_string();
+    let loc = s.location_id().to_string();
+    let robot = app
+        .new_robot(NewRobotRequest {
+            name: "keyed".into(),
+            location: loc.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let robot_key = new_key(&mut app, role(&org, "", "owner", "robot", &robot), "rk").await;
+    new_key(&mut app, role(&org, "", "owner", "location", &loc), "lk").await;
+    let keys = app
+        .get_robot_api_keys(GetRobotApiKeysRequest {
+            robot_id: robot.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let k = keys[0].api_key.as_ref().unwrap();
+    assert_eq!(
+        (k.id.as_str(), k.name.as_str(), k.key.as_str()),
+        (robot_key.as_str(), "rk", "")
+    );
+    assert_eq!(keys[0].authorizations.len(), 1);
+    assert_eq!(keys[0].authorizations[0].authorization_id, "robot_owner");
+    assert_eq!(keys[0].authorizations[0].resource_id, robot);
+    assert_status(
+        app.get_robot_api_keys(GetRobotApiKeysRequest {
+            robot_id: "nope".into(),
+        })
+        .await,
+        Code::NotFound,
+        "nope",
+    );
+}

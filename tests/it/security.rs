@@ -76,7 +76,8 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("RotateKey",                              [OK,   DENY, DENY, DENY, DENY]),
     ("ListKeys",                               [OK,   DENY, DENY, DENY, DENY]),
     ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
-    ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),    // issue 11, orgs
+    ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
+    // issue 11, orgs
     ("GetOrganizationMetadata",                [OK,   OK,   DENY, DENY, DENY]),
     ("UpdateOrganizationMetadata",             [OK,   DENY, DENY, DENY, DENY]),
     ("GetLocationMetadata",                    [OK,   OK,   OK,   DENY, DENY]),
@@ -85,6 +86,9 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UpdateRobotMetadata",                    [OK,   DENY, OK,   OK,   DENY]),
     ("GetRobotPartMetadata",                   [OK,   OK,   OK,   OK,   DENY]),
     ("UpdateRobotPartMetadata",                [OK,   DENY, OK,   OK,   DENY]),
+    ("ChangeRole",                             [OK,   DENY, DENY, DENY, DENY]),
+    ("RenameKey",                              [OK,   DENY, DENY, DENY, DENY]),
+    ("GetRobotAPIKeys",                        [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -175,7 +179,7 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
             ("email", json!(email))
         }
-        "RemoveRole" => {
+        "RemoveRole" | "ChangeRole" => {
             let g = json!({"authorization_type": "role", "authorization_id": "location_operator", "resource_type": "location", "resource_id": ids["loc"], "identity_id": ids["key"], "organization_id": org, "identity_type": "api-key"});
             must(s, root, "AddRole", json!({"authorization": g})).await;
             return;

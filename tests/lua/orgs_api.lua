@@ -25,5 +25,23 @@ assert(cloud.get_robot_metadata(robot).arm == nil, "part and robot metadata are 
 cloud.delete_robot(robot)
 local ok, err = pcall(cloud.get_robot_metadata, robot)
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
+
+-- Keys and roles.
+local key_id = select(2, cloud.create_key({ { role = "operator", resource_type = "location", resource_id = loc.id } }, "ren"))
+local rid, rname = cloud.rename_key(key_id, "renamed")
+assert(rid == key_id and rname == "renamed", "rename_key returns id and name")
+assert(select(2, cloud.rename_key{ id = key_id, name = "again" }) == "again", "rename_key by name")
+cloud.change_role(key_id, "operator", "location", loc.id, key_id, "owner", "location", loc.id)
+local roles = {}
+for _, a in ipairs(cloud.list_authorizations({ loc.id })) do
+  if a.identity_id == key_id then roles[#roles + 1] = a.authorization_id end
+end
+assert(#roles == 1 and roles[1] == "location_owner", "change_role swapped the grant")
+local bot = cloud.new_robot("keyed-bot", loc.id)
+cloud.create_key({ { role = "owner", resource_type = "robot", resource_id = bot } }, "bot-key")
+local keys = cloud.get_robot_api_keys(bot)
+assert(#keys == 1 and keys[1].api_key.name == "bot-key", "get_robot_api_keys lists the machine's key")
+cloud.delete_robot(bot)
+cloud.delete_key(key_id)
 cloud.delete_location(loc.id)
 print("orgs_api ok")
