@@ -210,6 +210,18 @@ local specs = {
   { "get_organization_metadata", "GetOrganizationMetadata", args = { "org_id" }, org = "organization_id", ret = "data" },
   { "update_organization_metadata", "UpdateOrganizationMetadata", args = { "org_id", "metadata" },
     org = "organization_id", map = { metadata = "data" }, fix = no_empty_data },
+  { "update_organization", "UpdateOrganization",
+    args = { "org_id", "name", "public_namespace", "region", "cid", "default_fragments" }, org = "organization_id",
+    ret = "organization",
+    fix = function(req)
+      if req.default_fragments ~= nil then req.default_fragments = { fragments = req.default_fragments } end
+    end },
+  -- No implicit organization: deleting one is never a default.
+  { "delete_organization", "DeleteOrganization", args = { "org_id" }, types = { org_id = "string" },
+    build = function(a)
+      if a.org_id == nil then invalid("delete_organization", "org_id is required") end
+      return { organization_id = a.org_id }
+    end },
   -- locations
   { "create_location", "CreateLocation", args = { "name", "parent_location_id" }, org = "organization_id", ret = "location" },
   { "get_location", "GetLocation", args = { "location_id" }, loc = true, ret = "location" },

@@ -77,6 +77,9 @@ rpc_table! {
         change_role(ChangeRoleRequest) -> ChangeRoleResponse = roles::change_role;
         rename_key(RenameKeyRequest) -> RenameKeyResponse = keys::rename_key;
         get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse = keys::get_robot_api_keys;
+        update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse = orgs::update_organization;
+        update_organization_namespace(UpdateOrganizationNamespaceRequest) -> UpdateOrganizationNamespaceResponse = orgs::update_organization_namespace;
+        delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = orgs::delete_organization;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

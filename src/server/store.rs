@@ -58,6 +58,12 @@ const MIGRATIONS: &[M<'static>] = &[
              DELETE FROM metadata WHERE resource_type = 'part' AND resource_id = OLD.id;
          END;",
     ),
+    // issue 11, orgs: what UpdateOrganization was given beyond name/namespace/region/cid, kept
+    // (encoded FragmentImportList / AllowedLoginMethods) and returned with the organization.
+    M::up(
+        "ALTER TABLE orgs ADD COLUMN default_fragments BLOB;
+         ALTER TABLE orgs ADD COLUMN allowed_login_methods BLOB;",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -67,3 +67,15 @@ async def test_robot_api_keys_lists_the_machine_keys(app, org_id):
     keys = await app.get_robot_api_keys(robot_id)
     assert [(k.api_key.id, k.api_key.name, k.api_key.key) for k in keys] == [(key_id, name, "")]
     assert [(a.authorization_id, a.resource_id) for a in keys[0].authorizations] == [("robot_owner", robot_id)]
+
+
+async def test_update_and_delete_organization(app, org_id):
+    org = await app.create_organization(f"py-{suffix()}")
+    ns = f"py-{suffix()}"
+    got = await app.update_organization(org.id, name="renamed", public_namespace=ns, region="us-east", cid="crm")
+    assert (got.name, got.public_namespace, got.default_region, got.cid) == ("renamed", ns, "us-east", "crm")
+    assert (await app.get_organization(org.id)).name == "renamed"
+    await expect_status(Status.FAILED_PRECONDITION, app.update_organization(org.id, public_namespace=f"x-{suffix()}"))
+    await expect_status(Status.FAILED_PRECONDITION, app.delete_organization(org_id), "location")
+    await app.delete_organization(org.id)
+    await expect_status(Status.NOT_FOUND, app.get_organization(org.id), org.id)

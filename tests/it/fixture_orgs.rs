@@ -39,5 +39,14 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app("RenameKey", json!({"id": "$key", "name": "renamed"})),
         app("GetRobotAPIKeys", json!({"robot_id": "$robot"})),
+        app(
+            "UpdateOrganization",
+            json!({"organization_id": "$org", "name": "renamed org", "region": "us-east", "cid": "c1"}),
+        ),
+        app(
+            "UpdateOrganizationNamespace",
+            json!({"organization_id": "$org", "new_public_namespace": "renamed-ns"}),
+        ),
+        app("DeleteOrganization", json!({"organization_id": "$org"})),
     ]
 }

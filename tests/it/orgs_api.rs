@@ -375,3 +375,198 @@ async fn robot_api_keys_are_the_keys_with_a_grant_on_that_machine() {
         "nope",
     );
 }
+
+#[tokio::test]
+async fn update_organization_stores_each_given_field_and_sets_the_namespace_once() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let org = app
+        .create_organization(CreateOrganizationRequest { name: "o".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let frag = app
+        .create_fragment(CreateFragmentRequest {
+            name: "f".into(),
+            config: Some(Struct::default()),
+            organization_id: org.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fragment
+        .unwrap()
+        .id;
+    let imports = FragmentImportList {
+        fragments: vec![FragmentImport {
+            fragment_id: frag.clone(),
+            version: "1".into(),
+            ..Default::default()
+        }],
+    };
+    let got = app
+        .update_organization(UpdateOrganizationRequest {
+            organization_id: org.clone(),
+            name: Some("renamed".into()),
+            public_namespace: Some("fresh-ns".into()),
+            region: Some("us-east".into()),
+            cid: Some("crm-1".into()),
+            default_fragments: Some(imports.clone()),
+            allowed_login_methods: Some(AllowedLoginMethods {
+                methods: vec![LoginMethod::Google as i32],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(
+        (
+            got.name.as_str(),
+            got.public_namespace.as_str(),
+            got.default_region.as_str()
+        ),
+        ("renamed", "fresh-ns", "us-east")
+    );
+    assert_eq!(got.cid.as_deref(), Some("crm-1"));
+    assert_eq!(got.default_fragments, Some(imports));
+    let again = app
+        .get_organization(GetOrganizationRequest {
+            organization_id: org.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(again, got, "stored, not only echoed");
+    // Absent fields keep their values.
+    let same = app
+        .update_organization(UpdateOrganizationRequest {
+            organization_id: org.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(same, got);
+    assert_status(
+        app.update_organization(UpdateOrganizationRequest {
+            organization_id: org.clone(),
+            public_namespace: Some("other-ns".into()),
+            ..Default::default()
+        })
+        .await,
+        Code::FailedPrecondition,
+        "UpdateOrganizationNamespace",
+    );
+    assert_status(
+        app.update_organization(UpdateOrganizationRequest {
+            organization_id: org.clone(),
+            default_fragments: Some(FragmentImportList {
+                fragments: vec![FragmentImport {
+                    fragment_id: "no-such-fragment".into(),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+        "no-such-fragment",
+    );
+
+    let moved = app
+        .update_organization_namespace(UpdateOrganizationNamespaceRequest {
+            organization_id: org.clone(),
+            new_public_namespace: "moved-ns".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(moved.public_namespace, "moved-ns");
+    // The first start's organization holds "local".
+    assert_status(
+        app.update_organization_namespace(UpdateOrganizationNamespaceRequest {
+            organization_id: org.clone(),
+            new_public_namespace: "local".into(),
+        })
+        .await,
+        Code::AlreadyExists,
+        "local",
+    );
+    assert_status(
+        app.update_organization_namespace(UpdateOrganizationNamespaceRequest {
+            organization_id: org.clone(),
+            new_public_namespace: "Bad NS".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "new_public_namespace",
+    );
+}
+
+#[tokio::test]
+async fn an_empty_organization_is_deleted_and_one_with_locations_is_refused() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    assert_status(
+        app.delete_organization(DeleteOrganizationRequest {
+            organization_id: s.org_id().into(),
+        })
+        .await,
+        Code::FailedPrecondition,
+        "location",
+    );
+    let org = app
+        .create_organization(CreateOrganizationRequest {
+            name: "doomed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    app.update_organization_metadata(UpdateOrganizationMetadataRequest {
+        organization_id: org.clone(),
+        data: Some(data(&[("k", text("v"))])),
+    })
+    .await
+    .unwrap();
+    app.delete_organization(DeleteOrganizationRequest {
+        organization_id: org.clone(),
+    })
+    .await
+    .unwrap();
+    assert_status(
+        app.get_organization(GetOrganizationRequest {
+            organization_id: org.clone(),
+        })
+        .await,
+        Code::NotFound,
+        &org,
+    );
+    let listed = app
+        .list_organizations(ListOrganizationsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .organizations;
+    assert!(listed.iter().all(|o| o.id != org), "{listed:?}");
+    // The first organization is untouched.
+    app.get_organization(GetOrganizationRequest {
+        organization_id: s.org_id().into(),
+    })
+    .await
+    .unwrap();
+}

@@ -89,6 +89,11 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ChangeRole",                             [OK,   DENY, DENY, DENY, DENY]),
     ("RenameKey",                              [OK,   DENY, DENY, DENY, DENY]),
     ("GetRobotAPIKeys",                        [OK,   DENY, OK,   OK,   DENY]),
+    ("UpdateOrganization",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateOrganizationNamespace",            [OK,   DENY, DENY, DENY, DENY]),
+    // The fixture's organization holds locations: its owner gets past the permission check to
+    // the refusal (orgs_api.rs deletes an empty one).
+    ("DeleteOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [

@@ -44,4 +44,18 @@ assert(#keys == 1 and keys[1].api_key.name == "bot-key", "get_robot_api_keys lis
 cloud.delete_robot(bot)
 cloud.delete_key(key_id)
 cloud.delete_location(loc.id)
+
+-- Organizations: update, namespace, delete (an empty one; none is deleted by default).
+local new_org = cloud.create_organization("lua-org")
+local up = cloud.update_organization(new_org.id, "lua-org-2", "lua-ns", "us-east")
+assert(up.name == "lua-org-2" and up.public_namespace == "lua-ns" and up.default_region == "us-east")
+up = cloud.update_organization{ org_id = new_org.id, cid = "crm" }
+assert(up.cid == "crm" and up.name == "lua-org-2", "absent fields are kept")
+local moved = cloud.update_organization_namespace{ org_id = new_org.id, new_public_namespace = "lua-ns-2" }
+assert(moved.public_namespace == "lua-ns-2", "update_organization_namespace returns the organization")
+ok, err = pcall(cloud.delete_organization)
+assert(not ok and err.code == "INVALID_ARGUMENT", "delete_organization needs an explicit org_id")
+cloud.delete_organization(new_org.id)
+ok, err = pcall(cloud.get_organization, new_org.id)
+assert(not ok and err.code == "NOT_FOUND", tostring(err))
 print("orgs_api ok")
