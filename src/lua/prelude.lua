@@ -217,6 +217,7 @@ local specs = {
       if req.default_fragments ~= nil then req.default_fragments = { fragments = req.default_fragments } end
     end },
   -- No implicit organization: deleting one is never a default.
+  { "get_user_id_by_email", "GetUserIDByEmail", args = { "email" }, ret = "user_id" },
   { "delete_organization", "DeleteOrganization", args = { "org_id" }, types = { org_id = "string" },
     build = function(a)
       if a.org_id == nil then invalid("delete_organization", "org_id is required") end

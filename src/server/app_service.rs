@@ -80,6 +80,8 @@ rpc_table! {
         update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse = orgs::update_organization;
         update_organization_namespace(UpdateOrganizationNamespaceRequest) -> UpdateOrganizationNamespaceResponse = orgs::update_organization_namespace;
         delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = orgs::delete_organization;
+        get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse = orgs::get_user_id_by_email;
+        search_organizations(SearchOrganizationsRequest) -> SearchOrganizationsResponse = orgs::search_organizations;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -443,6 +443,84 @@ pub fn delete_organization(
     })
 }
 
+/// The id of the user with `email`, answered only for users in an organization whose members
+/// the caller may read: anyone else is NOT_FOUND, as an unknown address is.
+pub fn get_user_id_by_email(
+    api: &Api,
+    who: &Principal,
+    req: GetUserIdByEmailRequest,
+) -> ApiResult<GetUserIdByEmailResponse> {
+    let email = required("email", &req.email)?;
+    api.store.read(|c| {
+        let mut stmt = c.prepare_cached(
+            "SELECT u.id, m.org_id FROM users u JOIN members m ON m.user_id = u.id
+             WHERE u.email = ?1 COLLATE NOCASE",
+        )?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([email], |r| r.try_into())?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .find(|(_, org)| who.can(Perm::ReadOrganization, &Scope::stored_org(org)))
+            .map(|(user_id, _)| GetUserIdByEmailResponse { user_id })
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no user with email {email:?} among the members you can see"
+                ))
+            })
+    })
+}
+
+/// The caller's organizations matching every given filter: ids, CRM ids and namespaces
+/// exactly, names as a case-insensitive substring (empty filters match all). Other
+/// organizations are never searched.
+pub fn search_organizations(
+    api: &Api,
+    who: &Principal,
+    req: SearchOrganizationsRequest,
+) -> ApiResult<SearchOrganizationsResponse> {
+    fn wanted(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let (id, name, cid, ns) = (
+        req.org_id.as_deref().map(str::trim),
+        wanted(&req.org_name).map(str::to_lowercase),
+        wanted(&req.cid),
+        wanted(&req.public_namespace),
+    );
+    // A given id must be one of the caller's organizations: an empty, unknown or foreign one
+    // is a mistake worth saying, not a search that finds nothing.
+    if let Some(given) = &req.org_id {
+        let given = required("org_id", given)?;
+        if !who.in_org(given) {
+            return Err(ApiError::NotFound(format!(
+                "org_id: organization {given:?} is not one of yours"
+            )));
+        }
+    }
+    api.store.read(|c| {
+        let mut organizations = Vec::new();
+        for org_id in who.orgs() {
+            let o = load_org(c, org_id)?;
+            let matches = id.is_none_or(|v| v == o.id)
+                && name
+                    .as_deref()
+                    .is_none_or(|v| o.name.to_lowercase().contains(v))
+                && cid.is_none_or(|v| o.cid.as_deref() == Some(v))
+                && ns.is_none_or(|v| v == o.public_namespace);
+            if matches {
+                organizations.push(OrgDetails {
+                    org_id: o.id,
+                    org_name: o.name,
+                    org_cid: o.cid,
+                    public_namespace: Some(o.public_namespace).filter(|n| !n.is_empty()),
+                    billing_tier: None,
+                });
+            }
+        }
+        Ok(SearchOrganizationsResponse { organizations })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,3 +79,10 @@ async def test_update_and_delete_organization(app, org_id):
     await expect_status(Status.FAILED_PRECONDITION, app.delete_organization(org_id), "location")
     await app.delete_organization(org.id)
     await expect_status(Status.NOT_FOUND, app.get_organization(org.id), org.id)
+
+
+async def test_get_user_id_by_email(app, org_id):
+    members, _ = await app.list_organization_members(org_id)
+    admin = next(m for m in members if "admin@localhost" in m.emails)
+    assert await app.get_user_id_by_email("admin@localhost") == admin.user_id
+    await expect_status(Status.NOT_FOUND, app.get_user_id_by_email(f"{suffix()}@example.com"))

@@ -48,5 +48,9 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             json!({"organization_id": "$org", "new_public_namespace": "renamed-ns"}),
         ),
         app("DeleteOrganization", json!({"organization_id": "$org"})),
+        app(
+            "SearchOrganizations",
+            json!({"org_id": "$org", "org_name": "", "public_namespace": ""}),
+        ),
     ]
 }

@@ -570,3 +570,111 @@ async fn an_empty_organization_is_deleted_and_one_with_locations_is_refused() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn user_ids_by_email_and_organization_search_stay_within_the_callers_organizations() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let admin = app
+        .get_user_id_by_email(GetUserIdByEmailRequest {
+            email: "Admin@Localhost".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user_id;
+    let members = app
+        .list_organization_members(ListOrganizationMembersRequest {
+            organization_id: s.org_id().into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    assert_eq!(admin, members[0].user_id);
+    assert_status(
+        app.get_user_id_by_email(GetUserIdByEmailRequest {
+            email: "nobody@example.com".into(),
+        })
+        .await,
+        Code::NotFound,
+        "nobody@example.com",
+    );
+
+    let second = app
+        .create_organization(CreateOrganizationRequest {
+            name: "Second Shop".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let search = async |app: &mut crate::harness::App, req: SearchOrganizationsRequest| {
+        let mut ids: Vec<String> = app
+            .search_organizations(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .organizations
+            .into_iter()
+            .map(|o| o.org_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![s.org_id().to_string(), second.clone()];
+    both.sort();
+    assert_eq!(
+        search(&mut app, SearchOrganizationsRequest::default()).await,
+        both
+    );
+    let by_name = SearchOrganizationsRequest {
+        org_name: Some("second".into()),
+        ..Default::default()
+    };
+    assert_eq!(search(&mut app, by_name).await, [second.as_str()]);
+    let by_ns = SearchOrganizationsRequest {
+        public_namespace: Some("local".into()),
+        ..Default::default()
+    };
+    assert_eq!(search(&mut app, by_ns).await, [s.org_id().to_string()]);
+
+    // A key of the second organization only: it finds nothing of the first, nor its admin.
+    let (k, id) = {
+        let r = app
+            .create_key(CreateKeyRequest {
+                authorizations: vec![role(&second, "", "owner", "organization", &second)],
+                name: "second".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        (r.key, r.id)
+    };
+    let mut other = s.client_for(&id, &k).await;
+    assert_eq!(
+        search(&mut other, SearchOrganizationsRequest::default()).await,
+        [second.as_str()]
+    );
+    assert_status(
+        other
+            .search_organizations(SearchOrganizationsRequest {
+                org_id: Some(s.org_id().into()),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "not one of yours",
+    );
+    assert_status(
+        other
+            .get_user_id_by_email(GetUserIdByEmailRequest {
+                email: "admin@localhost".into(),
+            })
+            .await,
+        Code::NotFound,
+        "admin@localhost",
+    );
+}

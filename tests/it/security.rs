@@ -94,6 +94,9 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // The fixture's organization holds locations: its owner gets past the permission check to
     // the refusal (orgs_api.rs deletes an empty one).
     ("DeleteOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    // Users outside the organizations the caller may read are as unknown as absent ones.
+    ("GetUserIDByEmail",                       [OK,   OK,   Code::NotFound, Code::NotFound, Code::NotFound]),
+    ("SearchOrganizations",                    [OK,   OK,   OK,   OK,   Code::NotFound]),
 ];
 
 const COLUMNS: [&str; 5] = [

@@ -58,4 +58,11 @@ assert(not ok and err.code == "INVALID_ARGUMENT", "delete_organization needs an 
 cloud.delete_organization(new_org.id)
 ok, err = pcall(cloud.get_organization, new_org.id)
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
+
+local admin = cloud.get_user_id_by_email("admin@localhost")
+assert(type(admin) == "string" and admin ~= "", "get_user_id_by_email returns the id")
+-- Generated from the descriptors: org_id is the implicit organization.
+local found = cloud.search_organizations()
+assert(#found == 1 and found[1].org_id == org, "search_organizations finds the default organization")
+assert(#cloud.search_organizations{ cid = "no-such-cid" } == 0, "filters apply")
 print("orgs_api ok")
