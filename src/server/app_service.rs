@@ -82,6 +82,9 @@ rpc_table! {
         delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = orgs::delete_organization;
         get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse = orgs::get_user_id_by_email;
         search_organizations(SearchOrganizationsRequest) -> SearchOrganizationsResponse = orgs::search_organizations;
+        get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest) -> GetOrganizationsWithAccessToLocationResponse = locations::get_organizations_with_access_to_location;
+        share_location(ShareLocationRequest) -> ShareLocationResponse = locations::share_location;
+        unshare_location(UnshareLocationRequest) -> UnshareLocationResponse = locations::unshare_location;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

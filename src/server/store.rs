@@ -64,6 +64,15 @@ const MIGRATIONS: &[M<'static>] = &[
         "ALTER TABLE orgs ADD COLUMN default_fragments BLOB;
          ALTER TABLE orgs ADD COLUMN allowed_login_methods BLOB;",
     ),
+    // issue 11, orgs: locations shared with organizations other than their own.
+    M::up(
+        "CREATE TABLE location_shares (
+             location_id TEXT NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             PRIMARY KEY (location_id, org_id)
+         );
+         CREATE INDEX location_shares_org ON location_shares(org_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -86,3 +86,15 @@ async def test_get_user_id_by_email(app, org_id):
     admin = next(m for m in members if "admin@localhost" in m.emails)
     assert await app.get_user_id_by_email("admin@localhost") == admin.user_id
     await expect_status(Status.NOT_FOUND, app.get_user_id_by_email(f"{suffix()}@example.com"))
+
+
+async def test_share_and_unshare_location(app, org_id):
+    other = await app.create_organization(f"peer-{suffix()}")
+    loc_id, _, _ = await new_machine(app, org_id)
+    await app.share_location(other.id, loc_id)
+    access = await app.get_organizations_with_access_to_location(loc_id)
+    assert [o.id for o in access] == [org_id, other.id]
+    assert [loc.id for loc in await app.list_locations(other.id)] == [loc_id]
+    await app.unshare_location(other.id, loc_id)
+    assert [o.id for o in await app.get_organizations_with_access_to_location(loc_id)] == [org_id]
+    await expect_status(Status.NOT_FOUND, app.unshare_location(other.id, loc_id), "not shared")

@@ -49,6 +49,18 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app("DeleteOrganization", json!({"organization_id": "$org"})),
         app(
+            "ShareLocation",
+            json!({"location_id": "$loc", "organization_id": "$peer_org"}),
+        ),
+        app(
+            "GetOrganizationsWithAccessToLocation",
+            json!({"location_id": "$loc"}),
+        ),
+        app(
+            "UnshareLocation",
+            json!({"location_id": "$loc", "organization_id": "$peer_org"}),
+        ),
+        app(
             "SearchOrganizations",
             json!({"org_id": "$org", "org_name": "", "public_namespace": ""}),
         ),

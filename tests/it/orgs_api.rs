@@ -678,3 +678,151 @@ async fn user_ids_by_email_and_organization_search_stay_within_the_callers_organ
         "admin@localhost",
     );
 }
+
+#[tokio::test]
+async fn a_shared_location_and_its_machines_are_visible_to_the_other_organization_until_unshared() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (org_a, loc) = (s.org_id().to_string(), s.location_id().to_string());
+    let hidden = app
+        .create_location(CreateLocationRequest {
+            organization_id: org_a.clone(),
+            name: "not shared".into(),
+            parent_location_id: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location
+        .unwrap()
+        .id;
+    let robot = app
+        .new_robot(NewRobotRequest {
+            name: "shared-bot".into(),
+            location: loc.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let org_b = app
+        .create_organization(CreateOrganizationRequest { name: "B".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let b_key = app
+        .create_key(CreateKeyRequest {
+            authorizations: vec![role(&org_b, "", "owner", "organization", &org_b)],
+            name: "b".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut b = s.client_for(&b_key.id, &b_key.key).await;
+    let get_loc = |id: &str| GetLocationRequest {
+        location_id: id.into(),
+    };
+    assert_status(
+        b.get_location(get_loc(&loc)).await,
+        Code::PermissionDenied,
+        &loc,
+    );
+
+    app.share_location(ShareLocationRequest {
+        location_id: loc.clone(),
+        organization_id: org_b.clone(),
+    })
+    .await
+    .unwrap();
+    let listed: Vec<String> = b
+        .list_locations(ListLocationsRequest {
+            organization_id: org_b.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .locations
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(listed, [loc.as_str()], "only the shared location");
+    let seen = b.get_location(get_loc(&loc)).await.unwrap().into_inner();
+    let orgs: Vec<(String, bool)> = seen
+        .location
+        .unwrap()
+        .organizations
+        .into_iter()
+        .map(|o| (o.organization_id, o.primary))
+        .collect();
+    assert_eq!(orgs, [(org_a.clone(), true), (org_b.clone(), false)]);
+    let robots = b
+        .list_robots(ListRobotsRequest {
+            location_id: loc.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .robots;
+    assert!(robots.iter().any(|r| r.id == robot), "{robots:?}");
+    b.get_robot(GetRobotRequest { id: robot.clone() })
+        .await
+        .unwrap();
+    let access = app
+        .get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest {
+            location_id: loc.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization_identities;
+    let ids: Vec<&str> = access.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, [org_a.as_str(), org_b.as_str()]);
+    assert_eq!(access[1].name, "B");
+    // Operator rights only: the owning organization alone changes or deletes.
+    assert_status(
+        b.delete_robot(DeleteRobotRequest { id: robot.clone() })
+            .await,
+        Code::PermissionDenied,
+        &robot,
+    );
+    assert_status(
+        b.get_location(get_loc(&hidden)).await,
+        Code::PermissionDenied,
+        &hidden,
+    );
+
+    // The receiving organization may end the share itself.
+    b.unshare_location(UnshareLocationRequest {
+        location_id: loc.clone(),
+        organization_id: org_b.clone(),
+    })
+    .await
+    .unwrap();
+    assert_status(
+        b.get_location(get_loc(&loc)).await,
+        Code::PermissionDenied,
+        &loc,
+    );
+    assert_status(
+        app.unshare_location(UnshareLocationRequest {
+            location_id: loc.clone(),
+            organization_id: org_b.clone(),
+        })
+        .await,
+        Code::NotFound,
+        "not shared",
+    );
+    // B's owner does not own A: it cannot share A's locations.
+    assert_status(
+        b.share_location(ShareLocationRequest {
+            location_id: loc.clone(),
+            organization_id: org_b.clone(),
+        })
+        .await,
+        Code::PermissionDenied,
+        "",
+    );
+}

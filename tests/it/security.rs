@@ -97,6 +97,11 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // Users outside the organizations the caller may read are as unknown as absent ones.
     ("GetUserIDByEmail",                       [OK,   OK,   Code::NotFound, Code::NotFound, Code::NotFound]),
     ("SearchOrganizations",                    [OK,   OK,   OK,   OK,   Code::NotFound]),
+    // Sharing needs ownership of both organizations; no principal here owns the fixture's peer
+    // organization (orgs_api.rs shares as an owner of both).
+    ("ShareLocation",                          [DENY, DENY, DENY, DENY, DENY]),
+    ("GetOrganizationsWithAccessToLocation",   [OK,   OK,   OK,   DENY, DENY]),
+    ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -186,6 +191,11 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let email = format!("doomed{n}@example.com");
             must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
             ("email", json!(email))
+        }
+        "UnshareLocation" => {
+            let r = json!({"location_id": ids["loc"], "organization_id": ids["peer_org"]});
+            must(s, root, "ShareLocation", r).await;
+            return;
         }
         "RemoveRole" | "ChangeRole" => {
             let g = json!({"authorization_type": "role", "authorization_id": "location_operator", "resource_type": "location", "resource_id": ids["loc"], "identity_id": ids["key"], "organization_id": org, "identity_type": "api-key"});

@@ -55,6 +55,16 @@ local moved = cloud.update_organization_namespace{ org_id = new_org.id, new_publ
 assert(moved.public_namespace == "lua-ns-2", "update_organization_namespace returns the organization")
 ok, err = pcall(cloud.delete_organization)
 assert(not ok and err.code == "INVALID_ARGUMENT", "delete_organization needs an explicit org_id")
+-- Sharing a location with the new organization (owned by the same key).
+local share_loc = cloud.create_location("shared-lab")
+cloud.share_location(new_org.id, share_loc.id)
+local access = cloud.get_organizations_with_access_to_location(share_loc.id)
+assert(#access == 2 and access[1].id == org and access[2].id == new_org.id, "both organizations have access")
+local in_new = cloud.list_locations{ org_id = new_org.id }
+assert(#in_new == 1 and in_new[1].id == share_loc.id, "the shared location is listed in the other organization")
+cloud.unshare_location{ organization_id = new_org.id, location_id = share_loc.id }
+assert(#cloud.get_organizations_with_access_to_location(share_loc.id) == 1, "unshared")
+cloud.delete_location(share_loc.id)
 cloud.delete_organization(new_org.id)
 ok, err = pcall(cloud.get_organization, new_org.id)
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
