@@ -169,6 +169,9 @@ local function visibility(v) return VISIBILITY[v] or v end
 
 local function empty(t) return t == nil or (type(t) == "table" and next(t) == nil) end
 
+-- An empty Lua table is no Struct to the converter; absent metadata clears it all the same.
+local function no_empty_data(req) if empty(req.data) then req.data = nil end end
+
 -- The Authorization that Python's add_role / create_key build from (role, resource_type, resource_id).
 local function authorization(a, org, identity_type)
   return {
@@ -207,6 +210,22 @@ local specs = {
   { "delete_organization_member", "DeleteOrganizationMember", args = { "user_id" }, org = "organization_id" },
   { "delete_organization_invite", "DeleteOrganizationInvite", args = { "email" }, org = "organization_id" },
   { "resend_organization_invite", "ResendOrganizationInvite", args = { "email" }, org = "organization_id", ret = "invite" },
+  { "get_organization_metadata", "GetOrganizationMetadata", args = { "org_id" }, org = "organization_id", ret = "data" },
+  { "update_organization_metadata", "UpdateOrganizationMetadata", args = { "org_id", "metadata" },
+    org = "organization_id", map = { metadata = "data" }, fix = no_empty_data },
+  { "update_organization", "UpdateOrganization",
+    args = { "org_id", "name", "public_namespace", "region", "cid", "default_fragments" }, org = "organization_id",
+    ret = "organization",
+    fix = function(req)
+      if req.default_fragments ~= nil then req.default_fragments = { fragments = req.default_fragments } end
+    end },
+  -- No implicit organization: deleting one is never a default.
+  { "get_user_id_by_email", "GetUserIDByEmail", args = { "email" }, ret = "user_id" },
+  { "delete_organization", "DeleteOrganization", args = { "org_id" }, types = { org_id = "string" },
+    build = function(a)
+      if a.org_id == nil then invalid("delete_organization", "org_id is required") end
+      return { organization_id = a.org_id }
+    end },
   -- locations
   { "create_location", "CreateLocation", args = { "name", "parent_location_id" }, org = "organization_id", ret = "location" },
   { "get_location", "GetLocation", args = { "location_id" }, loc = true, ret = "location" },
@@ -216,6 +235,13 @@ local specs = {
   { "location_auth", "LocationAuth", args = { "location_id" }, loc = true, ret = "auth" },
   { "create_location_secret", "CreateLocationSecret", args = { "location_id" }, loc = true, ret = "auth" },
   { "delete_location_secret", "DeleteLocationSecret", args = { "secret_id", "location_id" }, loc = true },
+  { "share_location", "ShareLocation", args = { "organization_id", "location_id" }, loc = true },
+  { "unshare_location", "UnshareLocation", args = { "organization_id", "location_id" }, loc = true },
+  { "get_organizations_with_access_to_location", "GetOrganizationsWithAccessToLocation", args = { "location_id" },
+    loc = true, ret = "organization_identities" },
+  { "get_location_metadata", "GetLocationMetadata", args = { "location_id" }, loc = true, ret = "data" },
+  { "update_location_metadata", "UpdateLocationMetadata", args = { "location_id", "metadata" }, loc = true,
+    map = { metadata = "data" }, fix = no_empty_data },
   -- robots and parts
   { "get_robot", "GetRobot", args = { "robot_id" }, map = { robot_id = "id" }, ret = "robot" },
   { "get_rover_rental_robots", "GetRoverRentalRobots", org = "org_id", ret = "robots" },
@@ -242,6 +268,13 @@ local specs = {
   { "update_robot", "UpdateRobot", args = { "robot_id", "name", "location_id" }, loc = true,
     map = { robot_id = "id", location_id = "location" }, ret = "robot" },
   { "delete_robot", "DeleteRobot", args = { "robot_id" }, map = { robot_id = "id" } },
+  { "get_robot_metadata", "GetRobotMetadata", args = { "robot_id" }, map = { robot_id = "id" }, ret = "data" },
+  { "update_robot_metadata", "UpdateRobotMetadata", args = { "robot_id", "metadata" },
+    map = { robot_id = "id", metadata = "data" }, fix = no_empty_data },
+  { "get_robot_part_metadata", "GetRobotPartMetadata", args = { "robot_part_id" }, map = { robot_part_id = "id" },
+    ret = "data" },
+  { "update_robot_part_metadata", "UpdateRobotPartMetadata", args = { "robot_part_id", "metadata" },
+    map = { robot_part_id = "id", metadata = "data" }, fix = no_empty_data },
   -- fragments
   { "list_fragments", "ListFragments", args = { "show_public", "visibilities" }, org = "organization_id",
     defaults = { show_public = true }, map = { visibilities = "fragment_visibility" }, ret = "fragments",
@@ -264,6 +297,18 @@ local specs = {
   { "list_authorizations", "ListAuthorizations", args = { "resource_ids" }, org = "organization_id",
     ret = "authorizations" },
   { "check_permissions", "CheckPermissions", args = { "permissions" }, ret = "authorized_permissions" },
+  { "change_role", "ChangeRole", args = { "old_identity_id", "old_role", "old_resource_type", "old_resource_id",
+    "new_identity_id", "new_role", "new_resource_type", "new_resource_id" }, org = true,
+    types = { old_identity_id = "string", old_role = "string", old_resource_type = "string",
+      old_resource_id = "string", new_identity_id = "string", new_role = "string", new_resource_type = "string",
+      new_resource_id = "string" },
+    build = function(a, org)
+      local function side(p)
+        return authorization({ identity_id = a[p .. "identity_id"], role = a[p .. "role"],
+          resource_type = a[p .. "resource_type"], resource_id = a[p .. "resource_id"] }, org, "")
+      end
+      return { old_authorization = side("old_"), new_authorization = side("new_") }
+    end },
   -- modules
   { "create_module", "CreateModule", args = { "name" }, org = "organization_id", ret = { "module_id", "url" } },
   { "update_module", "UpdateModule", args = { "module_id", "url", "description", "models", "entrypoint", "public" },
@@ -316,6 +361,9 @@ local specs = {
   { "set_firebase_config", "SetFirebaseConfig", args = { "app_id", "config_json" }, org = "org_id" },
   { "get_firebase_config", "GetFirebaseConfig", org = "org_id", ret = "app_id" },
   { "delete_firebase_config", "DeleteFirebaseConfig", args = { "app_id" }, org = "org_id" },
+  { "get_robot_api_keys", "GetRobotAPIKeys", args = { "robot_id" }, ret = "api_keys" },
+  -- No Python method; a spec because a generated function returns nothing for a two-field reply.
+  { "rename_key", "RenameKey", args = { "id", "name" }, ret = { "id", "name" } },
 }
 
 local function allowed_of(spec, extra)

@@ -3,8 +3,8 @@
 
 use super::call::rpc_table;
 use super::{
-    devices, fragments, invites, keys, locations, logs, modules, orgs, parts, registry, robots,
-    roles, white_label,
+    devices, fragments, invites, keys, locations, logs, metadata, modules, orgs, parts, registry,
+    robots, roles, white_label,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -93,6 +93,26 @@ rpc_table! {
         set_firebase_config(SetFirebaseConfigRequest) -> SetFirebaseConfigResponse = devices::set_firebase_config;
         get_firebase_config(GetFirebaseConfigRequest) -> GetFirebaseConfigResponse = devices::get_firebase_config;
         delete_firebase_config(DeleteFirebaseConfigRequest) -> DeleteFirebaseConfigResponse = devices::delete_firebase_config;
+        // issue 11, orgs
+        get_organization_metadata(GetOrganizationMetadataRequest) -> GetOrganizationMetadataResponse = metadata::get_organization_metadata;
+        update_organization_metadata(UpdateOrganizationMetadataRequest) -> UpdateOrganizationMetadataResponse = metadata::update_organization_metadata;
+        get_location_metadata(GetLocationMetadataRequest) -> GetLocationMetadataResponse = metadata::get_location_metadata;
+        update_location_metadata(UpdateLocationMetadataRequest) -> UpdateLocationMetadataResponse = metadata::update_location_metadata;
+        get_robot_metadata(GetRobotMetadataRequest) -> GetRobotMetadataResponse = metadata::get_robot_metadata;
+        update_robot_metadata(UpdateRobotMetadataRequest) -> UpdateRobotMetadataResponse = metadata::update_robot_metadata;
+        get_robot_part_metadata(GetRobotPartMetadataRequest) -> GetRobotPartMetadataResponse = metadata::get_robot_part_metadata;
+        update_robot_part_metadata(UpdateRobotPartMetadataRequest) -> UpdateRobotPartMetadataResponse = metadata::update_robot_part_metadata;
+        change_role(ChangeRoleRequest) -> ChangeRoleResponse = roles::change_role;
+        rename_key(RenameKeyRequest) -> RenameKeyResponse = keys::rename_key;
+        get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse = keys::get_robot_api_keys;
+        update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse = orgs::update_organization;
+        update_organization_namespace(UpdateOrganizationNamespaceRequest) -> UpdateOrganizationNamespaceResponse = orgs::update_organization_namespace;
+        delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = orgs::delete_organization;
+        get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse = orgs::get_user_id_by_email;
+        search_organizations(SearchOrganizationsRequest) -> SearchOrganizationsResponse = orgs::search_organizations;
+        get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest) -> GetOrganizationsWithAccessToLocationResponse = locations::get_organizations_with_access_to_location;
+        share_location(ShareLocationRequest) -> ShareLocationResponse = locations::share_location;
+        unshare_location(UnshareLocationRequest) -> UnshareLocationResponse = locations::unshare_location;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

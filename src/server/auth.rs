@@ -186,7 +186,15 @@ impl Api {
 
 pub fn grants_of(c: &rusqlite::Connection, identity_id: &str) -> ApiResult<Vec<Grant>> {
     let mut stmt = c.prepare_cached(
-        "SELECT org_id, role, resource_type, resource_id FROM authorizations WHERE identity_id = ?1",
+        // Plus, for each organization-wide grant, an operator grant on every location shared
+        // with that organization (issue 11, sharing): its members see and operate the shared
+        // location and its machines, but only the owning organization changes or deletes them.
+        "SELECT org_id, role, resource_type, resource_id FROM authorizations WHERE identity_id = ?1
+         UNION ALL
+         SELECT l.org_id, 'operator', 'location', s.location_id FROM authorizations a
+           JOIN location_shares s ON s.org_id = a.org_id
+           JOIN locations l ON l.id = s.location_id
+         WHERE a.identity_id = ?1 AND a.resource_type = 'organization' AND a.resource_id = a.org_id",
     )?;
     let rows = stmt.query_map([identity_id], |r| {
         <(String, String, String, String)>::try_from(r)

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, required};
 use super::roles::{self, GrantRow};
 use super::store::{exec, found, row, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -213,6 +213,78 @@ pub fn list_keys(api: &Api, who: &Principal, req: ListKeysRequest) -> ApiResult<
             })
             .collect::<ApiResult<_>>()?;
         Ok(ListKeysResponse { api_keys })
+    })
+}
+
+pub fn rename_key(
+    api: &Api,
+    who: &Principal,
+    req: RenameKeyRequest,
+) -> ApiResult<RenameKeyResponse> {
+    let name = req.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    api.store.tx(|tx| {
+        let key = load_key(tx, &req.id)?;
+        who.require(
+            Perm::WriteOrganization,
+            &Scope::organization(tx, &key.org_id)?,
+        )?;
+        exec(
+            tx,
+            "UPDATE api_keys SET name = ?2 WHERE id = ?1",
+            params![req.id, name],
+        )?;
+        Ok(RenameKeyResponse {
+            id: req.id.clone(),
+            name: name.into(),
+        })
+    })
+}
+
+/// The keys holding a grant on machine `robot_id`, each with its grants on that machine only:
+/// a machine's owner may see who else can reach the machine, not what else those keys reach.
+pub fn get_robot_api_keys(
+    api: &Api,
+    who: &Principal,
+    req: GetRobotApiKeysRequest,
+) -> ApiResult<GetRobotApiKeysResponse> {
+    let robot_id = required("robot_id", &req.robot_id)?;
+    api.store.read(|c| {
+        who.require(Perm::WriteRobot, &Scope::robot(c, robot_id)?)?;
+        let grants = roles::grant_rows(
+            c,
+            "resource_type = 'robot' AND resource_id = ?1 AND identity_type = ?2",
+            params![robot_id, roles::API_KEY],
+        )?;
+        let mut api_keys: Vec<ApiKeyWithAuthorizations> = Vec::new();
+        for g in grants {
+            if let Some(k) = api_keys
+                .iter_mut()
+                .find(|k| k.api_key.as_ref().is_some_and(|a| a.id == g.identity_id))
+            {
+                k.authorizations.push(g.to_details());
+                continue;
+            }
+            let (name, created): (String, i64) = row(
+                c,
+                "SELECT name, created_on FROM api_keys WHERE id = ?1",
+                [&g.identity_id],
+                |r| r.try_into(),
+            )?;
+            api_keys.push(ApiKeyWithAuthorizations {
+                // `key` stays empty: only the hash is stored, and it is never sent.
+                api_key: Some(ApiKey {
+                    id: g.identity_id.clone(),
+                    key: String::new(),
+                    name,
+                    created_on: Some(to_ts(created)),
+                }),
+                authorizations: vec![g.to_details()],
+            });
+        }
+        Ok(GetRobotApiKeysResponse { api_keys })
     })
 }
 

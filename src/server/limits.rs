@@ -29,20 +29,13 @@ fn limit_for(field: &str) -> usize {
 }
 
 /// The request type of `method`, named as the routing tables name it ("get_robot", "log").
+/// Compared without case: snake_case loses acronyms ("get_robot_api_keys" is GetRobotAPIKeys).
 fn input_of(method: &str) -> Option<MessageDescriptor> {
-    let camel: String = method
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
+    let camel = method.replace('_', "");
     [APP_SERVICE, ROBOT_SERVICE, AUTH_SERVICE]
         .iter()
         .filter_map(|s| POOL.get_service_by_name(s))
-        .find_map(|s| s.methods().find(|m| m.name() == camel))
+        .find_map(|s| s.methods().find(|m| m.name().eq_ignore_ascii_case(&camel)))
         .map(|m| m.input())
 }
 
@@ -111,6 +104,10 @@ mod tests {
         assert_eq!(
             input_of("log").unwrap().full_name(),
             "viam.app.v1.LogRequest"
+        );
+        assert_eq!(
+            input_of("get_robot_api_keys").unwrap().full_name(),
+            "viam.app.v1.GetRobotAPIKeysRequest"
         );
     }
 

@@ -103,10 +103,19 @@ fn load(c: &Connection, who: &Principal, id: &str) -> ApiResult<Location> {
         created_on: Some(to_ts(created)),
         parent_location_id: parent.unwrap_or_default(),
         auth,
-        organizations: vec![LocationOrganization {
+        organizations: std::iter::once(LocationOrganization {
             organization_id: org_id.clone(),
             primary: true,
-        }],
+        })
+        .chain(
+            shared_with(c, id)?
+                .into_iter()
+                .map(|(o, _)| LocationOrganization {
+                    organization_id: o,
+                    primary: false,
+                }),
+        )
+        .collect(),
         robot_count: robots,
         config: Some(StorageConfig { region }),
         primary_org_identity: Some(OrganizationIdentity {
@@ -265,8 +274,12 @@ pub fn list_locations(
                 req.organization_id
             )));
         }
-        let mut stmt =
-            c.prepare_cached("SELECT id FROM locations WHERE org_id = ?1 ORDER BY created_on, id")?;
+        // Its own locations and those shared with it.
+        let mut stmt = c.prepare_cached(
+            "SELECT id FROM locations WHERE org_id = ?1
+                OR id IN (SELECT location_id FROM location_shares WHERE org_id = ?1)
+             ORDER BY created_on, id",
+        )?;
         let ids: Vec<String> = stmt
             .query_map([&req.organization_id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -330,5 +343,99 @@ pub fn delete_location_secret(
             return Err(ApiError::not_found("location secret", secret_id));
         }
         Ok(DeleteLocationSecretResponse {})
+    })
+}
+
+/// The organizations (id, name) location `id` is shared with, besides its own.
+fn shared_with(c: &Connection, id: &str) -> ApiResult<Vec<(String, String)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT o.id, o.name FROM location_shares s JOIN orgs o ON o.id = s.org_id
+         WHERE s.location_id = ?1 ORDER BY o.created_on, o.id",
+    )?;
+    Ok(stmt
+        .query_map([id], |r| r.try_into())?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The location's own organization first, then those it is shared with.
+pub fn get_organizations_with_access_to_location(
+    api: &Api,
+    who: &Principal,
+    req: GetOrganizationsWithAccessToLocationRequest,
+) -> ApiResult<GetOrganizationsWithAccessToLocationResponse> {
+    let id = required("location_id", &req.location_id)?;
+    api.store.read(|c| {
+        let scope = Scope::location(c, id)?;
+        who.require(Perm::ReadLocation, &scope)?;
+        let own: String = row(
+            c,
+            "SELECT name FROM orgs WHERE id = ?1",
+            [&scope.org_id],
+            |r| r.get(0),
+        )?;
+        let organization_identities = std::iter::once((scope.org_id.clone(), own))
+            .chain(shared_with(c, id)?)
+            .map(|(id, name)| OrganizationIdentity { id, name })
+            .collect();
+        Ok(GetOrganizationsWithAccessToLocationResponse {
+            organization_identities,
+        })
+    })
+}
+
+/// Shares a location (with its sub-locations and machines) with another organization; only
+/// an owner of both organizations may. Sharing twice changes nothing.
+pub fn share_location(
+    api: &Api,
+    who: &Principal,
+    req: ShareLocationRequest,
+) -> ApiResult<ShareLocationResponse> {
+    let id = required("location_id", &req.location_id)?;
+    api.store.tx(|tx| {
+        let scope = Scope::location(tx, id)?;
+        who.require(Perm::WriteOrganization, &Scope::stored_org(&scope.org_id))?;
+        let target = Scope::organization(tx, &req.organization_id)?;
+        // Owning the receiving organization too: nobody pushes machines into a stranger's fleet.
+        who.require(Perm::WriteOrganization, &target)?;
+        if target.org_id == scope.org_id {
+            return Err(ApiError::invalid(
+                "organization_id",
+                format!("{:?} is the location's own organization", target.org_id),
+            ));
+        }
+        exec(
+            tx,
+            "INSERT OR IGNORE INTO location_shares(location_id, org_id) VALUES (?1, ?2)",
+            params![id, target.org_id],
+        )?;
+        Ok(ShareLocationResponse {})
+    })
+}
+
+/// Ends a share; an owner of either organization may.
+pub fn unshare_location(
+    api: &Api,
+    who: &Principal,
+    req: UnshareLocationRequest,
+) -> ApiResult<UnshareLocationResponse> {
+    let id = required("location_id", &req.location_id)?;
+    api.store.tx(|tx| {
+        let scope = Scope::location(tx, id)?;
+        let target = Scope::organization(tx, &req.organization_id)?;
+        if !who.can(Perm::WriteOrganization, &Scope::stored_org(&scope.org_id)) {
+            who.require(Perm::WriteOrganization, &target)?;
+        }
+        let n = exec(
+            tx,
+            "DELETE FROM location_shares WHERE location_id = ?1 AND org_id = ?2",
+            params![id, target.org_id],
+        )?;
+        if n == 0 {
+            return Err(ApiError::NotFound(format!(
+                "location {id:?} is not shared with organization {:?}",
+                target.org_id
+            )));
+        }
+        Ok(UnshareLocationResponse {})
     })
 }

@@ -14,6 +14,7 @@ mod keys;
 pub mod limits;
 mod locations;
 mod logs;
+mod metadata;
 mod modules;
 mod orgs;
 mod parts;

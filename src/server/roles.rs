@@ -207,28 +207,73 @@ pub fn remove_role(
 ) -> ApiResult<RemoveRoleResponse> {
     api.store.tx(|tx| {
         let g = owned_grant(tx, who, req.authorization.as_ref())?;
-        let n = exec(
-            tx,
-            "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2 AND role = ?3
-             AND resource_type = ?4 AND resource_id = ?5",
-            params![
-                g.org_id,
-                g.identity_id,
-                g.role.as_str(),
-                g.resource_type.as_str(),
-                g.resource_id
-            ],
-        )?;
-        if n == 0 {
-            return Err(ApiError::NotFound(format!(
-                "authorization {} on {:?} for {:?} not found",
-                g.authorization_id(),
-                g.resource_id,
-                g.identity_id
-            )));
-        }
+        delete_grant(tx, &g)?;
         ensure_owner_left(tx, &g.org_id)?;
         Ok(RemoveRoleResponse {})
+    })
+}
+
+/// Deletes the stored grant `g`, or NOT_FOUND naming it.
+fn delete_grant(tx: &Transaction<'_>, g: &GrantRow) -> ApiResult<()> {
+    let n = exec(
+        tx,
+        "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2 AND role = ?3
+         AND resource_type = ?4 AND resource_id = ?5",
+        params![
+            g.org_id,
+            g.identity_id,
+            g.role.as_str(),
+            g.resource_type.as_str(),
+            g.resource_id
+        ],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!(
+            "authorization {} on {:?} for {:?} not found",
+            g.authorization_id(),
+            g.resource_id,
+            g.identity_id
+        )));
+    }
+    Ok(())
+}
+
+/// Replaces one grant by another in one step, both in one organization the caller owns;
+/// refused (nothing changed) if the organization would lose its last owner.
+pub fn change_role(
+    api: &Api,
+    who: &Principal,
+    req: ChangeRoleRequest,
+) -> ApiResult<ChangeRoleResponse> {
+    let old = req
+        .old_authorization
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("old_authorization", "required"))?;
+    let new = req
+        .new_authorization
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("new_authorization", "required"))?;
+    api.store.tx(|tx| {
+        let old = owned_grant(tx, who, Some(old))?;
+        let new = owned_grant(tx, who, Some(new))?;
+        if new.org_id != old.org_id {
+            return Err(ApiError::invalid(
+                "new_authorization.organization_id",
+                format!("must be the old one's, {:?}", old.org_id),
+            ));
+        }
+        delete_grant(tx, &old)?;
+        insert_grant(
+            tx,
+            &new.org_id,
+            &new.identity_id,
+            &new.identity_type,
+            new.role,
+            new.resource_type,
+            &new.resource_id,
+        )?;
+        ensure_owner_left(tx, &old.org_id)?;
+        Ok(ChangeRoleResponse {})
     })
 }
 

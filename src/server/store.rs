@@ -99,6 +99,43 @@ const MIGRATIONS: &[M<'static>] = &[
     ),
     // issue 11, registry: whether an organization's auth service (for OAuth apps) is enabled.
     M::up("ALTER TABLE white_label ADD COLUMN auth_service_enabled INTEGER NOT NULL DEFAULT 0;"),
+    // issue 11, orgs: user-defined metadata, one google.protobuf.Struct (encoded) per resource;
+    // dropped with its resource so a deleted one leaves nothing behind.
+    M::up(
+        "CREATE TABLE metadata (
+             resource_type TEXT NOT NULL,
+             resource_id TEXT NOT NULL,
+             data BLOB NOT NULL,
+             PRIMARY KEY (resource_type, resource_id)
+         );
+         CREATE TRIGGER metadata_org_gone AFTER DELETE ON orgs BEGIN
+             DELETE FROM metadata WHERE resource_type = 'organization' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_location_gone AFTER DELETE ON locations BEGIN
+             DELETE FROM metadata WHERE resource_type = 'location' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_robot_gone AFTER DELETE ON robots BEGIN
+             DELETE FROM metadata WHERE resource_type = 'robot' AND resource_id = OLD.id;
+         END;
+         CREATE TRIGGER metadata_part_gone AFTER DELETE ON parts BEGIN
+             DELETE FROM metadata WHERE resource_type = 'part' AND resource_id = OLD.id;
+         END;",
+    ),
+    // issue 11, orgs: what UpdateOrganization was given beyond name/namespace/region/cid, kept
+    // (encoded FragmentImportList / AllowedLoginMethods) and returned with the organization.
+    M::up(
+        "ALTER TABLE orgs ADD COLUMN default_fragments BLOB;
+         ALTER TABLE orgs ADD COLUMN allowed_login_methods BLOB;",
+    ),
+    // issue 11, orgs: locations shared with organizations other than their own.
+    M::up(
+        "CREATE TABLE location_shares (
+             location_id TEXT NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             PRIMARY KEY (location_id, org_id)
+         );
+         CREATE INDEX location_shares_org ON location_shares(org_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

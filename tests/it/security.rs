@@ -104,6 +104,31 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("EnableAuthService",                      [OK,   DENY, DENY, DENY, DENY]),
     ("DisableAuthService",                     [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
+    // issue 11, orgs
+    ("GetOrganizationMetadata",                [OK,   OK,   DENY, DENY, DENY]),
+    ("UpdateOrganizationMetadata",             [OK,   DENY, DENY, DENY, DENY]),
+    ("GetLocationMetadata",                    [OK,   OK,   OK,   DENY, DENY]),
+    ("UpdateLocationMetadata",                 [OK,   DENY, OK,   DENY, DENY]),
+    ("GetRobotMetadata",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateRobotMetadata",                    [OK,   DENY, OK,   OK,   DENY]),
+    ("GetRobotPartMetadata",                   [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateRobotPartMetadata",                [OK,   DENY, OK,   OK,   DENY]),
+    ("ChangeRole",                             [OK,   DENY, DENY, DENY, DENY]),
+    ("RenameKey",                              [OK,   DENY, DENY, DENY, DENY]),
+    ("GetRobotAPIKeys",                        [OK,   DENY, OK,   OK,   DENY]),
+    ("UpdateOrganization",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateOrganizationNamespace",            [OK,   DENY, DENY, DENY, DENY]),
+    // The fixture's organization holds locations: its owner gets past the permission check to
+    // the refusal (orgs_api.rs deletes an empty one).
+    ("DeleteOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    // Users outside the organizations the caller may read are as unknown as absent ones.
+    ("GetUserIDByEmail",                       [OK,   OK,   Code::NotFound, Code::NotFound, Code::NotFound]),
+    ("SearchOrganizations",                    [OK,   OK,   OK,   OK,   Code::NotFound]),
+    // Sharing needs ownership of both organizations; no principal here owns the fixture's peer
+    // organization (orgs_api.rs shares as an owner of both).
+    ("ShareLocation",                          [DENY, DENY, DENY, DENY, DENY]),
+    ("GetOrganizationsWithAccessToLocation",   [OK,   OK,   OK,   DENY, DENY]),
+    ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -227,7 +252,12 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             must(s, root, "UploadDevicePushToken", token).await;
             return;
         }
-        "RemoveRole" => {
+        "UnshareLocation" => {
+            let r = json!({"location_id": ids["loc"], "organization_id": ids["peer_org"]});
+            must(s, root, "ShareLocation", r).await;
+            return;
+        }
+        "RemoveRole" | "ChangeRole" => {
             let g = json!({"authorization_type": "role", "authorization_id": "location_operator", "resource_type": "location", "resource_id": ids["loc"], "identity_id": ids["key"], "organization_id": org, "identity_type": "api-key"});
             must(s, root, "AddRole", json!({"authorization": g})).await;
             return;
