@@ -239,6 +239,10 @@ local specs = {
   { "update_robot", "UpdateRobot", args = { "robot_id", "name", "location_id" }, loc = true,
     map = { robot_id = "id", location_id = "location" }, ret = "robot" },
   { "delete_robot", "DeleteRobot", args = { "robot_id" }, map = { robot_id = "id" } },
+  { "list_robots_for_locations", "ListRobotsForLocations", args = { "location_ids" }, ret = "robots" },
+  { "add_favorite_machine", "AddFavoriteMachine", args = { "machine_id" } },
+  { "remove_favorite_machine", "RemoveFavoriteMachine", args = { "machine_id" } },
+  { "list_favorite_machines", "ListFavoriteMachines", ret = "favorites" },
   -- fragments
   { "list_fragments", "ListFragments", args = { "show_public", "visibilities" }, org = "organization_id",
     defaults = { show_public = true }, map = { visibilities = "fragment_visibility" }, ret = "fragments",

@@ -2,7 +2,9 @@
 //! every call goes through (caller, limits, log line, status) is in call.rs.
 
 use super::call::rpc_table;
-use super::{fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles};
+use super::{
+    favorites, fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles,
+};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
 
@@ -34,6 +36,12 @@ rpc_table! {
         new_robot(NewRobotRequest) -> NewRobotResponse = robots::new_robot;
         update_robot(UpdateRobotRequest) -> UpdateRobotResponse = robots::update_robot;
         delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = robots::delete_robot;
+        list_robots_for_locations(ListRobotsForLocationsRequest) -> ListRobotsForLocationsResponse = robots::list_robots_for_locations;
+        list_robots_for_org(ListRobotsForOrgRequest) -> ListRobotsForOrgResponse = robots::list_robots_for_org;
+        get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest) -> GetRobotPartByNameAndLocationResponse = parts::get_robot_part_by_name_and_location;
+        add_favorite_machine(AddFavoriteMachineRequest) -> AddFavoriteMachineResponse = favorites::add_favorite_machine;
+        remove_favorite_machine(RemoveFavoriteMachineRequest) -> RemoveFavoriteMachineResponse = favorites::remove_favorite_machine;
+        list_favorite_machines(ListFavoriteMachinesRequest) -> ListFavoriteMachinesResponse = favorites::list_favorite_machines;
         get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = parts::get_robot_parts;
         get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = parts::get_robot_part;
         get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = parts::get_robot_part_history;

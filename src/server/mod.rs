@@ -7,6 +7,7 @@ pub mod authz;
 mod bootstrap;
 mod call;
 pub mod error;
+mod favorites;
 mod fragments;
 mod invites;
 mod keys;

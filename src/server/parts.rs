@@ -136,6 +136,100 @@ pub fn load_part(c: &Connection, who: &Principal, id: &str) -> ApiResult<RobotPa
     Ok(part)
 }
 
+pub fn get_robot_part_by_name_and_location(
+    api: &Api,
+    who: &Principal,
+    req: GetRobotPartByNameAndLocationRequest,
+) -> ApiResult<GetRobotPartByNameAndLocationResponse> {
+    let name = required("name", &req.name)?;
+    let location_id = required("location_id", &req.location_id)?;
+    api.store.read(|c| {
+        let scope = Scope::location(c, location_id)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT p.id FROM parts p JOIN robots r ON r.id = p.robot_id
+             WHERE r.location_id = ?1 AND p.name = ?2 ORDER BY p.created_on, p.id",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map(params![location_id, name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Only parts the caller may read count, so the answer never reveals hidden machines.
+        let mut readable = Vec::new();
+        for id in ids {
+            if who.can(Perm::ReadRobot, &Scope::part(c, &id)?) {
+                readable.push(id);
+            }
+        }
+        match readable.as_slice() {
+            [id] => Ok(GetRobotPartByNameAndLocationResponse {
+                part: Some(load_part(c, who, id)?),
+            }),
+            [] if !who.in_org(&scope.org_id) => Err(ApiError::denied(format!(
+                "read_robot on location {location_id:?}"
+            ))),
+            [] => Err(ApiError::NotFound(format!(
+                "no robot part named {name:?} in location {location_id:?}; list the machines with ListRobots"
+            ))),
+            several => Err(ApiError::FailedPrecondition(format!(
+                "{} parts are named {name:?} in location {location_id:?} (ids {several:?}); use GetRobotPart with an id",
+                several.len()
+            ))),
+        }
+    })
+}
+
+pub fn needs_restart(
+    api: &Api,
+    who: &Principal,
+    req: NeedsRestartRequest,
+) -> ApiResult<NeedsRestartResponse> {
+    let id = required("id", &req.id)?;
+    api.store.tx(|tx| {
+        authorize_part_caller(tx, who, id)?;
+        // Read once: the flag MarkPartForRestart set is cleared by the read that reports it.
+        let must_restart: bool = row(
+            tx,
+            "SELECT restart_requested FROM parts WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if must_restart {
+            exec(
+                tx,
+                "UPDATE parts SET restart_requested = 0 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        Ok(NeedsRestartResponse {
+            id: id.into(),
+            must_restart,
+            restart_check_interval: Some(prost_types::Duration {
+                seconds: RESTART_CHECK_SECS,
+                nanos: 0,
+            }),
+        })
+    })
+}
+
+/// How often a part should ask NeedsRestart again, as upstream tells its parts.
+const RESTART_CHECK_SECS: i64 = 60;
+
+/// A RobotService caller for `part_id`, checked as Log checks it: the part itself (its own
+/// secret), or an API key that may write the part's machine. Returns the part's scope.
+pub fn authorize_part_caller(c: &Connection, who: &Principal, part_id: &str) -> ApiResult<Scope> {
+    let scope = Scope::part(c, part_id)?;
+    match &who.identity {
+        Identity::Part { id } if id == part_id => {}
+        Identity::Part { .. } => {
+            return Err(ApiError::denied(format!(
+                "a part may only ask about itself, not {}",
+                scope.what
+            )));
+        }
+        Identity::ApiKey { .. } => who.require(Perm::WriteRobot, &scope)?,
+    }
+    Ok(scope)
+}
+
 fn rfc3339(nanos: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos.max(0) as u64);
     humantime::format_rfc3339_nanos(t).to_string()

@@ -36,6 +36,16 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE logs_new RENAME TO logs;
          CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
     ),
+    // issue 11, machines: favorite machines per caller; they go with their machine.
+    M::up(
+        "CREATE TABLE favorite_machines (
+             principal_id TEXT NOT NULL,
+             robot_id TEXT NOT NULL REFERENCES robots(id) ON DELETE CASCADE,
+             created_on INTEGER NOT NULL,
+             PRIMARY KEY (principal_id, robot_id)
+         );
+         CREATE INDEX favorite_machines_robot ON favorite_machines(robot_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -174,6 +174,9 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
     // lets an owner add any user); the grant is scoped to the owner's resource.
     ("AddRole", "authorization.identity_id", &[Bad::OtherOrg]),
     ("RemoveRole", "authorization.identity_id", &[Bad::OtherOrg]),
+    // A name, not an id: any text is a valid part name, and earlier calls here create parts
+    // named like the malformed value (NewRobotPart part_name) in the same location.
+    ("GetRobotPartByNameAndLocation", "name", &[Bad::Malformed]),
     // A question: an unknown or foreign resource is answered "not authorized" (omitted), so
     // the answer never tells whether an id exists.
     (

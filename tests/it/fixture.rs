@@ -119,6 +119,7 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         ("loc", loc),
         ("robot", robot),
         ("part", part),
+        ("extra_part_name", format!("{tag}-extra")),
         ("extra_part", extra),
         ("loc_secret", loc_secret),
         ("part_secret", part_secret),
@@ -185,16 +186,10 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "UnshareLocation"),
     ("AppService", "GetRobotMetadata"),
     ("AppService", "UpdateRobotMetadata"),
-    ("AppService", "GetRobotPartByNameAndLocation"),
     ("AppService", "SetConfigProperty"),
     ("AppService", "GetRobotPartMetadata"),
     ("AppService", "UpdateRobotPartMetadata"),
     ("AppService", "GetRobotAPIKeys"),
-    ("AppService", "ListRobotsForLocations"),
-    ("AppService", "ListRobotsForOrg"),
-    ("AppService", "AddFavoriteMachine"),
-    ("AppService", "RemoveFavoriteMachine"),
-    ("AppService", "ListFavoriteMachines"),
     ("AppService", "ListNestedFragments"),
     ("AppService", "ListMachineFragments"),
     ("AppService", "ListMachineSummaries"),
@@ -225,7 +220,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "DeleteFirebaseConfig"),
     ("RobotService", "Config"),
     ("RobotService", "Certificate"),
-    ("RobotService", "NeedsRestart"),
     ("ExternalAuthService", "AuthenticateTo"),
 ];
 
@@ -367,4 +361,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("RobotService", "Log", json!({"id": "$part", "logs": [log]})),
     ]
+    .into_iter()
+    .chain(crate::fixture_machines::requests())
+    .collect()
 }

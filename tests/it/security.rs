@@ -55,6 +55,12 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("CreateRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
     ("DeleteRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
     ("ListRobots",                             [OK,   OK,   OK,   OK,   DENY]),
+    ("ListRobotsForLocations",                 [OK,   OK,   OK,   OK,   DENY]),
+    ("ListRobotsForOrg",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRobotPartByNameAndLocation",          [OK,   OK,   OK,   OK,   DENY]),
+    ("AddFavoriteMachine",                     [OK,   OK,   OK,   OK,   DENY]),
+    ("RemoveFavoriteMachine",                  [OK,   OK,   OK,   OK,   DENY]),
+    ("ListFavoriteMachines",                   [OK,   OK,   OK,   OK,   OK]),
     ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
     ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),
     ("DeleteRobot",                            [OK,   DENY, OK,   DENY, DENY]),
@@ -77,6 +83,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ListKeys",                               [OK,   DENY, DENY, DENY, DENY]),
     ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
+    ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [

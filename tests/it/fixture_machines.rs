@@ -1,0 +1,20 @@
+//! Valid requests for the machine RPCs of issue 11 (robots, parts, favorites, RobotService),
+//! in the shape of `fixture::requests`.
+
+use serde_json::{Value, json};
+
+pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
+    let app = |m: &'static str, v: Value| ("AppService", m, v);
+    vec![
+        app("ListRobotsForLocations", json!({"location_ids": ["$loc"]})),
+        app("ListRobotsForOrg", json!({"org_id": "$org"})),
+        app(
+            "GetRobotPartByNameAndLocation",
+            json!({"name": "$extra_part_name", "location_id": "$loc"}),
+        ),
+        app("AddFavoriteMachine", json!({"machine_id": "$robot"})),
+        app("RemoveFavoriteMachine", json!({"machine_id": "$robot"})),
+        app("ListFavoriteMachines", json!({})),
+        ("RobotService", "NeedsRestart", json!({"id": "$part"})),
+    ]
+}

@@ -1,0 +1,282 @@
+//! Behaviour of the machine RPCs of issue 11: listing machines across locations and an
+//! organization, finding a part by name, favorites, and the restart flag a part reads once.
+
+use fleetsh::proto::viam::app::v1::*;
+use tonic::Code;
+
+use crate::harness::{App, TestServer, assert_status};
+use crate::logs::as_part;
+use crate::parts::{machine, operator};
+
+async fn new_location(app: &mut App, s: &TestServer, name: &str) -> String {
+    app.create_location(CreateLocationRequest {
+        organization_id: s.org_id().into(),
+        name: name.into(),
+        parent_location_id: None,
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .location
+    .unwrap()
+    .id
+}
+
+async fn machine_in(app: &mut App, location: &str, name: &str) -> String {
+    app.new_robot(NewRobotRequest {
+        name: name.into(),
+        location: location.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .id
+}
+
+fn names(robots: &[Robot]) -> Vec<&str> {
+    robots.iter().map(|r| r.name.as_str()).collect()
+}
+
+#[tokio::test]
+async fn machines_are_listed_for_locations_and_for_the_whole_organization() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let home = s.location_id().to_string();
+    let lab = new_location(&mut app, &s, "lab").await;
+    let _attic = new_location(&mut app, &s, "attic").await;
+    machine_in(&mut app, &home, "a").await;
+    machine_in(&mut app, &lab, "b").await;
+    machine_in(&mut app, &lab, "c").await;
+
+    let both = app
+        .list_robots_for_locations(ListRobotsForLocationsRequest {
+            location_ids: vec![lab.clone(), home.clone(), lab.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .robots;
+    assert_eq!(
+        names(&both),
+        ["b", "c", "a"],
+        "in the order asked, once each"
+    );
+
+    let org = app
+        .list_robots_for_org(ListRobotsForOrgRequest {
+            org_id: s.org_id().into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .robots;
+    assert_eq!(names(&org), ["a", "b", "c"]);
+
+    // Another organization's machines are not listed, and its locations are refused.
+    let other = app
+        .create_organization(CreateOrganizationRequest { name: "B".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    let b_loc = app
+        .create_location(CreateLocationRequest {
+            organization_id: other.id.clone(),
+            name: "b-home".into(),
+            parent_location_id: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location
+        .unwrap()
+        .id;
+    machine_in(&mut app, &b_loc, "elsewhere").await;
+    let org_again = app
+        .list_robots_for_org(ListRobotsForOrgRequest {
+            org_id: s.org_id().into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .robots;
+    assert_eq!(names(&org_again), ["a", "b", "c"]);
+    let mut op = operator(&s).await;
+    assert_status(
+        op.list_robots_for_locations(ListRobotsForLocationsRequest {
+            location_ids: vec![home.clone(), b_loc.clone()],
+        })
+        .await,
+        Code::PermissionDenied,
+        &b_loc,
+    );
+    assert_status(
+        op.list_robots_for_org(ListRobotsForOrgRequest { org_id: other.id })
+            .await,
+        Code::PermissionDenied,
+        "read_robot",
+    );
+    assert_status(
+        app.list_robots_for_locations(ListRobotsForLocationsRequest {
+            location_ids: vec![],
+        })
+        .await,
+        Code::InvalidArgument,
+        "location_ids",
+    );
+}
+
+#[tokio::test]
+async fn a_part_is_found_by_its_name_in_a_location() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (robot, main) = machine(&mut app, &s, "rover").await;
+    let found = app
+        .get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest {
+            name: "rover-main".into(),
+            location_id: s.location_id().into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .part
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.robot.as_str()),
+        (main.as_str(), robot.as_str())
+    );
+    assert!(!found.secret.is_empty(), "the owner sees the part's secret");
+
+    assert_status(
+        app.get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest {
+            name: "nobody".into(),
+            location_id: s.location_id().into(),
+        })
+        .await,
+        Code::NotFound,
+        "nobody",
+    );
+    // Part names are unique per machine only: two machines' parts may share a name.
+    let (other, _) = machine(&mut app, &s, "other").await;
+    app.new_robot_part(NewRobotPartRequest {
+        robot_id: other,
+        part_name: "rover-main".into(),
+    })
+    .await
+    .unwrap();
+    assert_status(
+        app.get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest {
+            name: "rover-main".into(),
+            location_id: s.location_id().into(),
+        })
+        .await,
+        Code::FailedPrecondition,
+        "GetRobotPart",
+    );
+}
+
+#[tokio::test]
+async fn favorites_are_kept_per_caller_and_go_with_their_machine() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (a, _) = machine(&mut app, &s, "a").await;
+    let (b, _) = machine(&mut app, &s, "b").await;
+    for id in [&b, &a, &b] {
+        app.add_favorite_machine(AddFavoriteMachineRequest {
+            machine_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    }
+    let list = |favs: Vec<FavoriteMachine>| {
+        favs.into_iter()
+            .map(|f| {
+                assert!(f.created_on.is_some());
+                (f.machine.unwrap().name, f.organization_id)
+            })
+            .collect::<Vec<_>>()
+    };
+    let favs = app
+        .list_favorite_machines(ListFavoriteMachinesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .favorites;
+    let org = s.org_id().to_string();
+    assert_eq!(
+        list(favs),
+        [
+            ("b".to_string(), org.clone()),
+            ("a".to_string(), org.clone())
+        ]
+    );
+
+    // Another caller has its own (empty) list.
+    let mut op = operator(&s).await;
+    let theirs = op
+        .list_favorite_machines(ListFavoriteMachinesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .favorites;
+    assert!(theirs.is_empty(), "{theirs:?}");
+
+    app.remove_favorite_machine(RemoveFavoriteMachineRequest {
+        machine_id: b.clone(),
+    })
+    .await
+    .unwrap();
+    app.delete_robot(DeleteRobotRequest { id: a })
+        .await
+        .unwrap();
+    let favs = app
+        .list_favorite_machines(ListFavoriteMachinesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .favorites;
+    assert!(
+        favs.is_empty(),
+        "removed and deleted machines are gone: {favs:?}"
+    );
+    assert_status(
+        app.add_favorite_machine(AddFavoriteMachineRequest {
+            machine_id: "no-such-machine".into(),
+        })
+        .await,
+        Code::NotFound,
+        "no-such-machine",
+    );
+}
+
+#[tokio::test]
+async fn a_part_reads_its_restart_flag_once() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (_, part) = machine(&mut app, &s, "rover").await;
+    let (_, other) = machine(&mut app, &s, "other").await;
+    let mut robot = as_part(&s, &mut app, &part).await;
+    let ask = |id: &str| NeedsRestartRequest { id: id.into() };
+
+    let first = robot.needs_restart(ask(&part)).await.unwrap().into_inner();
+    assert!(!first.must_restart, "nothing asked for a restart yet");
+    assert_eq!(first.id, part);
+    assert!(first.restart_check_interval.unwrap().seconds > 0);
+
+    app.mark_part_for_restart(MarkPartForRestartRequest {
+        part_id: part.clone(),
+    })
+    .await
+    .unwrap();
+    let marked = robot.needs_restart(ask(&part)).await.unwrap().into_inner();
+    assert!(marked.must_restart, "MarkPartForRestart was called");
+    let again = robot.needs_restart(ask(&part)).await.unwrap().into_inner();
+    assert!(!again.must_restart, "the flag is cleared once read");
+
+    assert_status(
+        robot.needs_restart(ask(&other)).await,
+        Code::PermissionDenied,
+        "only ask about itself",
+    );
+}
