@@ -4,6 +4,7 @@
 use super::call::rpc_table;
 use super::{
     favorites, fragments, invites, keys, locations, logs, modules, orgs, parts, robots, roles,
+    summaries,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -39,6 +40,7 @@ rpc_table! {
         list_robots_for_locations(ListRobotsForLocationsRequest) -> ListRobotsForLocationsResponse = robots::list_robots_for_locations;
         list_robots_for_org(ListRobotsForOrgRequest) -> ListRobotsForOrgResponse = robots::list_robots_for_org;
         get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest) -> GetRobotPartByNameAndLocationResponse = parts::get_robot_part_by_name_and_location;
+        list_machine_summaries(ListMachineSummariesRequest) -> ListMachineSummariesResponse = summaries::list_machine_summaries;
         add_favorite_machine(AddFavoriteMachineRequest) -> AddFavoriteMachineResponse = favorites::add_favorite_machine;
         remove_favorite_machine(RemoveFavoriteMachineRequest) -> RemoveFavoriteMachineResponse = favorites::remove_favorite_machine;
         list_favorite_machines(ListFavoriteMachinesRequest) -> ListFavoriteMachinesResponse = favorites::list_favorite_machines;

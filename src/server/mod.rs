@@ -17,11 +17,13 @@ mod logs;
 mod modules;
 mod orgs;
 mod parts;
+mod robot_config;
 mod robot_service;
 mod robots;
 mod roles;
 pub mod store;
 mod structs;
+mod summaries;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

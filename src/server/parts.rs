@@ -26,7 +26,7 @@ fn authorize(c: &Connection, who: &Principal, perm: Perm, part_id: &str) -> ApiR
 }
 
 /// A DNS label from a part name: lower-case alphanumerics and dashes.
-fn dns_label(name: &str) -> String {
+pub fn dns_label(name: &str) -> String {
     let label: String = name
         .chars()
         .map(|ch| {

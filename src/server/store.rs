@@ -46,6 +46,16 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX favorite_machines_robot ON favorite_machines(robot_id);",
     ),
+    // issue 11, machines: what a part reported with its last Config call (agent_info).
+    M::up(
+        "CREATE TABLE part_reports (
+             part_id TEXT PRIMARY KEY REFERENCES parts(id) ON DELETE CASCADE,
+             version TEXT NOT NULL,
+             os TEXT NOT NULL,
+             platform TEXT,
+             reported_on INTEGER NOT NULL
+         );",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -1,7 +1,7 @@
 """The official Python SDK against `fleetsh serve` for the machine methods of issue 11:
 machines of several locations, favorite machines, and the restart flag a part reads once."""
 
-from viam.proto.app.robot import NeedsRestartRequest, RobotServiceStub
+from viam.proto.app.robot import AgentInfo, ConfigRequest, NeedsRestartRequest, RobotServiceStub
 
 from conftest import suffix
 
@@ -38,3 +38,13 @@ async def test_needs_restart_reports_mark_part_for_restart_once(viam, app, locat
     await app.mark_part_for_restart(part.id)
     assert (await ask()).must_restart
     assert not (await ask()).must_restart
+
+
+async def test_config_applies_the_fragments_a_part_imports(viam, app, org_id, location_id):
+    frag = await app.create_fragment(org_id, f"f-{suffix()}", {"components": [{"name": "cam", "api": "rdk:component:camera", "model": "fake"}]})
+    robot = await app.new_robot(f"c-{suffix()}", location_id)
+    part = (await app.get_robot_parts(robot))[0]
+    await app.update_robot_part(part.id, part.name, {"fragments": [frag.id], "components": [{"name": "arm", "api": "rdk:component:arm", "model": "fake"}]})
+    stub = RobotServiceStub(viam._channel)
+    reply = await stub.Config(ConfigRequest(id=part.id, agent_info=AgentInfo(os="linux", version="0.52.0")), metadata=viam._metadata)
+    assert [c.name for c in reply.config.components] == ["arm", "cam"]

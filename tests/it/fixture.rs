@@ -192,7 +192,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "GetRobotAPIKeys"),
     ("AppService", "ListNestedFragments"),
     ("AppService", "ListMachineFragments"),
-    ("AppService", "ListMachineSummaries"),
     ("AppService", "GetFragmentHistory"),
     ("AppService", "GetFragmentUsage"),
     ("AppService", "SetFragmentTag"),
@@ -218,7 +217,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "SetFirebaseConfig"),
     ("AppService", "GetFirebaseConfig"),
     ("AppService", "DeleteFirebaseConfig"),
-    ("RobotService", "Config"),
     ("RobotService", "Certificate"),
     ("ExternalAuthService", "AuthenticateTo"),
 ];

@@ -15,6 +15,15 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         app("AddFavoriteMachine", json!({"machine_id": "$robot"})),
         app("RemoveFavoriteMachine", json!({"machine_id": "$robot"})),
         app("ListFavoriteMachines", json!({})),
+        app(
+            "ListMachineSummaries",
+            json!({"organization_id": "$org", "location_ids": ["$loc"], "fragment_ids": ["$frag"], "limit": 10}),
+        ),
         ("RobotService", "NeedsRestart", json!({"id": "$part"})),
+        (
+            "RobotService",
+            "Config",
+            json!({"id": "$part", "agent_info": {"host": "h", "os": "linux", "version": "0.1.0", "platform": "linux/arm64"}}),
+        ),
     ]
 }

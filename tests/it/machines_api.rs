@@ -280,3 +280,168 @@ async fn a_part_reads_its_restart_flag_once() {
         "only ask about itself",
     );
 }
+
+#[tokio::test]
+async fn config_applies_imported_fragments_and_summaries_show_what_parts_reported() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let frag = app
+        .create_fragment(CreateFragmentRequest {
+            name: "cams".into(),
+            organization_id: s.org_id().into(),
+            config: Some(fleetsh_struct(
+                r#"{"components": [{"name": "cam", "api": "rdk:component:camera", "model": "fake"},
+                                   {"name": "arm", "api": "rdk:component:arm", "model": "theirs"}]}"#,
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fragment
+        .unwrap();
+    let (_, part) = machine(&mut app, &s, "rover").await;
+    let (_, quiet) = machine(&mut app, &s, "quiet").await;
+    let config = format!(
+        r#"{{"components": [{{"name": "arm", "api": "rdk:component:arm", "model": "mine"}}], "fragments": ["{}"]}}"#,
+        frag.id
+    );
+    app.update_robot_part(UpdateRobotPartRequest {
+        id: part.clone(),
+        name: "rover-main".into(),
+        robot_config_json: Some(config),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    let mut robot = as_part(&s, &mut app, &part).await;
+    let got = robot
+        .config(ConfigRequest {
+            id: part.clone(),
+            agent_info: Some(AgentInfo {
+                host: "rover.local".into(),
+                os: "linux".into(),
+                version: "0.52.0".into(),
+                platform: Some("linux/arm64".into()),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .config
+        .unwrap();
+    let models: Vec<(&str, &str)> = got
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), c.model.as_str()))
+        .collect();
+    assert_eq!(
+        models,
+        [("arm", "mine"), ("cam", "fake")],
+        "the part's own arm wins"
+    );
+    assert_status(
+        robot
+            .config(ConfigRequest {
+                id: quiet.clone(),
+                agent_info: None,
+            })
+            .await,
+        Code::PermissionDenied,
+        "only ask about itself",
+    );
+
+    let summaries = app
+        .list_machine_summaries(ListMachineSummariesRequest {
+            organization_id: s.org_id().into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location_summaries;
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].location_id, s.location_id());
+    let machines = &summaries[0].machine_summaries;
+    let names: Vec<&str> = machines.iter().map(|m| m.machine_name.as_str()).collect();
+    assert_eq!(names, ["rover", "quiet"]);
+    let reported = &machines[0].part_summaries[0];
+    assert_eq!(reported.online_state, OnlineState::Online as i32);
+    assert!(reported.last_online.is_some());
+    assert_eq!(
+        reported.viam_server_version,
+        Some(ViamServerVersion {
+            version: Some(viam_server_version::Version::Major("0.52.0".into()))
+        })
+    );
+    assert_eq!(reported.os.as_deref(), Some("linux"));
+    assert_eq!(reported.platform.as_deref(), Some("linux/arm64"));
+    assert_eq!(reported.fragments.len(), 1);
+    assert_eq!(reported.fragments[0].name, "cams");
+    let never = &machines[1].part_summaries[0];
+    assert_eq!(never.online_state, OnlineState::AwaitingSetup as i32);
+    assert_eq!(
+        (
+            never.last_online,
+            never.viam_server_version.clone(),
+            never.os.as_deref(),
+            never.platform.as_deref()
+        ),
+        (None, None, None, None),
+        "a part that never reported has nothing reported"
+    );
+
+    // Filters: by fragment, and at most `limit` machines.
+    let by_fragment = app
+        .list_machine_summaries(ListMachineSummariesRequest {
+            organization_id: s.org_id().into(),
+            fragment_ids: vec![frag.id.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location_summaries;
+    assert_eq!(by_fragment[0].machine_summaries.len(), 1);
+    assert_eq!(by_fragment[0].machine_summaries[0].machine_name, "rover");
+    let limited = app
+        .list_machine_summaries(ListMachineSummariesRequest {
+            organization_id: s.org_id().into(),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location_summaries;
+    assert_eq!(limited[0].machine_summaries.len(), 1);
+}
+
+fn fleetsh_struct(json: &str) -> prost_types::Struct {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let serde_json::Value::Object(o) = v else {
+        panic!("not an object")
+    };
+    prost_types::Struct {
+        fields: o.into_iter().map(|(k, v)| (k, to_value(v))).collect(),
+    }
+}
+
+fn to_value(v: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match v {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
+        serde_json::Value::String(s) => Kind::StringValue(s),
+        serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.into_iter().map(to_value).collect(),
+        }),
+        serde_json::Value::Object(o) => Kind::StructValue(prost_types::Struct {
+            fields: o.into_iter().map(|(k, v)| (k, to_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}

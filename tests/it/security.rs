@@ -61,6 +61,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("AddFavoriteMachine",                     [OK,   OK,   OK,   OK,   DENY]),
     ("RemoveFavoriteMachine",                  [OK,   OK,   OK,   OK,   DENY]),
     ("ListFavoriteMachines",                   [OK,   OK,   OK,   OK,   OK]),
+    ("ListMachineSummaries",                   [OK,   OK,   OK,   OK,   DENY]),
     ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
     ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),
     ("DeleteRobot",                            [OK,   DENY, OK,   DENY, DENY]),
@@ -84,6 +85,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("CreateKeyFromExistingKeyAuthorizations", [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
+    ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [

@@ -24,4 +24,10 @@ assert(#favs == 2 and favs[1].machine.id == b and favs[2].machine.id == a, "favo
 cloud.remove_favorite_machine(b)
 favs = cloud.list_favorite_machines()
 assert(#favs == 1 and favs[1].machine.id == a)
+
+-- Summaries: grouped by location; parts that never reported have no version.
+local sums = cloud.list_machine_summaries{ location_ids = { a_loc } }
+assert(#sums == 1 and sums[1].location_id == a_loc, "only the location asked")
+local m = sums[1].machine_summaries[1]
+assert(m.machine_id == a and m.part_summaries[1].viam_server_version == nil, "nothing reported yet")
 print("machines ok")
