@@ -250,6 +250,8 @@ local specs = {
       for i, v in ipairs(req.fragment_visibility or {}) do req.fragment_visibility[i] = visibility(v) end
     end },
   { "get_fragment", "GetFragment", args = { "fragment_id", "version" }, map = { fragment_id = "id" }, ret = "fragment" },
+  { "get_fragment_history", "GetFragmentHistory", args = { "id", "page_token", "page_limit" },
+    defaults = { page_limit = 10 }, ret = "history" },
   { "create_fragment", "CreateFragment", args = { "name", "config" }, org = "organization_id", ret = "fragment",
     fix = function(req) if empty(req.config) then req.config = nil end end },
   { "update_fragment", "UpdateFragment",

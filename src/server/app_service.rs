@@ -59,6 +59,9 @@ rpc_table! {
         get_fragment(GetFragmentRequest) -> GetFragmentResponse = fragments::get_fragment;
         create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = fragments::create_fragment;
         update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = fragments::update_fragment;
+        get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse = fragments::get_fragment_history;
+        set_fragment_tag(SetFragmentTagRequest) -> SetFragmentTagResponse = fragments::set_fragment_tag;
+        delete_fragment_tag(DeleteFragmentTagRequest) -> DeleteFragmentTagResponse = fragments::delete_fragment_tag;
         delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = fragments::delete_fragment;
         add_role(AddRoleRequest) -> AddRoleResponse = roles::add_role;
         remove_role(RemoveRoleRequest) -> RemoveRoleResponse = roles::remove_role;

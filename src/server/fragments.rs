@@ -1,5 +1,5 @@
 //! Fragments: named config snippets owned by an organization, private, public or
-//! public-unlisted. Only the latest revision is kept.
+//! public-unlisted. Every revision is kept (fragment_revisions.rs).
 
 use prost::Message;
 use rusqlite::{Connection, params};
@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::fragment_revisions as revs;
 use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
@@ -162,27 +163,25 @@ pub fn get_fragment(
     who: &Principal,
     req: GetFragmentRequest,
 ) -> ApiResult<GetFragmentResponse> {
-    let fragment = api.store.read(|c| load(c, &req.id))?;
-    require_readable(who, &fragment)?;
-    if let Some(v) = req
-        .version
-        .as_deref()
-        .filter(|v| !v.is_empty() && *v != fragment.revision)
-    {
-        return Err(ApiError::NotFound(format!(
-            "fragment {:?} revision {v:?} not found: the local fleet keeps only the latest revision ({})",
-            fragment.id, fragment.revision
-        )));
-    }
-    let revisions = vec![FragmentRevision {
-        revision: fragment.revision.clone(),
-        created_at: fragment.last_updated,
-    }];
-    Ok(GetFragmentResponse {
-        fragment_usage: Some(usage(&fragment)),
-        revisions,
-        tags: vec![],
-        fragment: Some(fragment),
+    api.store.read(|c| {
+        let current = load(c, &req.id)?;
+        require_readable(who, &current)?;
+        let fragment = match req.version.as_deref().filter(|v| !v.is_empty()) {
+            None => current,
+            Some(v) if v == current.revision => current,
+            Some(v) => revs::resolve(c, &current.id, v)?.ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "fragment {:?} has no revision or tag {v:?}; GetFragment lists its revisions and tags",
+                    current.id
+                ))
+            })?,
+        };
+        Ok(GetFragmentResponse {
+            fragment_usage: Some(usage(&fragment)),
+            revisions: revs::revisions(c, &fragment.id)?,
+            tags: revs::tags(c, &fragment.id)?,
+            fragment: Some(fragment),
+        })
     })
 }
 
@@ -205,7 +204,9 @@ pub fn create_fragment(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1)",
             params![id, req.organization_id, name, config, visibility, now()],
         )?;
-        Ok(CreateFragmentResponse { fragment: Some(load(tx, &id)?) })
+        let fragment = load(tx, &id)?;
+        revs::record(tx, who, &fragment)?;
+        Ok(CreateFragmentResponse { fragment: Some(fragment) })
     })
 }
 
@@ -270,7 +271,9 @@ pub fn update_fragment(
                 params![current.id, config.encode_to_vec(), json],
             )?;
         }
-        Ok(UpdateFragmentResponse { fragment: Some(load(tx, &current.id)?) })
+        let fragment = load(tx, &current.id)?;
+        revs::record(tx, who, &fragment)?;
+        Ok(UpdateFragmentResponse { fragment: Some(fragment) })
     })
 }
 
@@ -296,5 +299,61 @@ pub fn delete_fragment(
         who.require(Perm::WriteFragment, &Scope::stored_org(&org_id))?;
         exec(tx, "DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
+    })
+}
+
+pub fn get_fragment_history(
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentHistoryRequest,
+) -> ApiResult<GetFragmentHistoryResponse> {
+    api.store.read(|c| {
+        let fragment = load(c, &req.id)?;
+        require_readable(who, &fragment)?;
+        revs::history(c, &fragment.id, req.page_token.as_deref(), req.page_limit)
+    })
+}
+
+/// The fragment, after checking that `who` may change it.
+fn writable(c: &Connection, who: &Principal, id: &str) -> ApiResult<Fragment> {
+    if id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    let fragment = load(c, id)?;
+    who.require(
+        Perm::WriteFragment,
+        &Scope::stored_org(&fragment.organization_owner),
+    )?;
+    Ok(fragment)
+}
+
+pub fn set_fragment_tag(
+    api: &Api,
+    who: &Principal,
+    req: SetFragmentTagRequest,
+) -> ApiResult<SetFragmentTagResponse> {
+    let tag = super::error::required("tag", &req.tag)?;
+    super::error::required("revision", &req.revision)?;
+    api.store.tx(|tx| {
+        let fragment = writable(tx, who, &req.fragment_id)?;
+        revs::set_tag(tx, &fragment.id, tag, &req.revision)?;
+        Ok(SetFragmentTagResponse {
+            tags: revs::tags(tx, &fragment.id)?,
+        })
+    })
+}
+
+pub fn delete_fragment_tag(
+    api: &Api,
+    who: &Principal,
+    req: DeleteFragmentTagRequest,
+) -> ApiResult<DeleteFragmentTagResponse> {
+    let tag = super::error::required("tag", &req.tag)?;
+    api.store.tx(|tx| {
+        let fragment = writable(tx, who, &req.fragment_id)?;
+        revs::delete_tag(tx, &fragment.id, tag)?;
+        Ok(DeleteFragmentTagResponse {
+            tags: revs::tags(tx, &fragment.id)?,
+        })
     })
 }

@@ -8,6 +8,7 @@ mod bootstrap;
 mod call;
 pub mod error;
 mod favorites;
+mod fragment_revisions;
 mod fragments;
 mod invites;
 mod keys;

@@ -56,6 +56,24 @@ const MIGRATIONS: &[M<'static>] = &[
              reported_on INTEGER NOT NULL
          );",
     ),
+    // issue 11, machines: every revision of a fragment as it was, and tags naming revisions.
+    M::up(
+        "CREATE TABLE fragment_revisions (
+             fragment_id TEXT NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+             revision INTEGER NOT NULL,
+             snapshot BLOB NOT NULL,             -- viam.app.v1.Fragment
+             created_at INTEGER NOT NULL,
+             editor_type INTEGER NOT NULL,
+             editor TEXT NOT NULL,
+             PRIMARY KEY (fragment_id, revision)
+         );
+         CREATE TABLE fragment_tags (
+             fragment_id TEXT NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+             tag TEXT NOT NULL,
+             revision INTEGER NOT NULL,
+             PRIMARY KEY (fragment_id, tag)
+         );",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

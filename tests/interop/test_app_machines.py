@@ -48,3 +48,13 @@ async def test_config_applies_the_fragments_a_part_imports(viam, app, org_id, lo
     stub = RobotServiceStub(viam._channel)
     reply = await stub.Config(ConfigRequest(id=part.id, agent_info=AgentInfo(os="linux", version="0.52.0")), metadata=viam._metadata)
     assert [c.name for c in reply.config.components] == ["arm", "cam"]
+
+
+async def test_fragment_versions_and_history(app, org_id):
+    f = await app.create_fragment(org_id, f"f-{suffix()}", {"components": []})
+    await app.update_fragment(f.id, f.name, {"components": [{"name": "arm"}]})
+    first = await app.get_fragment(f.id, version="1")
+    assert first.fragment == {"components": []}
+    history = await app.get_fragment_history(f.id, page_limit=10)
+    assert [h.old.fragment for h in history] == [{"components": [{"name": "arm"}]}, {"components": []}]
+    assert all(h.fragment == f.id for h in history)

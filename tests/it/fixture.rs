@@ -85,6 +85,14 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     let part_secret = str_at(&ps, "/part/secrets/0/id");
     let frag = must(s, token, "CreateFragment", json!({"name": format!("{tag}-frag"), "organization_id": org, "config": {"components": []}})).await;
     let frag = str_at(&frag, "/fragment/id");
+    let frag_tag = format!("{tag}-tag");
+    must(
+        s,
+        token,
+        "SetFragmentTag",
+        json!({"fragment_id": frag, "tag": frag_tag, "revision": "1"}),
+    )
+    .await;
     let module = must(
         s,
         token,
@@ -124,6 +132,7 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         ("loc_secret", loc_secret),
         ("part_secret", part_secret),
         ("frag", frag),
+        ("frag_tag", frag_tag),
         ("module", module),
         ("key", key),
         ("email", email),
@@ -192,10 +201,7 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "GetRobotAPIKeys"),
     ("AppService", "ListNestedFragments"),
     ("AppService", "ListMachineFragments"),
-    ("AppService", "GetFragmentHistory"),
     ("AppService", "GetFragmentUsage"),
-    ("AppService", "SetFragmentTag"),
-    ("AppService", "DeleteFragmentTag"),
     ("AppService", "ChangeRole"),
     ("AppService", "GetRegistryItem"),
     ("AppService", "CreateRegistryItem"),

@@ -19,6 +19,18 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "ListMachineSummaries",
             json!({"organization_id": "$org", "location_ids": ["$loc"], "fragment_ids": ["$frag"], "limit": 10}),
         ),
+        app(
+            "GetFragmentHistory",
+            json!({"id": "$frag", "page_limit": 10}),
+        ),
+        app(
+            "SetFragmentTag",
+            json!({"fragment_id": "$frag", "tag": "stable", "revision": "1"}),
+        ),
+        app(
+            "DeleteFragmentTag",
+            json!({"fragment_id": "$frag", "tag": "$frag_tag"}),
+        ),
         ("RobotService", "NeedsRestart", json!({"id": "$part"})),
         (
             "RobotService",

@@ -445,3 +445,120 @@ fn to_value(v: serde_json::Value) -> prost_types::Value {
     };
     prost_types::Value { kind: Some(kind) }
 }
+
+#[tokio::test]
+async fn fragment_updates_keep_revisions_read_by_number_tag_and_history() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let f = app
+        .create_fragment(CreateFragmentRequest {
+            name: "base".into(),
+            organization_id: s.org_id().into(),
+            config: Some(fleetsh_struct(r#"{"components": []}"#)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fragment
+        .unwrap();
+    for name in ["second", "third"] {
+        app.update_fragment(UpdateFragmentRequest {
+            id: f.id.clone(),
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let get = |version: &str| GetFragmentRequest {
+        id: f.id.clone(),
+        version: Some(version.into()),
+        ..Default::default()
+    };
+    let one = app.get_fragment(get("1")).await.unwrap().into_inner();
+    assert_eq!(one.fragment.unwrap().name, "base");
+    let revs: Vec<String> = one.revisions.into_iter().map(|r| r.revision).collect();
+    assert_eq!(revs, ["1", "2", "3"]);
+
+    let tags = app
+        .set_fragment_tag(SetFragmentTagRequest {
+            fragment_id: f.id.clone(),
+            tag: "stable".into(),
+            revision: "2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tags;
+    assert_eq!(
+        tags,
+        [FragmentTag {
+            tag: "stable".into(),
+            revision: "2".into()
+        }]
+    );
+    let tagged = app.get_fragment(get("stable")).await.unwrap().into_inner();
+    assert_eq!(tagged.fragment.unwrap().name, "second");
+    assert_eq!(tagged.tags.len(), 1);
+    assert_status(
+        app.set_fragment_tag(SetFragmentTagRequest {
+            fragment_id: f.id.clone(),
+            tag: "x".into(),
+            revision: "9".into(),
+        })
+        .await,
+        Code::NotFound,
+        "no revision",
+    );
+
+    let page = |token: &str| GetFragmentHistoryRequest {
+        id: f.id.clone(),
+        page_token: Some(token.into()),
+        page_limit: Some(2),
+    };
+    let first = app
+        .get_fragment_history(page(""))
+        .await
+        .unwrap()
+        .into_inner();
+    let revs: Vec<&str> = first.history.iter().map(|h| h.revision.as_str()).collect();
+    assert_eq!(revs, ["3", "2"], "newest first");
+    assert_eq!(first.history[0].old.as_ref().unwrap().name, "third");
+    let rest = app
+        .get_fragment_history(page(&first.next_page_token))
+        .await
+        .unwrap()
+        .into_inner();
+    let revs: Vec<&str> = rest.history.iter().map(|h| h.revision.as_str()).collect();
+    assert_eq!(revs, ["1"]);
+    assert!(rest.next_page_token.is_empty());
+
+    let left = app
+        .delete_fragment_tag(DeleteFragmentTagRequest {
+            fragment_id: f.id.clone(),
+            tag: "stable".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tags;
+    assert!(left.is_empty());
+    assert_status(
+        app.get_fragment(get("stable")).await,
+        Code::NotFound,
+        "stable",
+    );
+    // Another caller without the organization cannot tag it.
+    let mut op = operator(&s).await;
+    assert_status(
+        op.set_fragment_tag(SetFragmentTagRequest {
+            fragment_id: f.id.clone(),
+            tag: "mine".into(),
+            revision: "1".into(),
+        })
+        .await,
+        Code::PermissionDenied,
+        "write_fragment",
+    );
+}

@@ -70,6 +70,9 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("CreateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
     ("UpdateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteFragment",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("GetFragmentHistory",                     [OK,   OK,   DENY, DENY, DENY]),
+    ("SetFragmentTag",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteFragmentTag",                      [OK,   DENY, DENY, DENY, DENY]),
     ("AddRole",                                [OK,   DENY, DENY, DENY, DENY]),
     ("RemoveRole",                             [OK,   DENY, DENY, DENY, DENY]),
     ("ListAuthorizations",                     [OK,   OK,   DENY, DENY, DENY]),
@@ -164,6 +167,17 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             )
             .await;
             ("frag", r["fragment"]["id"].clone())
+        }
+        "DeleteFragmentTag" => {
+            let tag = format!("doomed{n}");
+            must(
+                s,
+                root,
+                "SetFragmentTag",
+                json!({"fragment_id": ids["frag"], "tag": tag, "revision": "1"}),
+            )
+            .await;
+            ("frag_tag", json!(tag))
         }
         "DeleteKey" | "RotateKey" => {
             let r = must(s, root, "CreateKey", json!({"authorizations": [grant(&org, "operator", "organization", &org)], "name": format!("doomed{n}")})).await;
