@@ -250,6 +250,12 @@ local specs = {
       for i, v in ipairs(req.fragment_visibility or {}) do req.fragment_visibility[i] = visibility(v) end
     end },
   { "get_fragment", "GetFragment", args = { "fragment_id", "version" }, map = { fragment_id = "id" }, ret = "fragment" },
+  -- No Python method; spelled out because a generated function returns nothing for a
+  -- reply of two fields.
+  { "list_machine_fragments", "ListMachineFragments", args = { "machine_id", "additional_fragment_ids", "additional_fragments" },
+    ret = { "fragments", "resolved_fragments" } },
+  { "list_nested_fragments", "ListNestedFragments", args = { "fragment_id", "additional_fragments" },
+    ret = { "fragments", "resolved_fragments" } },
   { "get_fragment_history", "GetFragmentHistory", args = { "id", "page_token", "page_limit" },
     defaults = { page_limit = 10 }, ret = "history" },
   { "create_fragment", "CreateFragment", args = { "name", "config" }, org = "organization_id", ret = "fragment",

@@ -62,6 +62,9 @@ rpc_table! {
         get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse = fragments::get_fragment_history;
         set_fragment_tag(SetFragmentTagRequest) -> SetFragmentTagResponse = fragments::set_fragment_tag;
         delete_fragment_tag(DeleteFragmentTagRequest) -> DeleteFragmentTagResponse = fragments::delete_fragment_tag;
+        get_fragment_usage(GetFragmentUsageRequest) -> GetFragmentUsageResponse = fragments::get_fragment_usage;
+        list_machine_fragments(ListMachineFragmentsRequest) -> ListMachineFragmentsResponse = fragments::list_machine_fragments;
+        list_nested_fragments(ListNestedFragmentsRequest) -> ListNestedFragmentsResponse = fragments::list_nested_fragments;
         delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = fragments::delete_fragment;
         add_role(AddRoleRequest) -> AddRoleResponse = roles::add_role;
         remove_role(RemoveRoleRequest) -> RemoveRoleResponse = roles::remove_role;

@@ -8,6 +8,7 @@ use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::fragment_revisions as revs;
+use super::fragment_usage;
 use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
@@ -37,8 +38,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Fragment> {
         organization_owner: r.get(8)?,
         organization_name: r.get(9)?,
         public_namespace: r.get(10)?,
-        // Nothing imports fragments in the local fleet (part configs are opaque), so no
-        // machine or organization uses one.
+        // Filled in by fragment_usage::with_usage where a reply reports usage.
         robot_part_count: 0,
         organization_count: 0,
         only_used_by_owner: false,
@@ -61,13 +61,6 @@ fn query(c: &Connection, filter: &str, args: impl rusqlite::Params) -> ApiResult
     );
     let mut stmt = c.prepare(&sql)?;
     Ok(stmt.query_map(args, from_row)?.collect::<Result<_, _>>()?)
-}
-
-fn usage(f: &Fragment) -> FragmentUsage {
-    FragmentUsage {
-        fragment_id: f.id.clone(),
-        ..FragmentUsage::default()
-    }
 }
 
 /// A known visibility; `field` names the request field in the error.
@@ -132,7 +125,12 @@ pub fn list_fragments(
                 params![org, PUBLIC],
             )?);
         }
-        let fragment_usages = fragments.iter().map(usage).collect();
+        let (fragments, fragment_usages) = fragments
+            .into_iter()
+            .map(|f| fragment_usage::with_usage(c, f))
+            .collect::<ApiResult<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         Ok(ListFragmentsResponse {
             fragments,
             fragment_usages,
@@ -176,8 +174,9 @@ pub fn get_fragment(
                 ))
             })?,
         };
+        let (fragment, usage) = fragment_usage::with_usage(c, fragment)?;
         Ok(GetFragmentResponse {
-            fragment_usage: Some(usage(&fragment)),
+            fragment_usage: Some(usage),
             revisions: revs::revisions(c, &fragment.id)?,
             tags: revs::tags(c, &fragment.id)?,
             fragment: Some(fragment),
@@ -354,6 +353,146 @@ pub fn delete_fragment_tag(
         revs::delete_tag(tx, &fragment.id, tag)?;
         Ok(DeleteFragmentTagResponse {
             tags: revs::tags(tx, &fragment.id)?,
+        })
+    })
+}
+
+pub fn get_fragment_usage(
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentUsageRequest,
+) -> ApiResult<GetFragmentUsageResponse> {
+    if req.fragment_id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    api.store.read(|c| {
+        let fragment = load(c, &req.fragment_id)?;
+        // Who uses a fragment is the owner's to know, even for a public one.
+        who.require(
+            Perm::ReadFragment,
+            &Scope::stored_org(&fragment.organization_owner),
+        )?;
+        let (_, usage) = fragment_usage::with_usage(c, fragment)?;
+        Ok(GetFragmentUsageResponse {
+            version_usages: vec![usage],
+        })
+    })
+}
+
+/// The readable fragments among `ids` (nested imports included), each resolved at its
+/// current revision or, for an additional fragment with a version, at that one.
+fn resolve_all(
+    c: &Connection,
+    who: &Principal,
+    roots: Vec<String>,
+    additional: &[AdditionalFragment],
+) -> ApiResult<(Vec<Fragment>, Vec<ResolvedFragment>)> {
+    let mut roots = roots;
+    for a in additional {
+        if a.fragment_id.is_empty() {
+            return Err(ApiError::invalid(
+                "additional_fragments.fragment_id",
+                "required",
+            ));
+        }
+        // Asked for by id, so an unreadable one is refused rather than left out.
+        require_readable(who, &load(c, &a.fragment_id)?)?;
+        roots.push(a.fragment_id.clone());
+    }
+    let mut fragments = Vec::new();
+    let mut resolved = Vec::new();
+    for id in fragment_usage::closure(c, &roots)? {
+        let current = load(c, &id)?;
+        if require_readable(who, &current).is_err() {
+            continue;
+        }
+        let version = additional
+            .iter()
+            .find(|a| a.fragment_id == id)
+            .and_then(|a| a.version.as_deref())
+            .filter(|v| !v.is_empty());
+        let f = match version {
+            Some(v) => revs::resolve(c, &id, v)?.ok_or_else(|| {
+                ApiError::invalid(
+                    "additional_fragments.version",
+                    format!("fragment {id:?} has no revision or tag {v:?}"),
+                )
+            })?,
+            None => current,
+        };
+        resolved.push(ResolvedFragment {
+            fragment_id: f.id.clone(),
+            resolved_config: f.fragment.clone(),
+            error: None,
+            revision: f.revision.clone(),
+        });
+        fragments.push(f);
+    }
+    Ok((fragments, resolved))
+}
+
+pub fn list_machine_fragments(
+    api: &Api,
+    who: &Principal,
+    req: ListMachineFragmentsRequest,
+) -> ApiResult<ListMachineFragmentsResponse> {
+    let machine_id = super::error::required("machine_id", &req.machine_id)?;
+    if let Some(i) = req
+        .additional_fragment_ids
+        .iter()
+        .position(|f| f.is_empty())
+    {
+        return Err(ApiError::invalid(
+            "additional_fragment_ids",
+            format!("entry {i} is empty"),
+        ));
+    }
+    api.store.read(|c| {
+        who.require(Perm::ReadRobot, &Scope::robot(c, machine_id)?)?;
+        let mut roots = fragment_usage::machine_imports(c, machine_id)?;
+        for id in &req.additional_fragment_ids {
+            // Asked for by id, so an unreadable one is refused rather than left out.
+            require_readable(who, &load(c, id)?)?;
+            roots.push(id.clone());
+        }
+        let (fragments, resolved_fragments) =
+            resolve_all(c, who, roots, &req.additional_fragments)?;
+        Ok(ListMachineFragmentsResponse {
+            fragments,
+            resolved_fragments,
+        })
+    })
+}
+
+pub fn list_nested_fragments(
+    api: &Api,
+    who: &Principal,
+    req: ListNestedFragmentsRequest,
+) -> ApiResult<ListNestedFragmentsResponse> {
+    let id = req.fragment_id.as_deref().unwrap_or_default();
+    if id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    api.store.read(|c| {
+        let root = load(c, id)?;
+        require_readable(who, &root)?;
+        let imports = root
+            .fragment
+            .as_ref()
+            .map(super::structs::struct_to_json)
+            .map(|j| super::robot_config::imported_fragments(&j))
+            .unwrap_or_default();
+        let (fragments, resolved_fragments) =
+            resolve_all(c, who, imports, &req.additional_fragments)?;
+        // The fragment itself is not nested in itself, even through a loop.
+        let (fragments, resolved_fragments) = fragments
+            .into_iter()
+            .zip(resolved_fragments)
+            .filter(|(f, _)| f.id != root.id)
+            .unzip();
+        Ok(ListNestedFragmentsResponse {
+            fragments,
+            resolved_fragments,
         })
     })
 }

@@ -9,6 +9,7 @@ mod call;
 pub mod error;
 mod favorites;
 mod fragment_revisions;
+mod fragment_usage;
 mod fragments;
 mod invites;
 mod keys;

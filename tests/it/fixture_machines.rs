@@ -31,6 +31,15 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "DeleteFragmentTag",
             json!({"fragment_id": "$frag", "tag": "$frag_tag"}),
         ),
+        app("GetFragmentUsage", json!({"fragment_id": "$frag"})),
+        app(
+            "ListMachineFragments",
+            json!({"machine_id": "$robot", "additional_fragment_ids": ["$frag"]}),
+        ),
+        app(
+            "ListNestedFragments",
+            json!({"fragment_id": "$frag", "additional_fragments": [{"fragment_id": "$frag", "version": "1"}]}),
+        ),
         ("RobotService", "NeedsRestart", json!({"id": "$part"})),
         (
             "RobotService",

@@ -562,3 +562,109 @@ async fn fragment_updates_keep_revisions_read_by_number_tag_and_history() {
         "write_fragment",
     );
 }
+
+async fn fragment_with(app: &mut App, s: &TestServer, name: &str, config: &str) -> String {
+    app.create_fragment(CreateFragmentRequest {
+        name: name.into(),
+        organization_id: s.org_id().into(),
+        config: Some(fleetsh_struct(config)),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .fragment
+    .unwrap()
+    .id
+}
+
+#[tokio::test]
+async fn fragments_imported_by_part_configs_count_in_usage_machine_and_nested_lists() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let leaf = fragment_with(&mut app, &s, "leaf", r#"{"components": [{"name": "cam"}]}"#).await;
+    let top = fragment_with(
+        &mut app,
+        &s,
+        "top",
+        &format!(r#"{{"fragments": ["{leaf}"]}}"#),
+    )
+    .await;
+    let unused = fragment_with(&mut app, &s, "unused", "{}").await;
+    let (robot, part) = machine(&mut app, &s, "rover").await;
+    machine(&mut app, &s, "plain").await;
+    app.update_robot_part(UpdateRobotPartRequest {
+        id: part,
+        name: "rover-main".into(),
+        robot_config_json: Some(format!(r#"{{"fragments": [{{"id": "{top}"}}]}}"#)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    let usage = |id: &str| GetFragmentUsageRequest {
+        fragment_id: id.into(),
+    };
+    let used = app
+        .get_fragment_usage(usage(&top))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            used.version_usages[0].machines,
+            used.version_usages[0].organizations,
+            used.version_usages[0].machines_in_current_org
+        ),
+        (1, 1, 1)
+    );
+    let idle = app
+        .get_fragment_usage(usage(&unused))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(idle.version_usages[0].machines, 0);
+    let got = app
+        .get_fragment(GetFragmentRequest {
+            id: top.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.fragment.unwrap().robot_part_count, 1);
+    assert_eq!(got.fragment_usage.unwrap().machines, 1);
+
+    let on_machine = app
+        .list_machine_fragments(ListMachineFragmentsRequest {
+            machine_id: robot,
+            additional_fragment_ids: vec![unused.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = on_machine
+        .fragments
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["top", "unused", "leaf"],
+        "imports, the extra one, then nested ones"
+    );
+    assert_eq!(on_machine.resolved_fragments.len(), 3);
+
+    let nested = app
+        .list_nested_fragments(ListNestedFragmentsRequest {
+            fragment_id: Some(top.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = nested.fragments.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["leaf"]);
+    assert_eq!(nested.resolved_fragments[0].fragment_id, leaf);
+}
