@@ -239,6 +239,16 @@ local specs = {
   { "update_robot", "UpdateRobot", args = { "robot_id", "name", "location_id" }, loc = true,
     map = { robot_id = "id", location_id = "location" }, ret = "robot" },
   { "delete_robot", "DeleteRobot", args = { "robot_id" }, map = { robot_id = "id" } },
+  { "set_config_property", "SetConfigProperty", args = { "robot_part_id", "property_changes" },
+    ret = "property_changes", types = { robot_part_id = "string", property_changes = "table" },
+    build = function(a)
+      -- Python takes {path = value}; sorted so the changes apply in a stable order.
+      local paths, changes = {}, {}
+      for path in pairs(a.property_changes or {}) do paths[#paths + 1] = path end
+      table.sort(paths)
+      for i, path in ipairs(paths) do changes[i] = { path = path, value = a.property_changes[path] } end
+      return { robot_part_id = a.robot_part_id, property_changes = changes }
+    end },
   { "list_robots_for_locations", "ListRobotsForLocations", args = { "location_ids" }, ret = "robots" },
   { "add_favorite_machine", "AddFavoriteMachine", args = { "machine_id" } },
   { "remove_favorite_machine", "RemoveFavoriteMachine", args = { "machine_id" } },

@@ -41,6 +41,7 @@ rpc_table! {
         list_robots_for_org(ListRobotsForOrgRequest) -> ListRobotsForOrgResponse = robots::list_robots_for_org;
         get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest) -> GetRobotPartByNameAndLocationResponse = parts::get_robot_part_by_name_and_location;
         list_machine_summaries(ListMachineSummariesRequest) -> ListMachineSummariesResponse = summaries::list_machine_summaries;
+        set_config_property(SetConfigPropertyRequest) -> SetConfigPropertyResponse = parts::set_config_property;
         add_favorite_machine(AddFavoriteMachineRequest) -> AddFavoriteMachineResponse = favorites::add_favorite_machine;
         remove_favorite_machine(RemoveFavoriteMachineRequest) -> RemoveFavoriteMachineResponse = favorites::remove_favorite_machine;
         list_favorite_machines(ListFavoriteMachinesRequest) -> ListFavoriteMachinesResponse = favorites::list_favorite_machines;

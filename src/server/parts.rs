@@ -413,6 +413,121 @@ pub fn update_robot_part(
     })
 }
 
+/// Sets `value` at `path` in `config`: dot-separated object keys, or indexes into lists;
+/// missing objects on the way are made. Returns why not when the path leads elsewhere.
+fn set_at(
+    config: &mut serde_json::Value,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<(), String> {
+    use serde_json::Value as J;
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!(
+            "path {path:?} has an empty segment; write keys as a.b.0.c"
+        ));
+    }
+    let mut at = config;
+    for (i, key) in keys.iter().enumerate() {
+        let last = i + 1 == keys.len();
+        at = match at {
+            J::Object(map) => {
+                if last {
+                    map.insert(key.to_string(), value);
+                    return Ok(());
+                }
+                map.entry(key.to_string())
+                    .or_insert_with(|| J::Object(Default::default()))
+            }
+            J::Array(list) => {
+                let n: usize = key
+                    .parse()
+                    .map_err(|_| format!("{key:?} in {path:?} indexes a list: give a number"))?;
+                let len = list.len();
+                let slot = list.get_mut(n).ok_or_else(|| {
+                    format!("index {n} in {path:?} is past the list's {len} entries")
+                })?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => {
+                return Err(format!(
+                    "{:?} in {path:?} is neither an object nor a list",
+                    keys[..i].join(".")
+                ));
+            }
+        };
+    }
+    Ok(())
+}
+
+fn value_json(v: &prost_types::Value) -> serde_json::Value {
+    let wrapped = prost_types::Struct {
+        fields: [("v".to_string(), v.clone())].into(),
+    };
+    struct_to_json(&wrapped)["v"].take()
+}
+
+pub fn set_config_property(
+    api: &Api,
+    who: &Principal,
+    req: SetConfigPropertyRequest,
+) -> ApiResult<SetConfigPropertyResponse> {
+    let id = required("robot_part_id", &req.robot_part_id)?;
+    if req.property_changes.is_empty() {
+        return Err(ApiError::invalid(
+            "property_changes",
+            "required: give at least one path and value",
+        ));
+    }
+    if let Some(i) = req
+        .property_changes
+        .iter()
+        .position(|c| c.path.trim().is_empty())
+    {
+        return Err(ApiError::invalid(
+            "property_changes.path",
+            format!("entry {i} has no path"),
+        ));
+    }
+    api.store.tx(|tx| {
+        authorize(tx, who, Perm::WriteRobot, id)?;
+        let before = load_public(tx, id)?;
+        let mut config = before.robot_config.as_ref().map(struct_to_json).unwrap_or_default();
+        let mut results = Vec::new();
+        for change in &req.property_changes {
+            let value = change.value.as_ref().map(value_json).unwrap_or(serde_json::Value::Null);
+            // Each change applies on its own: one that cannot leaves the others standing.
+            let outcome = set_at(&mut config, &change.path, value);
+            results.push(ConfigPropertyChangeResult {
+                path: change.path.clone(),
+                value: change.value.clone(),
+                success: outcome.is_ok(),
+                error: outcome.err().unwrap_or_default(),
+            });
+        }
+        if results.iter().any(|r| r.success) {
+            let text = serde_json::to_string(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let new = json_to_struct("property_changes", &text)?;
+            let stored = before.last_updated.as_ref().map_or(0, from_ts);
+            let t = now().max(stored + 1000);
+            exec(tx,
+                "INSERT INTO part_history(part_id, robot_id, at, old, editor_type, editor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, before.robot, t, before.encode_to_vec(), editor(who) as i32, who.id()],
+            )?;
+            // The JSON text given before no longer matches the config: drop it.
+            exec(tx,
+                "UPDATE parts SET config = ?2, config_json = NULL, last_updated = ?3 WHERE id = ?1",
+                params![id, new.encode_to_vec(), t],
+            )?;
+        }
+        Ok(SetConfigPropertyResponse { property_changes: results })
+    })
+}
+
 fn ensure_unique_name(c: &Connection, robot_id: &str, name: &str, except: &str) -> ApiResult<()> {
     let clash: Option<String> = row(
         c,

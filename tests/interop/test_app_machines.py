@@ -58,3 +58,12 @@ async def test_fragment_versions_and_history(app, org_id):
     history = await app.get_fragment_history(f.id, page_limit=10)
     assert [h.old.fragment for h in history] == [{"components": [{"name": "arm"}]}, {"components": []}]
     assert all(h.fragment == f.id for h in history)
+
+
+async def test_set_config_property(app, location_id):
+    robot = await app.new_robot(f"p-{suffix()}", location_id)
+    part = (await app.get_robot_parts(robot))[0]
+    results = await app.set_config_property(part.id, {"network.bind_address": ":8080"})
+    assert [(r.path, r.success) for r in results] == [("network.bind_address", True)]
+    updated = await app.get_robot_part(part.id)
+    assert updated.robot_config["network"]["bind_address"] == ":8080"

@@ -195,7 +195,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "UnshareLocation"),
     ("AppService", "GetRobotMetadata"),
     ("AppService", "UpdateRobotMetadata"),
-    ("AppService", "SetConfigProperty"),
     ("AppService", "GetRobotPartMetadata"),
     ("AppService", "UpdateRobotPartMetadata"),
     ("AppService", "GetRobotAPIKeys"),

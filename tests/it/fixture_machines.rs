@@ -40,6 +40,10 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "ListNestedFragments",
             json!({"fragment_id": "$frag", "additional_fragments": [{"fragment_id": "$frag", "version": "1"}]}),
         ),
+        app(
+            "SetConfigProperty",
+            json!({"robot_part_id": "$part", "property_changes": [{"path": "debug", "value": true}]}),
+        ),
         ("RobotService", "NeedsRestart", json!({"id": "$part"})),
         (
             "RobotService",

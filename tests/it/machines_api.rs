@@ -668,3 +668,76 @@ async fn fragments_imported_by_part_configs_count_in_usage_machine_and_nested_li
     assert_eq!(names, ["leaf"]);
     assert_eq!(nested.resolved_fragments[0].fragment_id, leaf);
 }
+
+#[tokio::test]
+async fn set_config_property_changes_paths_and_reports_each_change() {
+    use prost_types::value::Kind;
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let (_, part) = machine(&mut app, &s, "rover").await;
+    app.update_robot_part(UpdateRobotPartRequest {
+        id: part.clone(),
+        name: "rover-main".into(),
+        robot_config_json: Some(
+            r#"{"components": [{"name": "arm", "attributes": {"speed": 1}}]}"#.into(),
+        ),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let num = |n: f64| prost_types::Value {
+        kind: Some(Kind::NumberValue(n)),
+    };
+    let change = |path: &str, v: prost_types::Value| ConfigPropertyChange {
+        path: path.into(),
+        value: Some(v),
+    };
+    let results = app
+        .set_config_property(SetConfigPropertyRequest {
+            robot_part_id: part.clone(),
+            property_changes: vec![
+                change("components.0.attributes.speed", num(5.0)),
+                change(
+                    "network.bind_address",
+                    prost_types::Value {
+                        kind: Some(Kind::StringValue(":8080".into())),
+                    },
+                ),
+                change("components.7.name", num(1.0)),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .property_changes;
+    let ok: Vec<bool> = results.iter().map(|r| r.success).collect();
+    assert_eq!(ok, [true, true, false]);
+    assert!(
+        results[2].error.contains("past the list"),
+        "{}",
+        results[2].error
+    );
+
+    let got = app
+        .get_robot_part(GetRobotPartRequest { id: part.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let config: serde_json::Value = serde_json::from_str(&got.config_json).unwrap();
+    assert_eq!(config["components"][0]["attributes"]["speed"], 5.0);
+    assert_eq!(config["network"]["bind_address"], ":8080");
+    let history = app
+        .get_robot_part_history(GetRobotPartHistoryRequest {
+            id: part,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .history;
+    assert_eq!(
+        history.len(),
+        2,
+        "the update and the property change are both in the history"
+    );
+}

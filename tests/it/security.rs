@@ -61,6 +61,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("AddFavoriteMachine",                     [OK,   OK,   OK,   OK,   DENY]),
     ("RemoveFavoriteMachine",                  [OK,   OK,   OK,   OK,   DENY]),
     ("ListFavoriteMachines",                   [OK,   OK,   OK,   OK,   OK]),
+    ("SetConfigProperty",                      [OK,   DENY, OK,   OK,   DENY]),
     ("ListMachineSummaries",                   [OK,   OK,   OK,   OK,   DENY]),
     ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
     ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),

@@ -30,4 +30,8 @@ local sums = cloud.list_machine_summaries{ location_ids = { a_loc } }
 assert(#sums == 1 and sums[1].location_id == a_loc, "only the location asked")
 local m = sums[1].machine_summaries[1]
 assert(m.machine_id == a and m.part_summaries[1].viam_server_version == nil, "nothing reported yet")
+
+local changes = cloud.set_config_property(part.id, { debug = true, ["network.bind_address"] = ":8080" })
+assert(#changes == 2 and changes[1].success and changes[2].success, "both changes applied")
+assert(cloud.get_robot_part(part.id).robot_config.network.bind_address == ":8080")
 print("machines ok")
