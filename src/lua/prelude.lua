@@ -275,6 +275,20 @@ local specs = {
     ret = "data" },
   { "update_robot_part_metadata", "UpdateRobotPartMetadata", args = { "robot_part_id", "metadata" },
     map = { robot_part_id = "id", metadata = "data" }, fix = no_empty_data },
+  { "set_config_property", "SetConfigProperty", args = { "robot_part_id", "property_changes" },
+    ret = "property_changes", types = { robot_part_id = "string", property_changes = "table" },
+    build = function(a)
+      -- Python takes {path = value}; sorted so the changes apply in a stable order.
+      local paths, changes = {}, {}
+      for path in pairs(a.property_changes or {}) do paths[#paths + 1] = path end
+      table.sort(paths)
+      for i, path in ipairs(paths) do changes[i] = { path = path, value = a.property_changes[path] } end
+      return { robot_part_id = a.robot_part_id, property_changes = changes }
+    end },
+  { "list_robots_for_locations", "ListRobotsForLocations", args = { "location_ids" }, ret = "robots" },
+  { "add_favorite_machine", "AddFavoriteMachine", args = { "machine_id" } },
+  { "remove_favorite_machine", "RemoveFavoriteMachine", args = { "machine_id" } },
+  { "list_favorite_machines", "ListFavoriteMachines", ret = "favorites" },
   -- fragments
   { "list_fragments", "ListFragments", args = { "show_public", "visibilities" }, org = "organization_id",
     defaults = { show_public = true }, map = { visibilities = "fragment_visibility" }, ret = "fragments",
@@ -282,6 +296,14 @@ local specs = {
       for i, v in ipairs(req.fragment_visibility or {}) do req.fragment_visibility[i] = visibility(v) end
     end },
   { "get_fragment", "GetFragment", args = { "fragment_id", "version" }, map = { fragment_id = "id" }, ret = "fragment" },
+  -- No Python method; spelled out because a generated function returns nothing for a
+  -- reply of two fields.
+  { "list_machine_fragments", "ListMachineFragments", args = { "machine_id", "additional_fragment_ids", "additional_fragments" },
+    ret = { "fragments", "resolved_fragments" } },
+  { "list_nested_fragments", "ListNestedFragments", args = { "fragment_id", "additional_fragments" },
+    ret = { "fragments", "resolved_fragments" } },
+  { "get_fragment_history", "GetFragmentHistory", args = { "id", "page_token", "page_limit" },
+    defaults = { page_limit = 10 }, ret = "history" },
   { "create_fragment", "CreateFragment", args = { "name", "config" }, org = "organization_id", ret = "fragment",
     fix = function(req) if empty(req.config) then req.config = nil end end },
   { "update_fragment", "UpdateFragment",

@@ -3,8 +3,8 @@
 
 use super::call::rpc_table;
 use super::{
-    devices, fragments, invites, keys, locations, logs, metadata, modules, orgs, parts, registry,
-    robots, roles, white_label,
+    devices, favorites, fragments, invites, keys, locations, logs, metadata, modules, orgs, parts,
+    registry, robots, roles, summaries, white_label,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -37,6 +37,14 @@ rpc_table! {
         new_robot(NewRobotRequest) -> NewRobotResponse = robots::new_robot;
         update_robot(UpdateRobotRequest) -> UpdateRobotResponse = robots::update_robot;
         delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = robots::delete_robot;
+        list_robots_for_locations(ListRobotsForLocationsRequest) -> ListRobotsForLocationsResponse = robots::list_robots_for_locations;
+        list_robots_for_org(ListRobotsForOrgRequest) -> ListRobotsForOrgResponse = robots::list_robots_for_org;
+        get_robot_part_by_name_and_location(GetRobotPartByNameAndLocationRequest) -> GetRobotPartByNameAndLocationResponse = parts::get_robot_part_by_name_and_location;
+        list_machine_summaries(ListMachineSummariesRequest) -> ListMachineSummariesResponse = summaries::list_machine_summaries;
+        set_config_property(SetConfigPropertyRequest) -> SetConfigPropertyResponse = parts::set_config_property;
+        add_favorite_machine(AddFavoriteMachineRequest) -> AddFavoriteMachineResponse = favorites::add_favorite_machine;
+        remove_favorite_machine(RemoveFavoriteMachineRequest) -> RemoveFavoriteMachineResponse = favorites::remove_favorite_machine;
+        list_favorite_machines(ListFavoriteMachinesRequest) -> ListFavoriteMachinesResponse = favorites::list_favorite_machines;
         get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = parts::get_robot_parts;
         get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = parts::get_robot_part;
         get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = parts::get_robot_part_history;
@@ -52,6 +60,12 @@ rpc_table! {
         get_fragment(GetFragmentRequest) -> GetFragmentResponse = fragments::get_fragment;
         create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = fragments::create_fragment;
         update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = fragments::update_fragment;
+        get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse = fragments::get_fragment_history;
+        set_fragment_tag(SetFragmentTagRequest) -> SetFragmentTagResponse = fragments::set_fragment_tag;
+        delete_fragment_tag(DeleteFragmentTagRequest) -> DeleteFragmentTagResponse = fragments::delete_fragment_tag;
+        get_fragment_usage(GetFragmentUsageRequest) -> GetFragmentUsageResponse = fragments::get_fragment_usage;
+        list_machine_fragments(ListMachineFragmentsRequest) -> ListMachineFragmentsResponse = fragments::list_machine_fragments;
+        list_nested_fragments(ListNestedFragmentsRequest) -> ListNestedFragmentsResponse = fragments::list_nested_fragments;
         delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = fragments::delete_fragment;
         add_role(AddRoleRequest) -> AddRoleResponse = roles::add_role;
         remove_role(RemoveRoleRequest) -> RemoveRoleResponse = roles::remove_role;

@@ -1,5 +1,5 @@
 //! Fragments: named config snippets owned by an organization, private, public or
-//! public-unlisted. Only the latest revision is kept.
+//! public-unlisted. Every revision is kept (fragment_revisions.rs).
 
 use prost::Message;
 use rusqlite::{Connection, params};
@@ -7,6 +7,8 @@ use rusqlite::{Connection, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::fragment_revisions as revs;
+use super::fragment_usage;
 use super::store::{exec, found, from_ts, new_id, now, row, to_ts};
 use super::structs::json_to_struct;
 use crate::proto::viam::app::v1::*;
@@ -36,8 +38,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Fragment> {
         organization_owner: r.get(8)?,
         organization_name: r.get(9)?,
         public_namespace: r.get(10)?,
-        // Nothing imports fragments in the local fleet (part configs are opaque), so no
-        // machine or organization uses one.
+        // Filled in by fragment_usage::with_usage where a reply reports usage.
         robot_part_count: 0,
         organization_count: 0,
         only_used_by_owner: false,
@@ -60,13 +61,6 @@ fn query(c: &Connection, filter: &str, args: impl rusqlite::Params) -> ApiResult
     );
     let mut stmt = c.prepare(&sql)?;
     Ok(stmt.query_map(args, from_row)?.collect::<Result<_, _>>()?)
-}
-
-fn usage(f: &Fragment) -> FragmentUsage {
-    FragmentUsage {
-        fragment_id: f.id.clone(),
-        ..FragmentUsage::default()
-    }
 }
 
 /// A known visibility; `field` names the request field in the error.
@@ -131,7 +125,12 @@ pub fn list_fragments(
                 params![org, PUBLIC],
             )?);
         }
-        let fragment_usages = fragments.iter().map(usage).collect();
+        let (fragments, fragment_usages) = fragments
+            .into_iter()
+            .map(|f| fragment_usage::with_usage(c, f))
+            .collect::<ApiResult<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         Ok(ListFragmentsResponse {
             fragments,
             fragment_usages,
@@ -162,27 +161,26 @@ pub fn get_fragment(
     who: &Principal,
     req: GetFragmentRequest,
 ) -> ApiResult<GetFragmentResponse> {
-    let fragment = api.store.read(|c| load(c, &req.id))?;
-    require_readable(who, &fragment)?;
-    if let Some(v) = req
-        .version
-        .as_deref()
-        .filter(|v| !v.is_empty() && *v != fragment.revision)
-    {
-        return Err(ApiError::NotFound(format!(
-            "fragment {:?} revision {v:?} not found: the local fleet keeps only the latest revision ({})",
-            fragment.id, fragment.revision
-        )));
-    }
-    let revisions = vec![FragmentRevision {
-        revision: fragment.revision.clone(),
-        created_at: fragment.last_updated,
-    }];
-    Ok(GetFragmentResponse {
-        fragment_usage: Some(usage(&fragment)),
-        revisions,
-        tags: vec![],
-        fragment: Some(fragment),
+    api.store.read(|c| {
+        let current = load(c, &req.id)?;
+        require_readable(who, &current)?;
+        let fragment = match req.version.as_deref().filter(|v| !v.is_empty()) {
+            None => current,
+            Some(v) if v == current.revision => current,
+            Some(v) => revs::resolve(c, &current.id, v)?.ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "fragment {:?} has no revision or tag {v:?}; GetFragment lists its revisions and tags",
+                    current.id
+                ))
+            })?,
+        };
+        let (fragment, usage) = fragment_usage::with_usage(c, fragment)?;
+        Ok(GetFragmentResponse {
+            fragment_usage: Some(usage),
+            revisions: revs::revisions(c, &fragment.id)?,
+            tags: revs::tags(c, &fragment.id)?,
+            fragment: Some(fragment),
+        })
     })
 }
 
@@ -205,7 +203,9 @@ pub fn create_fragment(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1)",
             params![id, req.organization_id, name, config, visibility, now()],
         )?;
-        Ok(CreateFragmentResponse { fragment: Some(load(tx, &id)?) })
+        let fragment = load(tx, &id)?;
+        revs::record(tx, who, &fragment)?;
+        Ok(CreateFragmentResponse { fragment: Some(fragment) })
     })
 }
 
@@ -270,7 +270,9 @@ pub fn update_fragment(
                 params![current.id, config.encode_to_vec(), json],
             )?;
         }
-        Ok(UpdateFragmentResponse { fragment: Some(load(tx, &current.id)?) })
+        let fragment = load(tx, &current.id)?;
+        revs::record(tx, who, &fragment)?;
+        Ok(UpdateFragmentResponse { fragment: Some(fragment) })
     })
 }
 
@@ -296,5 +298,201 @@ pub fn delete_fragment(
         who.require(Perm::WriteFragment, &Scope::stored_org(&org_id))?;
         exec(tx, "DELETE FROM fragments WHERE id = ?1", [&req.id])?;
         Ok(DeleteFragmentResponse {})
+    })
+}
+
+pub fn get_fragment_history(
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentHistoryRequest,
+) -> ApiResult<GetFragmentHistoryResponse> {
+    api.store.read(|c| {
+        let fragment = load(c, &req.id)?;
+        require_readable(who, &fragment)?;
+        revs::history(c, &fragment.id, req.page_token.as_deref(), req.page_limit)
+    })
+}
+
+/// The fragment, after checking that `who` may change it.
+fn writable(c: &Connection, who: &Principal, id: &str) -> ApiResult<Fragment> {
+    if id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    let fragment = load(c, id)?;
+    who.require(
+        Perm::WriteFragment,
+        &Scope::stored_org(&fragment.organization_owner),
+    )?;
+    Ok(fragment)
+}
+
+pub fn set_fragment_tag(
+    api: &Api,
+    who: &Principal,
+    req: SetFragmentTagRequest,
+) -> ApiResult<SetFragmentTagResponse> {
+    let tag = super::error::required("tag", &req.tag)?;
+    super::error::required("revision", &req.revision)?;
+    api.store.tx(|tx| {
+        let fragment = writable(tx, who, &req.fragment_id)?;
+        revs::set_tag(tx, &fragment.id, tag, &req.revision)?;
+        Ok(SetFragmentTagResponse {
+            tags: revs::tags(tx, &fragment.id)?,
+        })
+    })
+}
+
+pub fn delete_fragment_tag(
+    api: &Api,
+    who: &Principal,
+    req: DeleteFragmentTagRequest,
+) -> ApiResult<DeleteFragmentTagResponse> {
+    let tag = super::error::required("tag", &req.tag)?;
+    api.store.tx(|tx| {
+        let fragment = writable(tx, who, &req.fragment_id)?;
+        revs::delete_tag(tx, &fragment.id, tag)?;
+        Ok(DeleteFragmentTagResponse {
+            tags: revs::tags(tx, &fragment.id)?,
+        })
+    })
+}
+
+pub fn get_fragment_usage(
+    api: &Api,
+    who: &Principal,
+    req: GetFragmentUsageRequest,
+) -> ApiResult<GetFragmentUsageResponse> {
+    if req.fragment_id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    api.store.read(|c| {
+        let fragment = load(c, &req.fragment_id)?;
+        // Who uses a fragment is the owner's to know, even for a public one.
+        who.require(
+            Perm::ReadFragment,
+            &Scope::stored_org(&fragment.organization_owner),
+        )?;
+        let (_, usage) = fragment_usage::with_usage(c, fragment)?;
+        Ok(GetFragmentUsageResponse {
+            version_usages: vec![usage],
+        })
+    })
+}
+
+/// The readable fragments among `ids` (nested imports included), each resolved at its
+/// current revision or, for an additional fragment with a version, at that one.
+fn resolve_all(
+    c: &Connection,
+    who: &Principal,
+    roots: Vec<String>,
+    additional: &[AdditionalFragment],
+) -> ApiResult<(Vec<Fragment>, Vec<ResolvedFragment>)> {
+    let mut roots = roots;
+    for a in additional {
+        if a.fragment_id.is_empty() {
+            return Err(ApiError::invalid(
+                "additional_fragments.fragment_id",
+                "required",
+            ));
+        }
+        // Asked for by id, so an unreadable one is refused rather than left out.
+        require_readable(who, &load(c, &a.fragment_id)?)?;
+        roots.push(a.fragment_id.clone());
+    }
+    let mut fragments = Vec::new();
+    let mut resolved = Vec::new();
+    for id in fragment_usage::closure(c, &roots)? {
+        let current = load(c, &id)?;
+        if require_readable(who, &current).is_err() {
+            continue;
+        }
+        let version = additional
+            .iter()
+            .find(|a| a.fragment_id == id)
+            .and_then(|a| a.version.as_deref())
+            .filter(|v| !v.is_empty());
+        let f = match version {
+            Some(v) => revs::resolve(c, &id, v)?.ok_or_else(|| {
+                ApiError::invalid(
+                    "additional_fragments.version",
+                    format!("fragment {id:?} has no revision or tag {v:?}"),
+                )
+            })?,
+            None => current,
+        };
+        resolved.push(ResolvedFragment {
+            fragment_id: f.id.clone(),
+            resolved_config: f.fragment.clone(),
+            error: None,
+            revision: f.revision.clone(),
+        });
+        fragments.push(f);
+    }
+    Ok((fragments, resolved))
+}
+
+pub fn list_machine_fragments(
+    api: &Api,
+    who: &Principal,
+    req: ListMachineFragmentsRequest,
+) -> ApiResult<ListMachineFragmentsResponse> {
+    let machine_id = super::error::required("machine_id", &req.machine_id)?;
+    if let Some(i) = req
+        .additional_fragment_ids
+        .iter()
+        .position(|f| f.is_empty())
+    {
+        return Err(ApiError::invalid(
+            "additional_fragment_ids",
+            format!("entry {i} is empty"),
+        ));
+    }
+    api.store.read(|c| {
+        who.require(Perm::ReadRobot, &Scope::robot(c, machine_id)?)?;
+        let mut roots = fragment_usage::machine_imports(c, machine_id)?;
+        for id in &req.additional_fragment_ids {
+            // Asked for by id, so an unreadable one is refused rather than left out.
+            require_readable(who, &load(c, id)?)?;
+            roots.push(id.clone());
+        }
+        let (fragments, resolved_fragments) =
+            resolve_all(c, who, roots, &req.additional_fragments)?;
+        Ok(ListMachineFragmentsResponse {
+            fragments,
+            resolved_fragments,
+        })
+    })
+}
+
+pub fn list_nested_fragments(
+    api: &Api,
+    who: &Principal,
+    req: ListNestedFragmentsRequest,
+) -> ApiResult<ListNestedFragmentsResponse> {
+    let id = req.fragment_id.as_deref().unwrap_or_default();
+    if id.is_empty() {
+        return Err(ApiError::invalid("fragment_id", "required"));
+    }
+    api.store.read(|c| {
+        let root = load(c, id)?;
+        require_readable(who, &root)?;
+        let imports = root
+            .fragment
+            .as_ref()
+            .map(super::structs::struct_to_json)
+            .map(|j| super::robot_config::imported_fragments(&j))
+            .unwrap_or_default();
+        let (fragments, resolved_fragments) =
+            resolve_all(c, who, imports, &req.additional_fragments)?;
+        // The fragment itself is not nested in itself, even through a loop.
+        let (fragments, resolved_fragments) = fragments
+            .into_iter()
+            .zip(resolved_fragments)
+            .filter(|(f, _)| f.id != root.id)
+            .unzip();
+        Ok(ListNestedFragmentsResponse {
+            fragments,
+            resolved_fragments,
+        })
     })
 }

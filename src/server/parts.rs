@@ -26,7 +26,7 @@ fn authorize(c: &Connection, who: &Principal, perm: Perm, part_id: &str) -> ApiR
 }
 
 /// A DNS label from a part name: lower-case alphanumerics and dashes.
-fn dns_label(name: &str) -> String {
+pub fn dns_label(name: &str) -> String {
     let label: String = name
         .chars()
         .map(|ch| {
@@ -134,6 +134,100 @@ pub fn load_part(c: &Connection, who: &Principal, id: &str) -> ApiResult<RobotPa
             .unwrap_or_default();
     }
     Ok(part)
+}
+
+pub fn get_robot_part_by_name_and_location(
+    api: &Api,
+    who: &Principal,
+    req: GetRobotPartByNameAndLocationRequest,
+) -> ApiResult<GetRobotPartByNameAndLocationResponse> {
+    let name = required("name", &req.name)?;
+    let location_id = required("location_id", &req.location_id)?;
+    api.store.read(|c| {
+        let scope = Scope::location(c, location_id)?;
+        let mut stmt = c.prepare_cached(
+            "SELECT p.id FROM parts p JOIN robots r ON r.id = p.robot_id
+             WHERE r.location_id = ?1 AND p.name = ?2 ORDER BY p.created_on, p.id",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map(params![location_id, name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Only parts the caller may read count, so the answer never reveals hidden machines.
+        let mut readable = Vec::new();
+        for id in ids {
+            if who.can(Perm::ReadRobot, &Scope::part(c, &id)?) {
+                readable.push(id);
+            }
+        }
+        match readable.as_slice() {
+            [id] => Ok(GetRobotPartByNameAndLocationResponse {
+                part: Some(load_part(c, who, id)?),
+            }),
+            [] if !who.in_org(&scope.org_id) => Err(ApiError::denied(format!(
+                "read_robot on location {location_id:?}"
+            ))),
+            [] => Err(ApiError::NotFound(format!(
+                "no robot part named {name:?} in location {location_id:?}; list the machines with ListRobots"
+            ))),
+            several => Err(ApiError::FailedPrecondition(format!(
+                "{} parts are named {name:?} in location {location_id:?} (ids {several:?}); use GetRobotPart with an id",
+                several.len()
+            ))),
+        }
+    })
+}
+
+pub fn needs_restart(
+    api: &Api,
+    who: &Principal,
+    req: NeedsRestartRequest,
+) -> ApiResult<NeedsRestartResponse> {
+    let id = required("id", &req.id)?;
+    api.store.tx(|tx| {
+        authorize_part_caller(tx, who, id)?;
+        // Read once: the flag MarkPartForRestart set is cleared by the read that reports it.
+        let must_restart: bool = row(
+            tx,
+            "SELECT restart_requested FROM parts WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if must_restart {
+            exec(
+                tx,
+                "UPDATE parts SET restart_requested = 0 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        Ok(NeedsRestartResponse {
+            id: id.into(),
+            must_restart,
+            restart_check_interval: Some(prost_types::Duration {
+                seconds: RESTART_CHECK_SECS,
+                nanos: 0,
+            }),
+        })
+    })
+}
+
+/// How often a part should ask NeedsRestart again, as upstream tells its parts.
+const RESTART_CHECK_SECS: i64 = 60;
+
+/// A RobotService caller for `part_id`, checked as Log checks it: the part itself (its own
+/// secret), or an API key that may write the part's machine. Returns the part's scope.
+pub fn authorize_part_caller(c: &Connection, who: &Principal, part_id: &str) -> ApiResult<Scope> {
+    let scope = Scope::part(c, part_id)?;
+    match &who.identity {
+        Identity::Part { id } if id == part_id => {}
+        Identity::Part { .. } => {
+            return Err(ApiError::denied(format!(
+                "a part may only ask about itself, not {}",
+                scope.what
+            )));
+        }
+        Identity::ApiKey { .. } => who.require(Perm::WriteRobot, &scope)?,
+    }
+    Ok(scope)
 }
 
 fn rfc3339(nanos: i64) -> String {
@@ -316,6 +410,121 @@ pub fn update_robot_part(
             )?;
         }
         Ok(UpdateRobotPartResponse { part: Some(load_part(tx, who, id)?) })
+    })
+}
+
+/// Sets `value` at `path` in `config`: dot-separated object keys, or indexes into lists;
+/// missing objects on the way are made. Returns why not when the path leads elsewhere.
+fn set_at(
+    config: &mut serde_json::Value,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<(), String> {
+    use serde_json::Value as J;
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!(
+            "path {path:?} has an empty segment; write keys as a.b.0.c"
+        ));
+    }
+    let mut at = config;
+    for (i, key) in keys.iter().enumerate() {
+        let last = i + 1 == keys.len();
+        at = match at {
+            J::Object(map) => {
+                if last {
+                    map.insert(key.to_string(), value);
+                    return Ok(());
+                }
+                map.entry(key.to_string())
+                    .or_insert_with(|| J::Object(Default::default()))
+            }
+            J::Array(list) => {
+                let n: usize = key
+                    .parse()
+                    .map_err(|_| format!("{key:?} in {path:?} indexes a list: give a number"))?;
+                let len = list.len();
+                let slot = list.get_mut(n).ok_or_else(|| {
+                    format!("index {n} in {path:?} is past the list's {len} entries")
+                })?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => {
+                return Err(format!(
+                    "{:?} in {path:?} is neither an object nor a list",
+                    keys[..i].join(".")
+                ));
+            }
+        };
+    }
+    Ok(())
+}
+
+fn value_json(v: &prost_types::Value) -> serde_json::Value {
+    let wrapped = prost_types::Struct {
+        fields: [("v".to_string(), v.clone())].into(),
+    };
+    struct_to_json(&wrapped)["v"].take()
+}
+
+pub fn set_config_property(
+    api: &Api,
+    who: &Principal,
+    req: SetConfigPropertyRequest,
+) -> ApiResult<SetConfigPropertyResponse> {
+    let id = required("robot_part_id", &req.robot_part_id)?;
+    if req.property_changes.is_empty() {
+        return Err(ApiError::invalid(
+            "property_changes",
+            "required: give at least one path and value",
+        ));
+    }
+    if let Some(i) = req
+        .property_changes
+        .iter()
+        .position(|c| c.path.trim().is_empty())
+    {
+        return Err(ApiError::invalid(
+            "property_changes.path",
+            format!("entry {i} has no path"),
+        ));
+    }
+    api.store.tx(|tx| {
+        authorize(tx, who, Perm::WriteRobot, id)?;
+        let before = load_public(tx, id)?;
+        let mut config = before.robot_config.as_ref().map(struct_to_json).unwrap_or_default();
+        let mut results = Vec::new();
+        for change in &req.property_changes {
+            let value = change.value.as_ref().map(value_json).unwrap_or(serde_json::Value::Null);
+            // Each change applies on its own: one that cannot leaves the others standing.
+            let outcome = set_at(&mut config, &change.path, value);
+            results.push(ConfigPropertyChangeResult {
+                path: change.path.clone(),
+                value: change.value.clone(),
+                success: outcome.is_ok(),
+                error: outcome.err().unwrap_or_default(),
+            });
+        }
+        if results.iter().any(|r| r.success) {
+            let text = serde_json::to_string(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let new = json_to_struct("property_changes", &text)?;
+            let stored = before.last_updated.as_ref().map_or(0, from_ts);
+            let t = now().max(stored + 1000);
+            exec(tx,
+                "INSERT INTO part_history(part_id, robot_id, at, old, editor_type, editor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, before.robot, t, before.encode_to_vec(), editor(who) as i32, who.id()],
+            )?;
+            // The JSON text given before no longer matches the config: drop it.
+            exec(tx,
+                "UPDATE parts SET config = ?2, config_json = NULL, last_updated = ?3 WHERE id = ?1",
+                params![id, new.encode_to_vec(), t],
+            )?;
+        }
+        Ok(SetConfigPropertyResponse { property_changes: results })
     })
 }
 

@@ -2,7 +2,7 @@
 //! handler.
 
 use super::call::rpc_table;
-use super::logs;
+use super::{logs, parts, robot_config};
 use crate::proto::viam::app::v1::robot_service_server::RobotService;
 use crate::proto::viam::app::v1::*;
 
@@ -10,6 +10,8 @@ rpc_table! {
     impl RobotService for RobotSvc;
     unary {
         log(LogRequest) -> LogResponse = logs::push_logs;
+        config(ConfigRequest) -> ConfigResponse = robot_config::config;
+        needs_restart(NeedsRestartRequest) -> NeedsRestartResponse = parts::needs_restart;
     }
     server_streaming {}
     client_streaming {}

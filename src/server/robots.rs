@@ -137,6 +137,40 @@ pub fn get_rover_rental_robots(
     })
 }
 
+/// The machines of one location that `who` may read: all of them with a grant on the location,
+/// else those its machine grants name; PERMISSION_DENIED when `who` has nothing there.
+fn robots_in_location(c: &Connection, who: &Principal, location_id: &str) -> ApiResult<Vec<Robot>> {
+    let scope = Scope::location(c, location_id)?;
+    let whole = who.can(Perm::ReadRobot, &scope) || who.can(Perm::ReadLocation, &scope);
+    let mut stmt = c.prepare_cached(concat!(
+        "SELECT ",
+        robot_columns!(),
+        " FROM robots r WHERE r.location_id = ?1 ORDER BY r.created_on, r.id"
+    ))?;
+    let all = stmt.query_map([location_id], robot_from_row)?;
+    let mut robots = Vec::new();
+    for robot in all {
+        let robot = robot?;
+        // A robot-scoped key sees only its own machines in the location.
+        let visible = whole || {
+            let s = Scope {
+                robot_id: Some(robot.id.clone()),
+                ..scope.clone()
+            };
+            who.can(Perm::ReadRobot, &s)
+        };
+        if visible {
+            robots.push(robot);
+        }
+    }
+    if robots.is_empty() && !whole && !who.in_org(&scope.org_id) {
+        return Err(ApiError::denied(format!(
+            "read_robot on location {location_id:?}"
+        )));
+    }
+    Ok(robots)
+}
+
 pub fn list_robots(
     api: &Api,
     who: &Principal,
@@ -144,35 +178,71 @@ pub fn list_robots(
 ) -> ApiResult<ListRobotsResponse> {
     let location_id = required("location_id", &req.location_id)?;
     api.store.read(|c| {
-        let scope = Scope::location(c, location_id)?;
-        let whole = who.can(Perm::ReadRobot, &scope) || who.can(Perm::ReadLocation, &scope);
+        Ok(ListRobotsResponse {
+            robots: robots_in_location(c, who, location_id)?,
+        })
+    })
+}
+
+pub fn list_robots_for_locations(
+    api: &Api,
+    who: &Principal,
+    req: ListRobotsForLocationsRequest,
+) -> ApiResult<ListRobotsForLocationsResponse> {
+    if req.location_ids.is_empty() {
+        return Err(ApiError::invalid(
+            "location_ids",
+            "required: name at least one location",
+        ));
+    }
+    if let Some(i) = req.location_ids.iter().position(|l| l.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "location_ids",
+            format!("entry {i} is empty; give location ids"),
+        ));
+    }
+    api.store.read(|c| {
+        let mut robots = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for location_id in &req.location_ids {
+            // A location named twice lists its machines once.
+            if seen.insert(location_id.as_str()) {
+                robots.extend(robots_in_location(c, who, location_id)?);
+            }
+        }
+        Ok(ListRobotsForLocationsResponse { robots })
+    })
+}
+
+pub fn list_robots_for_org(
+    api: &Api,
+    who: &Principal,
+    req: ListRobotsForOrgRequest,
+) -> ApiResult<ListRobotsForOrgResponse> {
+    let org_id = required("org_id", &req.org_id)?;
+    api.store.read(|c| {
+        let scope = Scope::organization(c, org_id)?;
+        if !who.in_org(org_id) {
+            return Err(ApiError::denied(format!("read_robot on {}", scope.what)));
+        }
+        let whole = who.can(Perm::ReadRobot, &scope);
         let mut stmt = c.prepare_cached(concat!(
             "SELECT ",
             robot_columns!(),
-            " FROM robots r WHERE r.location_id = ?1 ORDER BY r.created_on, r.id"
+            " FROM robots r JOIN locations l ON l.id = r.location_id
+             WHERE l.org_id = ?1 ORDER BY r.created_on, r.id"
         ))?;
-        let all = stmt.query_map([location_id], robot_from_row)?;
+        let all = stmt
+            .query_map([org_id], robot_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         let mut robots = Vec::new();
         for robot in all {
-            let robot = robot?;
-            // A robot-scoped key sees only its own machines in the location.
-            let visible = whole || {
-                let s = Scope {
-                    robot_id: Some(robot.id.clone()),
-                    ..scope.clone()
-                };
-                who.can(Perm::ReadRobot, &s)
-            };
-            if visible {
+            // Location and machine keys see the machines their grants cover.
+            if whole || who.can(Perm::ReadRobot, &Scope::robot(c, &robot.id)?) {
                 robots.push(robot);
             }
         }
-        if robots.is_empty() && !whole && !who.in_org(&scope.org_id) {
-            return Err(ApiError::denied(format!(
-                "read_robot on location {location_id:?}"
-            )));
-        }
-        Ok(ListRobotsResponse { robots })
+        Ok(ListRobotsForOrgResponse { robots })
     })
 }
 

@@ -136,6 +136,44 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX location_shares_org ON location_shares(org_id);",
     ),
+    // issue 11, machines: favorite machines per caller; they go with their machine.
+    M::up(
+        "CREATE TABLE favorite_machines (
+             principal_id TEXT NOT NULL,
+             robot_id TEXT NOT NULL REFERENCES robots(id) ON DELETE CASCADE,
+             created_on INTEGER NOT NULL,
+             PRIMARY KEY (principal_id, robot_id)
+         );
+         CREATE INDEX favorite_machines_robot ON favorite_machines(robot_id);",
+    ),
+    // issue 11, machines: what a part reported with its last Config call (agent_info).
+    M::up(
+        "CREATE TABLE part_reports (
+             part_id TEXT PRIMARY KEY REFERENCES parts(id) ON DELETE CASCADE,
+             version TEXT NOT NULL,
+             os TEXT NOT NULL,
+             platform TEXT,
+             reported_on INTEGER NOT NULL
+         );",
+    ),
+    // issue 11, machines: every revision of a fragment as it was, and tags naming revisions.
+    M::up(
+        "CREATE TABLE fragment_revisions (
+             fragment_id TEXT NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+             revision INTEGER NOT NULL,
+             snapshot BLOB NOT NULL,             -- viam.app.v1.Fragment
+             created_at INTEGER NOT NULL,
+             editor_type INTEGER NOT NULL,
+             editor TEXT NOT NULL,
+             PRIMARY KEY (fragment_id, revision)
+         );
+         CREATE TABLE fragment_tags (
+             fragment_id TEXT NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+             tag TEXT NOT NULL,
+             revision INTEGER NOT NULL,
+             PRIMARY KEY (fragment_id, tag)
+         );",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

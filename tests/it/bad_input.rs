@@ -175,6 +175,12 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
     // lets an owner add any user); the grant is scoped to the owner's resource.
     ("AddRole", "authorization.identity_id", &[Bad::OtherOrg]),
     ("RemoveRole", "authorization.identity_id", &[Bad::OtherOrg]),
+    // A name, not an id: any text is a valid part name, and earlier calls here create parts
+    // named like the malformed value (NewRobotPart part_name) in the same location.
+    ("GetRobotPartByNameAndLocation", "name", &[Bad::Malformed]),
+    // A tag is a name: SetFragmentTag above accepts any text, so a tag named like the
+    // malformed value exists by the time DeleteFragmentTag runs.
+    ("DeleteFragmentTag", "tag", &[Bad::Malformed]),
     // A question: an unknown or foreign resource is answered "not authorized" (omitted), so
     // the answer never tells whether an id exists.
     (

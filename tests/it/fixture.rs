@@ -85,6 +85,14 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     let part_secret = str_at(&ps, "/part/secrets/0/id");
     let frag = must(s, token, "CreateFragment", json!({"name": format!("{tag}-frag"), "organization_id": org, "config": {"components": []}})).await;
     let frag = str_at(&frag, "/fragment/id");
+    let frag_tag = format!("{tag}-tag");
+    must(
+        s,
+        token,
+        "SetFragmentTag",
+        json!({"fragment_id": frag, "tag": frag_tag, "revision": "1"}),
+    )
+    .await;
     let module = must(
         s,
         token,
@@ -128,10 +136,12 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         ("loc", loc),
         ("robot", robot),
         ("part", part),
+        ("extra_part_name", format!("{tag}-extra")),
         ("extra_part", extra),
         ("loc_secret", loc_secret),
         ("part_secret", part_secret),
         ("frag", frag),
+        ("frag_tag", frag_tag),
         ("module", module),
         ("key", key),
         ("peer_org", peer),
@@ -171,25 +181,9 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "DeleteOAuthApp"),
     ("AppService", "ListOAuthApps"),
     ("AppService", "CreateOAuthAppUser"),
-    ("AppService", "GetRobotPartByNameAndLocation"),
-    ("AppService", "SetConfigProperty"),
-    ("AppService", "ListRobotsForLocations"),
-    ("AppService", "ListRobotsForOrg"),
-    ("AppService", "AddFavoriteMachine"),
-    ("AppService", "RemoveFavoriteMachine"),
-    ("AppService", "ListFavoriteMachines"),
-    ("AppService", "ListNestedFragments"),
-    ("AppService", "ListMachineFragments"),
-    ("AppService", "ListMachineSummaries"),
-    ("AppService", "GetFragmentHistory"),
-    ("AppService", "GetFragmentUsage"),
-    ("AppService", "SetFragmentTag"),
-    ("AppService", "DeleteFragmentTag"),
     ("AppService", "GetAppContent"),
     ("AppService", "GetAppBranding"),
-    ("RobotService", "Config"),
     ("RobotService", "Certificate"),
-    ("RobotService", "NeedsRestart"),
     ("ExternalAuthService", "AuthenticateTo"),
 ];
 
@@ -336,5 +330,6 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .into_iter()
     .chain(crate::fixture_registry::requests())
     .chain(crate::fixture_orgs::requests())
+    .chain(crate::fixture_machines::requests())
     .collect()
 }

@@ -55,6 +55,14 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("CreateRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
     ("DeleteRobotPartSecret",                  [OK,   DENY, OK,   OK,   DENY]),
     ("ListRobots",                             [OK,   OK,   OK,   OK,   DENY]),
+    ("ListRobotsForLocations",                 [OK,   OK,   OK,   OK,   DENY]),
+    ("ListRobotsForOrg",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("GetRobotPartByNameAndLocation",          [OK,   OK,   OK,   OK,   DENY]),
+    ("AddFavoriteMachine",                     [OK,   OK,   OK,   OK,   DENY]),
+    ("RemoveFavoriteMachine",                  [OK,   OK,   OK,   OK,   DENY]),
+    ("ListFavoriteMachines",                   [OK,   OK,   OK,   OK,   OK]),
+    ("SetConfigProperty",                      [OK,   DENY, OK,   OK,   DENY]),
+    ("ListMachineSummaries",                   [OK,   OK,   OK,   OK,   DENY]),
     ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
     ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),
     ("DeleteRobot",                            [OK,   DENY, OK,   DENY, DENY]),
@@ -63,6 +71,12 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("CreateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
     ("UpdateFragment",                         [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteFragment",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("GetFragmentHistory",                     [OK,   OK,   DENY, DENY, DENY]),
+    ("SetFragmentTag",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteFragmentTag",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("GetFragmentUsage",                       [OK,   OK,   DENY, DENY, DENY]),
+    ("ListMachineFragments",                   [OK,   OK,   DENY, DENY, DENY]),
+    ("ListNestedFragments",                    [OK,   OK,   DENY, DENY, DENY]),
     ("AddRole",                                [OK,   DENY, DENY, DENY, DENY]),
     ("RemoveRole",                             [OK,   DENY, DENY, DENY, DENY]),
     ("ListAuthorizations",                     [OK,   OK,   DENY, DENY, DENY]),
@@ -129,6 +143,8 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ShareLocation",                          [DENY, DENY, DENY, DENY, DENY]),
     ("GetOrganizationsWithAccessToLocation",   [OK,   OK,   OK,   DENY, DENY]),
     ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
+    ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
+    ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -207,6 +223,17 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             )
             .await;
             ("frag", r["fragment"]["id"].clone())
+        }
+        "DeleteFragmentTag" => {
+            let tag = format!("doomed{n}");
+            must(
+                s,
+                root,
+                "SetFragmentTag",
+                json!({"fragment_id": ids["frag"], "tag": tag, "revision": "1"}),
+            )
+            .await;
+            ("frag_tag", json!(tag))
         }
         "DeleteKey" | "RotateKey" => {
             let r = must(s, root, "CreateKey", json!({"authorizations": [grant(&org, "operator", "organization", &org)], "name": format!("doomed{n}")})).await;

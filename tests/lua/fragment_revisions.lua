@@ -1,0 +1,21 @@
+-- Fragment revisions: every update kept, read back by number or tag, paged history.
+local f = cloud.create_fragment("revs-" .. tostring(os.time()), { components = {} })
+cloud.update_fragment(f.id, f.name, { components = { { name = "arm" } } })
+local first = cloud.get_fragment(f.id, "1")
+assert(first.revision == "1" and #first.fragment.components == 0, "revision 1 as it was")
+local tags = cloud.set_fragment_tag(f.id, "stable", "1")
+assert(#tags == 1 and tags[1].tag == "stable" and tags[1].revision == "1")
+assert(cloud.get_fragment(f.id, "stable").revision == "1", "a tag names its revision")
+local history = cloud.get_fragment_history(f.id, "", 1)
+assert(#history == 1 and history[1].revision == "2", "newest first, one per page")
+assert(#cloud.delete_fragment_tag(f.id, "stable") == 0)
+
+-- Imports: a fragment that imports f nests it; usage counts parts importing it.
+local top = cloud.create_fragment("top-" .. tostring(os.time()), { fragments = { f.id } })
+local nested, resolved = cloud.list_nested_fragments(top.id)
+assert(#nested == 1 and nested[1].id == f.id and resolved[1].fragment_id == f.id, "f is nested in top")
+local usage = cloud.get_fragment_usage(f.id)
+assert(#usage == 1 and usage[1].machines == 0, "no machine imports f")
+local robot = cloud.new_robot("frag-user-" .. tostring(os.time()))
+assert(#cloud.list_machine_fragments(robot) == 0, "a new machine imports nothing")
+print("fragment_revisions ok")
