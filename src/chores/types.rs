@@ -163,6 +163,9 @@ function time.format(t) end
 ---@param d string|number \"90d\", \"1h 30m\", \"250ms\" or seconds
 ---@return number seconds
 function time.duration(d) end
+---@param seconds number
+---@return string text such as \"3h 12m 5s\"
+function time.format_duration(seconds) end
 ---@param d string|number
 ---@return string rfc3339 the time that long ago
 function time.ago(d) end

@@ -4,7 +4,8 @@
 //! `time.now()` -> epoch seconds (with fractions), RFC 3339 text; `time.monotonic()` -> seconds
 //! since an arbitrary start; `time.parse(s)` -> epoch seconds of an RFC 3339 time;
 //! `time.format(t)` -> RFC 3339 text of epoch seconds (default now); `time.duration("90d")` ->
-//! seconds; `time.ago("90d")` -> the RFC 3339 time that long before now.
+//! seconds; `time.format_duration(11525)` -> "3h 12m 5s"; `time.ago("90d")` -> the RFC 3339
+//! time that long before now.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -97,6 +98,18 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     t.set(
+        "format_duration",
+        lua.create_function(|_, secs: f64| {
+            if !secs.is_finite() || secs < 0.0 {
+                return Err(mlua::Error::runtime(
+                    "time.format_duration: seconds must be a non-negative number",
+                ));
+            }
+            // Whole seconds: "3h 12m 5s" reads better than its nanoseconds.
+            Ok(humantime::format_duration(Duration::from_secs(secs as u64)).to_string())
+        })?,
+    )?;
+    t.set(
         "ago",
         lua.create_function(|_, v: Lv| {
             let secs = duration(&v).map_err(|e| mlua::Error::runtime(format!("time.ago: {e}")))?;
@@ -128,6 +141,7 @@ mod tests {
                 assert(time.duration("90d") == 90 * 86400)
                 assert(time.duration("1h 30m") == 5400)
                 assert(time.duration(12) == 12)
+                assert(time.format_duration(11525) == "3h 12m 5s", time.format_duration(11525))
                 local ago = time.parse(time.ago("1d"))
                 assert(math.abs((t - ago) - 86400) < 5)
                 local m1 = time.monotonic(); local m2 = time.monotonic()

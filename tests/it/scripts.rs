@@ -479,3 +479,101 @@ async fn tail_errors_follows_every_part_of_a_location() {
         assert_eq!(p["level"], "error");
     }
 }
+
+#[tokio::test]
+async fn fleet_status_groups_machines_says_how_long_they_are_offline_and_posts_them() {
+    let mut f = Fleet::new();
+    f.lua(
+        r#"local main = cloud.list_locations()[1].id
+           local lab = cloud.create_location("lab")
+           for _, spec in ipairs({ { "rover-1", lab.id }, { "rover-2", lab.id }, { "arm-1", main } }) do
+             local part = cloud.get_robot_parts(cloud.new_robot(spec[1], spec[2]))[1].id
+             if spec[1] ~= "rover-2" then
+               cloud.robot.config { id = part, agent_info = { host = "h", os = "linux", version = "0.50.0",
+                 platform = "linux/arm64" } }
+             end
+           end"#,
+    )
+    .await;
+    // rover-1 was last seen three hours ago (the fleet has no clock to move yet: the test
+    // writes the time it reported).
+    let db = rusqlite::Connection::open(f.dir.path().join("fleet.db")).unwrap();
+    let three_hours_ago = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3 * 3600)
+        * 1_000_000_000;
+    db.execute(
+        "UPDATE parts SET last_access = ?1 WHERE robot_id = (SELECT id FROM robots WHERE name = 'rover-1')",
+        [three_hours_ago],
+    )
+    .unwrap();
+    drop(db);
+
+    let out = f.chore(&[], "fleet_status.lua", &[]).await;
+    assert_exit(&out, 0);
+    let shown = text(&out.stdout);
+    let lab = shown
+        .find("\nlab\n")
+        .unwrap_or_else(|| panic!("grouped by location: {shown}"));
+    assert!(shown.starts_with("Main\n  arm-1 "), "{shown}");
+    let rover1 = shown.lines().find(|l| l.contains("rover-1")).unwrap();
+    assert!(rover1.contains("offline for 3h"), "{rover1}");
+    assert!(
+        rover1.contains("viam-server 0.50.0 linux/arm64"),
+        "{rover1}"
+    );
+    assert!(
+        shown[lab..].contains("rover-2") && shown.contains("never seen"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("3 machine(s) listed, 2 not online"),
+        "{shown}"
+    );
+
+    let out = f
+        .chore(
+            &[],
+            "fleet_status.lua",
+            &["format=json", "offline_only=true"],
+        )
+        .await;
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["machine"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rover-1", "rover-2"]);
+    let secs = v["machines"][0]["offline_seconds"].as_i64().unwrap();
+    assert!((3 * 3600..3 * 3600 + 120).contains(&secs), "{secs}");
+
+    let out = f.chore(&[], "fleet_status.lua", &["format=csv"]).await;
+    assert_exit(&out, 0);
+    let csv = text(&out.stdout);
+    assert!(
+        csv.starts_with("location,machine,state,offline_seconds,last_online,version,os,platform\n")
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+
+    let (hook, posts) = crate::lua_helpers::webhook_sink(1).await;
+    let hook = format!("webhook={hook}");
+    let out = f
+        .chore(&[], "fleet_status.lua", &["offline_only=true", &hook])
+        .await;
+    assert_exit(&out, 0);
+    let posted: serde_json::Value = serde_json::from_str(&posts.await.unwrap()[0]).unwrap();
+    let down: Vec<&str> = posted["not_online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["machine"].as_str().unwrap())
+        .collect();
+    assert_eq!(down, ["rover-1", "rover-2"]);
+    assert!(posted["organization"].is_string());
+    f.assert_no_secrets(&[]).await;
+}

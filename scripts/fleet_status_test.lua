@@ -1,0 +1,30 @@
+-- Tests of fleet_status.lua, run by `fleetsh test scripts` (offline durations and the webhook:
+-- tests/it/scripts.rs, which can set when a part was last seen).
+
+before_each(function(t)
+  local part = cloud.get_robot_parts(cloud.new_robot("seen"))[1].id
+  cloud.robot.config { id = part, agent_info = { host = "h", os = "linux", version = "0.51.2", platform = "linux/amd64" } }
+  cloud.new_robot("new")
+end)
+
+test("lists every machine with its state and version, by location", function(t)
+  local r = t.run("fleet_status.lua", { format = "json" })
+  t.eq(r.code, 0, r.stderr)
+  local by = {}
+  for _, m in ipairs(json.decode(r.stdout).machines) do by[m.machine] = m end
+  t.eq(by.seen.state, "online")
+  t.eq(by.seen.version, "0.51.2")
+  t.eq(by.seen.location, "Main")
+  t.eq(by.new.state, "never seen")
+end)
+
+test("offline_only leaves the online ones out", function(t)
+  local r = t.run("fleet_status.lua", { offline_only = "true" })
+  t.eq(r.code, 0, r.stderr)
+  t.ok(not r.stdout:find("\n  seen ", 1, true), r.stdout)
+  t.matches(r.stdout, "1 machine%(s%) listed, 1 not online")
+end)
+
+test("an unknown format is a usage error", function(t)
+  t.eq(t.run("fleet_status.lua", { format = "xml" }).code, 2)
+end)
