@@ -129,6 +129,18 @@ const AREAS: &[(&[&str], &str)] = &[
     ),
 ];
 
+/// The help area of the functions in a `cloud.NAME` table (`cloud` itself: by RPC name).
+fn table_area(table: &str) -> Option<&'static str> {
+    const TABLES: &[(&str, &str)] = &[
+        ("robot", "part reports"),
+        ("data", "data and datasets"),
+        ("billing", "billing"),
+        ("ml_training", "ML training"),
+        ("packages", "packages"),
+    ];
+    TABLES.iter().find(|(t, _)| *t == table).map(|(_, a)| *a)
+}
+
 /// The area of helpers that belong to no API area.
 const GENERAL: &str = "general";
 
@@ -501,7 +513,7 @@ impl Types {
         };
         FunctionDoc {
             name,
-            area: area_of(s.method.name()),
+            area: table_area(area).unwrap_or_else(|| area_of(s.method.name())),
             params,
             defaults,
             returns,
