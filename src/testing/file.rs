@@ -13,6 +13,7 @@ use crate::client::target::{Origin, Selection, local};
 use crate::lua::{Cloud, cloud, new_state};
 
 const HARNESS: &str = include_str!("harness.lua");
+const SEED: &str = include_str!("seed.lua");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -150,6 +151,7 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
         lua.load(HARNESS)
             .set_name("=harness")
             .call::<()>(registry.clone())?;
+        lua.load(SEED).set_name("=seed").exec()?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // `require` finds modules next to the test file, as for scripts.
             let package: Table = lua.globals().get("package")?;

@@ -106,3 +106,14 @@ async fn filter_timeout_and_isolation() {
     .await;
     assert_exit(&out, 2);
 }
+
+#[tokio::test]
+async fn fixtures_describe_a_fleet_as_data() {
+    let out = fleetsh(args(&["test", &repo("tests/fleet")]), None).await;
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("1 passed, 0 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+}
