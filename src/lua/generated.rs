@@ -29,9 +29,10 @@ pub struct Shape {
     pub method: MethodDescriptor,
 }
 
-/// `GetRobotAPIKeys` -> `get_robot_api_keys`.
+/// `GetRobotAPIKeys` -> `get_robot_api_keys`; `ListOAuthApps` -> `list_oauth_apps` (OAuth is
+/// one word, as the SDKs spell it; heck alone would make it `o_auth`).
 pub fn snake_case(rpc: &str) -> String {
-    heck::ToSnakeCase::to_snake_case(rpc)
+    heck::ToSnakeCase::to_snake_case(rpc.replace("OAuth", "Oauth").as_str())
 }
 
 fn services_of(area: &str) -> impl Iterator<Item = &'static str> {
@@ -112,6 +113,7 @@ mod tests {
         assert_eq!(snake_case("GetRobotAPIKeys"), "get_robot_api_keys");
         assert_eq!(snake_case("GetRobotPartLogs"), "get_robot_part_logs");
         assert_eq!(snake_case("NeedsRestart"), "needs_restart");
+        assert_eq!(snake_case("CreateOAuthAppUser"), "create_oauth_app_user");
     }
 
     #[test]

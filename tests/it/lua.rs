@@ -154,12 +154,14 @@ async fn scripts_pass_against_a_server_over_a_socket() {
     }
 }
 
-/// The names scripts can call: every public `cloud` function and the helpers.
+/// The names scripts can call: every public `cloud` function (the ones made from the schema
+/// for the served services included: `cloud` and `cloud.robot`) and the helpers.
 const LIST_API: &str = r#"
 local names = {}
-for k, v in pairs(cloud) do
-  if type(v) == "function" and not k:match("^_") then names[#names + 1] = "cloud." .. k end
+for _, k in ipairs(cloud._functions()) do
+  if type(cloud[k]) == "function" then names[#names + 1] = "cloud." .. k end
 end
+for _, k in ipairs(cloud.robot._functions()) do names[#names + 1] = "cloud.robot." .. k end
 for _, t in ipairs({ "json", "log" }) do
   for k, v in pairs(_G[t]) do if type(v) == "function" then names[#names + 1] = t .. "." .. k end end
 end
@@ -201,7 +203,20 @@ async fn every_function_of_the_module_is_called_by_some_script() {
             })
         })
     };
-    let missing: Vec<&&str> = names.iter().filter(|n| !called(n)).collect();
+    // RPCs the local fleet does not serve yet cannot be called for real (fixture::NOT_YET).
+    let not_yet: Vec<String> = crate::fixture::NOT_YET
+        .iter()
+        .map(|(_, rpc)| fleetsh::lua::generated::snake_case(rpc))
+        .collect();
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|n| {
+            !not_yet
+                .iter()
+                .any(|y| n.rsplit('.').next() == Some(y.as_str()))
+        })
+        .filter(|n| !called(n))
+        .collect();
     assert!(
         missing.is_empty(),
         "not called by any tests/lua script: {missing:?}"

@@ -1,0 +1,16 @@
+-- What a part itself calls (RobotService), through cloud.robot: functions made from the schema.
+local robot = cloud.new_robot("reporter")
+local part = cloud.get_robot_parts(robot)[1]
+
+cloud.robot.log { id = part.id, logs = { { level = "error", message = "reported", time = time.format(),
+  host = "h", logger_name = "rdk", caller = {}, fields = {} } } }
+assert(cloud.get_robot_part_logs(part.id)[1].message == "reported")
+
+local reply = cloud.robot.config { id = part.id, agent_info = { host = "h", os = "linux", version = "0.51.0",
+  platform = "linux/amd64" } }
+assert(type(reply) == "table", "the part's config")
+
+cloud.mark_part_for_restart(part.id)
+assert(cloud.robot.needs_restart { id = part.id }.must_restart == true, "marked")
+assert(cloud.robot.needs_restart { id = part.id }.must_restart ~= true, "cleared once read")
+print("robot_service ok")
