@@ -34,3 +34,19 @@ test("a real run replaces the key, saves the new one and it authenticates", func
   t.eq(again.code, 0, again.stderr)
   t.matches(again.stdout, "0 rotated")
 end)
+
+test("days=90 rotates a key only once the fleet is 91 days older", function(t)
+  local out = t.dir .. "/keys.json"
+  local fresh = t.run("rotate_keys.lua", { days = 90, out = out })
+  t.eq(fresh.code, 0, fresh.stderr)
+  t.matches(fresh.stdout, "0 rotated")
+  fleet.clock.advance("91d")
+  local created = nil
+  for _, k in ipairs(cloud.list_keys()) do
+    if k.api_key.name == "ci" then created = time.parse(k.api_key.created_on) end
+  end
+  t.ok(time.now() - created > 90 * 86400, "the key is 91 days old now")
+  local r = t.run("rotate_keys.lua", { days = 90, out = out })
+  t.eq(r.code, 0, r.stderr)
+  t.matches(r.stdout, "1 rotated, 0 failed")
+end)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod call;
+pub mod clock;
 mod devices;
 pub mod error;
 mod favorites;

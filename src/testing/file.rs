@@ -31,6 +31,9 @@ pub struct Outcome {
     pub took: Duration,
 }
 
+/// The server side of the test's fleet, for what a test does to it directly (the clock).
+struct TestFleet(std::sync::Arc<crate::server::Api>);
+
 pub struct Options {
     pub filter: Option<String>,
     pub timeout: Duration,
@@ -152,6 +155,25 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
             .set_name("=harness")
             .call::<()>(registry.clone())?;
         lua.load(SEED).set_name("=seed").exec()?;
+        // fleet.clock.advance("91d"): the test's fleet gets that much older (server/clock.rs).
+        let clock = lua.create_table()?;
+        clock.set(
+            "advance",
+            lua.create_function(|lua, d: mlua::Value| {
+                let secs = crate::lua::time::duration(&d)
+                    .map_err(|e| mlua::Error::runtime(format!("fleet.clock.advance: {e}")))?;
+                let Some(api) = lua.app_data_ref::<TestFleet>().map(|f| f.0.clone()) else {
+                    return Err(mlua::Error::runtime(
+                        "fleet.clock.advance: only inside a test",
+                    ));
+                };
+                let nanos = (secs * 1e9) as i64;
+                api.store
+                    .tx(|tx| crate::server::clock::advance(tx, nanos))
+                    .map_err(|e| mlua::Error::runtime(format!("fleet.clock.advance: {e}")))
+            })?,
+        )?;
+        lua.globals().get::<Table>("fleet")?.set("clock", clock)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // `require` finds modules next to the test file, as for scripts.
             let package: Table = lua.globals().get("package")?;
@@ -226,6 +248,7 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
         defaults: target.defaults,
     });
     if let Some(fleet) = &target.fleet {
+        lua.set_app_data(TestFleet(fleet.api.clone()));
         let c = &fleet.credentials;
         lua.set_app_data(super::chore::ChoreTarget {
             url: c.address.clone(),
@@ -242,6 +265,7 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
     // The fleet, its directory and its calls go with the test.
     lua.remove_app_data::<Rc<Cloud>>();
     lua.remove_app_data::<super::chore::ChoreTarget>();
+    lua.remove_app_data::<TestFleet>();
     if let Some(fleet) = target.fleet {
         let _ = fleet.stop().await;
     }
