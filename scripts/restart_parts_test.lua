@@ -21,3 +21,11 @@ test("a real run marks the matching parts only", function(t)
   for _, a in ipairs(r.audit) do marked[#marked + 1] = a.outcome end
   t.eq(marked, { "ok", "ok" })
 end)
+
+test("a restart the cloud refuses is a partial failure: exit 6, the rest marked", function(t)
+  fleet.fault { method = "MarkPartForRestart", code = "UNAVAILABLE", times = 1 }
+  local r = t.run("restart_parts.lua", { match = "cam-*" })
+  t.eq(r.code, 6, r.stderr)
+  t.matches(r.stdout, "1 of 2 part%(s%) marked for restart, 1 failed")
+  t.matches(r.stderr, "UNAVAILABLE: fault injected by the test")
+end)

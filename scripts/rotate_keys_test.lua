@@ -50,3 +50,19 @@ test("days=90 rotates a key only once the fleet is 91 days older", function(t)
   t.eq(r.code, 0, r.stderr)
   t.matches(r.stdout, "1 rotated, 0 failed")
 end)
+
+test("interrupted halfway (the old key's delete refused), a re-run finishes and makes no second key", function(t)
+  local out = t.dir .. "/keys.json"
+  fleet.fault { method = "DeleteKey", code = "UNAVAILABLE", times = 1 }
+  local first = t.run("rotate_keys.lua", { name = "ci", out = out })
+  t.eq(first.code, 6, first.stderr)
+  local again = t.run("rotate_keys.lua", { name = "ci", out = out })
+  t.eq(again.code, 0, again.stderr)
+  local names = {}
+  for _, k in ipairs(cloud.list_keys()) do names[#names + 1] = k.api_key.name end
+  table.sort(names)
+  local rotated = 0
+  for _, n in ipairs(names) do if n:find("^ci %(rotated from ") then rotated = rotated + 1 end end
+  t.eq(rotated, 1, "one replacement: " .. table.concat(names, ", "))
+  for _, n in ipairs(names) do t.ok(n ~= "ci", "the old key is gone") end
+end)

@@ -62,6 +62,18 @@ impl Api {
         })
     }
 
+    /// A fault a test injected for this call (faults.rs), before anything else runs.
+    pub async fn injected_fault<Req: prost::Message>(
+        &self,
+        method: &'static str,
+        request: &Request<Req>,
+    ) -> Result<(), Status> {
+        let claims = request.extensions().get::<Claims>();
+        self.faults
+            .apply(method, principal_of(claims), request.get_ref())
+            .await
+    }
+
     /// Runs one unary handler for the caller named by the request's token claims.
     pub fn unary<Req: prost::Message, Resp>(
         &self,
@@ -201,6 +213,7 @@ macro_rules! rpc_table {
                     &self,
                     request: tonic::Request<$req>,
                 ) -> Result<tonic::Response<$resp>, tonic::Status> {
+                    self.0.injected_fault(stringify!($method), &request).await?;
                     self.0.unary(stringify!($method), request, $handler)
                 }
             )*
@@ -214,6 +227,7 @@ macro_rules! rpc_table {
                     tonic::Response<$crate::server::call::ServerStream<$s_item>>,
                     tonic::Status,
                 > {
+                    self.0.injected_fault(stringify!($s_method), &request).await?;
                     self.0.server_stream(stringify!($s_method), request, $s_handler)
                 }
             )*

@@ -9,6 +9,7 @@ mod call;
 pub mod clock;
 mod devices;
 pub mod error;
+pub mod faults;
 mod favorites;
 mod fragment_revisions;
 mod fragment_usage;
@@ -62,6 +63,8 @@ pub struct Api {
     pub log_seq: tokio::sync::watch::Sender<i64>,
     /// Cancelled when the server stops, so long-lived streams (tails) end and let it.
     pub closing: tokio_util::sync::CancellationToken,
+    /// Faults a test injects (`fleet.fault{...}`); empty otherwise.
+    pub faults: faults::Faults,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +111,7 @@ impl Api {
             data_dir: data_dir.to_path_buf(),
             log_seq: tokio::sync::watch::channel(last_seq).0,
             closing: tokio_util::sync::CancellationToken::new(),
+            faults: faults::Faults::default(),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))

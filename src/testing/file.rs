@@ -173,7 +173,22 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
                     .map_err(|e| mlua::Error::runtime(format!("fleet.clock.advance: {e}")))
             })?,
         )?;
-        lua.globals().get::<Table>("fleet")?.set("clock", clock)?;
+        let fleet: Table = lua.globals().get("fleet")?;
+        fleet.set("clock", clock)?;
+        // fleet.fault{method = "MarkPartForRestart", code = "UNAVAILABLE", times = 2}: the
+        // test's fleet answers such calls that way (server/faults.rs).
+        fleet.set(
+            "fault",
+            lua.create_function(|lua, spec: Table| {
+                let rule = fault_rule(&spec)
+                    .map_err(|e| mlua::Error::runtime(format!("fleet.fault: {e}")))?;
+                let Some(api) = lua.app_data_ref::<TestFleet>().map(|f| f.0.clone()) else {
+                    return Err(mlua::Error::runtime("fleet.fault: only inside a test"));
+                };
+                api.faults.add(rule);
+                Ok(())
+            })?,
+        )?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // `require` finds modules next to the test file, as for scripts.
             let package: Table = lua.globals().get("package")?;
@@ -194,6 +209,65 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
         .call::<()>(())
         .map_err(|e| first_line(&e.to_string()))?;
     Ok((lua, registry))
+}
+
+/// A fault rule from its Lua table (see server/faults.rs for what each field means).
+fn fault_rule(t: &Table) -> Result<crate::server::faults::Rule, String> {
+    let lua_err = |e: mlua::Error| e.to_string();
+    for pair in t.pairs::<String, mlua::Value>() {
+        let (k, _) = pair.map_err(lua_err)?;
+        const FIELDS: &[&str] = &[
+            "method",
+            "code",
+            "message",
+            "times",
+            "nth",
+            "latency",
+            "probability",
+            "principal",
+            "resource",
+        ];
+        if !FIELDS.contains(&k.as_str()) {
+            return Err(format!("unknown field '{k}' ({})", FIELDS.join(", ")));
+        }
+    }
+    let method: String = t
+        .get::<Option<String>>("method")
+        .map_err(lua_err)?
+        .ok_or("method is required (an RPC name or glob)")?;
+    let mut rule = crate::server::faults::Rule::new(&method)?;
+    match t.get::<Option<String>>("code").map_err(lua_err)? {
+        Some(name) if name == "OK" => rule.code = None,
+        Some(name) => {
+            rule.code = Some(
+                (0..=16)
+                    .map(tonic::Code::from_i32)
+                    .find(|c| crate::lua::error::code_name(*c) == name)
+                    .ok_or_else(|| {
+                        format!("'{name}' is not a gRPC code name (e.g. UNAVAILABLE)")
+                    })?,
+            );
+        }
+        None => {}
+    }
+    if let Some(m) = t.get::<Option<String>>("message").map_err(lua_err)? {
+        rule.message = m;
+    }
+    rule.times = t.get::<Option<u64>>("times").map_err(lua_err)?;
+    rule.nth = t.get::<Option<u64>>("nth").map_err(lua_err)?;
+    if let Some(p) = t.get::<Option<f64>>("probability").map_err(lua_err)? {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("probability must be between 0 and 1, got {p}"));
+        }
+        rule.probability = p;
+    }
+    let latency: mlua::Value = t.get("latency").map_err(lua_err)?;
+    if !latency.is_nil() {
+        rule.latency = std::time::Duration::from_secs_f64(crate::lua::time::duration(&latency)?);
+    }
+    rule.principal = t.get("principal").map_err(lua_err)?;
+    rule.resource = t.get("resource").map_err(lua_err)?;
+    Ok(rule)
 }
 
 /// `file:line` of the innermost frame of a `@file` chunk other than the prelude: the test
