@@ -19,6 +19,7 @@ mod locations;
 mod logs;
 mod metadata;
 mod modules;
+mod oauth_apps;
 mod orgs;
 mod parts;
 mod registry;

@@ -145,6 +145,12 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
     ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
+    // issue 11, oauth: organization-wide; members read, owners write.
+    ("CreateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("ReadOAuthApp",                           [OK,   OK,   DENY, DENY, DENY]),
+    ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("ListOAuthApps",                          [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -245,6 +251,13 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let email = format!("doomed{n}@example.com");
             must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
             ("email", json!(email))
+        }
+        "DeleteOAuthApp" => {
+            let r = json!({"org_id": org, "client_name": format!("doomed{n}"), "oauth_config": crate::fixture_oauth::config()});
+            (
+                "oauth_app",
+                must(s, root, "CreateOAuthApp", r).await["client_id"].clone(),
+            )
         }
         "DeleteRegistryItem" | "RenameRegistryItem" => {
             let r = must(
