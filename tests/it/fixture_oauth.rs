@@ -1,5 +1,5 @@
 //! Valid requests for the OAuth-app RPCs (see fixture::requests). `$oauth_app` is an app of
-//! the organization made by `populate`; DeleteOAuthApp comes last as it consumes it.
+//! the organization made by `populate`, `$app` the hosted app its module declares; DeleteOAuthApp comes last as it consumes it.
 
 use serde_json::{Value, json};
 
@@ -28,6 +28,14 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             json!({"org_id": "$org", "client_id": "$oauth_app", "client_name": "portal v2", "oauth_config": config()}),
         ),
         app("ListOAuthApps", json!({"org_id": "$org"})),
+        app(
+            "GetAppBranding",
+            json!({"public_namespace": "$org", "name": "$app"}),
+        ),
+        app(
+            "GetAppContent",
+            json!({"public_namespace": "$org", "name": "$app"}),
+        ),
         app(
             "DeleteOAuthApp",
             json!({"org_id": "$org", "client_id": "$oauth_app"}),

@@ -234,3 +234,125 @@ async fn a_deleted_organization_takes_its_apps_along() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+fn dashboard() -> fleetsh::proto::viam::app::v1::App {
+    fleetsh::proto::viam::app::v1::App {
+        name: "dashboard".into(),
+        r#type: "single_machine".into(),
+        entrypoint: "dist/index.html".into(),
+        fragment_ids: vec!["frag-1".into()],
+        logo_path: Some("static/logo.png".into()),
+        customizations: Some(AppCustomizations {
+            machine_picker: Some(MachinePickerCustomizations {
+                heading: Some("Pick one".into()),
+                subheading: None,
+            }),
+        }),
+        allowed_org_ids: None,
+    }
+}
+
+async fn declare(app: &mut App, module_id: &str, visibility: Visibility) {
+    let req = UpdateModuleRequest {
+        module_id: module_id.into(),
+        visibility: visibility as i32,
+        url: "https://example.com".into(),
+        description: "d".into(),
+        entrypoint: "run.sh".into(),
+        apps: vec![dashboard()],
+        ..Default::default()
+    };
+    app.update_module(req).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_module_app_gives_its_branding_and_its_uploaded_files() {
+    let s = TestServer::start().await;
+    let mut owner = s.owner().await;
+    let org = s.org_id().to_string();
+    let req = CreateModuleRequest {
+        organization_id: org.clone(),
+        name: "viewer".into(),
+    };
+    let module_id = owner
+        .create_module(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .module_id;
+    declare(&mut owner, &module_id, Visibility::Private).await;
+    let ask = || GetAppBrandingRequest {
+        public_namespace: org.clone(),
+        name: "dashboard".into(),
+    };
+    let b = owner.get_app_branding(ask()).await.unwrap().into_inner();
+    assert_eq!(b.logo_path.as_deref(), Some("static/logo.png"));
+    assert_eq!(b.fragment_ids, ["frag-1"]);
+    assert_eq!(
+        b.text_customizations["machine_picker"].fields["heading"],
+        "Pick one"
+    );
+    let content = || GetAppContentRequest {
+        public_namespace: org.clone(),
+        name: "dashboard".into(),
+    };
+    assert_status(
+        owner.get_app_content(content()).await,
+        Code::NotFound,
+        "UploadModuleFile",
+    );
+    s.fleet
+        .api
+        .store
+        .tx(|tx| {
+            tx.execute(
+                "INSERT INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
+                 VALUES (?1, '1.0.0', 'any', 'modules/viewer/1.0.0.tar.gz', 1, '', 1)",
+                [&module_id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let c = owner.get_app_content(content()).await.unwrap().into_inner();
+    assert_eq!(
+        (
+            c.blob_path.as_str(),
+            c.entrypoint.as_str(),
+            c.app_type,
+            c.public
+        ),
+        (
+            "modules/viewer/1.0.0.tar.gz",
+            "dist/index.html",
+            AppType::SingleMachine as i32,
+            false
+        )
+    );
+    let missing = GetAppBrandingRequest {
+        name: "nothing".into(),
+        ..ask()
+    };
+    assert_status(
+        owner.get_app_branding(missing).await,
+        Code::NotFound,
+        "nothing",
+    );
+
+    let b_org = second_org(&mut owner).await;
+    let mut stranger = key_in(&s, &b_org, "owner").await;
+    assert_status(
+        stranger.get_app_branding(ask()).await,
+        Code::PermissionDenied,
+        "private",
+    );
+    declare(&mut owner, &module_id, Visibility::Public).await;
+    stranger.get_app_branding(ask()).await.unwrap();
+    assert!(
+        stranger
+            .get_app_content(content())
+            .await
+            .unwrap()
+            .into_inner()
+            .public
+    );
+}

@@ -151,6 +151,9 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     ("ListOAuthApps",                          [OK,   OK,   DENY, DENY, DENY]),
     ("DeleteOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    // A private module's app: readers of its organization.
+    ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("GetAppContent",                          [OK,   OK,   DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -279,6 +282,23 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
                     tx.execute(
                         "INSERT OR IGNORE INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
                          VALUES (?1, '1.0.0', 'any', 'modules/none', 1, '', 0)",
+                        [&module],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            return;
+        }
+        "GetAppContent" => {
+            // An app's files are its module's uploads: one recorded is one to name.
+            let module = ids["app_module"].clone();
+            s.fleet
+                .api
+                .store
+                .tx(|tx| {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
+                         VALUES (?1, '2.0.0', 'any', 'modules/app', 1, '', 0)",
                         [&module],
                     )?;
                     Ok(())

@@ -32,4 +32,16 @@ assert(not ok and err.code == "INVALID_ARGUMENT" and err.message:find("redirect_
 cloud.delete_o_auth_app{ client_id = made.client_id }
 ok, err = pcall(cloud.read_o_auth_app, { client_id = made.client_id })
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
+
+-- A hosted app declared by a module: its branding, and NOT_FOUND for files never uploaded.
+local org = cloud.get_organization().id
+-- Raw calls: the Python-shaped update_module takes no apps.
+local module_id = cloud.call("CreateModule", { organization_id = org, name = "viewer" }).module_id
+cloud.call("UpdateModule", { module_id = module_id, visibility = "VISIBILITY_PRIVATE", url = "https://example.com",
+  description = "d", entrypoint = "run.sh",
+  apps = { { name = "dashboard", type = "multi_machine", entrypoint = "dist/index.html", logo_path = "logo.png" } } })
+local branding = cloud.get_app_branding{ public_namespace = org, name = "dashboard" }
+assert(branding.logo_path == "logo.png", tostring(branding.logo_path))
+ok, err = pcall(cloud.get_app_content, { public_namespace = org, name = "dashboard" })
+assert(not ok and err.code == "NOT_FOUND" and err.message:find("UploadModuleFile", 1, true), tostring(err))
 print("oauth ok")
