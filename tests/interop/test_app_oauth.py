@@ -74,3 +74,31 @@ async def test_oauth_app_lifecycle(app, org_id):
         stub.ReadOAuthApp(ReadOAuthAppRequest(org_id=org_id, client_id=made.client_id), metadata=md),
         made.client_id,
     )
+
+
+async def test_app_branding_and_content_of_a_module_app(app, org_id):
+    """A hosted app as a module declares it; no file uploaded yet, so no content to name."""
+    from viam.proto.app import App, GetAppBrandingRequest, GetAppContentRequest, UpdateModuleRequest, Visibility
+
+    stub, md = app._app_client, app._metadata
+    name = f"viewer-{suffix()}"
+    module_id, _ = await app.create_module(org_id, name)
+    dashboard = App(name=f"dash-{name}", type="multi_machine", entrypoint="dist/index.html", logo_path="logo.png")
+    await stub.UpdateModule(
+        UpdateModuleRequest(
+            module_id=module_id,
+            visibility=Visibility.VISIBILITY_PRIVATE,
+            url="https://example.com",
+            description="d",
+            entrypoint="run.sh",
+            apps=[dashboard],
+        ),
+        metadata=md,
+    )
+    branding = await stub.GetAppBranding(GetAppBrandingRequest(public_namespace=org_id, name=dashboard.name), metadata=md)
+    assert branding.logo_path == "logo.png"
+    await expect_status(
+        Status.NOT_FOUND,
+        stub.GetAppContent(GetAppContentRequest(public_namespace=org_id, name=dashboard.name), metadata=md),
+        "UploadModuleFile",
+    )
