@@ -3,8 +3,8 @@
 
 use super::call::rpc_table;
 use super::{
-    devices, favorites, fragments, invites, keys, locations, logs, metadata, modules, orgs, parts,
-    registry, robots, roles, summaries, white_label,
+    app_content, devices, favorites, fragments, invites, keys, locations, logs, metadata, modules,
+    oauth_apps, orgs, parts, registry, robots, roles, summaries, white_label,
 };
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::*;
@@ -127,6 +127,14 @@ rpc_table! {
         get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest) -> GetOrganizationsWithAccessToLocationResponse = locations::get_organizations_with_access_to_location;
         share_location(ShareLocationRequest) -> ShareLocationResponse = locations::share_location;
         unshare_location(UnshareLocationRequest) -> UnshareLocationResponse = locations::unshare_location;
+        // issue 11, oauth
+        create_o_auth_app(CreateOAuthAppRequest) -> CreateOAuthAppResponse = oauth_apps::create_oauth_app;
+        read_o_auth_app(ReadOAuthAppRequest) -> ReadOAuthAppResponse = oauth_apps::read_oauth_app;
+        update_o_auth_app(UpdateOAuthAppRequest) -> UpdateOAuthAppResponse = oauth_apps::update_oauth_app;
+        delete_o_auth_app(DeleteOAuthAppRequest) -> DeleteOAuthAppResponse = oauth_apps::delete_oauth_app;
+        list_o_auth_apps(ListOAuthAppsRequest) -> ListOAuthAppsResponse = oauth_apps::list_oauth_apps;
+        get_app_content(GetAppContentRequest) -> GetAppContentResponse = app_content::get_app_content;
+        get_app_branding(GetAppBrandingRequest) -> GetAppBrandingResponse = app_content::get_app_branding;
     }
     server_streaming {
         tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;

@@ -1,6 +1,7 @@
 //! The local fleet: a wire-compatible server of the app API, backed by SQLite. `fleetsh serve`
 //! exposes it on a socket; with no cloud credentials the client starts it in-process.
 
+mod app_content;
 mod app_service;
 pub mod auth;
 pub mod authz;
@@ -21,6 +22,7 @@ mod locations;
 mod logs;
 mod metadata;
 mod modules;
+mod oauth_apps;
 mod orgs;
 mod parts;
 mod registry;

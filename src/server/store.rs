@@ -174,6 +174,18 @@ const MIGRATIONS: &[M<'static>] = &[
              PRIMARY KEY (fragment_id, tag)
          );",
     ),
+    // issue 11, oauth: OAuth applications of an organization; the client secret as SHA-256 only.
+    M::up(
+        "CREATE TABLE oauth_apps (
+             client_id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             client_name TEXT NOT NULL,
+             secret_sha256 TEXT NOT NULL,
+             config BLOB NOT NULL,               -- viam.app.v1.OAuthConfig
+             created_on INTEGER NOT NULL
+         );
+         CREATE INDEX oauth_apps_org ON oauth_apps(org_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

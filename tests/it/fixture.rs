@@ -126,6 +126,16 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         .pointer("/members/0/user_id")
         .and_then(Value::as_str)
         .map_or_else(|| format!("{tag}-no-such-user"), str::to_string);
+    // issue 11, oauth: an OAuth app of the organization.
+    let oauth = must(s, token, "CreateOAuthApp", json!({"org_id": org, "client_name": format!("{tag}-app"), "oauth_config": crate::fixture_oauth::config()})).await;
+    ids.insert("oauth_app", str_at(&oauth, "/client_id"));
+    // issue 11, oauth: a hosted app declared by the module.
+    let app = json!({"name": "dashboard", "type": "multi_machine", "entrypoint": "dist/index.html",
+                     "logo_path": "static/logo.png", "fragment_ids": [frag],
+                     "customizations": {"machine_picker": {"heading": "Pick one"}}});
+    must(s, token, "UpdateModule", json!({"module_id": module, "visibility": "VISIBILITY_PRIVATE", "url": "https://example.com", "description": "d", "entrypoint": "run.sh", "apps": [app]})).await;
+    ids.insert("app", "dashboard".into());
+    ids.insert("app_module", module.clone());
     // Names that must be new on every create; the security test renews them per call.
     ids.insert("fresh", format!("{tag}new"));
     ids.insert(
@@ -175,14 +185,7 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// UNIMPLEMENTED naming itself (tests/it/unimplemented.rs checks it). Implementing one moves it
 /// from here to `requests`.
 pub const NOT_YET: &[(&str, &str)] = &[
-    ("AppService", "CreateOAuthApp"),
-    ("AppService", "ReadOAuthApp"),
-    ("AppService", "UpdateOAuthApp"),
-    ("AppService", "DeleteOAuthApp"),
-    ("AppService", "ListOAuthApps"),
     ("AppService", "CreateOAuthAppUser"),
-    ("AppService", "GetAppContent"),
-    ("AppService", "GetAppBranding"),
     ("RobotService", "Certificate"),
     ("ExternalAuthService", "AuthenticateTo"),
 ];
@@ -331,5 +334,6 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_registry::requests())
     .chain(crate::fixture_orgs::requests())
     .chain(crate::fixture_machines::requests())
+    .chain(crate::fixture_oauth::requests())
     .collect()
 }

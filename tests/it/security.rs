@@ -145,6 +145,15 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
     ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
+    // issue 11, oauth: organization-wide; members read, owners write.
+    ("CreateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("ReadOAuthApp",                           [OK,   OK,   DENY, DENY, DENY]),
+    ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    ("ListOAuthApps",                          [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
+    // A private module's app: readers of its organization.
+    ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("GetAppContent",                          [OK,   OK,   DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -246,6 +255,13 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             must(s, root, "CreateOrganizationInvite", json!({"organization_id": org, "email": email, "authorizations": [grant(&org, "operator", "organization", &org)], "send_email_invite": false})).await;
             ("email", json!(email))
         }
+        "DeleteOAuthApp" => {
+            let r = json!({"org_id": org, "client_name": format!("doomed{n}"), "oauth_config": crate::fixture_oauth::config()});
+            (
+                "oauth_app",
+                must(s, root, "CreateOAuthApp", r).await["client_id"].clone(),
+            )
+        }
         "DeleteRegistryItem" | "RenameRegistryItem" => {
             let r = must(
                 s,
@@ -266,6 +282,23 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
                     tx.execute(
                         "INSERT OR IGNORE INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
                          VALUES (?1, '1.0.0', 'any', 'modules/none', 1, '', 0)",
+                        [&module],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            return;
+        }
+        "GetAppContent" => {
+            // An app's files are its module's uploads: one recorded is one to name.
+            let module = ids["app_module"].clone();
+            s.fleet
+                .api
+                .store
+                .tx(|tx| {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO module_files(module_id, version, platform, path, size, sha256, uploaded_at)
+                         VALUES (?1, '2.0.0', 'any', 'modules/app', 1, '', 0)",
                         [&module],
                     )?;
                     Ok(())
