@@ -7,30 +7,30 @@ local config = {
   redirect_uris = { "https://example.com/cb" },
   enabled_grants = { "ENABLED_GRANT_AUTHORIZATION_CODE", "ENABLED_GRANT_REFRESH_TOKEN" },
 }
-local made = cloud.create_o_auth_app{ client_name = "portal", oauth_config = config }
+local made = cloud.create_oauth_app{ client_name = "portal", oauth_config = config }
 assert(#made.client_secret >= 32, made.client_id)
-local app = cloud.read_o_auth_app{ client_id = made.client_id }
+local app = cloud.read_oauth_app{ client_id = made.client_id }
 assert(app.client_name == "portal" and app.client_secret == "", app.client_name)
 assert(app.oauth_config.redirect_uris[1] == "https://example.com/cb")
 assert(app.oauth_config.enabled_grants[2] == "ENABLED_GRANT_REFRESH_TOKEN", app.oauth_config.enabled_grants[2])
 
 config.redirect_uris = { "https://example.com/v2/cb" }
-cloud.update_o_auth_app{ client_id = made.client_id, client_name = "portal v2", oauth_config = config }
-app = cloud.read_o_auth_app{ client_id = made.client_id }
+cloud.update_oauth_app{ client_id = made.client_id, client_name = "portal v2", oauth_config = config }
+app = cloud.read_oauth_app{ client_id = made.client_id }
 assert(app.client_name == "portal v2" and app.oauth_config.redirect_uris[1] == "https://example.com/v2/cb")
 
 local found = false
-for _, id in ipairs(cloud.list_o_auth_apps()) do
+for _, id in ipairs(cloud.list_oauth_apps()) do
   found = found or id == made.client_id
 end
 assert(found, "the new app is not listed")
 
 config.redirect_uris = { "example.com/cb" }
-local ok, err = pcall(cloud.create_o_auth_app, { client_name = "bad", oauth_config = config })
+local ok, err = pcall(cloud.create_oauth_app, { client_name = "bad", oauth_config = config })
 assert(not ok and err.code == "INVALID_ARGUMENT" and err.message:find("redirect_uris", 1, true), tostring(err))
 
-cloud.delete_o_auth_app{ client_id = made.client_id }
-ok, err = pcall(cloud.read_o_auth_app, { client_id = made.client_id })
+cloud.delete_oauth_app{ client_id = made.client_id }
+ok, err = pcall(cloud.read_oauth_app, { client_id = made.client_id })
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
 
 -- A hosted app declared by a module: its branding, and NOT_FOUND for files never uploaded.
