@@ -38,3 +38,13 @@ test("a pattern is required", function(t)
   t.eq(r.code, 2)
   t.matches(r.stderr, "match= is required")
 end)
+
+test("a delete the cloud refuses is reported, and a re-run finishes the job", function(t)
+  fleet.fault { method = "DeleteLocation", code = "UNAVAILABLE", times = 1 }
+  local r = t.run("cleanup_locations.lua", { match = "tmp-*" })
+  t.eq(r.code, 6, r.stderr)
+  t.matches(r.stderr, "UNAVAILABLE")
+  local again = t.run("cleanup_locations.lua", { match = "tmp-*" })
+  t.eq(again.code, 0, again.stderr)
+  t.eq(names(), { "Main", "keep", "tmp-d" })
+end)
