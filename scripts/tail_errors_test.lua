@@ -12,10 +12,14 @@ test("follows the errors of every part until its --timeout", function(t)
     parts[name] = cloud.get_robot_parts(cloud.new_robot(name))[1].id
   end
   local results = cloud.parallel({ "tail", "log" }, function(job)
-    if job == "tail" then return t.run("tail_errors.lua", {}, { timeout = "4s" }) end
-    sleep(1.5) -- the tail is open by then
-    for name, id in pairs(parts) do
-      cloud.robot.log { id = id, logs = { entry("error", "boom on " .. name), entry("info", "calm") } }
+    if job == "tail" then return t.run("tail_errors.lua", {}, { timeout = "5s" }) end
+    -- Log every half second: whenever the chore's tails open (a loaded machine starts them
+    -- late), entries keep arriving after that.
+    for _ = 1, 8 do
+      sleep(0.5)
+      for name, id in pairs(parts) do
+        cloud.robot.log { id = id, logs = { entry("error", "boom on " .. name), entry("info", "calm") } }
+      end
     end
   end, { concurrency = 2 })
   local r = results[1]
