@@ -222,6 +222,11 @@ pub struct TestArgs {
     /// Also write the results as JUnit XML, for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// A fleet described as data (a Lua file returning a table, or JSON; see fleet.seed), made
+    /// in every test's fleet before its before_each; its ids are in `t.ids`.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -74,6 +74,7 @@ fn main() -> ExitCode {
                 timeout: args.test_timeout,
                 call_timeout: cli.global.call_timeout,
                 junit: args.junit.clone(),
+                seed: args.seed.clone(),
             }))
         }
         (Some(Command::Profile(args)), None) => {

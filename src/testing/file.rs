@@ -35,6 +35,8 @@ pub struct Outcome {
 struct TestFleet(std::sync::Arc<crate::server::Api>);
 
 pub struct Options {
+    /// `--seed FILE`: its path and text, seeded into every test's fleet (`t.ids`).
+    pub seed: Option<(PathBuf, String)>,
     pub filter: Option<String>,
     pub timeout: Duration,
     pub call_timeout: Duration,
@@ -63,7 +65,7 @@ fn broken(path: &Path, message: String) -> Outcome {
 }
 
 async fn run_async(path: &Path, opts: &Options) -> Vec<Outcome> {
-    let (lua, registry) = match load(path) {
+    let (lua, registry) = match load(path, opts.seed.as_ref()) {
         Ok(x) => x,
         Err(e) => return vec![broken(path, e)],
     };
@@ -125,7 +127,7 @@ async fn run_async(path: &Path, opts: &Options) -> Vec<Outcome> {
 
 /// The file's state: the runner's setups (offline until a test connects it), the harness,
 /// then the file itself, which registers its tests.
-fn load(path: &Path) -> Result<(Lua, Table), String> {
+fn load(path: &Path, seed: Option<&(PathBuf, String)>) -> Result<(Lua, Table), String> {
     let code = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let lua = new_state(None, crate::run::SETUPS).map_err(|e| e.to_string())?;
     let registry = lua.create_table().map_err(|e| e.to_string())?;
@@ -199,6 +201,11 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
         Ok(())
     };
     setup().map_err(|e| e.to_string())?;
+    if let Some((seed_path, text)) = seed {
+        registry
+            .set("seed", seed_spec(&lua, seed_path, text)?)
+            .map_err(|e| e.to_string())?;
+    }
     let chunk = lua
         .load(&code[..])
         .set_name(format!("@{}", path.display()))
@@ -209,6 +216,23 @@ fn load(path: &Path) -> Result<(Lua, Table), String> {
         .call::<()>(())
         .map_err(|e| first_line(&e.to_string()))?;
     Ok((lua, registry))
+}
+
+/// The `--seed` file as a Lua table: JSON (`.json`) or a Lua chunk returning the table.
+fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, String> {
+    let shown = path.display();
+    if path.extension().is_some_and(|e| e == "json") {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("--seed {shown}: {e}"))?;
+        return match mlua::LuaSerdeExt::to_value(lua, &v) {
+            Ok(mlua::Value::Table(t)) => Ok(t),
+            _ => Err(format!("--seed {shown}: expected a JSON object")),
+        };
+    }
+    lua.load(text)
+        .set_name(format!("@{shown}"))
+        .eval::<Table>()
+        .map_err(|e| format!("--seed {shown}: {}", first_line(&e.to_string())))
 }
 
 /// A fault rule from its Lua table (see server/faults.rs for what each field means).
@@ -362,10 +386,17 @@ async fn body(registry: &Table, test: &Table) -> Verdict {
             })
         };
         let mut verdict = Verdict::Passed;
+        // `--seed FILE`: the fleet described there, ids in `t.ids`, before any before_each.
+        if registry.contains_key("seed")? {
+            verdict = judge(registry.get("seed_step")?).await?;
+        }
         for f in registry
             .get::<Table>("before")?
             .sequence_values::<Function>()
         {
+            if verdict != Verdict::Passed {
+                break;
+            }
             verdict = judge(f?).await?;
             if verdict != Verdict::Passed {
                 break;

@@ -128,6 +128,9 @@ function test(name, fn)
   registry.tests[#registry.tests + 1] = { name = name, fn = fn, where = where() }
 end
 
+-- `fleetsh test --seed FILE`: the file's fleet in every test's fleet, its ids in `t.ids`.
+function registry.seed_step(t) t.ids = fleet.seed(registry.seed) end
+
 function before_each(fn) registry.before[#registry.before + 1] = fn end
 function after_each(fn) registry.after[#registry.after + 1] = fn end
 

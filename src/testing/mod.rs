@@ -26,6 +26,8 @@ pub struct TestRun {
     pub timeout: Duration,
     pub call_timeout: Duration,
     pub junit: Option<PathBuf>,
+    /// `--seed FILE`: a fleet (Lua table or JSON) seeded into every test's fleet.
+    pub seed: Option<PathBuf>,
 }
 
 /// Returns the process exit code.
@@ -46,7 +48,18 @@ pub fn main(run: &TestRun) -> u8 {
         eprintln!("fleetsh test: no *{SUFFIX} files under {}", shown(&paths));
         return exit::USAGE;
     }
+    let seed = match &run.seed {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => Some((p.clone(), text)),
+            Err(e) => {
+                eprintln!("fleetsh test: --seed {}: {e}", p.display());
+                return exit::USAGE;
+            }
+        },
+        None => None,
+    };
     let opts = Options {
+        seed,
         filter: run.filter.clone(),
         timeout: run.timeout,
         call_timeout: run.call_timeout,

@@ -117,3 +117,32 @@ async fn fixtures_describe_a_fleet_as_data() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn a_seed_file_gives_every_test_the_same_fleet_afresh() {
+    for seed in ["tests/seeded/lab.seed.json", "tests/seeded/lab.seed.lua"] {
+        let out = fleetsh(
+            args(&["test", "--seed", &repo(seed), &repo("tests/seeded")]),
+            None,
+        )
+        .await;
+        assert_exit(&out, 0);
+        assert_eq!(
+            text(&out.stdout).lines().last(),
+            Some("3 passed, 0 failed"),
+            "{seed}: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = fleetsh(
+        args(&[
+            "test",
+            "--seed",
+            &repo("tests/seeded/none.json"),
+            &repo("tests/seeded"),
+        ]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 2);
+}
