@@ -2,7 +2,8 @@
 server, each workload for fleetsh (bench/*.lua) and for the Python SDK (bench/python_sdk.py),
 interleaved run by run so that a noisy machine hits both alike; medians go to a markdown table.
 
-usage: driver.py FLEETSH FLOOR OUT.md   (env: RUNS, default 5; KEEP_BENCH_DATA=1 keeps the data dir)
+usage: driver.py FLEETSH FLOOR OUT.md   (env: RUNS, default 5; KEEP_BENCH_DATA=1 keeps the data dir;
+QUICK=1: one run of each workload at a tenth of its size, for a developer's loop)
 """
 
 import json
@@ -17,9 +18,14 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-RUNS = int(os.environ.get("RUNS", "5"))
-LIST_SIZE, LOG_ENTRIES, MASS = 10_000, 100_000, 100_000
-SEQ_READS, SEQ_WRITES, CONC_READS, CONC = 5_000, 2_000, 20_000, 64
+QUICK = bool(os.environ.get("QUICK"))
+RUNS = 1 if QUICK else int(os.environ.get("RUNS", "5"))
+SCALE = 10 if QUICK else 1
+LIST_SIZE, LOG_ENTRIES, MASS = 10_000 // SCALE, 100_000 // SCALE, 100_000 // SCALE
+SEQ_READS, SEQ_WRITES, CONC_READS, CONC = 5_000 // SCALE, 2_000 // SCALE, 20_000 // SCALE, 64
+# A server that rate-limits: this many get_robot, CONC in flight, against --rate-limit LIMIT.
+LIMIT = 500
+THROTTLED_READS = max(10_000 // SCALE, 3 * LIMIT)
 
 
 def log(msg):
@@ -55,23 +61,29 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="fleetsh-bench-"))
         self.procs = []
 
-    def start(self):
-        serve_log = open(self.tmp / "serve.log", "w")
+    def serve_on(self, name, *flags):
+        """Starts `fleetsh serve` with its own data dir; returns (process, credentials, env, log path)."""
+        log_path = self.tmp / f"{name}.log"
+        serve_log = open(log_path, "w")
         # Per-call log lines cost server CPU: only when the data (and so serve.log) is kept.
         verbose = ["--log-level", "fleetsh=debug"] if os.environ.get("KEEP_BENCH_DATA") else []
-        self.serve = subprocess.Popen([self.fleetsh, *verbose, "--data", self.tmp / "fleet", "serve", "--listen", "127.0.0.1:0"],
-                          stdout=serve_log, stderr=serve_log)
-        self.procs.append(self.serve)
-        creds = self.tmp / "fleet" / "credentials.json"
+        proc = subprocess.Popen([self.fleetsh, *verbose, "--data", self.tmp / name, "serve", "--listen", "127.0.0.1:0", *flags],
+                                stdout=serve_log, stderr=serve_log)
+        self.procs.append(proc)
+        creds = self.tmp / name / "credentials.json"
         for _ in range(200):
-            if creds.exists() and "serving" in (self.tmp / "serve.log").read_text():
+            if creds.exists() and "serving" in log_path.read_text():
                 break
-            if self.serve.poll() is not None:
-                raise RuntimeError(f"fleetsh serve exited: {(self.tmp / 'serve.log').read_text()}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"fleetsh serve exited: {log_path.read_text()}")
             time.sleep(0.05)
-        self.creds = json.loads(creds.read_text())
-        self.env = dict(os.environ, FLEETSH_URL=self.creds["address"], VIAM_API_KEY_ID=self.creds["api_key_id"],
-                        VIAM_API_KEY=self.creds["api_key"], FLEETSH_CREDENTIALS=str(creds))
+        c = json.loads(creds.read_text())
+        env = dict(os.environ, FLEETSH_URL=c["address"], VIAM_API_KEY_ID=c["api_key_id"],
+                   VIAM_API_KEY=c["api_key"], FLEETSH_CREDENTIALS=str(creds))
+        return proc, c, env, log_path
+
+    def start(self):
+        self.serve, self.creds, self.env, _ = self.serve_on("fleet")
         self.local_env = {k: v for k, v in os.environ.items() if k not in ("VIAM_API_KEY_ID", "VIAM_API_KEY")}
         self.floor_srv = subprocess.Popen([self.floor, "serve"], stdout=subprocess.PIPE, text=True)
         self.procs.append(self.floor_srv)
@@ -143,6 +155,19 @@ class Bench:
                 runs[name][2].append(last_float(out))
         return {k: tuple(median(x) if x else None for x in v) for k, v in runs.items()}
 
+    def throttled(self):
+        """THROTTLED_READS get_robot, CONC in flight, against a server limiting the key to LIMIT/s:
+        (seconds, refusals). conc_reads.lua fails the run if any call failed."""
+        proc, c, env, log_path = self.serve_on("throttled", "--rate-limit", f"{LIMIT}/s")
+        _, out = timed_child([self.fleetsh, "-e", "print(cloud.new_robot('paced'))"], env)
+        robot = out.strip().splitlines()[-1]
+        _, out = timed_child([self.fleetsh, "run", BENCH / "conc_reads.lua", robot, str(THROTTLED_READS), str(CONC)], env)
+        proc.terminate()
+        proc.wait(timeout=30)
+        refused = next(int(l.split("refused ")[1].split()[0]) for l in log_path.read_text().splitlines()
+                       if "rate limit refused" in l)
+        return last_float(out), refused
+
 
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -150,7 +175,7 @@ def machine():
     return f"{os.cpu_count()} × {cpu}, {mem} GiB RAM, Linux {platform.release()}"
 
 
-def table(m, startup, rates, idle, serve):
+def table(m, startup, rates, idle, serve, throttled):
     def rate(n, secs):
         return n / secs
 
@@ -182,6 +207,9 @@ def table(m, startup, rates, idle, serve):
             f"{lst[1] / lst[0]:.1f}×", "", "< 50 ms", lst[0] < 0.05),
         row(f"get_robot_part_logs, {LOG_ENTRIES:,} entries", f"{lg[0]:.2f} s", f"{lg[1]:.2f} s", f"{lg[1] / lg[0]:.1f}×",
             "", "< 2 s", lg[0] < 2),
+        row(f"{THROTTLED_READS:,} get_robot, {CONC} in flight, server limit {LIMIT}/s", f"{throttled[0]:.1f} s, 0 errors",
+            "", "", f"{throttled[1]:,} refusals", f"0 errors, about {THROTTLED_READS / LIMIT:.0f} s",
+            throttled[0] < 1.25 * THROTTLED_READS / LIMIT),
         row("peak RSS, idle (`-e 'sleep(1)'`, REPL proxy)", f"{idle:.1f} MiB", "", "", "", "< 20 MB", idle * 1.048576 < 20),
         row(f"peak RSS, `fleetsh serve` holding {MASS:,} more machines", f"{serve:.0f} MiB", "", "", "", "< 300 MB",
             serve * 1.048576 < 300),
@@ -203,9 +231,10 @@ def main():
         rates = b.rates()
         idle = b.idle_rss()
         serve = b.serve_rss()
+        throttled = b.throttled()
     finally:
         b.stop()
-    text = table(machine(), startup, rates, idle, serve)
+    text = table(machine(), startup, rates, idle, serve, throttled)
     out.write_text(text)
     print(text)
 

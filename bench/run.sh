@@ -2,7 +2,9 @@
 # Benchmarks fleetsh against the Python SDK (viam-sdk) and against a bare tonic call (the floor),
 # all against one `fleetsh serve` on loopback. Writes bench/results.md; see the README, "Benchmarks".
 #   bench/run.sh            (RUNS=N for N runs per workload, default 5)
+#   bench/run.sh --quick    (one run at a tenth of the sizes: under a minute, for a developer's loop)
 set -euo pipefail
+if [[ "${1:-}" == "--quick" ]]; then export QUICK=1; fi
 cd "$(dirname "$0")/.."
 
 echo "bench: building release (fleetsh and the floor example)" >&2
@@ -16,4 +18,7 @@ if ! "$venv/bin/python" -c "import viam" 2>/dev/null; then
   "$venv/bin/pip" install --quiet -r tests/interop/requirements.txt
 fi
 
-exec "$venv/bin/python" bench/driver.py target/release/fleetsh target/release/examples/floor bench/results.md
+# A quick run is for a developer's loop: its figures do not replace the committed ones.
+out=bench/results.md
+if [[ -n "${QUICK:-}" ]]; then out=target/bench-quick.md; fi
+exec "$venv/bin/python" bench/driver.py target/release/fleetsh target/release/examples/floor "$out"

@@ -96,6 +96,11 @@ pub struct GlobalOpts {
     #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub call_timeout: Duration,
 
+    /// Most calls per second the run makes, e.g. 200/s: a hard ceiling under the adaptive
+    /// slow-down that a rate-limiting server causes anyway.
+    #[arg(long, global = true, value_name = "N/s")]
+    pub max_rate: Option<crate::client::throttle::Rate>,
+
     /// Log level or filter (e.g. info, debug, fleetsh=trace); RUST_LOG works too.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
@@ -124,6 +129,7 @@ impl GlobalOpts {
             profile: self.profile.clone(),
             data: self.data.clone().unwrap_or_else(default_data_dir),
             call_timeout: self.call_timeout,
+            max_rate: self.max_rate,
         }
     }
 }
@@ -328,6 +334,11 @@ pub struct ServeArgs {
     /// Lifetime of the access tokens the server issues.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub token_ttl: Duration,
+
+    /// Calls each API key (or part) may make, e.g. 500/s; over it a call is refused with
+    /// RESOURCE_EXHAUSTED and a retry delay, as a rate-limiting cloud does.
+    #[arg(long, value_name = "N/s")]
+    pub rate_limit: Option<crate::client::throttle::Rate>,
 
     /// Threads serving calls [default: one less than the CPUs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

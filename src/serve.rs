@@ -10,6 +10,7 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
     opts.tls_cert = args.tls_cert.clone();
     opts.tls_key = args.tls_key.clone();
     opts.token_ttl = args.token_ttl;
+    opts.rate_limit = args.rate_limit;
     let fleet = start(&opts).await?;
     let c = &fleet.credentials;
     if fleet.created {
@@ -28,7 +29,13 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
         c.address,
         crate::server::Credentials::path(&opts.data_dir).display()
     );
+    if let Some(rate) = opts.rate_limit {
+        eprintln!("fleetsh: each API key and part may make {rate} calls (--rate-limit)");
+    }
     shutdown_signal().await;
+    if let Some(limit) = &fleet.api.rate_limit {
+        eprintln!("fleetsh: the rate limit refused {} calls", limit.refused());
+    }
     eprintln!("fleetsh: shutting down");
     fleet.stop().await
 }

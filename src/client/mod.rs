@@ -6,9 +6,12 @@
 pub mod auth;
 pub mod codec;
 pub mod failure;
+pub mod retry;
 pub mod target;
+pub mod throttle;
 pub mod viam_cli;
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,13 +27,14 @@ pub use auth::ApiKey;
 use codec::DynCodec;
 pub use codec::Reply;
 pub use failure::ConnectError;
+use retry::{Failed, Next, after_failure};
+use throttle::{Rate, Throttle, Verdict};
 
 use crate::proto::POOL;
 
 pub const DEFAULT_URL: &str = "https://app.viam.com:443";
 /// Module files travel whole in one message; match the server's limit.
 const MAX_MESSAGE_BYTES: usize = crate::server::MAX_MESSAGE_BYTES;
-const READ_ATTEMPTS: u32 = 3;
 
 /// An access token and when to renew it before it expires.
 #[derive(Clone)]
@@ -51,6 +55,7 @@ pub struct Client {
     key: Option<ApiKey>,
     token: Mutex<Option<Token>>,
     timeout: Duration,
+    throttle: Throttle,
 }
 
 /// `http://` is plaintext HTTP/2 (a `fleetsh serve`); `https://` or a bare host is TLS.
@@ -95,6 +100,7 @@ pub async fn connect(
         key,
         token: Mutex::new(None),
         timeout,
+        throttle: Throttle::default(),
     };
     if let Some(key) = &client.key {
         client
@@ -118,6 +124,7 @@ pub async fn connect_with_token(
         key: Some(key),
         token: Mutex::new(Some(Token::new(token))),
         timeout,
+        throttle: Throttle::default(),
     })
 }
 
@@ -202,34 +209,17 @@ pub fn normalize(s: Status) -> Status {
     s
 }
 
-/// What to do after attempt `n` (1-based) of a call failed with `code`.
-#[derive(Debug, PartialEq)]
-enum Next {
-    Reauthenticate,
-    Retry(Duration),
-    Fail,
-}
-
-/// An expired token is renewed once (the server refused the call, so even a write is safe to
-/// repeat); reads are retried on UNAVAILABLE/DEADLINE_EXCEEDED up to `READ_ATTEMPTS` in all;
-/// writes never, since the first attempt may have been applied.
-fn after_failure(code: Code, read: bool, n: u32, can_reauth: bool) -> Next {
-    match code {
-        Code::Unauthenticated if can_reauth => Next::Reauthenticate,
-        Code::Unavailable | Code::DeadlineExceeded if read && n < READ_ATTEMPTS => {
-            Next::Retry(backoff(n))
-        }
-        _ => Next::Fail,
-    }
-}
-
-/// Jittered exponential backoff: ~100 ms, ~200 ms, ...
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64 << attempt.min(6);
-    Duration::from_millis(base / 2 + rand::random_range(0..=base))
-}
-
 impl Client {
+    /// A hard ceiling on this client's send rate (`--max-rate`), shared by all its calls.
+    pub fn set_max_rate(&mut self, rate: Option<Rate>) {
+        self.throttle = Throttle::with_ceiling(rate);
+    }
+
+    /// How this client meets a rate-limiting server (`cloud.parallel` reads its refusals).
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     fn grpc(&self) -> Grpc<Channel> {
         Grpc::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -267,7 +257,10 @@ impl Client {
             .expect("auth.proto is compiled in");
         let mut req = Request::new(auth::request(key));
         req.set_timeout(self.timeout);
-        let resp = self.raw_unary(&method, req).await?;
+        let resp = self
+            .raw_unary(&method, req)
+            .await
+            .map_err(Failed::into_status)?;
         auth::token(&resp.decode()?)
     }
 
@@ -291,28 +284,43 @@ impl Client {
         Ok(req)
     }
 
+    /// A channel ready to send on; a connection that is not ready means nothing was sent.
+    async fn ready(&self) -> Result<Grpc<Channel>, Failed> {
+        let mut grpc = self.grpc();
+        grpc.ready().await.map_err(|e| {
+            Failed::NotSent(Status::unavailable(format!("connection not ready: {e}")))
+        })?;
+        Ok(grpc)
+    }
+
+    /// Bounds a call by the call timeout: the grpc-timeout header bounds the server, this a
+    /// silent network.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
+    ) -> Result<T, Failed> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => Ok(r.map(|r| r.into_inner())?),
+            Err(_) => {
+                Err(Status::deadline_exceeded(format!("{what} within {:?}", self.timeout)).into())
+            }
+        }
+    }
+
     async fn raw_unary(
         &self,
         method: &MethodDescriptor,
         req: Request<DynamicMessage>,
-    ) -> Result<Reply, Status> {
-        let mut grpc = self.grpc();
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+    ) -> Result<Reply, Failed> {
+        let mut grpc = self.ready().await?;
         let fut = grpc.unary(req, path(method), DynCodec::new(method.output()));
-        // The grpc-timeout header bounds the server; this bounds a silent network.
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.map(|r| r.into_inner()),
-            Err(_) => Err(Status::deadline_exceeded(format!(
-                "no reply within {:?}",
-                self.timeout
-            ))),
-        }
+        self.bounded("no reply", fut).await
     }
 
     /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
-    /// token) and retrying reads on transient failures (see `after_failure`).
+    /// token), retrying what `retry::after_failure` says is safe to repeat, and pacing every
+    /// attempt through the client's throttle (throttle.rs).
     async fn with_policy<T, F, Fut>(
         &self,
         method: &MethodDescriptor,
@@ -320,7 +328,7 @@ impl Client {
     ) -> Result<T, Status>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Status>>,
+        Fut: Future<Output = Result<T, Failed>>,
     {
         self.renew_if_due().await?;
         let read = is_read(method.name());
@@ -328,12 +336,20 @@ impl Client {
         let mut n = 0;
         loop {
             n += 1;
-            let err = match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) => normalize(e),
+            let sent_at = self.throttle.before_send().await;
+            let (err, sent) = match attempt().await {
+                Ok(v) => {
+                    self.throttle.on_success(n > 1);
+                    return Ok(v);
+                }
+                Err(Failed::Sent(e)) => {
+                    let sent = !retry::connection_refused(&e);
+                    (normalize(e), sent)
+                }
+                Err(Failed::NotSent(e)) => (e, false),
             };
             let can_reauth = !reauthed && self.key.is_some();
-            match after_failure(err.code(), read, n, can_reauth) {
+            let verdict = match after_failure(err.code(), read, sent, n, can_reauth) {
                 Next::Reauthenticate => {
                     tracing::debug!(
                         method = method.name(),
@@ -342,12 +358,29 @@ impl Client {
                     reauthed = true;
                     n -= 1;
                     self.authenticate().await?;
+                    continue;
                 }
-                Next::Retry(delay) => {
-                    tracing::debug!(method = method.name(), code = ?err.code(), attempt = n, "retrying read");
+                Next::Throttled => {
+                    self.throttle
+                        .on_throttled(sent_at, retry::server_delay(&err), n)
+                }
+                Next::Transient => self.throttle.on_transient(n),
+                Next::Fail => return Err(err),
+            };
+            match verdict {
+                Verdict::RetryAfter(delay) => {
+                    tracing::debug!(method = method.name(), code = ?err.code(), attempt = n, ?delay, sent, "retrying");
                     tokio::time::sleep(delay).await;
                 }
-                Next::Fail => return Err(err),
+                Verdict::BudgetSpent => {
+                    return Err(Status::new(
+                        err.code(),
+                        format!(
+                            "{} (not retried: this run's retry budget is spent, the server keeps refusing calls; lower the load, e.g. with --max-rate)",
+                            err.message()
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -371,19 +404,10 @@ impl Client {
         msg: DynamicMessage,
     ) -> Result<Streaming<Reply>, Status> {
         self.with_policy(method, || async {
-            let mut grpc = self.grpc();
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+            let mut grpc = self.ready().await?;
             let req = self.request(msg.clone(), false)?;
             let fut = grpc.server_streaming(req, path(method), DynCodec::new(method.output()));
-            match tokio::time::timeout(self.timeout, fut).await {
-                Ok(r) => r.map(|r| r.into_inner()),
-                Err(_) => Err(Status::deadline_exceeded(format!(
-                    "stream not opened within {:?}",
-                    self.timeout
-                ))),
-            }
+            self.bounded("stream not opened", fut).await
         })
         .await
     }
@@ -395,19 +419,10 @@ impl Client {
         msgs: Vec<DynamicMessage>,
     ) -> Result<Reply, Status> {
         self.with_policy(method, || async {
-            let mut grpc = self.grpc();
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unavailable(format!("connection not ready: {e}")))?;
+            let mut grpc = self.ready().await?;
             let req = self.request(tokio_stream::iter(msgs.clone()), true)?;
             let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
-            match tokio::time::timeout(self.timeout, fut).await {
-                Ok(r) => r.map(|r| r.into_inner()),
-                Err(_) => Err(Status::deadline_exceeded(format!(
-                    "no reply within {:?}",
-                    self.timeout
-                ))),
-            }
+            self.bounded("no reply", fut).await
         })
         .await
     }
@@ -461,35 +476,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_policy() {
-        use Code::*;
-        let retry = |c, read, n| matches!(after_failure(c, read, n, false), Next::Retry(_));
-        assert!(retry(Unavailable, true, 1) && retry(Unavailable, true, 2));
-        assert!(retry(DeadlineExceeded, true, 1));
-        assert_eq!(
-            after_failure(Unavailable, true, 3, false),
-            Next::Fail,
-            "3 attempts in all"
-        );
-        assert_eq!(
-            after_failure(Unavailable, false, 1, false),
-            Next::Fail,
-            "writes are not retried"
-        );
-        assert_eq!(after_failure(DeadlineExceeded, false, 1, false), Next::Fail);
-        assert_eq!(after_failure(NotFound, true, 1, false), Next::Fail);
-        assert_eq!(
-            after_failure(Unauthenticated, false, 1, true),
-            Next::Reauthenticate
-        );
-        assert_eq!(
-            after_failure(Unauthenticated, true, 1, false),
-            Next::Fail,
-            "only once"
-        );
-    }
-
-    #[test]
     fn transport_errors_get_grpc_codes() {
         let timeout = normalize(Status::cancelled("Timeout expired"));
         assert_eq!(timeout.code(), Code::DeadlineExceeded);
@@ -501,13 +487,5 @@ mod tests {
         // A server's own UNKNOWN and CANCELLED stay as they are.
         assert_eq!(normalize(Status::unknown("x")).code(), Code::Unknown);
         assert_eq!(normalize(Status::cancelled("x")).code(), Code::Cancelled);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter() {
-        assert!(
-            backoff(1) >= Duration::from_millis(100) && backoff(1) <= Duration::from_millis(300)
-        );
-        assert!(backoff(3) >= Duration::from_millis(400));
     }
 }

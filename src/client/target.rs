@@ -35,6 +35,8 @@ pub struct Selection {
     /// Data directory of the local fleet, used when no credentials are given.
     pub data: PathBuf,
     pub call_timeout: Duration,
+    /// `--max-rate`: a ceiling on the calls per second of the run.
+    pub max_rate: Option<crate::client::throttle::Rate>,
 }
 
 /// Where the key in use came from: named in the REPL banner and when the key is refused.
@@ -97,6 +99,12 @@ fn profile(cfg: &Config, path: &Path, name: &str) -> Result<Profile, UsageError>
 /// config file is read by every run, so a malformed one is a usage error (exit 2) whether or
 /// not a profile is named.
 pub async fn resolve(g: &Selection) -> anyhow::Result<Target> {
+    let mut target = select(g).await?;
+    target.client.set_max_rate(g.max_rate);
+    Ok(target)
+}
+
+async fn select(g: &Selection) -> anyhow::Result<Target> {
     // Read even when no profile is named: a malformed file is an error, not silently skipped.
     let path = config::path();
     let cfg = Config::load(&path).map_err(|e| UsageError(format!("{e:#}")))?;

@@ -1,11 +1,11 @@
-//! Small globals for scripts: `json`, `log`, `sleep`, `env`, `time`, and `cloud.parallel`.
+//! Small globals for scripts: `json`, `log`, `sleep`, `env`, `time` (and `cloud.parallel`,
+//! from parallel.rs).
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use mlua::{Function, Lua, LuaSerdeExt, MultiValue, Table, Value as Lv};
 
-use super::spec::{self, Native};
+use super::spec;
 
 pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
     let g = lua.globals();
@@ -28,7 +28,12 @@ pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
         "env",
         lua.create_function(|_, name: String| Ok(std::env::var(name).ok()))?,
     )?;
-    spec::define(lua, cloud, &PARALLEL, parallel(lua)?)
+    spec::define(
+        lua,
+        cloud,
+        &super::parallel::PARALLEL,
+        super::parallel::function(lua)?,
+    )
 }
 
 fn json(lua: &Lua) -> mlua::Result<Table> {
@@ -121,90 +126,4 @@ fn log(lua: &Lua) -> mlua::Result<Table> {
         )?;
     }
     Ok(t)
-}
-
-const PARALLEL: Native = Native {
-    name: "parallel",
-    area: None,
-    params: &[
-        "list any[]",
-        "fn fun(item:any, index:integer):any",
-        "opts {concurrency:integer}?",
-    ],
-    returns: &[
-        "any[] results",
-        "{index:integer, item:any, error:any}[] errors",
-    ],
-    defaults: &[("opts.concurrency", "16")],
-    doc: "Runs fn(item, i) for every item concurrently.",
-};
-
-/// `cloud.parallel(list, fn, {concurrency=16})` -> `results, errors`: `fn(item, index)` runs in
-/// one coroutine per item, at most `concurrency` at a time, all on this thread (the calls inside
-/// are async). `results[i]` is fn's first return for item i; `errors` is an array of
-/// `{index=, item=, error=}` (empty when all succeeded), so no failure is lost.
-fn parallel(lua: &Lua) -> mlua::Result<Function> {
-    // pcall inside the coroutine keeps a raised error value intact (a CallError stays a userdata).
-    let wrap: Function = lua
-        .load("local f = ... return function(item, i) return table.pack(pcall(f, item, i)) end")
-        .set_name("=cloud.parallel")
-        .into_function()?;
-    lua.create_async_function(
-        move |lua, (list, f, opts): (Table, Function, Option<Table>)| {
-            let wrap = wrap.clone();
-            async move {
-                let conc = opts
-                    .map(|o| o.get::<Option<i64>>("concurrency"))
-                    .transpose()?
-                    .flatten()
-                    .unwrap_or(16);
-                if conc < 1 {
-                    return Err(mlua::Error::runtime(
-                        "cloud.parallel: concurrency must be at least 1",
-                    ));
-                }
-                let body: Function = wrap.call(f)?;
-                let items = list
-                    .sequence_values::<Lv>()
-                    .collect::<mlua::Result<Vec<_>>>()?;
-                let bar = super::hooks::get(&lua).progress(Some(items.len() as u64), "parallel");
-                let outcomes = futures::stream::iter(items.iter().cloned().enumerate())
-                    .map(|(i, item)| {
-                        let thread = lua.create_thread(body.clone());
-                        let bar = bar.clone();
-                        async move {
-                            let r = thread?.into_async::<Table>((item, i + 1))?.await;
-                            if let Some(b) = &bar {
-                                b.inc(1);
-                            }
-                            r
-                        }
-                    })
-                    .buffered(conc as usize)
-                    .collect::<Vec<_>>()
-                    .await;
-                if let Some(b) = bar {
-                    b.finish_and_clear();
-                }
-                let results = lua.create_table()?;
-                let errors = lua.create_table()?;
-                for (i, (outcome, item)) in outcomes.into_iter().zip(items).enumerate() {
-                    let (ok, value) = match outcome {
-                        Ok(packed) => (packed.get::<bool>(1)?, packed.get::<Lv>(2)?),
-                        Err(e) => (false, Lv::String(lua.create_string(e.to_string())?)),
-                    };
-                    if ok {
-                        results.raw_set(i + 1, value)?;
-                    } else {
-                        let e = lua.create_table()?;
-                        e.set("index", i + 1)?;
-                        e.set("item", item)?;
-                        e.set("error", value)?;
-                        errors.raw_push(e)?;
-                    }
-                }
-                Ok((results, errors))
-            }
-        },
-    )
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod generated;
 pub mod helpers;
 pub mod hooks;
+pub mod parallel;
 pub mod spec;
 pub mod time;
 

@@ -62,13 +62,19 @@ impl Api {
         })
     }
 
-    /// A fault a test injected for this call (faults.rs), before anything else runs.
-    pub async fn injected_fault<Req: prost::Message>(
+    /// Before anything else runs: the caller's rate limit (rate_limit.rs), then a fault a
+    /// test injected for this call (faults.rs).
+    pub async fn admit<Req: prost::Message>(
         &self,
         method: &'static str,
         request: &Request<Req>,
     ) -> Result<(), Status> {
         let claims = request.extensions().get::<Claims>();
+        if let Some(limit) = &self.rate_limit {
+            limit.admit(principal_of(claims)).inspect_err(|s| {
+                log_call(method, principal_of(claims), Some(s.code()), Instant::now())
+            })?;
+        }
         self.faults
             .apply(method, principal_of(claims), request.get_ref())
             .await
@@ -213,7 +219,7 @@ macro_rules! rpc_table {
                     &self,
                     request: tonic::Request<$req>,
                 ) -> Result<tonic::Response<$resp>, tonic::Status> {
-                    self.0.injected_fault(stringify!($method), &request).await?;
+                    self.0.admit(stringify!($method), &request).await?;
                     self.0.unary(stringify!($method), request, $handler)
                 }
             )*
@@ -227,7 +233,7 @@ macro_rules! rpc_table {
                     tonic::Response<$crate::server::call::ServerStream<$s_item>>,
                     tonic::Status,
                 > {
-                    self.0.injected_fault(stringify!($s_method), &request).await?;
+                    self.0.admit(stringify!($s_method), &request).await?;
                     self.0.server_stream(stringify!($s_method), request, $s_handler)
                 }
             )*

@@ -25,6 +25,7 @@ mod modules;
 mod oauth_apps;
 mod orgs;
 mod parts;
+pub mod rate_limit;
 mod registry;
 mod robot_config;
 mod robot_service;
@@ -67,6 +68,8 @@ pub struct Api {
     pub closing: tokio_util::sync::CancellationToken,
     /// Faults a test injects (`fleet.fault{...}`); empty otherwise.
     pub faults: faults::Faults,
+    /// `--rate-limit`: calls per principal and second; None = unlimited.
+    pub rate_limit: Option<rate_limit::RateLimit>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +83,8 @@ pub struct ServeOptions {
     /// Record the listening address in credentials.json (`fleetsh serve`, for other clients).
     /// The embedded fleet's port dies with its script: it writes the file only to keep a new key.
     pub publish_address: bool,
+    /// Calls each principal may make (`--rate-limit`); None = unlimited.
+    pub rate_limit: Option<crate::client::throttle::Rate>,
 }
 
 impl ServeOptions {
@@ -92,6 +97,7 @@ impl ServeOptions {
             tls_key: None,
             allow_remote: false,
             publish_address: true,
+            rate_limit: None,
         }
     }
 }
@@ -101,6 +107,7 @@ impl Api {
     pub fn open(
         data_dir: &Path,
         token_ttl: Duration,
+        rate_limit: Option<crate::client::throttle::Rate>,
     ) -> anyhow::Result<(Arc<Self>, bootstrap::Bootstrap)> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -114,6 +121,7 @@ impl Api {
             log_seq: tokio::sync::watch::channel(last_seq).0,
             closing: tokio_util::sync::CancellationToken::new(),
             faults: faults::Faults::default(),
+            rate_limit: rate_limit.map(rate_limit::RateLimit::new),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))
@@ -188,7 +196,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         )
     })?;
     let addr = listener.local_addr()?;
-    let (api, boot) = Api::open(&opts.data_dir, opts.token_ttl)?;
+    let (api, boot) = Api::open(&opts.data_dir, opts.token_ttl, opts.rate_limit)?;
     let scheme = if opts.tls_cert.is_some() {
         "https"
     } else {

@@ -332,6 +332,7 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
         profile: None,
         data: dir.path().join("fleet"),
         call_timeout: opts.call_timeout,
+        max_rate: None,
     };
     let target = match local(&selection).await {
         Ok(t) => t,

@@ -33,6 +33,7 @@ mod oauth_api;
 mod orgs;
 mod orgs_api;
 mod parts;
+mod rate_limit;
 mod readme;
 mod registry_api;
 mod repl;

@@ -1,0 +1,98 @@
+//! A rate-limiting server (`fleetsh serve --rate-limit`) and the client that meets it: refused
+//! calls are retried (writes too: a refused call was not executed), `cloud.parallel` slows down
+//! instead of hammering, and `--max-rate` caps a run.
+
+use std::time::Instant;
+
+use crate::harness::TestServer;
+use crate::lua::{assert_exit, fleetsh, local, remote, text};
+
+fn script(dir: &std::path::Path, body: &str) -> String {
+    let path = dir.join("chore.lua");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+const FAN_OUT: &str = r#"
+local n = tonumber((...))
+local id = cloud.new_robot("fan-out")
+local ids = {}
+for i = 1, n do ids[i] = id end
+local results, errors = cloud.parallel(ids, function(robot_id)
+  return cloud.get_robot(robot_id).name
+end, { concurrency = 64 })
+print(#results, #errors)
+"#;
+
+#[tokio::test]
+async fn a_throttled_fan_out_finishes_without_errors_and_slows_down() {
+    let s = TestServer::start_with(|o| o.rate_limit = Some("40/s".parse().unwrap())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(dir.path(), FAN_OUT);
+    let start = Instant::now();
+    let out = fleetsh(remote(&s, &["run", &path, "200"]), None).await;
+    let took = start.elapsed();
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "200\t0\n", "{}", text(&out.stderr));
+    let limit = s.fleet.api.rate_limit.as_ref().unwrap();
+    let refused = limit.refused();
+    // A limit low enough that even a loaded machine's debug build goes over it. Past the first
+    // second's burst of 40 the server let 40/s through: the run was paced.
+    assert!(took.as_secs_f64() >= 3.5, "took {took:?}");
+    assert!(refused > 0, "the server refused some calls");
+    // Slowing down, not hammering: far fewer refusals than calls.
+    assert!(refused < 100, "{refused} refusals for 201 calls");
+}
+
+#[tokio::test]
+async fn a_refused_write_is_retried_and_made_once() {
+    let s = TestServer::start_with(|o| o.rate_limit = Some("4/s".parse().unwrap())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        r#"
+for i = 1, 10 do cloud.create_location("throttled-" .. i) end
+local n = 0
+for _, l in ipairs(cloud.list_locations()) do
+  if l.name:match("^throttled%-") then n = n + 1 end
+end
+print(n)
+"#,
+    );
+    let out = fleetsh(remote(&s, &["run", &path]), None).await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "10\n");
+    assert!(s.fleet.api.rate_limit.as_ref().unwrap().refused() > 0);
+}
+
+#[tokio::test]
+async fn max_rate_caps_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(dir.path(), FAN_OUT);
+    let data = dir.path().join("fleet");
+    let start = Instant::now();
+    let out = fleetsh(
+        local(&data, &["--max-rate", "20/s", "run", &path, "30"]),
+        None,
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), "30\t0\n");
+    // 31 calls (and the token exchange) at 20/s, one at a time.
+    assert!(
+        start.elapsed().as_secs_f64() >= 1.4,
+        "{:?}",
+        start.elapsed()
+    );
+    let bad = fleetsh(
+        local(&data, &["--max-rate", "fast", "run", &path, "1"]),
+        None,
+    )
+    .await;
+    assert_exit(&bad, 2);
+    assert!(
+        text(&bad.stderr).contains("e.g. 500/s"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
