@@ -28,8 +28,12 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
         c.address,
         crate::server::Credentials::path(&opts.data_dir).display()
     );
+    let simulated = crate::sim::serve(args.simulate.as_deref(), &fleet.credentials).await?;
     shutdown_signal().await;
     eprintln!("fleetsh: shutting down");
+    if let Some(s) = simulated {
+        s.stop().await;
+    }
     fleet.stop().await
 }
 

@@ -147,3 +147,25 @@ pub async fn start(
         cancel,
     })
 }
+
+/// `fleetsh serve --simulate FILE`: the file's machines, simulated against the fleet just
+/// started (its owner key finds or makes them).
+pub async fn serve(
+    file: Option<&std::path::Path>,
+    credentials: &crate::server::Credentials,
+) -> anyhow::Result<Option<Simulation>> {
+    let Some(file) = file else { return Ok(None) };
+    let specs = spec::from_file(file).map_err(|e| anyhow::anyhow!("--simulate {e}"))?;
+    let access = Access::from_credentials(credentials);
+    let sim = start(&access, specs, SimClock::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("--simulate {}: {e}", file.display()))?;
+    let names: Vec<&str> = sim.parts.iter().map(|p| p.machine_name.as_str()).collect();
+    eprintln!(
+        "fleetsh: simulating {} machine(s) from {}: {}",
+        names.len(),
+        file.display(),
+        names.join(", ")
+    );
+    Ok(Some(sim))
+}

@@ -355,3 +355,123 @@ async fn fleet_simulate_in_a_test_file() {
     crate::lua::assert_exit(&out, 0);
     assert_eq!(shown.lines().last(), Some("4 passed, 0 failed"), "{shown}");
 }
+
+/// Polls `f` every 50 ms for up to 5 s.
+async fn eventually<T>(mut f: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..100 {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn serve_simulate_runs_the_machines_of_a_lua_or_json_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lua_file = tmp.path().join("fleet.lua");
+    std::fs::write(
+        &lua_file,
+        r#"return { machines = { { name = "lua-rover", version = "0.63.0",
+             logs = { rate = "10/s", levels = { warn = 1 } } } } }"#,
+    )
+    .unwrap();
+    let json_file = tmp.path().join("fleet.json");
+    std::fs::write(
+        &json_file,
+        r#"[{"name": "json-rover", "platform": "linux/arm64"}]"#,
+    )
+    .unwrap();
+    for (file, name) in [(&lua_file, "lua-rover"), (&json_file, "json-rover")] {
+        let data = tempfile::tempdir().unwrap();
+        let log = tmp.path().join(format!("{name}.log"));
+        let serve = crate::serve_proc::Serve::spawn(
+            data.path(),
+            "127.0.0.1:0",
+            "warn,fleetsh=info",
+            &["--simulate", file.to_str().unwrap()],
+            &log,
+        );
+        let mut app = serve.owner().await;
+        let org_id = serve.creds.org_id.clone();
+        let summary = eventually(async || {
+            let req = ListMachineSummariesRequest {
+                organization_id: org_id.clone(),
+                ..Default::default()
+            };
+            let reply = app.list_machine_summaries(req).await.ok()?.into_inner();
+            reply
+                .location_summaries
+                .into_iter()
+                .flat_map(|l| l.machine_summaries)
+                .filter(|m| m.machine_name == name)
+                .flat_map(|m| m.part_summaries)
+                .find(online)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} never online: {}",
+                std::fs::read_to_string(&log).unwrap()
+            )
+        });
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            stderr.contains(&format!(
+                "fleetsh: simulating 1 machine(s) from {}: {name}",
+                file.display()
+            )),
+            "{stderr}"
+        );
+        if name == "lua-rover" {
+            let v = summary.viam_server_version.and_then(|v| v.version);
+            assert_eq!(
+                v,
+                Some(viam_server_version::Version::Major("0.63.0".into()))
+            );
+            let part_id = summary.part_id.clone();
+            let warned = eventually(async || {
+                let req = GetRobotPartLogsRequest {
+                    id: part_id.clone(),
+                    levels: vec!["warn".into()],
+                    ..Default::default()
+                };
+                let n = app
+                    .get_robot_part_logs(req)
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .logs
+                    .len();
+                (n >= 3).then_some(n)
+            })
+            .await;
+            assert!(warned.is_some(), "no warnings logged");
+        } else {
+            assert_eq!(summary.platform.as_deref(), Some("linux/arm64"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_refuses_a_simulate_file_it_cannot_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bad.json");
+    std::fs::write(&file, r#"[{"name": "x", "logs": {"rate": "lots"}}]"#).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_fleetsh"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(tmp.path().join("data"))
+        .arg("--simulate")
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("--simulate {}", file.display()))
+            && stderr.contains("is not a rate"),
+        "{stderr}"
+    );
+}
