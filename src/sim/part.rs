@@ -153,6 +153,8 @@ impl Part {
         let mut logs = Generator::new(&self.spec.logs, &self.host());
         let mut session: Option<Session> = None;
         let mut restart_every = self.spec.restart_check.unwrap_or(FIRST_RESTART_CHECK);
+        // The clock moved while online: call in once the schedule says it still is.
+        let mut call_in = false;
         loop {
             if self.cancel.is_cancelled() {
                 break;
@@ -188,17 +190,27 @@ impl Part {
             if let Some(change) = change {
                 next = next.min(Instant::now() + later(change));
             }
-            let woke = tokio::select! {
-                () = self.cancel.cancelled() => Wake::Cancelled,
-                r = advanced.changed() => if r.is_ok() { Wake::ClockMoved } else { Wake::Cancelled },
-                () = sleep_until(next) => Wake::Timer,
-            };
-            let now = Instant::now();
-            let result = match woke {
-                Wake::Cancelled => break,
+            let result = if std::mem::take(&mut call_in) {
                 // The fleet's stored times just aged: call in now, as the part would have.
-                Wake::ClockMoved => self.check_in(s).await,
-                Wake::Timer => self.due(s, &mut logs, &mut restart_every, now).await,
+                self.check_in(s).await
+            } else {
+                let woke = tokio::select! {
+                    () = self.cancel.cancelled() => Wake::Cancelled,
+                    r = advanced.changed() => if r.is_ok() { Wake::ClockMoved } else { Wake::Cancelled },
+                    () = sleep_until(next) => Wake::Timer,
+                };
+                match woke {
+                    Wake::Cancelled => break,
+                    // Back to the schedule first: the advance may have moved it into a window.
+                    Wake::ClockMoved => {
+                        call_in = true;
+                        continue;
+                    }
+                    Wake::Timer => {
+                        self.due(s, &mut logs, &mut restart_every, Instant::now())
+                            .await
+                    }
+                }
             };
             match result {
                 Ok(false) => {}

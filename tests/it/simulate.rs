@@ -214,6 +214,9 @@ async fn an_offline_window_makes_it_offline_in_summaries_until_it_ends() {
     // Into the window (fleet time 5m30s): it stops calling.
     advance(&s, &clock, Duration::from_secs(330));
     in_state(&p, State::Offline).await;
+    // No call since the advance: its last one is 5m30s old.
+    let summary = part_summary(&mut app, s.org_id(), &p.part_id).await;
+    assert!(!online(&summary), "offline in its window: {summary:?}");
     advance(&s, &clock, Duration::from_secs(120));
     let summary = part_summary(&mut app, s.org_id(), &p.part_id).await;
     assert!(!online(&summary), "offline in its window: {summary:?}");
