@@ -151,6 +151,8 @@ async fn logs_arrive_at_the_rate_and_in_the_mix() {
     live(&p).await;
     let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Stopped, it sends nothing more: what it counted is what the fleet holds.
+    sim.stop().await;
     let sent = p.status();
     let elapsed = started.elapsed().as_secs_f64();
     let stored = logs(&mut app, &p.part_id).await;
@@ -190,11 +192,9 @@ async fn logs_arrive_at_the_rate_and_in_the_mix() {
             .all(|e| e.message == "motor stalled")
     );
     assert_eq!(generated[0].host, "chatty");
-    // Stopped, it sends nothing more.
-    sim.stop().await;
-    let after = logs(&mut app, &p.part_id).await.len();
+    assert_eq!(sent.state, State::Stopped);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(logs(&mut app, &p.part_id).await.len(), after);
+    assert_eq!(logs(&mut app, &p.part_id).await.len(), stored.len());
 }
 
 #[tokio::test]

@@ -3,14 +3,18 @@
 local kept -- a handle kept past its test, to show the simulation ended with it
 
 test("machines by name and by seeded id, each with a handle", function(t)
-  local ids = fleet.seed { machines = { { name = "seeded" } } }
+  local ids = fleet.seed { machines = { { name = "seeded", parts = { { name = "arm" } } } } }
   local sims = fleet.simulate {
     { name = "fresh", version = "0.62.0", logs = { rate = "20/s", levels = { error = 1 } } },
     { id = ids.machines.seeded },
   }
   t.eq(sims[1], sims.fresh)
   t.eq(sims.seeded.machine_id, ids.machines.seeded)
-  t.eq(sims.seeded.part_id, ids.parts.seeded)
+  t.eq(sims.seeded.part_id, ids.parts.seeded, "the main part by default")
+  local arm = fleet.simulate { { name = "seeded", part = "arm" } }.seeded
+  t.eq(arm.part_id, ids.parts["seeded/arm"], "a part by name")
+  t.eq(arm.part, "arm")
+  arm:wait("online")
   local s = sims.fresh:wait("online")
   t.eq(s.state, "online")
   t.ok(s.live)
