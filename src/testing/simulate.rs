@@ -8,7 +8,9 @@
 //! sims["rover-1"]:stop()
 //!
 //! The simulation ends with the test. Offline schedules run on the fleet's clock: each
-//! `fleet.clock.advance` moves them on too, and online parts call in at once after it.
+//! `fleet.clock.advance` moves them on too, and online parts call in at once after it. The
+//! parts share the test's thread: they run while the test waits (a cloud call, `t.run`,
+//! `sleep`, a handle's `wait`), not during a stretch of plain Lua.
 
 use std::sync::Arc;
 use std::time::Duration;
