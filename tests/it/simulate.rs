@@ -356,7 +356,7 @@ async fn fleet_simulate_in_a_test_file() {
     let out = crate::lua::fleetsh(crate::lua::args(&["test", dir.to_str().unwrap()]), None).await;
     let shown = crate::lua::text(&out.stdout);
     crate::lua::assert_exit(&out, 0);
-    assert_eq!(shown.lines().last(), Some("4 passed, 0 failed"), "{shown}");
+    assert_eq!(shown.lines().last(), Some("5 passed, 0 failed"), "{shown}");
 }
 
 /// Polls `f` every 50 ms for up to 5 s.

@@ -52,3 +52,13 @@ test("mistakes are named", function(t)
   local h = fleet.simulate { { name = "z", offline = { { at = "0s", lasting = "1h" } } } }.z
   t.raises("simulated machine z: not online after 200ms (state offline", h.wait, h, "online", "200ms")
 end)
+
+test("a part calls as itself (its own secret), and retries a refused call", function(t)
+  local h = fleet.simulate { { name = "p" } }.p
+  h:wait("online")
+  fleet.fault { method = "Config", principal = h.part_id, code = "UNAVAILABLE", times = 1 }
+  fleet.clock.advance("1s") -- an online part calls in at once after the clock moves
+  local s = h:wait(function(st) return st.last_error ~= nil end)
+  t.matches(s.last_error, "fault injected")
+  t.ok(h:wait("online").live, "back after the retry")
+end)
