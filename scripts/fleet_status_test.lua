@@ -35,3 +35,31 @@ test("a machine last seen before the clock moved two hours is offline for two ho
   t.eq(r.code, 0, r.stderr)
   t.matches(r.stdout, "seen%s+offline for 2h")
 end)
+
+-- Against simulated machines: they report through the part RPCs, and an offline window (on the
+-- fleet's clock) makes one offline while the other keeps calling in.
+test("simulated machines: the one in its offline window is listed offline, with versions", function(t)
+  local sims = fleet.simulate {
+    { name = "rover-a", version = "0.60.1", platform = "linux/arm64" },
+    { name = "rover-b", version = "0.59.0", offline = { every = "1h", lasting = "30m" } },
+  }
+  sims["rover-a"]:wait("online")
+  sims["rover-b"]:wait("online")
+  fleet.clock.advance("40m") -- rover-b in its window; rover-a calls in again at once
+  sims["rover-b"]:wait("offline")
+  sims["rover-a"]:wait("online")
+  local r = t.run("fleet_status.lua", { format = "json" })
+  t.eq(r.code, 0, r.stderr)
+  local by = {}
+  for _, m in ipairs(json.decode(r.stdout).machines) do by[m.machine] = m end
+  t.eq(by["rover-a"].state, "online")
+  t.eq(by["rover-a"].version, "0.60.1")
+  t.eq(by["rover-a"].platform, "linux/arm64")
+  t.eq(by["rover-b"].state, "offline")
+  t.eq(by["rover-b"].version, "0.59.0", "what it reported before going offline")
+  t.ok(by["rover-b"].offline_seconds >= 40 * 60, "offline since the advance: " .. tostring(by["rover-b"].offline_seconds))
+  fleet.clock.advance("25m") -- past its window: back
+  sims["rover-b"]:wait("online")
+  r = t.run("fleet_status.lua", { offline_only = "true" })
+  t.ok(not r.stdout:find("rover-", 1, true), r.stdout)
+end)

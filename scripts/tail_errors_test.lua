@@ -34,3 +34,19 @@ test("no parts to follow is a warning, not a failure", function(t)
   t.eq(r.code, 0, r.stderr)
   t.matches(r.stderr, "no parts to follow")
 end)
+
+-- Against simulated machines logging on their own (through the part's Log RPC): the chore
+-- follows each part's errors as they arrive, and only errors.
+test("simulated machines: follows the errors each part logs as it runs", function(t)
+  local sims = fleet.simulate {
+    { name = "sim-1", logs = { rate = "10/s", levels = { info = 3, error = 1 }, messages = { error = "stalled on sim-1" } } },
+    { name = "sim-2", logs = { rate = "10/s", levels = { info = 3, error = 1 }, messages = { error = "stalled on sim-2" } } },
+  }
+  for _, h in ipairs(sims) do h:wait("online") end
+  local r = t.run("tail_errors.lua", { match = "sim-*" }, { timeout = "3s" })
+  t.eq(r.code, 5, r.stderr)
+  t.matches(r.stdout, "sim%-1/[%w-]+ %S+ error rdk%.sim stalled on sim%-1")
+  t.matches(r.stdout, "sim%-2/[%w-]+ %S+ error rdk%.sim stalled on sim%-2")
+  t.ok(not r.stdout:find(" info ", 1, true), "errors only by default")
+  t.ok(sims["sim-1"]:status().by_level.error > 0)
+end)

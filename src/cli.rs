@@ -343,6 +343,11 @@ pub struct ServeArgs {
     /// Threads serving calls [default: one less than the CPUs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
+
+    /// Simulated machines (a Lua table or JSON, as fleet.simulate takes): parts that call in,
+    /// log, go offline on a schedule and restart when marked, through the part RPCs.
+    #[arg(long, value_name = "FILE")]
+    pub simulate: Option<PathBuf>,
 }
 
 impl ServeArgs {

@@ -12,4 +12,5 @@ pub mod repl;
 pub mod run;
 pub mod serve;
 pub mod server;
+pub mod sim;
 pub mod testing;

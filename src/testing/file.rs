@@ -170,13 +170,19 @@ fn load(path: &Path, seed: Option<&(PathBuf, String)>) -> Result<(Lua, Table), S
                     ));
                 };
                 let nanos = (secs * 1e9) as i64;
-                api.store
+                let moved = api
+                    .store
                     .tx(|tx| crate::server::clock::advance(tx, nanos))
-                    .map_err(|e| mlua::Error::runtime(format!("fleet.clock.advance: {e}")))
+                    .map_err(|e| mlua::Error::runtime(format!("fleet.clock.advance: {e}")))?;
+                // Simulated parts' schedules run on the fleet's clock (sim/clock.rs).
+                let by = std::time::Duration::try_from_secs_f64(secs).unwrap_or_default();
+                super::simulate::clock_advanced(lua, by);
+                Ok(moved)
             })?,
         )?;
         let fleet: Table = lua.globals().get("fleet")?;
         fleet.set("clock", clock)?;
+        super::simulate::register(&lua, &fleet)?;
         // fleet.fault{method = "MarkPartForRestart", code = "UNAVAILABLE", times = 2}: the
         // test's fleet answers such calls that way (server/faults.rs).
         fleet.set(
@@ -349,6 +355,7 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
     if let Some(fleet) = &target.fleet {
         lua.set_app_data(TestFleet(fleet.api.clone()));
         let c = &fleet.credentials;
+        super::simulate::begin(lua, c);
         lua.set_app_data(super::chore::ChoreTarget {
             url: c.address.clone(),
             key_id: c.api_key_id.clone(),
@@ -361,7 +368,8 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
         Ok(()) => body(registry, test).await,
         Err(e) => Verdict::Failed(e.to_string()),
     };
-    // The fleet, its directory and its calls go with the test.
+    // The fleet, its simulated parts, its directory and its calls go with the test.
+    super::simulate::end(lua).await;
     lua.remove_app_data::<Rc<Cloud>>();
     lua.remove_app_data::<super::chore::ChoreTarget>();
     lua.remove_app_data::<TestFleet>();

@@ -7,6 +7,7 @@ mod chore;
 mod discover;
 mod file;
 mod report;
+mod simulate;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -44,6 +44,7 @@ mod scripts;
 mod secrets;
 mod security;
 mod serve_proc;
+mod simulate;
 mod targets;
 mod tls;
 mod unimplemented;
