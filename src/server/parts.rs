@@ -63,7 +63,7 @@ fn part_secrets(c: &Connection, part_id: &str) -> ApiResult<Vec<SharedSecret>> {
 
 /// The part without its secrets: what history stores and what callers without
 /// `read_robot_secret` see.
-fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
+pub(super) fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
     type Row = (
         String,
         String,

@@ -186,7 +186,6 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// from here to `requests`.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "CreateOAuthAppUser"),
-    ("RobotService", "Certificate"),
     ("ExternalAuthService", "AuthenticateTo"),
 ];
 

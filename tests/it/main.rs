@@ -36,6 +36,7 @@ mod parts;
 mod readme;
 mod registry_api;
 mod repl;
+mod robot_service_api;
 mod robots;
 mod roles;
 mod runner;

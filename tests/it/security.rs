@@ -144,6 +144,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetOrganizationsWithAccessToLocation",   [OK,   OK,   OK,   DENY, DENY]),
     ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
+    ("Certificate",                            [OK,   DENY, OK,   OK,   DENY]),
     ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
     // issue 11, oauth: organization-wide; members read, owners write.
     ("CreateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
