@@ -133,6 +133,7 @@ rpc_table! {
         update_o_auth_app(UpdateOAuthAppRequest) -> UpdateOAuthAppResponse = oauth_apps::update_oauth_app;
         delete_o_auth_app(DeleteOAuthAppRequest) -> DeleteOAuthAppResponse = oauth_apps::delete_oauth_app;
         list_o_auth_apps(ListOAuthAppsRequest) -> ListOAuthAppsResponse = oauth_apps::list_oauth_apps;
+        create_o_auth_app_user(CreateOAuthAppUserRequest) -> CreateOAuthAppUserResponse = oauth_apps::create_oauth_app_user;
         get_app_content(GetAppContentRequest) -> GetAppContentResponse = app_content::get_app_content;
         get_app_branding(GetAppBrandingRequest) -> GetAppBrandingResponse = app_content::get_app_branding;
     }

@@ -15,7 +15,7 @@ use rusqlite::OptionalExtension;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::Api;
-use super::auth::{API_KEY, Claims, ROBOT_SECRET, grants_of};
+use super::auth::{API_KEY, Claims, ROBOT_SECRET, USER, grants_of};
 use super::authz::{Identity, Principal};
 use super::error::{ApiError, ApiResult};
 use super::limits;
@@ -56,6 +56,26 @@ impl Api {
                 },
                 grants: vec![],
             }),
+            USER => {
+                let known = row(
+                    c,
+                    "SELECT 1 FROM users WHERE id = ?1",
+                    [&claims.sub],
+                    |_| Ok(()),
+                )
+                .optional()?;
+                if known.is_none() {
+                    return Err(ApiError::Unauthenticated(
+                        "unauthenticated: this user was deleted".into(),
+                    ));
+                }
+                Ok(Principal {
+                    identity: Identity::User {
+                        id: claims.sub.clone(),
+                    },
+                    grants: grants_of(c, &claims.sub)?,
+                })
+            }
             other => Err(ApiError::Unauthenticated(format!(
                 "unauthenticated: unknown credential type {other:?}"
             ))),

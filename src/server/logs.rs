@@ -269,7 +269,9 @@ fn store_entries(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<Optio
                     scope.what
                 )));
             }
-            Identity::ApiKey { .. } => who.require(Perm::WriteRobot, &scope)?,
+            Identity::ApiKey { .. } | Identity::User { .. } => {
+                who.require(Perm::WriteRobot, &scope)?
+            }
         }
         let t = now();
         let mut last = None;

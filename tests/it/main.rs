@@ -30,6 +30,7 @@ mod lua_types;
 mod machines_api;
 mod modules;
 mod oauth_api;
+mod oauth_users;
 mod orgs;
 mod orgs_api;
 mod parts;

@@ -151,6 +151,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ReadOAuthApp",                           [OK,   OK,   DENY, DENY, DENY]),
     ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     ("ListOAuthApps",                          [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateOAuthAppUser",                     [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     // A private module's app: readers of its organization.
     ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),
