@@ -137,10 +137,12 @@ rpc_table! {
         get_app_content(GetAppContentRequest) -> GetAppContentResponse = app_content::get_app_content;
         get_app_branding(GetAppBrandingRequest) -> GetAppBrandingResponse = app_content::get_app_branding;
     }
-    server_streaming {
-        tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
-    }
+    server_streaming {}
     client_streaming {
         upload_module_file(UploadModuleFileRequest) -> UploadModuleFileResponse = modules::upload_module_file;
+    }
+    // The tail's resume cursor travels in metadata (logs.rs).
+    server_streaming_with_metadata {
+        tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
     }
 }

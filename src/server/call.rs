@@ -24,6 +24,14 @@ use super::store::row;
 /// The reply of a server-streaming RPC.
 pub type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
+/// A server-streaming handler that reads the request's metadata and answers with its own.
+pub type MetadataStreamHandler<Req, T> = fn(
+    &Arc<Api>,
+    &Principal,
+    &tonic::metadata::MetadataMap,
+    Req,
+) -> ApiResult<Response<ServerStream<T>>>;
+
 impl Api {
     /// The principal behind a verified token, with its grants as they are now (so a deleted
     /// key stops working at once, even while its token is still fresh).
@@ -141,6 +149,30 @@ impl Api {
         result.map(Response::new).map_err(Status::from)
     }
 
+    /// Opens one server stream whose handler reads the request's metadata and may set the
+    /// reply's (the log tail's resume cursor, logs.rs); otherwise as `server_stream`.
+    pub fn server_stream_with_metadata<Req: prost::Message, T>(
+        self: &Arc<Self>,
+        method: &'static str,
+        request: Request<Req>,
+        handler: MetadataStreamHandler<Req, T>,
+    ) -> Result<Response<ServerStream<T>>, Status> {
+        let start = Instant::now();
+        let claims = request.extensions().get::<Claims>().cloned();
+        let result = self.principal(claims.as_ref()).and_then(|who| {
+            let (md, _, req) = request.into_parts();
+            limits::check(method, &req)?;
+            handler(self, &who, &md, req)
+        });
+        log_call(
+            method,
+            principal_of(claims.as_ref()),
+            code_of(&result),
+            start,
+        );
+        result.map_err(Status::from)
+    }
+
     /// Runs one client-streaming handler to its reply. The stream's messages are the
     /// handler's to check: they arrive after the caller is known.
     pub async fn client_stream<Req, Resp, F, Fut>(
@@ -213,8 +245,9 @@ pub fn log_call(method: &str, principal: &str, err: Option<tonic::Code>, start: 
 ///
 /// A unary handler is `fn(&Api, &Principal, Req) -> ApiResult<Resp>`, a server-streaming one `fn(&Arc<Api>, &Principal, Req) ->
 /// ApiResult<ServerStream<Item>>`, a client-streaming one an `async fn(Arc<Api>, Principal,
-/// Streaming<Req>) -> ApiResult<Resp>`. async_trait must see every method of the trait at
-/// once, hence one macro for the whole impl.
+/// Streaming<Req>) -> ApiResult<Resp>`. An optional last section, `server_streaming_with_metadata
+/// { ... }`, takes server-streaming handlers of type `MetadataStreamHandler`. async_trait must
+/// see every method of the trait at once, hence one macro for the whole impl.
 macro_rules! rpc_table {
     (
         impl $service:ident for $svc:ident;
@@ -223,6 +256,9 @@ macro_rules! rpc_table {
             $($s_method:ident($s_req:ty) -> stream $s_item:ty = $s_handler:path;)*
         }
         client_streaming { $($c_method:ident($c_req:ty) -> $c_resp:ty = $c_handler:path;)* }
+        $(server_streaming_with_metadata {
+            $($m_method:ident($m_req:ty) -> stream $m_item:ty = $m_handler:path;)*
+        })?
     ) => {
         pub struct $svc(pub std::sync::Arc<$crate::server::Api>);
 
@@ -251,6 +287,19 @@ macro_rules! rpc_table {
                     self.0.server_stream(stringify!($s_method), request, $s_handler)
                 }
             )*
+            $($(
+                async fn $m_method(
+                    &self,
+                    request: tonic::Request<$m_req>,
+                ) -> Result<
+                    tonic::Response<$crate::server::call::ServerStream<$m_item>>,
+                    tonic::Status,
+                > {
+                    self.0.injected_fault(stringify!($m_method), &request).await?;
+                    self.0
+                        .server_stream_with_metadata(stringify!($m_method), request, $m_handler)
+                }
+            )*)?
             $(
                 async fn $c_method(
                     &self,

@@ -22,6 +22,7 @@ mod keys;
 mod load;
 mod locations;
 mod logs;
+mod logs_resume;
 mod lua;
 mod lua_connect;
 mod lua_helpers;
