@@ -33,7 +33,8 @@ assert(not ok and err.code == "INVALID_ARGUMENT" and err.message:find("redirect_
 local signup = { application_id = made.client_id, email = "ada@example.com", first_name = "Ada",
   last_name = "Lovelace", password = "correct horse battery" }
 local user = cloud.create_oauth_app_user(signup)
-assert(user.user_id ~= "" and user.auth_token ~= "" and user.refresh_token ~= "", user.user_id)
+assert(user.user_id ~= "" and #user.auth_token > 0 and #user.refresh_token > 0, user.user_id)
+assert(tostring(user.auth_token) == "****" and tostring(user.refresh_token) == "****", "tokens are secrets")
 ok, err = pcall(cloud.create_oauth_app_user, signup)
 assert(not ok and err.code == "ALREADY_EXISTS", tostring(err))
 
