@@ -31,7 +31,8 @@ pub const LEAF_DAYS: u64 = 90;
 const CLOCK_SKEW: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// One creator at a time: two first calls racing must not each make a CA.
+/// One creator at a time in this process; `claim_key` settles a race with another process
+/// (`fleetsh serve` and a script's embedded fleet on the same data directory).
 static CA_LOCK: Mutex<()> = Mutex::new(());
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -62,12 +63,7 @@ fn load_or_create_ca(dir: &Path) -> ApiResult<Issuer<'static, KeyPair>> {
     let key = match std::fs::read_to_string(&key_path) {
         Ok(pem) => KeyPair::from_pem(&pem)
             .map_err(|e| internal(&format!("reading {}", key_path.display()), e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = KeyPair::generate().map_err(|e| internal("making the CA key", e))?;
-            crate::private_file::write_private(&key_path, key.serialize_pem().as_bytes())
-                .map_err(|e| internal("saving the CA key", format!("{e:#}")))?;
-            key
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => claim_key(dir, &key_path)?,
         Err(e) => return Err(internal(&format!("reading {}", key_path.display()), e)),
     };
     if !cert_path.exists() {
@@ -78,10 +74,35 @@ fn load_or_create_ca(dir: &Path) -> ApiResult<Issuer<'static, KeyPair>> {
         let cert = params
             .self_signed(&key)
             .map_err(|e| internal("making the CA certificate", e))?;
-        std::fs::write(&cert_path, cert.pem())
+        // Through a rename: a reader never sees half a file. A racing process writes the
+        // same key's certificate, which verifies the same parts.
+        let tmp = dir.join(format!("{CA_CERT_FILE}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, cert.pem())
+            .and_then(|()| std::fs::rename(&tmp, &cert_path))
             .map_err(|e| internal(&format!("writing {}", cert_path.display()), e))?;
     }
     Ok(Issuer::new(ca_params(), key))
+}
+
+/// Makes a CA key and links it into place, unless another process got there first: then
+/// that one is the fleet's.
+fn claim_key(dir: &Path, key_path: &Path) -> ApiResult<KeyPair> {
+    let key = KeyPair::generate().map_err(|e| internal("making the CA key", e))?;
+    let mine = dir.join(format!("{CA_KEY_FILE}.{}", std::process::id()));
+    crate::private_file::write_private(&mine, key.serialize_pem().as_bytes())
+        .map_err(|e| internal("saving the CA key", format!("{e:#}")))?;
+    let linked = std::fs::hard_link(&mine, key_path);
+    let _ = std::fs::remove_file(&mine);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let pem = std::fs::read_to_string(key_path)
+                .map_err(|e| internal(&format!("reading {}", key_path.display()), e))?;
+            KeyPair::from_pem(&pem)
+                .map_err(|e| internal(&format!("reading {}", key_path.display()), e))
+        }
+        Err(e) => Err(internal(&format!("saving {}", key_path.display()), e)),
+    }
 }
 
 /// A certificate for the DNS names of a part, with its own new key (PEMs).
@@ -130,6 +151,17 @@ pub fn certificate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_another_process_linked_first_is_the_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = KeyPair::generate().unwrap().serialize_pem();
+        std::fs::write(dir.path().join(CA_KEY_FILE), &theirs).unwrap();
+        let kept = claim_key(dir.path(), &dir.path().join(CA_KEY_FILE)).unwrap();
+        assert_eq!(kept.serialize_pem(), theirs);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file left: {left:?}");
+    }
 
     #[test]
     fn the_ca_is_made_once_and_its_key_is_owner_only() {
