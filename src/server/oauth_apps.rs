@@ -307,6 +307,13 @@ pub fn create_oauth_app_user(
 ) -> ApiResult<CreateOAuthAppUserResponse> {
     let email = check_email(&req.email)?.to_lowercase();
     let password = check_password(&req.password)?;
+    // Checked first on a reader: only an owner's request pays for the hash, and the hash is
+    // made before the write transaction, which would otherwise hold every writer meanwhile.
+    api.store.read(|c| {
+        scope(c, who, Perm::WriteOrganization, &req.org_id)?;
+        find(c, &req.org_id, &req.application_id)
+    })?;
+    let hash = hash_password(password)?;
     let (user_id, registration_id) = api.store.tx(|tx| {
         scope(tx, who, Perm::WriteOrganization, &req.org_id)?;
         find(tx, &req.org_id, &req.application_id)?;
@@ -332,9 +339,6 @@ pub fn create_oauth_app_user(
             }
             None => {}
         }
-        // Hashed inside the transaction: a racing sign-up with the same email waits and then
-        // finds this one.
-        let hash = hash_password(password)?;
         let (user_id, registration_id) = (new_id(), new_id());
         exec(
             tx,
