@@ -13,7 +13,16 @@ use prost_reflect::{Kind, MessageDescriptor};
 pub const MASK: &str = "****";
 
 /// Field names that hold secrets wherever they appear (requests, JSON, configs).
-const SECRET_NAMES: &[&str] = &["secret", "payload", "api_key_secret", "password"];
+const SECRET_NAMES: &[&str] = &[
+    "secret",
+    "payload",
+    "api_key_secret",
+    "password",
+    // A part's TLS key (RobotService/Certificate) and a user's tokens (CreateOAuthAppUser).
+    "tls_private_key",
+    "auth_token",
+    "refresh_token",
+];
 
 /// Whether `field` of message `message` (full name) holds a secret: any `secret` field, and the
 /// `key` of the API-key messages (CreateKeyResponse, RotateKeyResponse, APIKey, ...).
@@ -169,6 +178,18 @@ mod tests {
         assert!(is_secret_field("viam.app.v1.APIKey", "key"));
         assert!(is_secret_field("viam.app.v1.SharedSecret", "secret"));
         assert!(!is_secret_field("viam.app.v1.Robot", "key"));
+        assert!(is_secret_field(
+            "viam.app.v1.CertificateResponse",
+            "tls_private_key"
+        ));
+        assert!(!is_secret_field(
+            "viam.app.v1.CertificateResponse",
+            "tls_certificate"
+        ));
+        assert!(is_secret_field(
+            "viam.app.v1.CreateOAuthAppUserResponse",
+            "refresh_token"
+        ));
         let part = POOL.get_message_by_name("viam.app.v1.RobotPart").unwrap();
         assert!(has_secret(&part));
         let org = POOL

@@ -397,17 +397,37 @@ impl Client {
         .await
     }
 
-    /// Opens a server stream. The deadline covers only the opening: a tail runs until dropped.
+    /// Opens a server stream with extra request `metadata` (name, value); returns the reply's
+    /// headers and the stream. The deadline covers only the opening: a tail runs until dropped.
     pub async fn server_streaming(
         &self,
         method: &MethodDescriptor,
         msg: DynamicMessage,
-    ) -> Result<Streaming<Reply>, Status> {
+        metadata: &[(String, String)],
+    ) -> Result<(tonic::metadata::MetadataMap, Streaming<Reply>), Status> {
         self.with_policy(method, || async {
             let mut grpc = self.ready().await?;
-            let req = self.request(msg.clone(), false)?;
+            let mut req = self.request(msg.clone(), false)?;
+            for (name, value) in metadata {
+                let bad =
+                    || Status::invalid_argument(format!("metadata {name:?}: not a valid header"));
+                let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes())
+                    .map_err(|_| bad())?;
+                let value = MetadataValue::try_from(value.as_str()).map_err(|_| bad())?;
+                req.metadata_mut().insert(key, value);
+            }
             let fut = grpc.server_streaming(req, path(method), DynCodec::new(method.output()));
-            self.bounded("stream not opened", fut).await
+            match tokio::time::timeout(self.timeout, fut).await {
+                Ok(r) => Ok(r.map(|r| {
+                    let (headers, stream, _) = r.into_parts();
+                    (headers, stream)
+                })?),
+                Err(_) => Err(Status::deadline_exceeded(format!(
+                    "stream not opened within {:?}",
+                    self.timeout
+                ))
+                .into()),
+            }
         })
         .await
     }

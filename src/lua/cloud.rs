@@ -1,6 +1,7 @@
-//! The `cloud` table's Rust core: `cloud._call(method, args, name, labels)` reaches ANY method of the
-//! descriptor pool through the one generic client path, so adding an RPC to proto/ needs no
-//! Rust. The ergonomic names live in prelude.lua on top of it.
+//! The `cloud` table's Rust core: `cloud._call(method, args, name, labels, opts)` reaches ANY
+//! method of the descriptor pool through the one generic client path (`opts.metadata`: extra
+//! request headers of a server stream), so adding an RPC to proto/ needs no Rust. The
+//! ergonomic names live in prelude.lua on top of it.
 
 use std::rc::Rc;
 
@@ -92,6 +93,7 @@ async fn call(
     args: Option<Table>,
     labels: &Labels,
     display: &str,
+    metadata: &[(String, String)],
 ) -> mlua::Result<Result<Lv, CallError>> {
     let invalid = |m: String| CallError::new(display, "INVALID_ARGUMENT", m);
     if method.is_client_streaming() {
@@ -118,12 +120,14 @@ async fn call(
         Err(e) => return Ok(Err(invalid(e))),
     };
     if method.is_server_streaming() {
-        return Ok(match cloud.client.server_streaming(method, msg).await {
-            Ok(s) => Ok(Lv::UserData(
-                lua.create_userdata(CallStream::new(s, display))?,
-            )),
-            Err(s) => Err(CallError::from_status(display, &s)),
-        });
+        return Ok(
+            match cloud.client.server_streaming(method, msg, metadata).await {
+                Ok((headers, s)) => Ok(Lv::UserData(
+                    lua.create_userdata(CallStream::new(s, headers, display))?,
+                )),
+                Err(s) => Err(CallError::from_status(display, &s)),
+            },
+        );
     }
     match cloud.client.unary(method, msg).await {
         Ok(resp) => reply(lua, &resp, display),
@@ -132,16 +136,19 @@ async fn call(
 }
 
 /// A server stream: `s:next()` returns the next response table or nil at the end;
-/// `s:close()` (or leaving a `for` loop, through `__close`) cancels it.
+/// `s:header(name)` a header of the reply (or nil); `s:close()` (or leaving a `for` loop,
+/// through `__close`) cancels it.
 pub struct CallStream {
     inner: Rc<tokio::sync::Mutex<Option<Streaming<Reply>>>>,
+    headers: tonic::metadata::MetadataMap,
     method: String,
 }
 
 impl CallStream {
-    fn new(s: Streaming<Reply>, method: &str) -> Self {
+    fn new(s: Streaming<Reply>, headers: tonic::metadata::MetadataMap, method: &str) -> Self {
         Self {
             inner: Rc::new(tokio::sync::Mutex::new(Some(s))),
+            headers,
             method: method.to_string(),
         }
     }
@@ -176,6 +183,13 @@ impl UserData for CallStream {
                 }
             }
         });
+        methods.add_method("header", |_, this, name: String| {
+            Ok(this
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string))
+        });
         // Dropping the Streaming resets the HTTP/2 stream: the server sees the cancel.
         let close = |_: &Lua, this: &CallStream, _: MultiValue| {
             if let Ok(mut g) = this.inner.try_lock() {
@@ -201,11 +215,34 @@ pub fn connect(lua: &Lua, table: &Table, cloud: Rc<Cloud>) -> mlua::Result<()> {
     Ok(())
 }
 
+/// The request metadata of `_call`'s options (`{metadata = {name = value}}`), sorted by name.
+fn call_metadata(opts: Option<Table>) -> Result<Vec<(String, String)>, String> {
+    let Some(opts) = opts else {
+        return Ok(vec![]);
+    };
+    let md: Option<Table> = opts.get("metadata").map_err(|e| format!("metadata: {e}"))?;
+    let mut out = Vec::new();
+    if let Some(md) = md {
+        for pair in md.pairs::<String, String>() {
+            out.push(pair.map_err(|e| format!("metadata: names and values are strings ({e})"))?);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Registers the Rust core functions into `cloud`. Without a connection (`None`: a state made
 /// to read the specs) every call fails with UNAVAILABLE.
 pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Result<()> {
     let call_fn = lua.create_async_function(
-        move |lua, (name, args, display, labels): (String, Lv, Option<String>, Option<Labels>)| {
+        move |lua,
+              (name, args, display, labels, opts): (
+            String,
+            Lv,
+            Option<String>,
+            Option<Labels>,
+            Option<Table>,
+        )| {
             // Looked up per call: `fleetsh test` gives each test a fleet of its own (`connect`).
             let cloud = lua.app_data_ref::<Rc<Cloud>>().map(|c| Rc::clone(&c));
             async move {
@@ -226,7 +263,19 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                     Err(e) => return invalid(e),
                 };
                 let labels = labels.unwrap_or_default();
-                let sent = Box::pin(call(&lua, &cloud, &method, args.clone(), &labels, &display));
+                let metadata = match call_metadata(opts) {
+                    Ok(m) => m,
+                    Err(e) => return invalid(e),
+                };
+                let sent = Box::pin(call(
+                    &lua,
+                    &cloud,
+                    &method,
+                    args.clone(),
+                    &labels,
+                    &display,
+                    &metadata,
+                ));
                 // The one interception point (the runner's: secrets, dry-run plans, audit lines).
                 let info = Call {
                     method: &method,

@@ -525,15 +525,19 @@ end
 
 -- tail_robot_part_logs{robot_part_id=, errors_only=true, filter=}: an iterator over entries.
 -- The loop's closing value closes the current stream, so `break` cancels it on the server.
--- A lost stream (an error such as UNAVAILABLE, or the server ending it) is reopened with backoff;
--- entries logged meanwhile are fetched with GetRobotPartLogs from the newest time yielded, and
--- entries already yielded are skipped by identity, so nothing repeats.
+-- A lost stream (an error such as UNAVAILABLE, or the server ending it) is reopened with backoff.
+-- When the server named a cursor (the local fleet's `fleetsh-log-cursor` header, src/server/logs.rs)
+-- the new stream resumes from it: it replays what was stored since the last entry taken,
+-- whatever its timestamps. Otherwise (the cloud) entries logged meanwhile are fetched with
+-- GetRobotPartLogs from the newest time yielded, and entries already yielded are skipped by
+-- identity, so nothing repeats.
 do
   local fname = "tail_robot_part_logs"
   local sleep, warn = sleep, log.warn
   local TRANSIENT = { UNAVAILABLE = true, UNKNOWN = true, INTERNAL = true, CANCELLED = true,
     DEADLINE_EXCEEDED = true, ABORTED = true }
   local MAX_REOPENS = 10 -- about 30 s of backoff before giving up
+  local CURSOR, RESUME, DELIVERED = "fleetsh-log-cursor", "fleetsh-log-resume", "fleetsh-log-delivered"
 
   -- Timestamps print with 0, 3, 6 or 9 fraction digits: pad to 9 so that strings compare in time order.
   local function time_key(t)
@@ -550,37 +554,53 @@ do
     if errors_only == nil then errors_only = true end
     local req = { id = a.robot_part_id, errors_only = errors_only, filter = a.filter or "" }
     local labels = { id = "robot_part_id" }
-    local stream = call("TailRobotPartLogs", req, fname, labels)
+    -- The current stream's cursor (nil: the server gave none) and the entries taken from it.
+    local cursor, delivered = nil, 0
+    local function open()
+      local opts = cursor and { metadata = { [RESUME] = cursor, [DELIVERED] = tostring(delivered) } } or nil
+      return cloud._call("TailRobotPartLogs", req, fname, labels, opts)
+    end
+    local ok, stream = open()
+    if not ok then raise(stream) end
+    cursor = stream:header(CURSOR)
     local function close()
       if stream then stream:close(); stream = nil end
     end
     local closer = setmetatable({}, { __close = close })
-    -- The newest time yielded (as key and as text), the identities yielded at that time, and
-    -- the identities fetched to fill the last gap (the new stream may deliver them again).
+    -- For the time-based resume: the newest time yielded (as key and as text), the identities
+    -- yielded at that time, and the identities fetched to fill the last gap (the new stream
+    -- may deliver them again).
     local last_key, last_time, at_last, gap = nil, nil, {}, {}
     local buf, i, buf_is_gap = {}, 0, false
 
     local function fresh(e)
       local k, id = time_key(e.time), identity(e)
-      if (gap[id] and not buf_is_gap) or (k == last_key and at_last[id]) then return false end
+      if gap[id] and not buf_is_gap then return false end
+      -- A stream with a cursor repeats nothing: only a time-based gap overlaps what was yielded.
+      if (buf_is_gap or not cursor) and k == last_key and at_last[id] then return false end
       if last_key == nil or k > last_key then last_key, last_time, at_last = k, e.time, {} end
       if k == last_key then at_last[id] = true end
       return true
     end
 
-    -- Reopens the stream, then returns the entries logged since the newest one yielded.
+    -- Reopens the stream; returns the entries to yield before the new stream's (by time, when
+    -- there is no cursor to resume from).
     local function reopen(err)
       local delay = 0.2
       for _ = 1, MAX_REOPENS do
         warn(string.format("%s: stream lost (%s); reconnecting in %.1fs", fname, tostring(err), delay))
         sleep(delay * (0.5 + math.random()))
         delay = math.min(delay * 2, 5)
-        local ok, s = cloud._call("TailRobotPartLogs", req, fname, labels)
+        local resumed = cursor ~= nil
+        local s
+        ok, s = open()
         if not ok then
           if not TRANSIENT[s.code] then raise(s) end
           err = s
         else
           stream = s
+          cursor, delivered = s:header(CURSOR), 0
+          if resumed and cursor then gap = {}; return {} end
           if last_time == nil then return {} end
           local fetched
           ok, fetched = pcall(cloud.get_robot_part_logs, {
@@ -605,15 +625,16 @@ do
         i = i + 1
         local e = buf[i]
         if e ~= nil then
+          if not buf_is_gap then delivered = delivered + 1 end
           if fresh(e) then return e end
         else
           if stream == nil then return nil end -- closed: a loop resumed after break
-          local ok, resp = stream:next()
-          if not ok and not TRANSIENT[resp.code] then close(); raise(resp) end
-          if not ok or resp == nil then
+          local got, resp = stream:next()
+          if not got and not TRANSIENT[resp.code] then close(); raise(resp) end
+          if not got or resp == nil then
             -- An error, or the server ended the stream (e.g. on restart): resume.
             stream:close(); stream = nil
-            buf, i, buf_is_gap = reopen(ok and "stream ended" or resp), 0, true
+            buf, i, buf_is_gap = reopen(got and "stream ended" or resp), 0, true
           elseif #resp.logs == 0 then
             -- Like the SDK: the first empty response ends the tail.
             close(); return nil

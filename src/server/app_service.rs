@@ -133,13 +133,16 @@ rpc_table! {
         update_o_auth_app(UpdateOAuthAppRequest) -> UpdateOAuthAppResponse = oauth_apps::update_oauth_app;
         delete_o_auth_app(DeleteOAuthAppRequest) -> DeleteOAuthAppResponse = oauth_apps::delete_oauth_app;
         list_o_auth_apps(ListOAuthAppsRequest) -> ListOAuthAppsResponse = oauth_apps::list_oauth_apps;
+        create_o_auth_app_user(CreateOAuthAppUserRequest) -> CreateOAuthAppUserResponse = oauth_apps::create_oauth_app_user;
         get_app_content(GetAppContentRequest) -> GetAppContentResponse = app_content::get_app_content;
         get_app_branding(GetAppBrandingRequest) -> GetAppBrandingResponse = app_content::get_app_branding;
     }
-    server_streaming {
-        tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
-    }
+    server_streaming {}
     client_streaming {
         upload_module_file(UploadModuleFileRequest) -> UploadModuleFileResponse = modules::upload_module_file;
+    }
+    // The tail's resume cursor travels in metadata (logs.rs).
+    server_streaming_with_metadata {
+        tail_robot_part_logs(TailRobotPartLogsRequest) -> stream TailRobotPartLogsResponse = logs::tail_robot_part_logs;
     }
 }

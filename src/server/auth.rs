@@ -23,6 +23,13 @@ use crate::proto::rpc::v1::{AuthenticateRequest, AuthenticateResponse};
 
 pub const API_KEY: &str = "api-key";
 pub const ROBOT_SECRET: &str = "robot-secret";
+/// A user signed up through an OAuth app (CreateOAuthAppUser).
+pub const USER: &str = "user";
+/// What CreateOAuthAppUser's refresh_token is: not accepted on calls, only exchanged with
+/// Authenticate (entity: the user id, credentials: this type and the token) for a new one.
+pub const REFRESH_TOKEN: &str = "refresh-token";
+/// How long a refresh token stays exchangeable.
+pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 86_400);
 const AUDIENCE: &str = "fleetsh-local-fleet";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,12 +82,16 @@ impl Tokens {
     }
 
     pub fn issue(&self, entity: &str, creds_type: &str) -> ApiResult<String> {
+        self.issue_for(entity, creds_type, self.ttl)
+    }
+
+    pub fn issue_for(&self, entity: &str, creds_type: &str, ttl: Duration) -> ApiResult<String> {
         let now = unix_now();
         let claims = Claims {
             sub: entity.into(),
             aud: AUDIENCE.into(),
             iat: now,
-            exp: now + self.ttl.as_secs().max(1),
+            exp: now + ttl.as_secs().max(1),
             rpc_creds_type: creds_type.into(),
         };
         jsonwebtoken::encode(&Header::default(), &claims, &self.enc)
@@ -168,10 +179,16 @@ impl Api {
             )
             .optional()?
             .is_some()),
+            // The user must still exist: deleting it ends its refreshes too.
+            REFRESH_TOKEN => Ok(self.tokens.verify(payload).is_ok_and(|claims| {
+                claims.sub == entity && claims.rpc_creds_type == REFRESH_TOKEN
+            }) && row(c, "SELECT 1 FROM users WHERE id = ?1", [entity], |_| Ok(()))
+                .optional()?
+                .is_some()),
             other => Err(ApiError::invalid(
                 "credentials.type",
                 format!(
-                    "unsupported credential type {other:?}; use \"api-key\" or \"robot-secret\""
+                    "unsupported credential type {other:?}; use \"api-key\", \"robot-secret\" or \"refresh-token\""
                 ),
             )),
         })?;
@@ -180,7 +197,12 @@ impl Api {
                 "invalid credentials for entity {entity:?}"
             )));
         }
-        self.tokens.issue(entity, creds_type)
+        let issued_as = if creds_type == REFRESH_TOKEN {
+            USER
+        } else {
+            creds_type
+        };
+        self.tokens.issue(entity, issued_as)
     }
 }
 

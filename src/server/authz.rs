@@ -169,8 +169,17 @@ pub struct Grant {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
-    ApiKey { id: String, org_id: String },
-    Part { id: String },
+    ApiKey {
+        id: String,
+        org_id: String,
+    },
+    Part {
+        id: String,
+    },
+    /// A user signed up through an OAuth app, holding the grants given to it.
+    User {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -310,7 +319,7 @@ impl Grant {
 impl Principal {
     pub fn id(&self) -> &str {
         match &self.identity {
-            Identity::ApiKey { id, .. } | Identity::Part { id } => id,
+            Identity::ApiKey { id, .. } | Identity::Part { id } | Identity::User { id } => id,
         }
     }
 

@@ -15,7 +15,7 @@ use rusqlite::OptionalExtension;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::Api;
-use super::auth::{API_KEY, Claims, ROBOT_SECRET, grants_of};
+use super::auth::{API_KEY, Claims, ROBOT_SECRET, USER, grants_of};
 use super::authz::{Identity, Principal};
 use super::error::{ApiError, ApiResult};
 use super::limits;
@@ -23,6 +23,14 @@ use super::store::row;
 
 /// The reply of a server-streaming RPC.
 pub type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// A server-streaming handler that reads the request's metadata and answers with its own.
+pub type MetadataStreamHandler<Req, T> = fn(
+    &Arc<Api>,
+    &Principal,
+    &tonic::metadata::MetadataMap,
+    Req,
+) -> ApiResult<Response<ServerStream<T>>>;
 
 impl Api {
     /// The principal behind a verified token, with its grants as they are now (so a deleted
@@ -56,6 +64,26 @@ impl Api {
                 },
                 grants: vec![],
             }),
+            USER => {
+                let known = row(
+                    c,
+                    "SELECT 1 FROM users WHERE id = ?1",
+                    [&claims.sub],
+                    |_| Ok(()),
+                )
+                .optional()?;
+                if known.is_none() {
+                    return Err(ApiError::Unauthenticated(
+                        "unauthenticated: this user was deleted".into(),
+                    ));
+                }
+                Ok(Principal {
+                    identity: Identity::User {
+                        id: claims.sub.clone(),
+                    },
+                    grants: grants_of(c, &claims.sub)?,
+                })
+            }
             other => Err(ApiError::Unauthenticated(format!(
                 "unauthenticated: unknown credential type {other:?}"
             ))),
@@ -125,6 +153,30 @@ impl Api {
             start,
         );
         result.map(Response::new).map_err(Status::from)
+    }
+
+    /// Opens one server stream whose handler reads the request's metadata and may set the
+    /// reply's (the log tail's resume cursor, logs.rs); otherwise as `server_stream`.
+    pub fn server_stream_with_metadata<Req: prost::Message, T>(
+        self: &Arc<Self>,
+        method: &'static str,
+        request: Request<Req>,
+        handler: MetadataStreamHandler<Req, T>,
+    ) -> Result<Response<ServerStream<T>>, Status> {
+        let start = Instant::now();
+        let claims = request.extensions().get::<Claims>().cloned();
+        let result = self.principal(claims.as_ref()).and_then(|who| {
+            let (md, _, req) = request.into_parts();
+            limits::check(method, &req)?;
+            handler(self, &who, &md, req)
+        });
+        log_call(
+            method,
+            principal_of(claims.as_ref()),
+            code_of(&result),
+            start,
+        );
+        result.map_err(Status::from)
     }
 
     /// Runs one client-streaming handler to its reply. The stream's messages are the
@@ -199,8 +251,9 @@ pub fn log_call(method: &str, principal: &str, err: Option<tonic::Code>, start: 
 ///
 /// A unary handler is `fn(&Api, &Principal, Req) -> ApiResult<Resp>`, a server-streaming one `fn(&Arc<Api>, &Principal, Req) ->
 /// ApiResult<ServerStream<Item>>`, a client-streaming one an `async fn(Arc<Api>, Principal,
-/// Streaming<Req>) -> ApiResult<Resp>`. async_trait must see every method of the trait at
-/// once, hence one macro for the whole impl.
+/// Streaming<Req>) -> ApiResult<Resp>`. An optional last section, `server_streaming_with_metadata
+/// { ... }`, takes server-streaming handlers of type `MetadataStreamHandler`. async_trait must
+/// see every method of the trait at once, hence one macro for the whole impl.
 macro_rules! rpc_table {
     (
         impl $service:ident for $svc:ident;
@@ -209,6 +262,9 @@ macro_rules! rpc_table {
             $($s_method:ident($s_req:ty) -> stream $s_item:ty = $s_handler:path;)*
         }
         client_streaming { $($c_method:ident($c_req:ty) -> $c_resp:ty = $c_handler:path;)* }
+        $(server_streaming_with_metadata {
+            $($m_method:ident($m_req:ty) -> stream $m_item:ty = $m_handler:path;)*
+        })?
     ) => {
         pub struct $svc(pub std::sync::Arc<$crate::server::Api>);
 
@@ -237,6 +293,19 @@ macro_rules! rpc_table {
                     self.0.server_stream(stringify!($s_method), request, $s_handler)
                 }
             )*
+            $($(
+                async fn $m_method(
+                    &self,
+                    request: tonic::Request<$m_req>,
+                ) -> Result<
+                    tonic::Response<$crate::server::call::ServerStream<$m_item>>,
+                    tonic::Status,
+                > {
+                    self.0.admit(stringify!($m_method), &request).await?;
+                    self.0
+                        .server_stream_with_metadata(stringify!($m_method), request, $m_handler)
+                }
+            )*)?
             $(
                 async fn $c_method(
                     &self,

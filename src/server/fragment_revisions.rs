@@ -23,6 +23,7 @@ pub fn record(c: &Connection, who: &Principal, f: &Fragment) -> ApiResult<()> {
     let editor_type = match who.identity {
         Identity::ApiKey { .. } => AuthenticationType::ApiKey,
         Identity::Part { .. } => AuthenticationType::RobotPartSecret,
+        Identity::User { .. } => AuthenticationType::WebOauth,
     };
     exec(
         c,

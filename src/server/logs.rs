@@ -1,13 +1,22 @@
 //! Part logs: machines push entries with `viam.app.v1.RobotService/Log`; clients page through
 //! them (GetRobotPartLogs, keyset pagination on the (part_id, time, seq) index) or follow them
 //! live (TailRobotPartLogs, woken by the `log_seq` watch channel).
+//!
+//! A tail resumes by a cursor, carried in gRPC metadata so the wire schema stays the official
+//! one (the SDKs ignore it): every tail's response headers say `fleetsh-log-cursor: S`, "this
+//! stream delivers the matching entries stored after seq S, in store order". A client that
+//! lost the stream after taking N entries from it asks again with `fleetsh-log-resume: S` and
+//! `fleetsh-log-delivered: N`; the new stream first replays every matching entry stored after
+//! those N (whatever their timestamps: logged during an outage, or with a part's old clock),
+//! then goes on live, and names its own cursor.
 
 use std::sync::Arc;
 
 use prost::Message;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
-use tonic::Status;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Response, Status};
 
 use super::Api;
 use super::authz::{Identity, Perm, Principal, Scope};
@@ -23,6 +32,12 @@ pub const MAX_ENTRIES_PER_PUSH: usize = 1000;
 pub const PAGE_SIZE: i64 = 100;
 /// Entries per tail message.
 const TAIL_BATCH: i64 = 500;
+/// Response header of a tail: the store seq its entries come after.
+pub const CURSOR_HEADER: &str = "fleetsh-log-cursor";
+/// Request headers of a resumed tail: the lost stream's cursor and how many entries the
+/// client took from it.
+pub const RESUME_HEADER: &str = "fleetsh-log-resume";
+pub const DELIVERED_HEADER: &str = "fleetsh-log-delivered";
 
 /// The newest log sequence number (0 when there are no logs).
 pub fn last_seq(store: &super::store::Store) -> ApiResult<i64> {
@@ -164,19 +179,79 @@ pub fn get_robot_part_logs(
     })
 }
 
-/// The query for new entries: its first two arguments (the seq range) come per wake-up.
-fn tail_query(req: &TailRobotPartLogsRequest) -> (String, Vec<Value>) {
+/// The tail's conditions on `logs`.
+fn tail_filter(req: &TailRobotPartLogsRequest) -> Filter {
     let mut f = Filter::new(&req.id);
     // `+part_id` keeps SQLite on the seq range: only new rows are scanned, not the part's
     // whole history through the part index.
     f.sql = "+part_id = ?".into();
     f.message_contains(req.filter.as_deref());
     f.errors_only(req.errors_only);
+    f
+}
+
+/// The query for new entries: its first two arguments (the seq range) come per wake-up.
+fn tail_query(req: &TailRobotPartLogsRequest) -> (String, Vec<Value>) {
+    let f = tail_filter(req);
     let sql = format!(
         "SELECT time, seq, entry FROM logs WHERE seq > ? AND seq <= ? AND {} ORDER BY seq LIMIT {TAIL_BATCH}",
         f.sql
     );
     (sql, f.args)
+}
+
+/// A number in request header `name`, if the client sent it.
+fn header_number(md: &MetadataMap, name: &str) -> ApiResult<Option<i64>> {
+    let Some(v) = md.get(name) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                name,
+                "not a cursor: send back the fleetsh-log-cursor a tail answered",
+            )
+        })
+}
+
+/// Where a resumed tail starts: after the `delivered`-th matching entry stored after
+/// `cursor` (the last one the client took), or `cursor` itself when it took none.
+fn resume_point(
+    c: &Connection,
+    req: &TailRobotPartLogsRequest,
+    cursor: i64,
+    delivered: i64,
+    newest: i64,
+) -> ApiResult<i64> {
+    if cursor > newest {
+        return Err(ApiError::invalid(
+            RESUME_HEADER,
+            format!(
+                "cursor {cursor} is ahead of this fleet's log (newest {newest}): not a cursor of this fleet"
+            ),
+        ));
+    }
+    if delivered == 0 {
+        return Ok(cursor);
+    }
+    let f = tail_filter(req);
+    let sql = format!(
+        "SELECT seq FROM logs WHERE seq > ? AND {} ORDER BY seq LIMIT 1 OFFSET ?",
+        f.sql
+    );
+    let mut args = vec![Value::Integer(cursor)];
+    args.extend(f.args);
+    args.push(Value::Integer(delivered - 1));
+    let seq: Option<i64> = c
+        .prepare(&sql)?
+        .query_row(params_from_iter(args), |r| r.get(0))
+        .optional()?;
+    // Fewer entries than the client took: some were deleted since; all that remain were sent.
+    Ok(seq.unwrap_or(newest))
 }
 
 struct Tail {
@@ -191,31 +266,44 @@ struct Tail {
 pub fn tail_robot_part_logs(
     api: &Arc<Api>,
     who: &Principal,
+    md: &MetadataMap,
     req: TailRobotPartLogsRequest,
-) -> ApiResult<ServerStream<TailRobotPartLogsResponse>> {
+) -> ApiResult<Response<ServerStream<TailRobotPartLogsResponse>>> {
     required("id", &req.id)?;
-    api.store
-        .read(|c| who.require(Perm::ReadRobotLogs, &Scope::part(c, &req.id)?))?;
-    let (sql, args) = tail_query(&req);
+    let resume = header_number(md, RESUME_HEADER)?;
+    let delivered = header_number(md, DELIVERED_HEADER)?.unwrap_or(0);
     // Subscribe before reading the start point, so no push between the two is missed.
     let wake = api.log_seq.subscribe();
+    let seen = api.store.read(|c| {
+        who.require(Perm::ReadRobotLogs, &Scope::part(c, &req.id)?)?;
+        let newest = row(c, "SELECT COALESCE(MAX(seq), 0) FROM logs", [], |r| {
+            r.get(0)
+        })?;
+        match resume {
+            Some(cursor) => resume_point(c, &req, cursor, delivered, newest),
+            None => Ok(newest),
+        }
+    })?;
+    let (sql, args) = tail_query(&req);
     let tail = Tail {
         api: api.clone(),
         wake,
-        seen: last_seq(&api.store)?,
+        seen,
         sql,
         args,
     };
-    Ok(Box::pin(futures::stream::unfold(
-        tail,
-        |mut t| async move {
-            match t.next_batch().await {
-                Ok(Some(logs)) => Some((Ok(TailRobotPartLogsResponse { logs }), t)),
-                Ok(None) => None,
-                Err(e) => Some((Err(Status::from(e)), t)),
-            }
-        },
-    )))
+    let stream: ServerStream<_> = Box::pin(futures::stream::unfold(tail, |mut t| async move {
+        match t.next_batch().await {
+            Ok(Some(logs)) => Some((Ok(TailRobotPartLogsResponse { logs }), t)),
+            Ok(None) => None,
+            Err(e) => Some((Err(Status::from(e)), t)),
+        }
+    }));
+    let mut reply = Response::new(stream);
+    reply
+        .metadata_mut()
+        .insert(CURSOR_HEADER, MetadataValue::from(seen));
+    Ok(reply)
 }
 
 impl Tail {
@@ -269,7 +357,9 @@ fn store_entries(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<Optio
                     scope.what
                 )));
             }
-            Identity::ApiKey { .. } => who.require(Perm::WriteRobot, &scope)?,
+            Identity::ApiKey { .. } | Identity::User { .. } => {
+                who.require(Perm::WriteRobot, &scope)?
+            }
         }
         let t = now();
         let mut last = None;
@@ -369,6 +459,69 @@ mod tests {
             p.contains("INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
             "{p}"
         );
+    }
+
+    /// Seqs 1..=6: p error, q error, p info, p error, p error, q info (times descending, so
+    /// store order and time order disagree, as with entries logged during an outage).
+    fn six_entries() -> Store {
+        let store = Store::open_in_memory().unwrap();
+        let rows = [
+            ("p", "error"),
+            ("q", "error"),
+            ("p", "info"),
+            ("p", "error"),
+            ("p", "error"),
+            ("q", "info"),
+        ];
+        store
+            .tx(|tx| {
+                for (i, (part, level)) in rows.iter().enumerate() {
+                    exec(
+                        tx,
+                        "INSERT INTO logs(part_id, time, level, message, entry) VALUES (?1, ?2, ?3, 'm', x'')",
+                        params![part, 100 - i as i64, level],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn a_resume_starts_after_the_matching_entries_the_client_took() {
+        let store = six_entries();
+        let req = |errors_only| TailRobotPartLogsRequest {
+            id: "p".into(),
+            errors_only,
+            filter: None,
+        };
+        let at = |errors_only, cursor, delivered| {
+            store
+                .read(|c| resume_point(c, &req(errors_only), cursor, delivered, 6))
+                .unwrap()
+        };
+        // p's entries after seq 0 are 1, 3, 4, 5; its errors 1, 4, 5.
+        assert_eq!(at(false, 0, 0), 0);
+        assert_eq!(at(false, 0, 2), 3);
+        assert_eq!(at(true, 0, 2), 4);
+        assert_eq!(at(true, 1, 1), 4);
+        // More than there are (deleted since): everything was sent.
+        assert_eq!(at(true, 0, 9), 6);
+        let ahead = store.read(|c| resume_point(c, &req(false), 7, 0, 6));
+        assert!(ahead.unwrap_err().to_string().starts_with(RESUME_HEADER));
+    }
+
+    #[test]
+    fn resume_headers_must_be_numbers() {
+        let mut md = MetadataMap::new();
+        assert_eq!(header_number(&md, RESUME_HEADER).unwrap(), None);
+        md.insert(RESUME_HEADER, "12".parse().unwrap());
+        assert_eq!(header_number(&md, RESUME_HEADER).unwrap(), Some(12));
+        for bad in ["-1", "x", "1.5"] {
+            md.insert(RESUME_HEADER, bad.parse().unwrap());
+            assert!(header_number(&md, RESUME_HEADER).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod call;
+mod certificates;
 pub mod clock;
 mod devices;
 pub mod error;

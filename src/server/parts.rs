@@ -63,7 +63,7 @@ fn part_secrets(c: &Connection, part_id: &str) -> ApiResult<Vec<SharedSecret>> {
 
 /// The part without its secrets: what history stores and what callers without
 /// `read_robot_secret` see.
-fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
+pub(super) fn load_public(c: &Connection, id: &str) -> ApiResult<RobotPart> {
     type Row = (
         String,
         String,
@@ -225,7 +225,7 @@ pub fn authorize_part_caller(c: &Connection, who: &Principal, part_id: &str) -> 
                 scope.what
             )));
         }
-        Identity::ApiKey { .. } => who.require(Perm::WriteRobot, &scope)?,
+        Identity::ApiKey { .. } | Identity::User { .. } => who.require(Perm::WriteRobot, &scope)?,
     }
     Ok(scope)
 }
@@ -372,6 +372,7 @@ fn editor(who: &Principal) -> AuthenticationType {
     match who.identity {
         Identity::ApiKey { .. } => AuthenticationType::ApiKey,
         Identity::Part { .. } => AuthenticationType::RobotPartSecret,
+        Identity::User { .. } => AuthenticationType::WebOauth,
     }
 }
 

@@ -2,7 +2,7 @@
 //! handler.
 
 use super::call::rpc_table;
-use super::{logs, parts, robot_config};
+use super::{certificates, logs, parts, robot_config};
 use crate::proto::viam::app::v1::robot_service_server::RobotService;
 use crate::proto::viam::app::v1::*;
 
@@ -11,6 +11,7 @@ rpc_table! {
     unary {
         log(LogRequest) -> LogResponse = logs::push_logs;
         config(ConfigRequest) -> ConfigResponse = robot_config::config;
+        certificate(CertificateRequest) -> CertificateResponse = certificates::certificate;
         needs_restart(NeedsRestartRequest) -> NeedsRestartResponse = parts::needs_restart;
     }
     server_streaming {}

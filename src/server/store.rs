@@ -186,6 +186,20 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX oauth_apps_org ON oauth_apps(org_id);",
     ),
+    // issue 11, oauth: users signed up through an OAuth app (CreateOAuthAppUser), one
+    // registration per user; the password as an argon2 PHC string only.
+    M::up(
+        "CREATE TABLE oauth_app_users (
+             registration_id TEXT PRIMARY KEY,
+             client_id TEXT NOT NULL REFERENCES oauth_apps(client_id) ON DELETE CASCADE,
+             user_id TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+             first_name TEXT NOT NULL,
+             last_name TEXT NOT NULL,
+             password_hash TEXT NOT NULL,
+             created_on INTEGER NOT NULL
+         );
+         CREATE INDEX oauth_app_users_app ON oauth_app_users(client_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

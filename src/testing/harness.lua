@@ -7,10 +7,10 @@ local registry = ...
 local calls = {}
 do
   local raw_call = cloud._call
-  cloud._call = function(method, args, name, labels)
+  cloud._call = function(method, args, name, labels, opts)
     local ok, text = pcall(json.encode, args)
     calls[#calls + 1] = (name or method) .. " " .. (ok and text or "{...}")
-    return raw_call(method, args, name, labels)
+    return raw_call(method, args, name, labels, opts)
   end
 end
 function registry.calls() return table.concat(calls, "\n") end

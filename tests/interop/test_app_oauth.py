@@ -1,5 +1,5 @@
 """OAuth applications against `fleetsh serve`. The pinned SDK's AppClient has no method for
-them (it has create_oauth_app_user only, which the local fleet does not implement), so these
+them (it has create_oauth_app_user only, tested in test_app_oauth_user.py), so these
 go through the SDK's own generated stub on the AppClient's channel and token: the wire format
 is what is checked."""
 

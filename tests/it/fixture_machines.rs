@@ -45,6 +45,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             json!({"robot_part_id": "$part", "property_changes": [{"path": "debug", "value": true}]}),
         ),
         ("RobotService", "NeedsRestart", json!({"id": "$part"})),
+        ("RobotService", "Certificate", json!({"id": "$part"})),
         (
             "RobotService",
             "Config",

@@ -29,6 +29,11 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         app("ListOAuthApps", json!({"org_id": "$org"})),
         app(
+            "CreateOAuthAppUser",
+            json!({"org_id": "$org", "application_id": "$oauth_app", "email": "$fresh_email",
+                   "first_name": "Ada", "last_name": "Lovelace", "password": "correct horse battery"}),
+        ),
+        app(
             "GetAppBranding",
             json!({"public_namespace": "$org", "name": "$app"}),
         ),

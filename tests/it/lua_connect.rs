@@ -19,10 +19,10 @@ use crate::lua::{args, assert_exit, command, fleetsh, fleetsh_env, local, remote
 const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
 
 /// `fleetsh serve` on 127.0.0.1:`port`, killed when dropped.
-struct Served(Child);
+pub(crate) struct Served(Child);
 
 impl Served {
-    fn start(dir: &Path, port: u16, extra: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, port: u16, extra: &[&str]) -> Self {
         let listen = format!("127.0.0.1:{port}");
         let mut a = args(&[
             "--data",
@@ -56,7 +56,7 @@ impl Served {
     }
 
     /// SIGTERM: a graceful shutdown, which ends open tails cleanly.
-    fn terminate(mut self) {
+    pub(crate) fn terminate(mut self) {
         let pid = self.0.id().to_string();
         let ok = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -67,7 +67,7 @@ impl Served {
     }
 
     /// SIGKILL: the connection drops mid-stream.
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.0.kill().unwrap();
         self.0.wait().unwrap();
     }
@@ -80,7 +80,7 @@ impl Drop for Served {
     }
 }
 
-fn creds_args(dir: &Path, url: &str, rest: &[&str]) -> Vec<String> {
+pub(crate) fn creds_args(dir: &Path, url: &str, rest: &[&str]) -> Vec<String> {
     let c = fleetsh::server::Credentials::read(dir).unwrap();
     let mut a = args(&[
         "--url",
@@ -95,7 +95,7 @@ fn creds_args(dir: &Path, url: &str, rest: &[&str]) -> Vec<String> {
 }
 
 /// Runs a chunk against the data dir's fleet in-process (the server may be down meanwhile).
-async fn lua_local(dir: &Path, chunk: &str) -> String {
+pub(crate) async fn lua_local(dir: &Path, chunk: &str) -> String {
     let out = fleetsh(local(dir, &["-e", chunk]), None).await;
     assert_exit(&out, 0);
     text(&out.stdout)
@@ -115,7 +115,7 @@ fn push(part: &str, entries: &[(&str, u32)]) -> String {
 }
 
 /// Lines of a child's stdout as they come (a thread reads; the runtime stays free to serve).
-fn lines_of(child: &mut Child) -> UnboundedReceiver<String> {
+pub(crate) fn lines_of(child: &mut Child) -> UnboundedReceiver<String> {
     let out = child.stdout.take().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
@@ -128,7 +128,11 @@ fn lines_of(child: &mut Child) -> UnboundedReceiver<String> {
     rx
 }
 
-async fn expect_line(rx: &mut UnboundedReceiver<String>, want: &str, got: &mut Vec<String>) {
+pub(crate) async fn expect_line(
+    rx: &mut UnboundedReceiver<String>,
+    want: &str,
+    got: &mut Vec<String>,
+) {
     let wait = async {
         while !got.iter().any(|l| l == want) {
             match rx.recv().await {
@@ -154,7 +158,7 @@ async fn rest(mut rx: UnboundedReceiver<String>) -> Vec<String> {
     v
 }
 
-const TAIL: &str = r#"
+pub(crate) const TAIL: &str = r#"
 local f, s, c, closer = cloud.tail_robot_part_logs{ robot_part_id = arg[1], errors_only = false }
 print("tailing") io.stdout:flush()
 for e in f, s, c, closer do
@@ -226,7 +230,7 @@ async fn a_tail_resumes_across_server_restarts_without_duplicates() {
 }
 
 /// Runs a chunk against the served fleet over the socket.
-async fn lua_local_remote(dir: &Path, url: &str, chunk: &str) -> String {
+pub(crate) async fn lua_local_remote(dir: &Path, url: &str, chunk: &str) -> String {
     let out = fleetsh(creds_args(dir, url, &["-e", chunk]), None).await;
     assert_exit(&out, 0);
     text(&out.stdout)

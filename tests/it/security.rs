@@ -144,12 +144,14 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetOrganizationsWithAccessToLocation",   [OK,   OK,   OK,   DENY, DENY]),
     ("UnshareLocation",                        [OK,   DENY, DENY, DENY, DENY]),
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
+    ("Certificate",                            [OK,   DENY, OK,   OK,   DENY]),
     ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
     // issue 11, oauth: organization-wide; members read, owners write.
     ("CreateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     ("ReadOAuthApp",                           [OK,   OK,   DENY, DENY, DENY]),
     ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     ("ListOAuthApps",                          [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateOAuthAppUser",                     [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     // A private module's app: readers of its organization.
     ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),

@@ -29,6 +29,15 @@ config.redirect_uris = { "example.com/cb" }
 local ok, err = pcall(cloud.create_oauth_app, { client_name = "bad", oauth_config = config })
 assert(not ok and err.code == "INVALID_ARGUMENT" and err.message:find("redirect_uris", 1, true), tostring(err))
 
+-- A user signed up through the app, with tokens of its own; an email signs up once.
+local signup = { application_id = made.client_id, email = "ada@example.com", first_name = "Ada",
+  last_name = "Lovelace", password = "correct horse battery" }
+local user = cloud.create_oauth_app_user(signup)
+assert(user.user_id ~= "" and #user.auth_token > 0 and #user.refresh_token > 0, user.user_id)
+assert(tostring(user.auth_token) == "****" and tostring(user.refresh_token) == "****", "tokens are secrets")
+ok, err = pcall(cloud.create_oauth_app_user, signup)
+assert(not ok and err.code == "ALREADY_EXISTS", tostring(err))
+
 cloud.delete_oauth_app{ client_id = made.client_id }
 ok, err = pcall(cloud.read_oauth_app, { client_id = made.client_id })
 assert(not ok and err.code == "NOT_FOUND", tostring(err))

@@ -13,4 +13,8 @@ assert(type(reply) == "table", "the part's config")
 cloud.mark_part_for_restart(part.id)
 assert(cloud.robot.needs_restart { id = part.id }.must_restart == true, "marked")
 assert(cloud.robot.needs_restart { id = part.id }.must_restart ~= true, "cleared once read")
+local cert = cloud.robot.certificate { id = part.id }
+assert(cert.id == part.id and cert.tls_certificate:find("BEGIN CERTIFICATE", 1, true), "a certificate")
+assert(tostring(cert.tls_private_key) == "****", "the key is a secret")
+assert(cert.tls_private_key:reveal():find("PRIVATE KEY", 1, true), "and its key")
 print("robot_service ok")
