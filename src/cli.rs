@@ -317,7 +317,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_remote: bool,
 
-    /// TLS certificate (PEM); with --tls-key serves TLS instead of plaintext HTTP/2.
+    /// TLS certificate (PEM); with --tls-key serves TLS instead of plaintext.
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
@@ -332,6 +332,15 @@ pub struct ServeArgs {
     /// Threads serving calls [default: one less than the CPUs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
+
+    /// A web page origin (scheme://host[:port]) allowed to call the fleet over gRPC-web, beyond
+    /// the loopback origins always allowed; repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+
+    /// Allow web pages of any origin to call the fleet (Access-Control-Allow-Origin: *).
+    #[arg(long)]
+    pub cors_allow_any_origin: bool,
 }
 
 impl ServeArgs {

@@ -46,4 +46,6 @@ mod serve_proc;
 mod targets;
 mod tls;
 mod unimplemented;
+mod web;
+mod web_client;
 mod white_label_api;

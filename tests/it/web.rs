@@ -1,0 +1,178 @@
+//! gRPC-web on the gRPC port, over HTTP/1.1 and TLS, as the TypeScript SDK and browsers call.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient;
+use fleetsh::proto::rpc::v1::{AuthenticateRequest, Credentials as RpcCredentials};
+use fleetsh::proto::viam::app::v1::app_service_client::AppServiceClient;
+use fleetsh::proto::viam::app::v1::robot_service_client::RobotServiceClient;
+use fleetsh::proto::viam::app::v1::{
+    GetRobotPartsRequest, ListOrganizationsRequest, NewRobotRequest, TailRobotPartLogsRequest,
+};
+use fleetsh::server::Credentials;
+use tonic::Code;
+
+use crate::harness::{TestServer, free_port};
+use crate::lua::{args, command};
+use crate::web_client::WebChannel;
+
+const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+
+/// `fleetsh serve` on a free loopback port, with its own data directory; killed when dropped.
+struct Served {
+    child: Child,
+    credentials: Credentials,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let data = dir.path().display().to_string();
+        let mut a = args(&["--data", &data, "serve", "--listen", &listen]);
+        a.extend(args(extra));
+        let child = command(&a, &[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn fleetsh serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let credentials = loop {
+            match Credentials::read(dir.path()) {
+                Ok(c) if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() => break c,
+                _ => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "fleetsh serve did not listen on {port}"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        };
+        Self {
+            child,
+            credentials,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn authenticate(web: WebChannel, c: &Credentials) -> Result<String, tonic::Status> {
+    let r = AuthServiceClient::new(web)
+        .authenticate(AuthenticateRequest {
+            entity: c.api_key_id.clone(),
+            credentials: Some(RpcCredentials {
+                r#type: "api-key".into(),
+                payload: c.api_key.clone(),
+            }),
+        })
+        .await?;
+    Ok(r.into_inner().access_token)
+}
+
+#[tokio::test]
+async fn grpc_web_over_http1_serves_unary_calls_with_statuses_and_messages() {
+    let s = TestServer::start().await;
+    let web = WebChannel::new(&s.fleet.credentials.address, None);
+    let token = authenticate(web.clone(), &s.fleet.credentials)
+        .await
+        .expect("Authenticate");
+    let mut app = AppServiceClient::new(web.clone());
+    let mut req = tonic::Request::new(ListOrganizationsRequest {});
+    let bearer = format!("Bearer {token}").parse().unwrap();
+    req.metadata_mut().insert("authorization", bearer);
+    let orgs = app.list_organizations(req).await.unwrap().into_inner();
+    assert_eq!(orgs.organizations[0].id, s.org_id());
+    // No token: the status and its message reach the client.
+    let e = app
+        .list_organizations(ListOrganizationsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{}", e.message());
+    assert!(!e.message().is_empty());
+}
+
+#[tokio::test]
+async fn grpc_web_over_tls_with_http1_only_alpn() {
+    let (cert, key) = (format!("{TLS}/server.pem"), format!("{TLS}/server.key"));
+    let fleet = Served::start(&["--tls-cert", &cert, "--tls-key", &key]);
+    let ca = std::fs::read(format!("{TLS}/ca.pem")).unwrap();
+    // The certificate names localhost.
+    let c = &fleet.credentials;
+    assert!(c.address.starts_with("https://"), "{}", c.address);
+    let web = WebChannel::new(&c.address.replace("127.0.0.1", "localhost"), Some(&ca));
+    let token = authenticate(web, c).await.expect("Authenticate over TLS");
+    assert!(!token.is_empty());
+}
+
+#[tokio::test]
+async fn a_log_tail_streams_over_grpc_web() {
+    let s = TestServer::start().await;
+    let mut owner = s.owner().await;
+    let robot = owner
+        .new_robot(NewRobotRequest {
+            name: "web-bot".into(),
+            location: s.location_id().into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let part = owner
+        .get_robot_parts(GetRobotPartsRequest { robot_id: robot })
+        .await
+        .unwrap()
+        .into_inner()
+        .parts[0]
+        .id
+        .clone();
+    let c = &s.fleet.credentials;
+    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let web = WebChannel::new(&c.address, None);
+    let mut req = tonic::Request::new(TailRobotPartLogsRequest {
+        id: part.clone(),
+        errors_only: false,
+        filter: None,
+    });
+    let bearer = format!("Bearer {token}").parse().unwrap();
+    req.metadata_mut().insert("authorization", bearer);
+    let mut tail = AppServiceClient::new(web)
+        .tail_robot_part_logs(req)
+        .await
+        .expect("the tail opens")
+        .into_inner();
+    let send = async |n: usize| {
+        let mut robot = RobotServiceClient::new(s.channel.clone());
+        let entry = crate::logs::entry("info", &format!("over grpc-web {n}"), 1);
+        let mut req = tonic::Request::new(crate::logs::push(&part, vec![entry]));
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        robot.log(req).await.unwrap();
+    };
+    // Entries written while the tail is open arrive as stream messages; keep writing until
+    // one does, so that a tail registered late cannot miss them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    let got = loop {
+        send(n).await;
+        n += 1;
+        match tokio::time::timeout(Duration::from_millis(300), tail.message()).await {
+            Ok(Ok(Some(m))) if !m.logs.is_empty() => break m,
+            Ok(Err(e)) => panic!("the tail failed: {e}"),
+            Ok(Ok(None)) => panic!("the tail ended"),
+            _ => assert!(Instant::now() < deadline, "no tail message in 10 s"),
+        }
+    };
+    assert!(got.logs[0].message.starts_with("over grpc-web "));
+}
