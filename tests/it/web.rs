@@ -1,6 +1,11 @@
-//! gRPC-web on the gRPC port, over HTTP/1.1 and TLS, as the TypeScript SDK and browsers call.
+//! The TypeScript SDK and browsers against `fleetsh serve`: gRPC-web on the gRPC port, over
+//! HTTP/1.1 and TLS, CORS, and the Node suite in tests/node (the unchanged SDK through its
+//! default transport and through connect-node's gRPC transport, and a page in headless
+//! Chromium). Node and Chromium come from `.ci/run` (`npm ci`, `apt-get install chromium`);
+//! outside CI a machine without them skips the Node tests and says so.
 
-use std::process::{Child, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient;
@@ -17,7 +22,40 @@ use crate::harness::{TestServer, free_port};
 use crate::lua::{args, command};
 use crate::web_client::WebChannel;
 
+const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
 const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+
+/// Where the Node runs leave what they made (shapes, screenshots): target/web-test.
+fn out_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .join("web-test")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// False (skip, and say why) when `what` is missing outside CI; in CI a missing tool fails.
+fn have(what: &str, present: bool, install: &str) -> bool {
+    if !present {
+        assert!(
+            !in_ci(),
+            "{what} is missing in CI (CI=true): .ci/run must install it ({install})"
+        );
+        eprintln!("SKIPPED: {what} is missing; {install} to run this test");
+    }
+    present
+}
+
+fn node_ready() -> bool {
+    have(
+        "tests/node/node_modules",
+        Path::new(NODE_DIR).join("node_modules").is_dir(),
+        "run `npm ci` in tests/node",
+    )
+}
 
 /// `fleetsh serve` on a free loopback port, with its own data directory; killed when dropped.
 struct Served {
@@ -66,6 +104,101 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `node --test FILE` in tests/node against `fleet`; fails with Node's report.
+fn node_test(file: &str, fleet: &Served, env: &[(&str, &str)]) {
+    let c = &fleet.credentials;
+    let out = Command::new("node")
+        // A live tail never ends by itself; the SDK's tail has no way to stop it.
+        .args(["--test", "--test-force-exit", "--test-reporter=spec", file])
+        .current_dir(NODE_DIR)
+        .env("FLEETSH_ADDRESS", &c.address)
+        .env("FLEETSH_API_KEY_ID", &c.api_key_id)
+        .env("FLEETSH_API_KEY", &c.api_key)
+        .env("FLEETSH_ORG_ID", &c.org_id)
+        .env("FLEETSH_LOCATION_ID", &c.location_id)
+        .env("FLEETSH_OUT", out_dir())
+        .envs(env.iter().copied())
+        .output()
+        .expect("node is on PATH (Node 20 or later)");
+    assert!(
+        out.status.success(),
+        "node --test {file} {env:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_typescript_sdk_passes_over_grpc_web_and_grpc_and_both_transports_agree() {
+    if !node_ready() {
+        return;
+    }
+    let mut shapes = Vec::new();
+    for transport in ["grpc-web", "grpc"] {
+        let fleet = Served::start(&[]);
+        let file = out_dir().join(format!("shapes-{transport}.json"));
+        let _ = std::fs::remove_file(&file);
+        let path = file.display().to_string();
+        node_test(
+            "app_client.test.js",
+            &fleet,
+            &[("FLEETSH_TRANSPORT", transport), ("FLEETSH_SHAPES", &path)],
+        );
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("the {transport} run wrote no {path}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            v.as_object().is_some_and(|o| o.len() > 60),
+            "the {transport} run recorded only {} answers",
+            v.as_object().map_or(0, |o| o.len())
+        );
+        shapes.push(v);
+    }
+    let (web, grpc) = (
+        shapes[0].as_object().unwrap(),
+        shapes[1].as_object().unwrap(),
+    );
+    let differ: Vec<_> = web
+        .keys()
+        .chain(grpc.keys())
+        .filter(|k| web.get(*k) != grpc.get(*k))
+        .map(|k| format!("{k}: gRPC-web {:?} / gRPC {:?}", web.get(k), grpc.get(k)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the transports disagree (see {}):\n{}",
+        out_dir().display(),
+        differ.join("\n")
+    );
+}
+
+#[test]
+fn a_browser_page_uses_the_fleet_and_other_origins_are_refused() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !node_ready()
+        || !have(
+            &chromium,
+            Path::new(&chromium).exists(),
+            "apt-get install chromium",
+        )
+    {
+        return;
+    }
+    let page_port = free_port().to_string();
+    let allowed = format!("http://allowed.test:{page_port}");
+    let fleet = Served::start(&["--cors-origin", &allowed]);
+    let shot = out_dir().join("browser.png");
+    let _ = std::fs::remove_file(&shot);
+    node_test(
+        "browser.test.js",
+        &fleet,
+        &[("FLEETSH_PAGE_PORT", &page_port), ("CHROMIUM", &chromium)],
+    );
+    let size = std::fs::metadata(&shot).map_or(0, |m| m.len());
+    assert!(size > 1000, "no screenshot at {}", shot.display());
 }
 
 async fn authenticate(web: WebChannel, c: &Credentials) -> Result<String, tonic::Status> {
