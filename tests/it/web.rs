@@ -309,3 +309,24 @@ async fn a_log_tail_streams_over_grpc_web() {
     };
     assert!(got.logs[0].message.starts_with("over grpc-web "));
 }
+
+#[tokio::test]
+async fn a_stopped_tls_fleet_frees_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fleetsh::server::ServeOptions::new(dir.path());
+    opts.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    opts.tls_cert = Some(format!("{TLS}/server.pem").into());
+    opts.tls_key = Some(format!("{TLS}/server.key").into());
+    let fleet = fleetsh::server::start(&opts).await.unwrap();
+    let addr = fleet.addr;
+    fleet.stop().await.unwrap();
+    // The accept loop (tls::incoming) ends with the server and closes the listener.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Err(e) = std::net::TcpListener::bind(addr) {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still bound after stop: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
