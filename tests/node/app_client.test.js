@@ -165,7 +165,8 @@ test('logs, and a live tail', async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(!queue.some((l) => l.message.startsWith('tail failed')), queue.map((l) => l.message).join('\n'));
-  record('tailRobotPartLogs', queue.filter((l) => l.message === 'live 0').slice(0, 1));
+  // The first live entry: which one it is depends on when the tail opened.
+  record('tailRobotPartLogs', queue.filter((l) => l.message.startsWith('live ')).slice(0, 1));
 });
 
 test('fragments', async () => {

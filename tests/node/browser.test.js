@@ -111,6 +111,18 @@ test('a page of an origin given with --cors-origin works', async () => {
   await page.close();
 });
 
+test('a page gets the fleet\'s refusals as gRPC statuses with their messages', async () => {
+  const { page } = await open(`http://127.0.0.1:${pagePort}`);
+  const err = await page.evaluate(
+    (c) => window.showFleet(c).then(() => 'no error', (e) => `${e.code} ${e.message}`),
+    { ...creds, key: 'not-the-key' },
+  );
+  // 7: PERMISSION_DENIED, read from the gRPC-web answer's grpc-status and grpc-message.
+  assert.match(err, /^7 \[permission_denied\] invalid credentials for entity/, err);
+  assert.match(await page.textContent('#status'), /invalid credentials/);
+  await page.close();
+});
+
 test('a page of another origin is refused by CORS', async () => {
   const { page } = await open(deniedOrigin);
   const err = await page.evaluate((c) => window.showFleet(c).then(() => 'no error', (e) => `${e.name}: ${e.message}`), creds);
