@@ -323,7 +323,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_remote: bool,
 
-    /// TLS certificate (PEM); with --tls-key serves TLS instead of plaintext HTTP/2.
+    /// TLS certificate (PEM); with --tls-key serves TLS instead of plaintext.
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
@@ -348,6 +348,14 @@ pub struct ServeArgs {
     /// log, go offline on a schedule and restart when marked, through the part RPCs.
     #[arg(long, value_name = "FILE")]
     pub simulate: Option<PathBuf>,
+    /// A web page origin (scheme://host[:port]) allowed to call the fleet over gRPC-web, beyond
+    /// the loopback origins always allowed; repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+
+    /// Allow web pages of any origin to call the fleet (Access-Control-Allow-Origin: *).
+    #[arg(long)]
+    pub cors_allow_any_origin: bool,
 }
 
 impl ServeArgs {

@@ -11,6 +11,8 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
     opts.tls_key = args.tls_key.clone();
     opts.token_ttl = args.token_ttl;
     opts.rate_limit = args.rate_limit;
+    opts.cors.origins = args.cors_origins.clone();
+    opts.cors.any_origin = args.cors_allow_any_origin;
     let fleet = start(&opts).await?;
     let c = &fleet.credentials;
     if fleet.created {

@@ -35,6 +35,8 @@ mod roles;
 pub mod store;
 mod structs;
 mod summaries;
+mod tls;
+pub mod web;
 mod white_label;
 
 use std::net::SocketAddr;
@@ -45,8 +47,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 pub use bootstrap::Credentials;
 
@@ -86,6 +88,8 @@ pub struct ServeOptions {
     pub publish_address: bool,
     /// Calls each principal may make (`--rate-limit`); None = unlimited.
     pub rate_limit: Option<crate::client::throttle::Rate>,
+    /// Page origins allowed to call the fleet over gRPC-web, beyond loopback ones.
+    pub cors: web::CorsOptions,
 }
 
 impl ServeOptions {
@@ -99,6 +103,7 @@ impl ServeOptions {
             allow_remote: false,
             publish_address: true,
             rate_limit: None,
+            cors: web::CorsOptions::default(),
         }
     }
 }
@@ -178,18 +183,12 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
             opts.listen
         );
     }
-    let mut builder = Server::builder();
-    match (&opts.tls_cert, &opts.tls_key) {
-        (Some(cert), Some(key)) => {
-            let cert =
-                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
-            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-            builder = builder
-                .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
-        }
-        (None, None) => {}
+    opts.cors.validate()?;
+    let tls = match (&opts.tls_cert, &opts.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
         _ => anyhow::bail!("--tls-cert and --tls-key go together"),
-    }
+    };
     let listener = TcpListener::bind(opts.listen).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {}: {e}; if another fleetsh serve holds it, stop it or pick another address with --listen",
@@ -213,25 +212,42 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
-    // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
-    let router = builder
+    // HTTP/1.1 too: the TypeScript SDK's fetch and pages speak gRPC-web over it. CORS comes
+    // first, so preflights are answered before any authentication; gRPC-web translation next,
+    // so that everything inside sees plain gRPC.
+    let router = Server::builder()
+        .accept_http1(true)
+        .layer(opts.cors.layer())
+        .layer(tonic_web::GrpcWebLayer::new())
+        // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
         .layer(call::NamedUnimplementedLayer)
         .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
         .add_service(InterceptedService::new(robot, intercept));
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // No Nagle: tonic writes a reply's trailers in a second small write, which Nagle holds
-    // until the client's delayed ACK (~40 ms) whenever another write is unacknowledged.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = rx.await;
-            })
-            .await
-            .context("server failed")
-    });
+    let stopped = async {
+        let _ = rx.await;
+    };
+    let task = match tls {
+        Some(acceptor) => tokio::spawn(async move {
+            let incoming = tls::incoming(listener, acceptor);
+            router
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .await
+                .context("server failed")
+        }),
+        None => tokio::spawn(async move {
+            // No Nagle: tonic writes a reply's trailers in a second small write, which Nagle
+            // holds until the client's delayed ACK (~40 ms) whenever another write is
+            // unacknowledged.
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .await
+                .context("server failed")
+        }),
+    };
     Ok(RunningFleet {
         addr,
         credentials,

@@ -9,9 +9,10 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Va
 use serde_json::json;
 use tonic::Code;
 
-use crate::dynamic::{call, method, request, unary_methods};
+use crate::dynamic::{Conn, call_via, method, request, unary_methods};
 use crate::fixture::{Ids, grant, must, populate, requests, resolve};
 use crate::harness::TestServer;
+use crate::web_client::WebChannel;
 
 const MIB: usize = 1024 * 1024;
 const MALFORMED: &str = "not-a-uuid/../';--";
@@ -259,7 +260,26 @@ fn judge(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_refuses_bad_fields_by_name_and_keeps_serving() {
+    bad_fields_over(false).await;
+}
+
+/// The same bad input over gRPC-web on HTTP/1.1: a page gets the same statuses and messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_refuses_bad_fields_by_name_and_keeps_serving_over_grpc_web() {
+    bad_fields_over(true).await;
+}
+
+async fn bad_fields_over(web: bool) {
     let s = TestServer::start().await;
+    // The calls under test go through `conn`; the fixture's setup uses gRPC.
+    let conn = if web {
+        Conn::Web(Box::new(WebChannel::new(
+            &s.fleet.credentials.address,
+            None,
+        )))
+    } else {
+        Conn::Grpc(s.channel.clone())
+    };
     let c = s.fleet.credentials.clone();
     let root = s.token(&c.api_key_id, &c.api_key).await.unwrap();
     // The root key creates B, so it owns both; the caller owns only A.
@@ -299,7 +319,7 @@ async fn every_rpc_refuses_bad_fields_by_name_and_keeps_serving() {
         // Authenticate is the one call made without a token.
         let token = (*svc != "AuthService").then_some(token.as_str());
         let base = request(&m, &resolve(req, &a));
-        let empty = call(&s.channel, token, &m, DynamicMessage::new(m.input())).await;
+        let empty = call_via(&conn, token, &m, DynamicMessage::new(m.input())).await;
         if let Err(e) = &empty {
             if matches!(e.code(), Code::Internal | Code::Unknown | Code::Unavailable) {
                 failures.push(format!(
@@ -323,7 +343,7 @@ async fn every_rpc_refuses_bad_fields_by_name_and_keeps_serving() {
                 if *name == "CreateOrganizationInvite" && path_name(&p) != "email" {
                     msg.set_field_by_name("email", Value::String(format!("n{calls}@example.com")));
                 }
-                let r = call(&s.channel, token, &m, msg).await;
+                let r = call_via(&conn, token, &m, msg).await;
                 calls += 1;
                 let path = path_name(&p);
                 let id_field = id_field && !may_accept(name, &path, bad);
@@ -335,8 +355,8 @@ async fn every_rpc_refuses_bad_fields_by_name_and_keeps_serving() {
     }
     // Still serving, and to the same caller.
     let m = method("AppService", "GetOrganization");
-    call(
-        &s.channel,
+    call_via(
+        &conn,
         Some(&token),
         &m,
         request(&m, &json!({"organization_id": c.org_id})),

@@ -33,18 +33,53 @@ pub fn request(m: &MethodDescriptor, json: &serde_json::Value) -> DynamicMessage
         .unwrap_or_else(|e| panic!("{} request {json}: {e}", m.name()))
 }
 
+/// Where a test's calls go: tonic's gRPC channel, or gRPC-web over HTTP/1.1 (the TypeScript
+/// SDK's and browsers' protocol); the same calls must get the same answers over both.
+#[derive(Clone)]
+pub enum Conn {
+    Grpc(Channel),
+    Web(Box<crate::web_client::WebChannel>),
+}
+
 pub async fn call(
     channel: &Channel,
     token: Option<&str>,
     m: &MethodDescriptor,
     msg: DynamicMessage,
 ) -> Result<DynamicMessage, Status> {
-    let mut grpc = Grpc::new(channel.clone())
+    unary(Grpc::new(channel.clone()), token, m, msg).await
+}
+
+pub async fn call_via(
+    conn: &Conn,
+    token: Option<&str>,
+    m: &MethodDescriptor,
+    msg: DynamicMessage,
+) -> Result<DynamicMessage, Status> {
+    match conn {
+        Conn::Grpc(c) => unary(Grpc::new(c.clone()), token, m, msg).await,
+        Conn::Web(w) => unary(Grpc::new(w.as_ref().clone()), token, m, msg).await,
+    }
+}
+
+async fn unary<T>(
+    grpc: Grpc<T>,
+    token: Option<&str>,
+    m: &MethodDescriptor,
+    msg: DynamicMessage,
+) -> Result<DynamicMessage, Status>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError>,
+{
+    let mut grpc = grpc
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
     grpc.ready()
         .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
+        .map_err(|e| Status::unavailable(e.into().to_string()))?;
     let mut req = Request::new(msg);
     if let Some(t) = token {
         req.metadata_mut()

@@ -51,4 +51,6 @@ mod simulate;
 mod targets;
 mod tls;
 mod unimplemented;
+mod web;
+mod web_client;
 mod white_label_api;

@@ -8,9 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 use tonic::Code;
 
-use crate::dynamic::{call, method, request};
+use crate::dynamic::{Conn, call_via, method, request};
 use crate::fixture::{Ids, grant, must, populate, requests, resolve};
 use crate::harness::TestServer;
+use crate::web_client::WebChannel;
 
 const OK: Code = Code::Ok;
 const DENY: Code = Code::PermissionDenied;
@@ -331,7 +332,30 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_principal_gets_the_expected_code_from_every_rpc() {
+    every_principal_over(false).await;
+}
+
+/// The same matrix over gRPC-web on HTTP/1.1, as the TypeScript SDK and browsers call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_principal_gets_the_expected_code_from_every_rpc_over_grpc_web() {
+    every_principal_over(true).await;
+}
+
+/// The connection the calls under test go through (the fixture's setup uses gRPC).
+fn conn(s: &TestServer, web: bool) -> Conn {
+    if web {
+        Conn::Web(Box::new(WebChannel::new(
+            &s.fleet.credentials.address,
+            None,
+        )))
+    } else {
+        Conn::Grpc(s.channel.clone())
+    }
+}
+
+async fn every_principal_over(web: bool) {
     let s = TestServer::start().await;
+    let conn = conn(&s, web);
     let c = s.fleet.credentials.clone();
     let root = s.token(&c.api_key_id, &c.api_key).await.unwrap();
     let org = c.org_id.clone();
@@ -375,13 +399,7 @@ async fn every_principal_gets_the_expected_code_from_every_rpc() {
             n += 1;
             let mut ids = ids.clone();
             renew(&s, &root, name, &mut ids, n).await;
-            let r = call(
-                &s.channel,
-                Some(token),
-                &m,
-                request(&m, &resolve(req, &ids)),
-            )
-            .await;
+            let r = call_via(&conn, Some(token), &m, request(&m, &resolve(req, &ids))).await;
             let got = r.as_ref().err().map_or(OK, |e| e.code());
             if got != expected[i] {
                 let why = r.err().map(|e| e.message().to_string()).unwrap_or_default();
@@ -392,7 +410,7 @@ async fn every_principal_gets_the_expected_code_from_every_rpc() {
             }
         }
         for (who, token) in [("no token", None), ("deleted key", Some(gone.as_str()))] {
-            let r = call(&s.channel, token, &m, request(&m, &resolve(req, &ids))).await;
+            let r = call_via(&conn, token, &m, request(&m, &resolve(req, &ids))).await;
             if r.as_ref().err().map(|e| e.code()) != Some(Code::Unauthenticated) {
                 mismatches.push(format!(
                     "{name} as {who}: expected Unauthenticated, got {r:?}"
@@ -415,16 +433,12 @@ async fn an_expired_token_is_refused_by_every_rpc() {
     let mut wrong = Vec::new();
     for (svc, name, req) in &requests() {
         let m = method(svc, name);
-        let r = call(
-            &s.channel,
-            Some(&expiring),
-            &m,
-            request(&m, &resolve(req, &ids)),
-        )
-        .await;
-        match r {
-            Err(e) if e.code() == Code::Unauthenticated && e.message().contains("xpired") => {}
-            other => wrong.push(format!("{name}: {other:?}")),
+        for (via, conn) in [("gRPC", conn(&s, false)), ("gRPC-web", conn(&s, true))] {
+            let r = call_via(&conn, Some(&expiring), &m, request(&m, &resolve(req, &ids))).await;
+            match r {
+                Err(e) if e.code() == Code::Unauthenticated && e.message().contains("xpired") => {}
+                other => wrong.push(format!("{name} over {via}: {other:?}")),
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
