@@ -50,8 +50,16 @@ impl Token {
     }
 }
 
+/// How calls reach the server: a channel (h2c or TLS) or, for the embedded fleet, the server's
+/// own service in this process (`server::in_process`).
+pub type Transport = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Box<dyn std::error::Error + Send + Sync>,
+>;
+
 pub struct Client {
-    channel: Channel,
+    channel: Transport,
     key: Option<ApiKey>,
     token: Mutex<Option<Token>>,
     timeout: Duration,
@@ -81,11 +89,14 @@ pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(ep)
 }
 
-async fn channel(url: &str) -> Result<Channel, ConnectError> {
+async fn channel(url: &str) -> Result<Transport, ConnectError> {
+    use tower::ServiceExt;
     let ep = endpoint(url).map_err(|e| ConnectError::Unreachable(format!("{e:#}")))?;
-    ep.connect()
+    let channel: Channel = ep
+        .connect()
         .await
-        .map_err(|e| failure::unreachable(url, &e))
+        .map_err(|e| failure::unreachable(url, &e))?;
+    Ok(Transport::new(channel.map_err(Into::into)))
 }
 
 /// Connects and, when a key is given, exchanges it for a token right away so that bad
@@ -111,21 +122,17 @@ pub async fn connect(
     Ok(client)
 }
 
-/// Connects with a token already in hand (the embedded fleet issues one in-process, sparing
-/// a key exchange and its `last_used` write at every script start); `key` renews it later.
-pub async fn connect_with_token(
-    url: &str,
-    key: ApiKey,
-    token: String,
-    timeout: Duration,
-) -> Result<Client, ConnectError> {
-    Ok(Client {
-        channel: channel(url).await?,
+/// A client of a fleet in this process (`server::in_process`), with a token already in hand
+/// (the embedded fleet issues one in-process, sparing a key exchange and its `last_used`
+/// write at every script start); `key` renews it later.
+pub fn in_process(transport: Transport, key: ApiKey, token: String, timeout: Duration) -> Client {
+    Client {
+        channel: transport,
         key: Some(key),
         token: Mutex::new(Some(Token::new(token))),
         timeout,
         throttle: Throttle::default(),
-    })
+    }
 }
 
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
@@ -220,7 +227,7 @@ impl Client {
         &self.throttle
     }
 
-    fn grpc(&self) -> Grpc<Channel> {
+    fn grpc(&self) -> Grpc<Transport> {
         Grpc::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
@@ -285,7 +292,7 @@ impl Client {
     }
 
     /// A channel ready to send on; a connection that is not ready means nothing was sent.
-    async fn ready(&self) -> Result<Grpc<Channel>, Failed> {
+    async fn ready(&self) -> Result<Grpc<Transport>, Failed> {
         let mut grpc = self.grpc();
         grpc.ready().await.map_err(|e| {
             Failed::NotSent(Status::unavailable(format!("connection not ready: {e}")))

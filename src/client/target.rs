@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::{
-    ApiKey, Client, ConnectError, DEFAULT_URL, connect, connect_with_token, viam_cli,
+    ApiKey, Client, ConnectError, DEFAULT_URL, connect, in_process, viam_cli,
 };
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
@@ -213,7 +213,9 @@ pub async fn local(g: &Selection) -> anyhow::Result<Target> {
         .api
         .tokens
         .issue(&c.api_key_id, crate::server::auth::API_KEY)?;
-    let client = connect_with_token(&c.address, key, token, g.call_timeout).await?;
+    // The script's own calls stay in this process; the socket serves the others (a chore a
+    // test runs with --url, an SDK pointed at the address).
+    let client = in_process(crate::server::in_process(&fleet.api), key, token, g.call_timeout);
     Ok(Target {
         client,
         defaults,

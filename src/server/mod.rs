@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -171,6 +172,31 @@ impl RunningFleet {
     }
 }
 
+/// Every service of the local fleet, each behind the token check it needs.
+fn routes(api: &Arc<Api>) -> Routes {
+    let intercept = auth::interceptor(api.tokens.clone());
+    let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
+    Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
+        .add_service(InterceptedService::new(app, intercept.clone()))
+        .add_service(InterceptedService::new(robot, intercept))
+}
+
+/// The fleet as a tower service, for a client in the same process (the embedded fleet): the
+/// same routes, token checks, codec and messages as over a socket, without the socket, HTTP/2
+/// framing or a second runtime hop.
+pub fn in_process(api: &Arc<Api>) -> crate::client::Transport {
+    use tower::{Layer, ServiceExt};
+    let svc = call::NamedUnimplementedLayer.layer(routes(api));
+    let svc = ServiceExt::<http::Request<tonic::body::Body>>::map_err(
+        svc,
+        |e: std::convert::Infallible| -> Box<dyn std::error::Error + Send + Sync> { match e {} },
+    );
+    tower::util::BoxCloneSyncService::new(svc)
+}
+
 /// Binds `opts.listen` (port 0 picks a free port) and serves until `stop`.
 ///
 /// Everything that can fail without touching the data directory (the address, the TLS files,
@@ -207,11 +233,6 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         credentials.write(&opts.data_dir)?;
     }
 
-    let intercept = auth::interceptor(api.tokens.clone());
-    let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
     // HTTP/1.1 too: the TypeScript SDK's fetch and pages speak gRPC-web over it. CORS comes
     // first, so preflights are answered before any authentication; gRPC-web translation next,
     // so that everything inside sees plain gRPC.
@@ -221,9 +242,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .layer(tonic_web::GrpcWebLayer::new())
         // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
         .layer(call::NamedUnimplementedLayer)
-        .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
-        .add_service(InterceptedService::new(app, intercept.clone()))
-        .add_service(InterceptedService::new(robot, intercept));
+        .add_routes(routes(&api));
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = async {
