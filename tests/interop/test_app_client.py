@@ -7,7 +7,7 @@ locations, machines and names with a random suffix and never relies on another t
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from grpclib import GRPCError, Status
@@ -381,6 +381,30 @@ async def test_get_robot_part_logs_round_trip_and_pages(viam, app, location_id, 
     none = await app.get_robot_part_logs(part_id, filter=f"absent-{tag}")
     assert none == []
     await expect_status(Status.NOT_FOUND, app.get_robot_part_logs("no-such-part"), "no-such-part")
+
+
+async def test_get_robot_part_logs_range_resolves_against_start_or_end(viam, app, location_id):
+    """The SDK's `range`: a duration resolved against whichever of start and end is given."""
+    _, part_id = await new_machine(app, location_id)
+    tag = suffix()
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    times = [base + timedelta(minutes=10 * i) for i in range(6)]  # base, +10m, ..., +50m
+    await push_logs(viam, part_id, [log_entry(f"{tag} at {10 * i}m", when=t) for i, t in enumerate(times)])
+
+    def minutes(entries):
+        return sorted(int(e.message.split(" at ")[1][:-1]) for e in entries)
+
+    after = await app.get_robot_part_logs(part_id, filter=tag, start=times[1], range="20m", num_log_entries=0)
+    assert minutes(after) == [10, 20, 30]
+    before = await app.get_robot_part_logs(part_id, filter=tag, end=times[4], range="15m", num_log_entries=0)
+    assert minutes(before) == [30, 40]
+    # Neither bound: the range ends now, so entries three hours old are outside an hour's range.
+    assert await app.get_robot_part_logs(part_id, filter=tag, range="1h", num_log_entries=0) == []
+    assert minutes(await app.get_robot_part_logs(part_id, filter=tag, range="1d", num_log_entries=0)) == [0, 10, 20, 30, 40, 50]
+    await expect_status(
+        Status.INVALID_ARGUMENT, app.get_robot_part_logs(part_id, start=times[0], end=times[5], range="10m"), "range"
+    )
+    await expect_status(Status.INVALID_ARGUMENT, app.get_robot_part_logs(part_id, range="soon"), "range")
 
 
 async def test_logs_pushed_with_the_part_secret(creds, app, location_id):
