@@ -7,6 +7,7 @@ locations, machines and names with a random suffix and never relies on another t
 
 import asyncio
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -126,6 +127,47 @@ async def test_organization_invites_lifecycle(app, org_id):
     assert email not in [i.email for i in invites]
     await expect_status(Status.NOT_FOUND, app.delete_organization_invite(org_id, email), email)
     await expect_status(Status.NOT_FOUND, app.resend_organization_invite(org_id, email), email)
+
+
+def outbox(creds) -> list[dict]:
+    """The invitation emails the local fleet "sent": lines of outbox.jsonl beside credentials.json."""
+    path = os.path.join(os.path.dirname(os.environ["FLEETSH_CREDENTIALS"]), "outbox.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+async def test_organization_invite_emails_and_refusals(creds, app, org_id):
+    email = f"mailed-{suffix()}@example.com"
+    await app.create_organization_invite(org_id, email)
+    assert [m["to"] for m in outbox(creds)].count(email) == 1
+    await app.resend_organization_invite(org_id, email)
+    assert [m["to"] for m in outbox(creds)].count(email) == 2
+    await expect_status(Status.ALREADY_EXISTS, app.create_organization_invite(org_id, email), "pending")
+
+    quiet = f"quiet-{suffix()}@example.com"
+    invite = await app.create_organization_invite(org_id, quiet, send_email_invite=False)
+    assert invite.email == quiet and quiet not in [m["to"] for m in outbox(creds)]
+
+    # The guide: inviting a member, or an address that is none, is an error.
+    await expect_status(Status.ALREADY_EXISTS, app.create_organization_invite(org_id, "admin@localhost"), "member")
+    await expect_status(Status.INVALID_ARGUMENT, app.create_organization_invite(org_id, "not-an-email"), "email")
+
+    # The guide: no authorizations to change, or removing the only one, is an error.
+    await expect_status(Status.INVALID_ARGUMENT, app.update_organization_invite_authorizations(org_id, quiet), "authorizations")
+    await expect_status(
+        Status.FAILED_PRECONDITION,
+        app.update_organization_invite_authorizations(org_id, quiet, remove_authorizations=list(invite.authorizations)),
+        "delete the invite",
+    )
+    await expect_status(
+        Status.NOT_FOUND,
+        app.update_organization_invite_authorizations(org_id, f"none-{suffix()}@example.com", add_authorizations=list(invite.authorizations)),
+        "no pending invite",
+    )
+    await app.delete_organization_invite(org_id, quiet)
+    await app.delete_organization_invite(org_id, email)
 
 
 # -------------------------------------------------------------------- locations
