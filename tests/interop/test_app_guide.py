@@ -28,6 +28,26 @@ async def test_methods_defaulting_to_the_clients_location_refuse_none(app):
     await expect_status(Status.INVALID_ARGUMENT, app.list_robots(), "location_id")
 
 
+async def test_update_robot_needs_the_location_it_is_to_be_in(creds, app, org_id, location_id):
+    """The guide: update_robot raises when no location is passed and the client has none; the
+    machine's own location renames it in place, which a key for just that machine may do."""
+    robot_id = await app.new_robot(f"m-{suffix()}", location_id)
+    await expect_status(Status.INVALID_ARGUMENT, app.update_robot(robot_id, f"n-{suffix()}"), "location")
+    assert (await app.get_robot(robot_id)).location == location_id
+    key, key_id = await app.create_key(org_id, [APIKeyAuthorization("owner", "robot", robot_id)], f"r-{suffix()}")
+    machine_key = await dial(creds, key_id, key)
+    try:
+        name = f"renamed-{suffix()}"
+        renamed = await machine_key.app_client.update_robot(robot_id, name, location_id)
+        assert (renamed.name, renamed.location) == (name, location_id)
+        elsewhere = await new_location(app, org_id)
+        await expect_status(
+            Status.PERMISSION_DENIED, machine_key.app_client.update_robot(robot_id, name, elsewhere.id), "write_location"
+        )
+    finally:
+        machine_key.close()
+
+
 async def test_update_location_with_an_empty_name_keeps_the_name(app, org_id):
     """The guide's example moves a location with name="" and says the name does not change."""
     child = await new_location(app, org_id)
@@ -255,12 +275,12 @@ async def test_a_deleted_machine_leaves_the_favorites(app, location_id):
 # ------------------------------------------------------------- unknown ids
 
 
-async def test_unknown_ids_are_not_found_by_name(app, org_id):
+async def test_unknown_ids_are_not_found_by_name(app, org_id, location_id):
     """The guide's "raised if an invalid ... ID is passed", for the methods that take one: the
     answer is NOT_FOUND and names the id."""
     calls = {
         "get_robot": lambda x: app.get_robot(x),
-        "update_robot": lambda x: app.update_robot(x, "n", ""),
+        "update_robot": lambda x: app.update_robot(x, "n", location_id),
         "delete_robot": lambda x: app.delete_robot(x),
         "get_robot_part": lambda x: app.get_robot_part(x),
         "update_robot_part": lambda x: app.update_robot_part(x, "n"),
