@@ -242,6 +242,17 @@ async def test_module_urls_and_update_errors(app, org_id):
     assert (await app.get_module(name)).module_id == module_id
     assert await app.update_module(name, "https://example.com/v2", "d", None, "run", public=True) == url
     assert (await app.get_module(module_id)).url == "https://example.com/v2"
+    # The guide: an invalid list of models is an error; a model or API is a name triplet.
+    good = Model(api="rdk:component:base", model=f"acme:{name}:wheeled")
+    await app.update_module(module_id, "https://example.com/v2", "d", [good], "run")
+    for bad, field in (
+        (Model(api="rdk:component:base", model="wheeled"), "models[0].model"),
+        (Model(api="base", model=f"acme:{name}:wheeled"), "models[0].api"),
+        (Model(api="rdk:component:base", model="acme::wheeled"), "models[0].model"),
+        (Model(api="rdk:component:base", model="acme:my base:wheeled"), "models[0].model"),
+    ):
+        await expect_status(Status.INVALID_ARGUMENT, app.update_module(module_id, "https://example.com", "d", [bad], "run"), field)
+    assert [(m.api, m.model) for m in (await app.get_module(module_id)).models] == [(good.api, good.model)]
     await expect_status(Status.INVALID_ARGUMENT, app.create_module(org_id, ""), "name")
     info = ModuleFileInfo(module_id=module_id, version="v1", platform="linux/amd64")
     await expect_status(Status.INVALID_ARGUMENT, app.upload_module_file(info, b"x"), "version")
