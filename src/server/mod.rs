@@ -21,6 +21,7 @@ pub mod limits;
 mod locations;
 mod logs;
 mod metadata;
+mod module_usage;
 mod modules;
 mod oauth_apps;
 mod orgs;

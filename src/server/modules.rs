@@ -13,6 +13,7 @@ use tonic::{Status, Streaming};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::module_usage;
 use super::store::{exec, found, new_id, now, row, to_ts};
 use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
 use crate::proto::viam::app::v1::*;
@@ -141,6 +142,9 @@ fn complete(c: &Connection, s: Stored, markdown: bool) -> ApiResult<Module> {
     .flatten();
     m.public_namespace = ns.unwrap_or_default();
     m.versions = versions(c, &m.module_id)?;
+    let usage = module_usage::usage(c, &m.module_id, &s.org_id)?;
+    m.total_robot_usage = usage.robots;
+    m.total_organization_usage = usage.organizations;
     if !markdown {
         m.models
             .iter_mut()
