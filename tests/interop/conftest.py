@@ -112,3 +112,15 @@ def spaced_times(n: int) -> list[datetime]:
 def raw_channel(creds: dict) -> Channel:
     host, port = app_url(creds).rsplit(":", 1)
     return Channel(host, int(port))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying how much of the SDK's AppClient this run called (full runs only)."""
+    if not app_client_coverage.whole_suite:
+        return
+    methods = app_client_coverage.public_methods()
+    called = methods & app_client_coverage.called
+    terminalreporter.write_line(
+        f"AppClient coverage: {len(called)} of {len(methods)} methods called; not served here: "
+        + (", ".join(sorted(app_client_coverage.NOT_SERVED)) or "none")
+    )

@@ -1,4 +1,4 @@
-"""What the cloud API guide (/work/shared/reference/cloud-api-guide.txt, "the guide") and the
+"""What the cloud API guide (../shared/reference/cloud-api-guide.txt, "the guide") and the
 SDK's own docstrings promise of AppClient methods beyond their round trips in
 test_app_client.py: defaults, the documented errors, and the parameters that change a result.
 Each test makes its own resources with a random suffix."""
