@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from grpclib import Status
 from viam.app.app_client import APIKeyAuthorization, Fragment
-from viam.proto.app import AuthorizedPermissions, FragmentImport, Model, ModuleFileInfo, Visibility
+from viam.proto.app import AuthenticationType, AuthorizedPermissions, FragmentImport, Model, ModuleFileInfo, Visibility
 from viam.proto.app.packages import PackageType
 
 from conftest import dial, suffix
@@ -123,13 +123,17 @@ async def test_update_fragment_keeps_what_is_not_passed(app, org_id):
     await expect_status(Status.NOT_FOUND, app.delete_fragment("no-such-fragment"), "no-such-fragment")
 
 
-async def test_get_fragment_history_page_limit_and_versions(app, org_id):
+async def test_get_fragment_history_page_limit_and_versions(creds, app, org_id):
     frag = await app.create_fragment(org_id, f"h-{suffix()}", {"v": 0})
     for v in (1, 2, 3):
         await app.update_fragment(frag.id, frag.name, {"v": v})
     history = await app.get_fragment_history(frag.id, page_limit=2)
     assert [h.old.fragment for h in history] == [{"v": 3}, {"v": 2}]
     assert history[0].edited_on >= history[1].edited_on
+    # Who edited: the API key this client dialed with.
+    assert {(h.edited_by.type, h.edited_by.value) for h in history} == {
+        (AuthenticationType.AUTHENTICATION_TYPE_API_KEY, creds["api_key_id"])
+    }
     assert (await app.get_fragment(frag.id, version="2")).fragment == {"v": 1}
     await expect_status(Status.NOT_FOUND, app.get_fragment(frag.id, version="99"), "99")
     await expect_status(Status.INVALID_ARGUMENT, app.get_fragment_history(frag.id, page_token="not-a-token"), "page_token")
