@@ -110,6 +110,38 @@ fn query_entries(
     Ok(out)
 }
 
+/// The request's time bounds in nanoseconds. `range` (a duration such as "10m", "10h" or "10d",
+/// as the SDK documents it) is resolved against whichever of start and end is given, or against
+/// now when neither is; with both it is ambiguous and refused.
+fn time_window(req: &GetRobotPartLogsRequest) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let start = req.start.as_ref().map(from_ts);
+    let end = req.end.as_ref().map(from_ts);
+    let Some(range) = req.range.as_deref().filter(|r| !r.is_empty()) else {
+        return Ok((start, end));
+    };
+    let span = humantime::parse_duration(range).map_err(|e| {
+        ApiError::invalid(
+            "range",
+            format!("{range:?} is not a duration like 10m, 10h or 10d: {e}"),
+        )
+    })?;
+    let span = i64::try_from(span.as_nanos()).unwrap_or(i64::MAX);
+    Ok(match (start, end) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "range",
+                "cannot be used with both start and end; give one of them, or neither to end now",
+            ));
+        }
+        (Some(s), None) => (Some(s), Some(s.saturating_add(span))),
+        (None, Some(e)) => (Some(e.saturating_sub(span)), Some(e)),
+        (None, None) => {
+            let e = now();
+            (Some(e.saturating_sub(span)), Some(e))
+        }
+    })
+}
+
 #[allow(deprecated)]
 /// The page query (fetching one row more than a page, to tell whether more remain), its
 /// arguments and the page size.
@@ -127,11 +159,12 @@ fn page_query(req: &GetRobotPartLogsRequest) -> ApiResult<(String, Vec<Value>, i
         let marks = vec!["?"; levels.len()].join(", ");
         f.and(&format!("level IN ({marks})"), levels);
     }
-    if let Some(start) = &req.start {
-        f.and("time >= ?", [Value::Integer(from_ts(start))]);
+    let (start, end) = time_window(req)?;
+    if let Some(start) = start {
+        f.and("time >= ?", [Value::Integer(start)]);
     }
-    if let Some(end) = &req.end {
-        f.and("time <= ?", [Value::Integer(from_ts(end))]);
+    if let Some(end) = end {
+        f.and("time <= ?", [Value::Integer(end)]);
     }
     let ascending = req.order == Some(LogOrder::Ascending as i32);
     if let Some(token) = req.page_token.as_deref().filter(|t| !t.is_empty()) {

@@ -22,6 +22,7 @@ pub mod limits;
 mod locations;
 mod logs;
 mod metadata;
+mod module_usage;
 mod modules;
 mod oauth_apps;
 mod orgs;

@@ -13,6 +13,7 @@ use tonic::{Status, Streaming};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
+use super::module_usage;
 use super::store::{exec, found, new_id, now, row, to_ts};
 use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
 use crate::proto::viam::app::v1::*;
@@ -141,6 +142,9 @@ fn complete(c: &Connection, s: Stored, markdown: bool) -> ApiResult<Module> {
     .flatten();
     m.public_namespace = ns.unwrap_or_default();
     m.versions = versions(c, &m.module_id)?;
+    let usage = module_usage::usage(c, &m.module_id, &s.org_id)?;
+    m.total_robot_usage = usage.robots;
+    m.total_organization_usage = usage.organizations;
     if !markdown {
         m.models
             .iter_mut()
@@ -215,20 +219,34 @@ pub fn create_module(
 
 pub(super) fn check_models(models: &[Model]) -> ApiResult<()> {
     for (i, m) in models.iter().enumerate() {
-        if m.api.trim().is_empty() {
-            return Err(ApiError::invalid(
-                &format!("models[{i}].api"),
-                "must not be empty",
-            ));
-        }
-        if m.model.trim().is_empty() {
-            return Err(ApiError::invalid(
-                &format!("models[{i}].model"),
-                "must not be empty",
-            ));
-        }
+        check_triplet(&format!("models[{i}].api"), &m.api, "rdk:component:arm")?;
+        check_triplet(&format!("models[{i}].model"), &m.model, "acme:demo:arm")?;
     }
     Ok(())
+}
+
+/// An API or model name as viam-server reads them: three colon-separated parts of letters,
+/// digits, `_` and `-` (the guide counts an invalid list of models among UpdateModule's errors).
+fn check_triplet(field: &str, value: &str, example: &str) -> ApiResult<()> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let parts: Vec<&str> = value.split(':').collect();
+    if parts.len() == 3 && parts.iter().all(|p| part_ok(p)) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "{value:?} is not three colon-separated names of letters, digits, _ and - (like {example})"
+            ),
+        ))
+    }
 }
 
 /// The documentation address of a module: empty (none, as the Viam CLI's generated meta.json

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
+use super::module_usage;
 use super::modules;
 use super::store::{exec, now, row, to_ts};
 use crate::proto::viam::app::packages::v1::PackageType;
@@ -255,6 +256,7 @@ fn complete(c: &Connection, s: Stored, markdown: bool) -> ApiResult<RegistryItem
                     min_viam_server_version: None,
                 })
                 .collect();
+            let usage = module_usage::usage(c, &m.meta.module_id, &m.org_id)?;
             let m = m.meta;
             RegistryItem {
                 item_id: m.module_id,
@@ -265,8 +267,10 @@ fn complete(c: &Connection, s: Stored, markdown: bool) -> ApiResult<RegistryItem
                 visibility: m.visibility,
                 url: m.url,
                 description: m.description,
-                total_robot_usage: m.total_robot_usage,
-                total_organization_usage: m.total_organization_usage,
+                total_robot_usage: usage.robots,
+                total_external_robot_usage: usage.external_robots,
+                total_organization_usage: usage.organizations,
+                total_external_organization_usage: usage.external_organizations,
                 metadata: Some(Metadata::ModuleMetadata(ModuleMetadata {
                     models: m.models,
                     versions,

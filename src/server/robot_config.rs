@@ -149,11 +149,18 @@ pub fn config(api: &Api, who: &Principal, req: ConfigRequest) -> ApiResult<Confi
                 params![id, info.version, info.os, info.platform, now()],
             )?;
         }
-        // Asking for its config is how a part comes online.
+        // Asking for its config is how a part comes online, and its machine with it (as a
+        // Log does): GetRobot and ListRobots read the machine's last access.
+        let t = now();
         exec(
             tx,
             "UPDATE parts SET last_access = ?2 WHERE id = ?1",
-            params![id, now()],
+            params![id, t],
+        )?;
+        exec(
+            tx,
+            "UPDATE robots SET last_access = ?2 WHERE id = ?1",
+            params![scope.robot_id, t],
         )?;
         Ok(ConfigResponse {
             config: Some(config),

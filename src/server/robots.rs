@@ -270,24 +270,24 @@ pub fn update_robot(
 ) -> ApiResult<UpdateRobotResponse> {
     let id = required("id", &req.id)?;
     let name = required("name", &req.name)?;
+    // The guide: update_robot without a location, from a client that has none, is an error
+    // (the SDK sends "" then); the machine's own location is given to keep it in place.
+    let target = required("location", req.location.trim())?;
     api.store.tx(|tx| {
         let scope = Scope::robot(tx, id)?;
         who.require(Perm::WriteRobot, &scope)?;
-        // An empty location keeps the machine where it is.
-        let location_id = match req.location.trim() {
-            "" => scope.locations.first().cloned().unwrap_or_default(),
-            target => {
-                let to = Scope::location(tx, target)?;
-                if to.org_id != scope.org_id {
-                    return Err(ApiError::invalid(
-                        "location",
-                        "belongs to another organization",
-                    ));
-                }
-                who.require(Perm::WriteLocation, &to)?;
-                target.to_string()
-            }
-        };
+        let to = Scope::location(tx, target)?;
+        if to.org_id != scope.org_id {
+            return Err(ApiError::invalid(
+                "location",
+                "belongs to another organization",
+            ));
+        }
+        // Staying in place asks nothing of the location; moving asks to write the new one.
+        if scope.locations.first().map(String::as_str) != Some(target) {
+            who.require(Perm::WriteLocation, &to)?;
+        }
+        let location_id = target.to_string();
         ensure_unique_name(tx, &location_id, name, id)?;
         exec(
             tx,

@@ -15,6 +15,26 @@ from viam.proto.common import LogEntry as LogEntryPB
 from viam.rpc.dial import DialOptions
 from viam.utils import dict_to_struct, datetime_to_timestamp
 
+import app_client_coverage
+
+app_client_coverage.install()
+
+COVERAGE_TEST = "test_every_app_client_method_is_called"
+
+
+def pytest_deselected(items):
+    app_client_coverage.whole_suite = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The coverage test runs last, after every call it counts."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = {f for f in os.listdir(here) if f.startswith("test_") and f.endswith(".py")}
+    if files - {os.path.basename(str(i.path)) for i in items}:
+        app_client_coverage.whole_suite = False
+    last = [i for i in items if i.name == COVERAGE_TEST]
+    items[:] = [i for i in items if i.name != COVERAGE_TEST] + last
+
 
 @pytest.fixture(scope="session")
 def creds() -> dict:
@@ -92,3 +112,15 @@ def spaced_times(n: int) -> list[datetime]:
 def raw_channel(creds: dict) -> Channel:
     host, port = app_url(creds).rsplit(":", 1)
     return Channel(host, int(port))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying how much of the SDK's AppClient this run called (full runs only)."""
+    if not app_client_coverage.whole_suite:
+        return
+    methods = app_client_coverage.public_methods()
+    called = methods & app_client_coverage.called
+    terminalreporter.write_line(
+        f"AppClient coverage: {len(called)} of {len(methods)} methods called; not served here: "
+        + (", ".join(sorted(app_client_coverage.NOT_SERVED)) or "none")
+    )

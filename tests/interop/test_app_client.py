@@ -7,7 +7,8 @@ locations, machines and names with a random suffix and never relies on another t
 
 import asyncio
 import json
-from datetime import datetime, timezone
+import os
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from grpclib import GRPCError, Status
@@ -126,6 +127,47 @@ async def test_organization_invites_lifecycle(app, org_id):
     assert email not in [i.email for i in invites]
     await expect_status(Status.NOT_FOUND, app.delete_organization_invite(org_id, email), email)
     await expect_status(Status.NOT_FOUND, app.resend_organization_invite(org_id, email), email)
+
+
+def outbox(creds) -> list[dict]:
+    """The invitation emails the local fleet "sent": lines of outbox.jsonl beside credentials.json."""
+    path = os.path.join(os.path.dirname(os.environ["FLEETSH_CREDENTIALS"]), "outbox.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+async def test_organization_invite_emails_and_refusals(creds, app, org_id):
+    email = f"mailed-{suffix()}@example.com"
+    await app.create_organization_invite(org_id, email)
+    assert [m["to"] for m in outbox(creds)].count(email) == 1
+    await app.resend_organization_invite(org_id, email)
+    assert [m["to"] for m in outbox(creds)].count(email) == 2
+    await expect_status(Status.ALREADY_EXISTS, app.create_organization_invite(org_id, email), "pending")
+
+    quiet = f"quiet-{suffix()}@example.com"
+    invite = await app.create_organization_invite(org_id, quiet, send_email_invite=False)
+    assert invite.email == quiet and quiet not in [m["to"] for m in outbox(creds)]
+
+    # The guide: inviting a member, or an address that is none, is an error.
+    await expect_status(Status.ALREADY_EXISTS, app.create_organization_invite(org_id, "admin@localhost"), "member")
+    await expect_status(Status.INVALID_ARGUMENT, app.create_organization_invite(org_id, "not-an-email"), "email")
+
+    # The guide: no authorizations to change, or removing the only one, is an error.
+    await expect_status(Status.INVALID_ARGUMENT, app.update_organization_invite_authorizations(org_id, quiet), "authorizations")
+    await expect_status(
+        Status.FAILED_PRECONDITION,
+        app.update_organization_invite_authorizations(org_id, quiet, remove_authorizations=list(invite.authorizations)),
+        "delete the invite",
+    )
+    await expect_status(
+        Status.NOT_FOUND,
+        app.update_organization_invite_authorizations(org_id, f"none-{suffix()}@example.com", add_authorizations=list(invite.authorizations)),
+        "no pending invite",
+    )
+    await app.delete_organization_invite(org_id, quiet)
+    await app.delete_organization_invite(org_id, email)
 
 
 # -------------------------------------------------------------------- locations
@@ -381,6 +423,30 @@ async def test_get_robot_part_logs_round_trip_and_pages(viam, app, location_id, 
     none = await app.get_robot_part_logs(part_id, filter=f"absent-{tag}")
     assert none == []
     await expect_status(Status.NOT_FOUND, app.get_robot_part_logs("no-such-part"), "no-such-part")
+
+
+async def test_get_robot_part_logs_range_resolves_against_start_or_end(viam, app, location_id):
+    """The SDK's `range`: a duration resolved against whichever of start and end is given."""
+    _, part_id = await new_machine(app, location_id)
+    tag = suffix()
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    times = [base + timedelta(minutes=10 * i) for i in range(6)]  # base, +10m, ..., +50m
+    await push_logs(viam, part_id, [log_entry(f"{tag} at {10 * i}m", when=t) for i, t in enumerate(times)])
+
+    def minutes(entries):
+        return sorted(int(e.message.split(" at ")[1][:-1]) for e in entries)
+
+    after = await app.get_robot_part_logs(part_id, filter=tag, start=times[1], range="20m", num_log_entries=0)
+    assert minutes(after) == [10, 20, 30]
+    before = await app.get_robot_part_logs(part_id, filter=tag, end=times[4], range="15m", num_log_entries=0)
+    assert minutes(before) == [30, 40]
+    # Neither bound: the range ends now, so entries three hours old are outside an hour's range.
+    assert await app.get_robot_part_logs(part_id, filter=tag, range="1h", num_log_entries=0) == []
+    assert minutes(await app.get_robot_part_logs(part_id, filter=tag, range="1d", num_log_entries=0)) == [0, 10, 20, 30, 40, 50]
+    await expect_status(
+        Status.INVALID_ARGUMENT, app.get_robot_part_logs(part_id, start=times[0], end=times[5], range="10m"), "range"
+    )
+    await expect_status(Status.INVALID_ARGUMENT, app.get_robot_part_logs(part_id, range="soon"), "range")
 
 
 async def test_logs_pushed_with_the_part_secret(creds, app, location_id):

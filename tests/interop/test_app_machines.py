@@ -1,6 +1,7 @@
 """The official Python SDK against `fleetsh serve` for the machine methods of issue 11:
 machines of several locations, favorite machines, and the restart flag a part reads once."""
 
+from viam.proto.app import OnlineState
 from viam.proto.app.robot import AgentInfo, ConfigRequest, NeedsRestartRequest, RobotServiceStub
 
 from conftest import suffix
@@ -67,3 +68,36 @@ async def test_set_config_property(app, location_id):
     assert [(r.path, r.success) for r in results] == [("network.bind_address", True)]
     updated = await app.get_robot_part(part.id)
     assert updated.robot_config["network"]["bind_address"] == ":8080"
+
+
+async def test_set_config_property_applies_each_change_on_its_own(app, location_id):
+    """Each change has its own result: one whose path cannot be set says why and leaves the
+    others applied."""
+    robot = await app.new_robot(f"p-{suffix()}", location_id)
+    part = (await app.get_robot_parts(robot))[0]
+    await app.update_robot_part(part.id, part.name, {"components": [{"name": "arm", "attributes": {"x": 1}}], "n": 5})
+    results = await app.set_config_property(
+        part.id, {"components.0.attributes.x": 2, "n.deep": 1, "components.7.name": "z", "new.key": "v"}
+    )
+    outcome = {r.path: (r.success, r.error) for r in results}
+    assert outcome["components.0.attributes.x"] == (True, "")
+    assert outcome["new.key"] == (True, "")
+    assert not outcome["n.deep"][0] and "n.deep" in outcome["n.deep"][1]
+    assert not outcome["components.7.name"][0] and "past the list" in outcome["components.7.name"][1]
+    config = (await app.get_robot_part(part.id)).robot_config
+    assert config == {"components": [{"name": "arm", "attributes": {"x": 2}}], "n": 5, "new": {"key": "v"}}
+
+
+async def test_a_part_asking_for_its_config_brings_its_machine_online(viam, app, location_id):
+    """RobotService/Config is how viam-server comes online: GetRobot and ListRobots say so, as
+    the part does, for a machine that has logged nothing."""
+    robot = await app.new_robot(f"on-{suffix()}", location_id)
+    part = (await app.get_robot_parts(robot))[0]
+    assert (await app.get_robot(robot)).online_state == OnlineState.ONLINE_STATE_AWAITING_SETUP
+    await RobotServiceStub(viam._channel).Config(ConfigRequest(id=part.id), metadata=viam._metadata)
+    part = await app.get_robot_part(part.id)
+    got = await app.get_robot(robot)
+    assert got.online_state == OnlineState.ONLINE_STATE_ONLINE
+    assert got.last_access.ToDatetime() == part.last_access
+    listed = next(r for r in await app.list_robots(location_id) if r.id == robot)
+    assert listed.online_state == OnlineState.ONLINE_STATE_ONLINE

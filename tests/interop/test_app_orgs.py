@@ -6,7 +6,7 @@ from grpclib import GRPCError, Status
 
 from viam.app.app_client import APIKeyAuthorization
 
-from conftest import suffix
+from conftest import dial, suffix
 
 
 async def expect_status(status: Status, coro, needle: str = ""):
@@ -98,3 +98,23 @@ async def test_share_and_unshare_location(app, org_id):
     await app.unshare_location(other.id, loc_id)
     assert [o.id for o in await app.get_organizations_with_access_to_location(loc_id)] == [org_id]
     await expect_status(Status.NOT_FOUND, app.unshare_location(other.id, loc_id), "not shared")
+
+
+async def test_a_shared_location_is_read_not_changed_by_the_peer(creds, app, org_id):
+    """README, Sharing: keys of the receiving organization read and operate a shared location's
+    machines; only the owning organization changes them; unsharing takes that away."""
+    other = await app.create_organization(f"peer-{suffix()}")
+    loc_id, robot_id, _ = await new_machine(app, org_id)
+    key, key_id = await app.create_key(other.id, [APIKeyAuthorization("owner", "organization", other.id)], f"peer-{suffix()}")
+    peer = await dial(creds, key_id, key)
+    try:
+        await expect_status(Status.PERMISSION_DENIED, peer.app_client.list_robots(loc_id), loc_id)
+        await app.share_location(other.id, loc_id)
+        assert [r.id for r in await peer.app_client.list_robots(loc_id)] == [robot_id]
+        assert (await peer.app_client.get_robot(robot_id)).location == loc_id
+        await expect_status(Status.PERMISSION_DENIED, peer.app_client.new_robot(f"m-{suffix()}", loc_id), "write_location")
+        await app.unshare_location(other.id, loc_id)
+        await expect_status(Status.PERMISSION_DENIED, peer.app_client.list_robots(loc_id), loc_id)
+        assert await peer.app_client.list_locations(other.id) == []
+    finally:
+        peer.close()

@@ -76,3 +76,31 @@ async def test_registry_items_lifecycle(app, org_id):
     await app.delete_registry_item(mod_id)
     await expect_status(Status.NOT_FOUND, app.get_registry_item(ml_id), ml_id)
     await expect_status(Status.NOT_FOUND, app.get_module(mod_id), mod_id)
+
+
+async def test_module_usage_counts_the_machines_that_run_it(app, org_id, location_id):
+    """A module's usage counts the machines whose config runs it from the registry, and how
+    many of those are outside the module's organization."""
+    module_id, _ = await app.create_module(org_id, f"used-{suffix()}")
+    assert (await app.get_module(module_id)).total_robot_usage == 0
+    runs_it = {"modules": [{"type": "registry", "name": "m", "module_id": module_id, "version": "latest"}]}
+    for location in (location_id, location_id):
+        robot = await app.new_robot(f"u-{suffix()}", location)
+        part = (await app.get_robot_parts(robot))[0]
+        await app.update_robot_part(part.id, part.name, runs_it)
+    # Named only as a local executable: not a use of the registry module.
+    robot = await app.new_robot(f"l-{suffix()}", location_id)
+    part = (await app.get_robot_parts(robot))[0]
+    await app.update_robot_part(part.id, part.name, {"modules": [{"type": "local", "name": "m", "executable_path": f"/opt/{module_id}"}]})
+    other = await app.create_organization(f"peer-{suffix()}")
+    there = await app.create_location(other.id, f"loc-{suffix()}")
+    robot = await app.new_robot(f"x-{suffix()}", there.id)
+    part = (await app.get_robot_parts(robot))[0]
+    await app.update_robot_part(part.id, part.name, runs_it)
+
+    module = await app.get_module(module_id)
+    assert (module.total_robot_usage, module.total_organization_usage) == (3, 2)
+    assert module_id in {m.module_id: m for m in await app.list_modules(org_id) if m.total_robot_usage == 3}
+    item = await app.get_registry_item(module_id)
+    assert (item.total_robot_usage, item.total_organization_usage) == (3, 2)
+    assert (item.total_external_robot_usage, item.total_external_organization_usage) == (1, 1)

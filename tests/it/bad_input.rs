@@ -167,9 +167,8 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
         "add_authorizations.organization_id",
         &[Bad::Empty],
     ),
-    // Optional: empty is "no parent" / "stay where it is" / "public modules only".
+    // Optional: empty is "no parent" / "public modules only".
     ("CreateLocation", "parent_location_id", &[Bad::Empty]),
-    ("UpdateRobot", "location", &[Bad::Empty]),
     ("ListModules", "organization_id", &[Bad::Empty]),
     ("ListRegistryItems", "organization_id", &[Bad::Empty]),
     // An owner may grant its own resources to a key of another organization (as the cloud

@@ -19,7 +19,8 @@ const DENY: Code = Code::PermissionDenied;
 /// Columns: owner, org operator, location owner key, robot owner key, other org's owner.
 /// Organization-wide things (fragments, modules, rover rentals, members) need a grant on the
 /// organization; a location or robot key sees only its location or robot. Moving a machine
-/// needs write access to the target location too. Queries about identities
+/// needs write access to the target location too; renaming it in place (UpdateRobot naming its
+/// own location, as the fixture does) needs only write access to the machine. Queries about identities
 /// (ListOrganizationsByUser) answer only with organizations the caller can see.
 #[rustfmt::skip]
 const MATRIX: &[(&str, [Code; 5])] = &[
@@ -65,7 +66,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("SetConfigProperty",                      [OK,   DENY, OK,   OK,   DENY]),
     ("ListMachineSummaries",                   [OK,   OK,   OK,   OK,   DENY]),
     ("NewRobot",                               [OK,   DENY, OK,   DENY, DENY]),
-    ("UpdateRobot",                            [OK,   DENY, OK,   DENY, DENY]),
+    ("UpdateRobot",                            [OK,   DENY, OK,   OK,   DENY]),
     ("DeleteRobot",                            [OK,   DENY, OK,   DENY, DENY]),
     ("ListFragments",                          [OK,   OK,   DENY, DENY, DENY]),
     ("GetFragment",                            [OK,   OK,   DENY, DENY, DENY]),
