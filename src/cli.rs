@@ -332,6 +332,15 @@ pub struct ServeArgs {
     /// Threads serving calls [default: one less than the CPUs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
+
+    /// A fleet described as data (Lua table or JSON, as for `fleetsh test --seed`), made once,
+    /// at the first start that names it; its ids by name go to DATA/seed-ids.json.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+
+    /// Also write the seeded fleet's ids by name (JSON, mode 0600) to FILE.
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    pub seed_ids: Option<PathBuf>,
 }
 
 impl ServeArgs {

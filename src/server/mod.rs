@@ -56,6 +56,10 @@ use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
 /// them that way), and the API promises files of at least 64 MiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// How long stopping waits for open calls and connections: a client that keeps its connection
+/// open (an SDK's idle channel, a call slowed by a fault) must not keep a SIGTERM'd server up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Shared state of every handler.
 pub struct Api {
     pub store: store::Store,
@@ -143,14 +147,24 @@ pub struct RunningFleet {
 }
 
 impl RunningFleet {
-    /// Stops accepting, lets in-flight calls finish, and closes the database.
+    /// Stops accepting, lets in-flight calls finish for up to `SHUTDOWN_GRACE`, closes the
+    /// connections still open after it, and closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.api.closing.cancel();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.await??;
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(served) => served??,
+                Err(_) => {
+                    tracing::warn!(
+                        grace = ?SHUTDOWN_GRACE,
+                        "connections still open after the grace period; closing them"
+                    );
+                    task.abort();
+                }
+            }
         }
         self.api.store.close();
         Ok(())

@@ -13,7 +13,7 @@ use crate::client::target::{Origin, Selection, local};
 use crate::lua::{Cloud, cloud, new_state};
 
 const HARNESS: &str = include_str!("harness.lua");
-const SEED: &str = include_str!("seed.lua");
+pub(super) const SEED: &str = include_str!("seed.lua");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -219,7 +219,7 @@ fn load(path: &Path, seed: Option<&(PathBuf, String)>) -> Result<(Lua, Table), S
 }
 
 /// The `--seed` file as a Lua table: JSON (`.json`) or a Lua chunk returning the table.
-fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, String> {
+pub(super) fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, String> {
     let shown = path.display();
     if path.extension().is_some_and(|e| e == "json") {
         let v: serde_json::Value =

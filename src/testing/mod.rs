@@ -7,6 +7,7 @@ mod chore;
 mod discover;
 mod file;
 mod report;
+pub mod seeding;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

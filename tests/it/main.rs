@@ -43,6 +43,7 @@ mod scripts;
 mod secrets;
 mod security;
 mod serve_proc;
+mod serve_seed;
 mod targets;
 mod tls;
 mod unimplemented;
