@@ -341,6 +341,11 @@ pub struct ServeArgs {
     /// Also write the seeded fleet's ids by name (JSON, mode 0600) to FILE.
     #[arg(long, value_name = "FILE", requires = "seed")]
     pub seed_ids: Option<PathBuf>,
+
+    /// Fault rules (TOML or JSON; the fields of `fleet.fault{}`) the fleet applies from the
+    /// start; the admin API (fleetsh.admin.v1.FleetAdminService) changes them while it runs.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
 }
 
 impl ServeArgs {

@@ -19,6 +19,14 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| read_file("--seed", p).map(|text| (p.clone(), text)))
         .transpose()?;
+    let faults = match &args.faults {
+        Some(p) => {
+            let text = read_file("--faults", p)?;
+            crate::server::faults::rules_from_file(p, &text)
+                .map_err(|e| UsageError(format!("--faults {e}")))?
+        }
+        None => Vec::new(),
+    };
     let mut opts = ServeOptions::new(data_dir);
     opts.listen = args.listen;
     opts.allow_remote = args.allow_remote;
@@ -32,6 +40,13 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
     let fleet = start(&opts).await?;
     if fleet.created {
         announce_new(&opts.data_dir, &fleet.credentials);
+    }
+    if let Some(path) = &args.faults {
+        let n = faults.len();
+        for rule in faults {
+            fleet.api.faults.add(rule);
+        }
+        eprintln!("fleetsh: {n} fault rules from {}", path.display());
     }
     eprintln!(
         "fleetsh: serving the local fleet on {} (credentials: {})",

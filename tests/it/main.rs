@@ -42,6 +42,7 @@ mod runner;
 mod scripts;
 mod secrets;
 mod security;
+mod serve_faults;
 mod serve_proc;
 mod serve_seed;
 mod targets;
