@@ -1,6 +1,7 @@
 //! The local fleet: a wire-compatible server of the app API, backed by SQLite. `fleetsh serve`
 //! exposes it on a socket; with no cloud credentials the client starts it in-process.
 
+mod admin;
 mod app_content;
 mod app_service;
 pub mod auth;
@@ -48,6 +49,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 pub use bootstrap::Credentials;
 
+use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
@@ -223,7 +225,11 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         .layer(call::NamedUnimplementedLayer)
         .add_service(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
-        .add_service(InterceptedService::new(robot, intercept));
+        .add_service(InterceptedService::new(robot, intercept.clone()))
+        .add_service(InterceptedService::new(
+            FleetAdminServiceServer::new(admin::AdminSvc(api.clone())),
+            intercept,
+        ));
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // No Nagle: tonic writes a reply's trailers in a second small write, which Nagle holds

@@ -3,6 +3,7 @@
 // for the server's hot paths.
 #![allow(clippy::disallowed_methods)]
 
+mod admin_api;
 mod bad_input;
 mod chores;
 mod devices_api;
