@@ -356,6 +356,19 @@ pub struct ServeArgs {
     /// Allow web pages of any origin to call the fleet (Access-Control-Allow-Origin: *).
     #[arg(long)]
     pub cors_allow_any_origin: bool,
+    /// A fleet described as data (Lua table or JSON, as for `fleetsh test --seed`), made once,
+    /// at the first start that names it; its ids by name go to DATA/seed-ids.json.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+
+    /// Also write the seeded fleet's ids by name (JSON, mode 0600) to FILE.
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    pub seed_ids: Option<PathBuf>,
+
+    /// Fault rules (TOML or JSON; the fields of `fleet.fault{}`) the fleet applies from the
+    /// start; the admin API (fleetsh.admin.v1.FleetAdminService) changes them while it runs.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
 }
 
 impl ServeArgs {

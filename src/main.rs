@@ -48,7 +48,9 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("fleetsh serve: {e:#}");
-                    ExitCode::from(1)
+                    // A bad --seed or --faults file is a usage error, as bad flags are.
+                    let usage = e.is::<fleetsh::client::target::UsageError>();
+                    ExitCode::from(if usage { fleetsh::exit::USAGE } else { 1 })
                 }
             }
         }

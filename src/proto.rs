@@ -50,6 +50,16 @@ pub mod viam {
     }
 }
 
+/// fleetsh's own services (proto/fleetsh/), beside Viam's: the local fleet's admin API.
+#[allow(clippy::all, clippy::pedantic)]
+pub mod fleetsh {
+    pub mod admin {
+        pub mod v1 {
+            tonic::include_proto!("fleetsh.admin.v1");
+        }
+    }
+}
+
 /// googleapis' `google.rpc` (the `Status` that ML training jobs report errors with).
 #[allow(clippy::all, clippy::pedantic)]
 pub mod google {
@@ -86,6 +96,8 @@ pub static DOCS_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 pub const APP_SERVICE: &str = "viam.app.v1.AppService";
 pub const ROBOT_SERVICE: &str = "viam.app.v1.RobotService";
 pub const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
+/// fleetsh's own admin API of `fleetsh serve` (faults, clock); not Viam's.
+pub const ADMIN_SERVICE: &str = "fleetsh.admin.v1.FleetAdminService";
 
 /// The services scripts reach, and the `cloud` table their functions live in (`""`: `cloud`
 /// itself; else `cloud.NAME`; several services may share one, as the Python SDK's DataClient
@@ -101,6 +113,8 @@ pub const LUA_SERVICES: &[(&str, &str)] = &[
     ("viam.app.v1.BillingService", "billing"),
     ("viam.app.mltraining.v1.MLTrainingService", "ml_training"),
     ("viam.app.packages.v1.PackageService", "packages"),
+    // The local fleet's own (`fleetsh serve`): cloud.admin.add_fault{rule = {...}}, ...
+    (ADMIN_SERVICE, "admin"),
 ];
 
 /// The one method lookup: `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`; the

@@ -137,6 +137,7 @@ fn table_area(table: &str) -> Option<&'static str> {
         ("billing", "billing"),
         ("ml_training", "ML training"),
         ("packages", "packages"),
+        ("admin", "local fleet admin"),
     ];
     TABLES.iter().find(|(t, _)| *t == table).map(|(_, a)| *a)
 }

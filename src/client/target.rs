@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::{
-    ApiKey, Client, ConnectError, DEFAULT_URL, connect, in_process, viam_cli,
-};
+use crate::client::{ApiKey, Client, ConnectError, DEFAULT_URL, connect, in_process, viam_cli};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
 use crate::server::{RunningFleet, ServeOptions, start};
@@ -37,6 +35,22 @@ pub struct Selection {
     pub call_timeout: Duration,
     /// `--max-rate`: a ceiling on the calls per second of the run.
     pub max_rate: Option<crate::client::throttle::Rate>,
+}
+
+impl Selection {
+    /// The embedded local fleet in `data`, with no credentials, profile or rate ceiling.
+    pub fn local(data: PathBuf, call_timeout: Duration) -> Self {
+        Self {
+            url: None,
+            api_key_id: None,
+            api_key: None,
+            api_key_origin: Origin::Flag,
+            profile: None,
+            data,
+            call_timeout,
+            max_rate: None,
+        }
+    }
 }
 
 /// Where the key in use came from: named in the REPL banner and when the key is refused.
@@ -215,7 +229,12 @@ pub async fn local(g: &Selection) -> anyhow::Result<Target> {
         .issue(&c.api_key_id, crate::server::auth::API_KEY)?;
     // The script's own calls stay in this process; the socket serves the others (a chore a
     // test runs with --url, an SDK pointed at the address).
-    let client = in_process(crate::server::in_process(&fleet.api), key, token, g.call_timeout);
+    let client = in_process(
+        crate::server::in_process(&fleet.api),
+        key,
+        token,
+        g.call_timeout,
+    );
     Ok(Target {
         client,
         defaults,

@@ -36,7 +36,9 @@ pub(crate) fn deep_eq(lua: &Lua, metatables: bool) -> Function {
         local function eq(a, b, path)
           if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
           if type(a) ~= "table" then
-            if a == b and math.type(a) == math.type(b) then return true end
+            -- NaN is not equal to itself, yet two NaNs decoded from the same bytes agree.
+            local same = a == b or (a ~= a and b ~= b)
+            if same and math.type(a) == math.type(b) then return true end
             return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
           end
           if metatables and getmetatable(a) ~= getmetatable(b) then

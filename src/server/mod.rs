@@ -1,6 +1,7 @@
 //! The local fleet: a wire-compatible server of the app API, backed by SQLite. `fleetsh serve`
 //! exposes it on a socket; with no cloud credentials the client starts it in-process.
 
+mod admin;
 mod app_content;
 mod app_service;
 pub mod auth;
@@ -54,6 +55,7 @@ use tonic::transport::server::TcpIncoming;
 
 pub use bootstrap::Credentials;
 
+use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
@@ -61,6 +63,10 @@ use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
 /// Largest request accepted: module files travel whole in one message (the Python SDK sends
 /// them that way), and the API promises files of at least 64 MiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// How long stopping waits for open calls and connections: a client that keeps its connection
+/// open (an SDK's idle channel, a call slowed by a fault) must not keep a SIGTERM'd server up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Shared state of every handler.
 pub struct Api {
@@ -159,14 +165,24 @@ pub struct RunningFleet {
 }
 
 impl RunningFleet {
-    /// Stops accepting, lets in-flight calls finish, and closes the database.
+    /// Stops accepting, lets in-flight calls finish for up to `SHUTDOWN_GRACE`, closes the
+    /// connections still open after it, and closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.api.closing.cancel();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.await??;
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(served) => served??,
+                Err(_) => {
+                    tracing::warn!(
+                        grace = ?SHUTDOWN_GRACE,
+                        "connections still open after the grace period; closing them"
+                    );
+                    task.abort();
+                }
+            }
         }
         self.api.store.close();
         Ok(())
@@ -182,7 +198,11 @@ fn routes(api: &Arc<Api>) -> Routes {
     let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
     Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
-        .add_service(InterceptedService::new(robot, intercept))
+        .add_service(InterceptedService::new(robot, intercept.clone()))
+        .add_service(InterceptedService::new(
+            FleetAdminServiceServer::new(admin::AdminSvc(api.clone())),
+            intercept,
+        ))
 }
 
 /// The fleet as a tower service, for a client in the same process (the embedded fleet): the

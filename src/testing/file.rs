@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use mlua::{Function, HookTriggers, Lua, Table, VmState};
 
-use crate::client::target::{Origin, Selection, local};
+use crate::client::target::{Selection, local};
 use crate::lua::{Cloud, cloud, new_state};
 
 const HARNESS: &str = include_str!("harness.lua");
-const SEED: &str = include_str!("seed.lua");
+pub(super) const SEED: &str = include_str!("seed.lua");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -225,7 +225,7 @@ fn load(path: &Path, seed: Option<&(PathBuf, String)>) -> Result<(Lua, Table), S
 }
 
 /// The `--seed` file as a Lua table: JSON (`.json`) or a Lua chunk returning the table.
-fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, String> {
+pub(super) fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, String> {
     let shown = path.display();
     if path.extension().is_some_and(|e| e == "json") {
         let v: serde_json::Value =
@@ -330,16 +330,7 @@ async fn one(lua: &Lua, registry: &Table, test: &Table, opts: &Options, path: &P
         Ok(d) => d,
         Err(e) => return Verdict::Failed(format!("cannot make a temp dir: {e}")),
     };
-    let selection = Selection {
-        url: None,
-        api_key_id: None,
-        api_key: None,
-        api_key_origin: Origin::Flag,
-        profile: None,
-        data: dir.path().join("fleet"),
-        call_timeout: opts.call_timeout,
-        max_rate: None,
-    };
+    let selection = Selection::local(dir.path().join("fleet"), opts.call_timeout);
     let target = match local(&selection).await {
         Ok(t) => t,
         Err(e) => return Verdict::Failed(format!("cannot start the test's fleet: {e:#}")),

@@ -7,6 +7,7 @@ mod chore;
 mod discover;
 mod file;
 mod report;
+pub mod seeding;
 mod simulate;
 
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 // for the server's hot paths.
 #![allow(clippy::disallowed_methods)]
 
+mod admin_api;
 mod bad_input;
 mod chores;
 mod devices_api;
@@ -46,7 +47,9 @@ mod runner;
 mod scripts;
 mod secrets;
 mod security;
+mod serve_faults;
 mod serve_proc;
+mod serve_seed;
 mod simulate;
 mod targets;
 mod tls;
