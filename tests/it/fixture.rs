@@ -160,6 +160,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     ] {
         ids.insert(k, v);
     }
+    // issue 12, data: a reading, binary data and a bounding box of the part.
+    crate::fixture_data::populate(s, token, &mut ids).await;
     ids
 }
 
@@ -188,6 +190,29 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "CreateOAuthAppUser"),
     ("RobotService", "Certificate"),
     ("ExternalAuthService", "AuthenticateTo"),
+    // issue 12, data: datasets, database users, indexes, saved queries, signed URLs, sequences.
+    ("DataService", "GetDatabaseConnection"),
+    ("DataService", "ConfigureDatabaseUser"),
+    ("DataService", "AddBinaryDataToDatasetByIDs"),
+    ("DataService", "RemoveBinaryDataFromDatasetByIDs"),
+    ("DataService", "AddSequencesToDataset"),
+    ("DataService", "RemoveSequencesFromDataset"),
+    ("DataService", "CreateIndex"),
+    ("DataService", "ListIndexes"),
+    ("DataService", "DeleteIndex"),
+    ("DataService", "CreateSavedQuery"),
+    ("DataService", "UpdateSavedQuery"),
+    ("DataService", "GetSavedQuery"),
+    ("DataService", "DeleteSavedQuery"),
+    ("DataService", "ListSavedQueries"),
+    ("DataService", "CreateBinaryDataSignedURL"),
+    ("DataService", "CreateSequence"),
+    ("DataService", "GetSequence"),
+    ("DataService", "UpdateSequence"),
+    ("DataService", "DeleteSequence"),
+    ("DataService", "ListSequences"),
+    ("DataService", "SequencesByDatasetID"),
+    ("DataService", "GetSequenceBinaryData"),
 ];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that
@@ -335,5 +360,6 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_orgs::requests())
     .chain(crate::fixture_machines::requests())
     .chain(crate::fixture_oauth::requests())
+    .chain(crate::fixture_data::requests())
     .collect()
 }
