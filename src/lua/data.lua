@@ -40,9 +40,17 @@ local function args_of(fname, params, ...)
   return a
 end
 
--- data.NAME = function(...) body(named_args) end, with the parameter names for help.
-local function def(name, params, body)
-  data[name] = function(...) return body(args_of("data." .. name, params, ...), "data." .. name) end
+-- data.NAME = function(...) body(named_args) end, and its spec for help, types and completion:
+-- `params` as "name type" (`?` optional), `returns` as "type name".
+local specs = cloud._specs
+local function def(name, rpc, params, returns, doc, body)
+  local names = {}
+  for i, p in ipairs(params) do names[i] = p:match("^(%S+)") end
+  local fname = "data." .. name
+  local fn = function(...) return body(args_of(fname, names, ...), fname) end
+  data[name] = fn
+  specs[#specs + 1] = { fname, rpc, area = "data and datasets", params = params, returns = returns, doc = doc,
+    fn = fn }
 end
 
 local function org(a) return a.org_id or cloud.default_org_id() end
@@ -53,12 +61,17 @@ local function rows(raw)
   return out
 end
 
-def("tabular_data_by_sql", { "sql_query" }, function(a, f)
+def("tabular_data_by_sql", DATA .. "TabularDataBySQL",
+  { "sql_query string", "org_id string?" },
+  { "table[] rows" },
+  "Run an SQL query over the readings; rows as plain tables.", function(a, f)
   return rows(call(DATA .. "TabularDataBySQL", { organization_id = org(a), sql_query = a.sql_query }, f).raw_data)
 end)
 
-def("tabular_data_by_mql", { "query", "use_recent_data", "tabular_data_source_type", "pipeline_id",
-  "query_prefix_name" }, function(a, f)
+def("tabular_data_by_mql", DATA .. "TabularDataByMQL",
+  { "query table[]", "use_recent_data boolean?", "tabular_data_source_type string?", "pipeline_id string?", "query_prefix_name string?", "org_id string?" },
+  { "table[] rows" },
+  "Run an MQL aggregation pipeline (an array of stage tables) over the readings.", function(a, f)
   if type(a.query) ~= "table" then invalid(f, "query: expected an array of stage tables") end
   local stages = {}
   for i, s in ipairs(a.query) do
@@ -75,8 +88,10 @@ local function data_request(a)
   return { filter = a.filter or {}, limit = a.limit, sort_order = a.sort_order, last = a.last }
 end
 
-def("tabular_data_by_filter", { "filter", "limit", "sort_order", "last", "count_only", "include_internal_data" },
-  function(a, f)
+def("tabular_data_by_filter", DATA .. "TabularDataByFilter",
+  { "filter table?", "limit integer?", "sort_order string?", "last string?", "count_only boolean?", "include_internal_data boolean?" },
+  { "table[] data", "integer count", "string last" },
+  "A page of readings matching a filter, the total count and the cursor of the next page.", function(a, f)
     local r = call(DATA .. "TabularDataByFilter", { data_request = data_request(a), count_only = a.count_only,
       include_internal_data = a.include_internal_data }, f)
     local out = {}
@@ -87,16 +102,16 @@ def("tabular_data_by_filter", { "filter", "limit", "sort_order", "last", "count_
     return out, r.count, r.last
   end)
 
-def("get_latest_tabular_data", { "part_id", "resource_name", "resource_api", "method_name", "additional_params" },
-  function(a, f)
+def("get_latest_tabular_data", DATA .. "GetLatestTabularData",
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "additional_params table?" },
+  { "string? time_captured", "string? time_synced", "table? payload" },
+  "The latest reading of a source, or nil.", function(a, f)
     local r = call(DATA .. "GetLatestTabularData", { part_id = a.part_id, resource_name = a.resource_name,
       resource_subtype = a.resource_api, method_name = a.method_name, additional_parameters = a.additional_params }, f)
     if r.payload == nil then return nil end
     return r.time_captured, r.time_synced, r.payload
   end)
 
-local EXPORT = { "part_id", "resource_name", "resource_api", "method_name", "start_time", "end_time",
-  "additional_params" }
 local function export_stream(a, f)
   return call(DATA .. "ExportTabularData", { part_id = a.part_id, resource_name = a.resource_name,
     resource_subtype = a.resource_api, method_name = a.method_name,
@@ -110,7 +125,10 @@ local function point(r)
 end
 
 -- The whole export as a list, as Python returns it.
-def("export_tabular_data", EXPORT, function(a, f)
+def("export_tabular_data", DATA .. "ExportTabularData",
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "start_time string?", "end_time string?", "additional_params table?" },
+  { "table[] points" },
+  "Every reading of a source between two times, as a list.", function(a, f)
   local stream, out = export_stream(a, f), {}
   while true do
     local ok, r = stream:next()
@@ -123,7 +141,10 @@ def("export_tabular_data", EXPORT, function(a, f)
 end)
 
 -- The export one point at a time: `for p in cloud.data.iter_export_tabular_data{...}`, any size.
-def("iter_export_tabular_data", EXPORT, function(a, f)
+def("iter_export_tabular_data", nil,
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "start_time string?", "end_time string?", "additional_params table?" },
+  { "fun():table? iterator" },
+  "The export one reading at a time: for p in cloud.data.iter_export_tabular_data{...}.", function(a, f)
   local stream = export_stream(a, f)
   local closer = setmetatable({}, { __close = function() stream:close() end })
   return function()
@@ -134,8 +155,10 @@ def("iter_export_tabular_data", EXPORT, function(a, f)
   end, nil, nil, closer
 end)
 
-def("binary_data_by_filter", { "filter", "limit", "sort_order", "last", "include_binary_data", "count_only",
-  "include_internal_data" }, function(a, f)
+def("binary_data_by_filter", DATA .. "BinaryDataByFilter",
+  { "filter table?", "limit integer?", "sort_order string?", "last string?", "include_binary_data boolean?", "count_only boolean?", "include_internal_data boolean?" },
+  { "cloud.BinaryData[] data", "integer count", "string last" },
+  "A page of binary data matching a filter (with the bytes by default), the count and the next cursor.", function(a, f)
   local include = a.include_binary_data
   if include == nil then include = true end
   local r = call(DATA .. "BinaryDataByFilter", { data_request = data_request(a), include_binary = include,
@@ -144,7 +167,10 @@ def("binary_data_by_filter", { "filter", "limit", "sort_order", "last", "include
 end)
 
 -- Binary data by id; with `dest`, the first one's bytes are written to that file.
-def("binary_data_by_ids", { "binary_ids", "include_binary_data", "dest" }, function(a, f)
+def("binary_data_by_ids", DATA .. "BinaryDataByIDs",
+  { "binary_ids string[]", "include_binary_data boolean?", "dest string?" },
+  { "cloud.BinaryData[] data" },
+  "Binary data by id; dest receives the bytes of the first.", function(a, f)
   local include = a.include_binary_data
   if include == nil then include = true end
   local r = call(DATA .. "BinaryDataByIDs", { binary_data_ids = a.binary_ids, include_binary = include }, f)
@@ -156,62 +182,96 @@ def("binary_data_by_ids", { "binary_ids", "include_binary_data", "dest" }, funct
   return r.data
 end)
 
-def("delete_tabular_data", { "delete_older_than_days", "filter" }, function(a, f)
+def("delete_tabular_data", DATA .. "DeleteTabularData",
+  { "delete_older_than_days integer", "filter table?", "org_id string?" },
+  { "integer deleted_count" },
+  "Delete readings captured more than N days ago (0: all); returns how many.", function(a, f)
   return call(DATA .. "DeleteTabularData", { organization_id = org(a),
     delete_older_than_days = a.delete_older_than_days, filter = a.filter }, f).deleted_count
 end)
 
-def("delete_binary_data_by_filter", { "filter" }, function(a, f)
+def("delete_binary_data_by_filter", DATA .. "DeleteBinaryDataByFilter",
+  { "filter table?" },
+  { "integer deleted_count" },
+  "Delete the binary data matching a filter; returns how many.", function(a, f)
   return call(DATA .. "DeleteBinaryDataByFilter", { filter = a.filter or {} }, f).deleted_count
 end)
 
-def("delete_binary_data_by_ids", { "binary_ids" }, function(a, f)
+def("delete_binary_data_by_ids", DATA .. "DeleteBinaryDataByIDs",
+  { "binary_ids string[]" },
+  { "integer deleted_count" },
+  "Delete binary data by id; returns how many.", function(a, f)
   return call(DATA .. "DeleteBinaryDataByIDs", { binary_data_ids = a.binary_ids }, f).deleted_count
 end)
 
-def("add_tags_to_binary_data_by_ids", { "tags", "binary_ids" }, function(a, f)
+def("add_tags_to_binary_data_by_ids", DATA .. "AddTagsToBinaryDataByIDs",
+  { "tags string[]", "binary_ids string[]" },
+  {},
+  "Tag binary data by id.", function(a, f)
   call(DATA .. "AddTagsToBinaryDataByIDs", { tags = a.tags, binary_data_ids = a.binary_ids }, f)
 end)
 
-def("add_tags_to_binary_data_by_filter", { "tags", "filter" }, function(a, f)
+def("add_tags_to_binary_data_by_filter", DATA .. "AddTagsToBinaryDataByFilter",
+  { "tags string[]", "filter table?" },
+  {},
+  "Tag the binary data matching a filter.", function(a, f)
   call(DATA .. "AddTagsToBinaryDataByFilter", { tags = a.tags, filter = a.filter or {} }, f)
 end)
 
-def("remove_tags_from_binary_data_by_ids", { "tags", "binary_ids" }, function(a, f)
+def("remove_tags_from_binary_data_by_ids", DATA .. "RemoveTagsFromBinaryDataByIDs",
+  { "tags string[]", "binary_ids string[]" },
+  { "integer deleted_count" },
+  "Untag binary data by id; returns how many tags were removed.", function(a, f)
   return call(DATA .. "RemoveTagsFromBinaryDataByIDs", { tags = a.tags, binary_data_ids = a.binary_ids }, f)
     .deleted_count
 end)
 
-def("remove_tags_from_binary_data_by_filter", { "tags", "filter" }, function(a, f)
+def("remove_tags_from_binary_data_by_filter", DATA .. "RemoveTagsFromBinaryDataByFilter",
+  { "tags string[]", "filter table?" },
+  { "integer deleted_count" },
+  "Untag the binary data matching a filter; returns how many tags were removed.", function(a, f)
   return call(DATA .. "RemoveTagsFromBinaryDataByFilter", { tags = a.tags, filter = a.filter or {} }, f)
     .deleted_count
 end)
 
-def("tags_by_filter", { "filter" }, function(a, f)
+def("tags_by_filter", DATA .. "TagsByFilter",
+  { "filter table?" },
+  { "string[] tags" },
+  "The distinct tags of the data matching a filter.", function(a, f)
   return call(DATA .. "TagsByFilter", { filter = a.filter or {} }, f).tags
 end)
 
 local BOX = { "x_min_normalized", "y_min_normalized", "x_max_normalized", "y_max_normalized" }
 
-def("add_bounding_box_to_image_by_id", { "binary_id", "label", BOX[1], BOX[2], BOX[3], BOX[4], "confidence_score" },
-  function(a, f)
+def("add_bounding_box_to_image_by_id", DATA .. "AddBoundingBoxToImageByID",
+  { "binary_id string", "label string", "x_min_normalized number", "y_min_normalized number", "x_max_normalized number", "y_max_normalized number", "confidence_score number?" },
+  { "string bbox_id" },
+  "Add a labelled bounding box to an image; returns its id.", function(a, f)
     local req = { binary_data_id = a.binary_id, label = a.label, confidence = a.confidence_score }
     for _, k in ipairs(BOX) do req[k] = a[k] end
     return call(DATA .. "AddBoundingBoxToImageByID", req, f).bbox_id
   end)
 
-def("update_bounding_box", { "binary_id", "bbox_id", "label", BOX[1], BOX[2], BOX[3], BOX[4], "confidence_score" },
-  function(a, f)
+def("update_bounding_box", DATA .. "UpdateBoundingBox",
+  { "binary_id string", "bbox_id string", "label string?", "x_min_normalized number?", "y_min_normalized number?", "x_max_normalized number?", "y_max_normalized number?", "confidence_score number?" },
+  {},
+  "Change a bounding box.", function(a, f)
     local req = { binary_data_id = a.binary_id, bbox_id = a.bbox_id, label = a.label, confidence = a.confidence_score }
     for _, k in ipairs(BOX) do req[k] = a[k] end
     call(DATA .. "UpdateBoundingBox", req, f)
   end)
 
-def("remove_bounding_box_from_image_by_id", { "bbox_id", "binary_id" }, function(a, f)
+def("remove_bounding_box_from_image_by_id", DATA .. "RemoveBoundingBoxFromImageByID",
+  { "bbox_id string", "binary_id string" },
+  {},
+  "Remove a bounding box from an image.", function(a, f)
   call(DATA .. "RemoveBoundingBoxFromImageByID", { bbox_id = a.bbox_id, binary_data_id = a.binary_id }, f)
 end)
 
-def("bounding_box_labels_by_filter", { "filter" }, function(a, f)
+def("bounding_box_labels_by_filter", DATA .. "BoundingBoxLabelsByFilter",
+  { "filter table?" },
+  { "string[] labels" },
+  "The distinct bounding-box labels of the images matching a filter.", function(a, f)
   return call(DATA .. "BoundingBoxLabelsByFilter", { filter = a.filter or {} }, f).labels
 end)
 
@@ -226,8 +286,10 @@ local function dotted(ext)
   return "." .. ext
 end
 
-def("tabular_data_capture_upload", { "tabular_data", "part_id", "component_type", "component_name", "method_name",
-  "data_request_times", "method_parameters", "tags" }, function(a, f)
+def("tabular_data_capture_upload", SYNC .. "DataCaptureUpload",
+  { "tabular_data table[]", "part_id string", "component_type string", "component_name string", "method_name string", "data_request_times table[]", "method_parameters table?", "tags string[]?" },
+  { "string file_id" },
+  "Upload readings of a component, each with its {time_requested, time_received}.", function(a, f)
   local readings, times = a.tabular_data or {}, a.data_request_times or {}
   if #times ~= #readings then invalid(f, "data_request_times and tabular_data lengths must be equal") end
   local contents = {}
@@ -239,8 +301,10 @@ def("tabular_data_capture_upload", { "tabular_data", "part_id", "component_type"
     sensor_contents = contents }, f).file_id
 end)
 
-def("binary_data_capture_upload", { "binary_data", "part_id", "component_type", "component_name", "method_name",
-  "file_extension", "method_parameters", "tags", "dataset_ids", "data_request_times", "mime_type" }, function(a, f)
+def("binary_data_capture_upload", nil,
+  { "binary_data string", "part_id string", "component_type string", "component_name string", "method_name string", "file_extension string", "method_parameters table?", "tags string[]?", "dataset_ids string[]?", "data_request_times table?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload one captured binary (an image, a point cloud).", function(a, f)
   return call(SYNC .. "DataCaptureUpload", {
     metadata = { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
       method_name = a.method_name, type = "DATA_TYPE_BINARY_SENSOR", method_parameters = a.method_parameters,
@@ -264,8 +328,10 @@ local function upload_metadata(a, file_name, ext)
     mime_type = a.mime_type }
 end
 
-def("file_upload", { "part_id", "data", "component_type", "component_name", "method_name", "file_name",
-  "method_parameters", "file_extension", "tags", "dataset_ids", "mime_type" }, function(a, f)
+def("file_upload", SYNC .. "FileUpload",
+  { "part_id string", "data string", "component_type string?", "component_name string?", "method_name string?", "file_name string?", "method_parameters table?", "file_extension string?", "tags string[]?", "dataset_ids string[]?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload the bytes of a file, sent in 1 MiB messages.", function(a, f)
   local meta = upload_metadata(a, a.file_name, a.file_extension)
   return call(SYNC .. "FileUpload", chunks({ metadata = meta }, a.data or "",
     function(c) return { file_contents = { data = c } } end), f).binary_data_id
@@ -273,8 +339,10 @@ end)
 
 -- The file's name and extension as Python takes them (stem, suffix); its bytes are read here and
 -- sent in 1 MiB messages.
-def("file_upload_from_path", { "filepath", "part_id", "component_type", "component_name", "method_name",
-  "method_parameters", "tags", "dataset_ids", "mime_type", "file_name" }, function(a, f)
+def("file_upload_from_path", nil,
+  { "filepath string", "part_id string", "component_type string?", "component_name string?", "method_name string?", "method_parameters table?", "tags string[]?", "dataset_ids string[]?", "mime_type string?", "file_name string?" },
+  { "string binary_data_id" },
+  "Upload a file from disk (its name and extension from the path).", function(a, f)
   local file, err = io.open(a.filepath or "", "rb")
   if not file then invalid(f, "filepath: " .. tostring(err)) end
   local bytes = file:read("a")
@@ -286,8 +354,10 @@ def("file_upload_from_path", { "filepath", "part_id", "component_type", "compone
     function(c) return { file_contents = { data = c } } end), f).binary_data_id
 end)
 
-def("streaming_data_capture_upload", { "data", "part_id", "file_ext", "component_type", "component_name",
-  "method_name", "method_parameters", "data_request_times", "tags", "dataset_ids", "mime_type" }, function(a, f)
+def("streaming_data_capture_upload", SYNC .. "StreamingDataCaptureUpload",
+  { "data string", "part_id string", "file_ext string", "component_type string?", "component_name string?", "method_name string?", "method_parameters table?", "data_request_times table?", "tags string[]?", "dataset_ids string[]?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload one large captured binary in a stream of messages.", function(a, f)
   local meta = {
     upload_metadata = { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
       method_name = a.method_name, method_parameters = a.method_parameters, type = "DATA_TYPE_BINARY_SENSOR",
