@@ -56,6 +56,10 @@ local sorted = cloud.data.tabular_data_by_mql{ query = {
   { ["$limit"] = 2 },
 } }
 assert(#sorted == 2 and sorted[1].t == 23.0 and sorted[2].t == 21.5, json.encode(sorted))
+-- Times as RFC 3339 text compare with the readings' dates.
+local recent = cloud.data.tabular_data_by_mql({ { ["$match"] = { time_requested = { ["$gte"] = at(now - 3600) } } },
+  { ["$count"] = "n" } })
+assert(recent[1].n == 2, json.encode(recent))
 ok, err = pcall(cloud.data.tabular_data_by_mql, { { ["$lookup"] = { from = "x" } } })
 assert(not ok and tostring(err):find("$lookup", 1, true), tostring(err))
 

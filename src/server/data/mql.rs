@@ -11,7 +11,9 @@
 //! - $match operators: $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists, $and, $or, $nor,
 //!   $not (per field), $size; a literal matches equal values and arrays holding one;
 //! - $group accumulators: $sum, $avg, $min, $max, $first, $last, $count, $push;
-//! - expressions ($project, $group): "$field.path", literals, {$literal: v}.
+//! - expressions ($project, $group): "$field.path", literals, {$literal: v};
+//! - a date compares with a date or with RFC 3339 text ("2024-01-02T00:00:00Z"), so scripts
+//!   without a date type can still select a time range.
 //!
 //! Leading $match stages run as the readings are read, so only matching documents are held.
 
@@ -139,6 +141,13 @@ fn compare(a: &Bson, b: &Bson) -> Option<Ordering> {
     match (a, b) {
         (Bson::String(x), Bson::String(y)) => Some(x.cmp(y)),
         (Bson::DateTime(x), Bson::DateTime(y)) => Some(x.cmp(y)),
+        // A time written as RFC 3339 text (Lua and JSON have no date type) compares as a date.
+        (Bson::DateTime(x), Bson::String(y)) => {
+            bson::DateTime::parse_rfc3339_str(y).ok().map(|y| x.cmp(&y))
+        }
+        (Bson::String(x), Bson::DateTime(y)) => {
+            bson::DateTime::parse_rfc3339_str(x).ok().map(|x| x.cmp(y))
+        }
         (Bson::Boolean(x), Bson::Boolean(y)) => Some(x.cmp(y)),
         (Bson::Null, Bson::Null) => Some(Ordering::Equal),
         (Bson::ObjectId(x), Bson::ObjectId(y)) => Some(x.cmp(y)),
@@ -831,6 +840,18 @@ mod tests {
         assert_eq!(out[1].get_i64("n").unwrap(), 2);
         assert_eq!(out[1].get_f64("avg").unwrap(), 25.25);
         assert_eq!(out[1].get_f64("max").unwrap(), 30.0);
+    }
+
+    #[test]
+    fn dates_compare_with_rfc3339_text() {
+        let d = |ms| doc! {"t": bson::DateTime::from_millis(ms)};
+        let docs = vec![d(1_700_000_000_000), d(1_800_000_000_000)];
+        let out = run(
+            docs,
+            &[doc! {"$match": {"t": {"$gte": "2025-01-01T00:00:00Z"}}}],
+        )
+        .unwrap();
+        assert_eq!(out, vec![d(1_800_000_000_000)]);
     }
 
     #[test]
