@@ -296,7 +296,7 @@ async fn readings_uploaded_are_found_by_filter_latest_export_sql_and_mql_and_del
     let rows = sql(
         &mut f.data,
         &f.org,
-        "SELECT component_name, data ->> '$.readings.temp' AS t, time_requested, tags, data
+        "SELECT component_name, data.readings.temp AS t, time_requested, tags, data
          FROM readings WHERE component_name = 'temp' ORDER BY t DESC",
     )
     .await

@@ -8,7 +8,10 @@
 //! Columns of `readings`: organization_id, location_id, robot_id, robot_name, part_id,
 //! part_name, component_type, component_name, method_name, time_requested, time_received
 //! (RFC 3339 text, milliseconds, UTC: they compare as text), tags (a JSON array), method_parameters
-//! and data (JSON objects; `data ->> '$.readings.temperature'` reads into them).
+//! and data (JSON objects). Dotted access into `data`, as upstream writes it
+//! (`data.readings.temperature`, or `r.data.readings.temperature` with an alias), is rewritten
+//! to `json_extract(data, '$.readings.temperature')` before SQLite reads the query; SQLite's own
+//! `data ->> '$.readings.temperature'` works too.
 //!
 //! Each result row becomes one BSON document: integers int64, reals double, text a string,
 //! except text that is a JSON object or array (a document or array) or an RFC 3339 UTC time
@@ -73,6 +76,94 @@ fn authorize(ctx: AuthContext<'_>) -> Authorization {
         }
         _ => Authorization::Deny,
     }
+}
+
+/// Rewrites dotted access into `data` (outside quotes and comments) to `json_extract`.
+fn rewrite_dotted(q: &str) -> String {
+    let chars: Vec<char> = q.chars().collect();
+    let mut out = String::with_capacity(q.len());
+    let mut i = 0;
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        let c = chars[i];
+        let close = match c {
+            '\'' | '"' | '`' => Some(c),
+            '[' => Some(']'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            // A quoted string or name, copied as is ('' inside '...' is a quote, not the end).
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                i += 1;
+                if chars[i - 1] == close {
+                    if i < chars.len() && chars[i] == close && close != ']' {
+                        out.push(chars[i]);
+                        i += 1;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            continue;
+        }
+        if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(chars[i]);
+                i += 1;
+            }
+            continue;
+        }
+        if c == '/' && chars.get(i + 1) == Some(&'*') {
+            let start = i;
+            i += 2;
+            while i < chars.len() && !(chars[i - 1] == '*' && chars[i] == '/' && i > start + 2) {
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            out.extend(&chars[start..i]);
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            // An identifier chain: a.b.c
+            let start = i;
+            let mut segments = Vec::new();
+            loop {
+                let s = i;
+                while i < chars.len() && ident(chars[i]) {
+                    i += 1;
+                }
+                segments.push(chars[s..i].iter().collect::<String>());
+                if i + 1 < chars.len()
+                    && chars[i] == '.'
+                    && (chars[i + 1].is_ascii_alphabetic() || chars[i + 1] == '_')
+                {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            let at = segments
+                .iter()
+                .take(2)
+                .position(|s| s.eq_ignore_ascii_case("data"))
+                .filter(|&p| p + 1 < segments.len());
+            match at {
+                Some(p) => out.push_str(&format!(
+                    "json_extract({}, '$.{}')",
+                    segments[..=p].join("."),
+                    segments[p + 1..].join(".")
+                )),
+                None => out.extend(&chars[start..i]),
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 fn open(api: &Api, org_id: &str, access: &Access) -> ApiResult<Connection> {
@@ -167,7 +258,7 @@ pub fn tabular_data_by_sql(
         Ok(access)
     })?;
     let conn = open(api, org_id, &access)?;
-    let mut stmt = conn.prepare(query).map_err(query_error)?;
+    let mut stmt = conn.prepare(&rewrite_dotted(query)).map_err(query_error)?;
     let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let mut rows = stmt.query([]).map_err(query_error)?;
     let mut raw_data = Vec::new();
@@ -193,6 +284,22 @@ pub fn tabular_data_by_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_access_into_data_becomes_json_extract_outside_quotes_and_comments() {
+        assert_eq!(
+            rewrite_dotted("SELECT data.readings.temp AS t FROM readings r WHERE r.data.a.b > 1.5"),
+            "SELECT json_extract(data, '$.readings.temp') AS t FROM readings r WHERE json_extract(r.data, '$.a.b') > 1.5"
+        );
+        for unchanged in [
+            "SELECT data, readings.data FROM readings",
+            "SELECT 'data.readings.temp', \"data.x\" FROM readings -- data.y",
+            "SELECT 1 /* data.z */, 'it''s data.q' FROM readings",
+            "SELECT data ->> '$.readings.temp' FROM readings",
+        ] {
+            assert_eq!(rewrite_dotted(unchanged), unchanged);
+        }
+    }
 
     #[test]
     fn text_that_looks_like_json_or_a_time_becomes_bson_of_that_kind() {
