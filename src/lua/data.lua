@@ -275,6 +275,21 @@ def("bounding_box_labels_by_filter", DATA .. "BoundingBoxLabelsByFilter",
   return call(DATA .. "BoundingBoxLabelsByFilter", { filter = a.filter or {} }, f).labels
 end)
 
+-- The local fleet serves no database: the hostname is empty (the README says so).
+def("get_database_connection", DATA .. "GetDatabaseConnection",
+  { "org_id string?" },
+  { "string hostname" },
+  "The hostname of the organization's MongoDB endpoint (empty on the local fleet).", function(a, f)
+  return call(DATA .. "GetDatabaseConnection", { organization_id = org(a) }, f).hostname
+end)
+
+def("configure_database_user", DATA .. "ConfigureDatabaseUser",
+  { "password string", "org_id string?" },
+  {},
+  "Set the password of the organization's database user.", function(a, f)
+  call(DATA .. "ConfigureDatabaseUser", { organization_id = org(a), password = a.password }, f)
+end)
+
 -- Uploads. `data_request_times` holds {time_requested, time_received} pairs (RFC 3339).
 local function sensor_metadata(times)
   if times == nil then return nil end

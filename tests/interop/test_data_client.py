@@ -109,3 +109,10 @@ async def test_binary_data_upload_by_ids_filter_tags_boxes_and_delete(viam, loca
     assert await data.delete_binary_data_by_filter(create_filter(component_name=cam)) == 3
     _, n, _ = await data.binary_data_by_filter(create_filter(component_name=cam))
     assert n == 0
+
+
+async def test_database_connection_points_at_nothing_and_records_its_user(viam, org_id):
+    data = viam.data_client
+    assert await data.get_database_connection(org_id) == ""
+    await expect_status(Status.INVALID_ARGUMENT, data.configure_database_user(org_id, "short"), "password")
+    await data.configure_database_user(org_id, "long enough")

@@ -948,3 +948,45 @@ async fn operators_read_data_but_neither_delete_nor_tag_it() {
         "the operator deleted a reading"
     );
 }
+
+#[tokio::test]
+async fn the_database_connection_points_at_nothing_and_records_its_user() {
+    let mut f = fleet().await;
+    let get = GetDatabaseConnectionRequest {
+        organization_id: f.org.clone(),
+    };
+    let c = f
+        .data
+        .get_database_connection(get.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            c.hostname.as_str(),
+            c.mongodb_uri.as_str(),
+            c.has_database_user
+        ),
+        ("", "", false)
+    );
+    let user = |password: &str| ConfigureDatabaseUserRequest {
+        organization_id: f.org.clone(),
+        password: password.into(),
+    };
+    assert_status(
+        f.data.configure_database_user(user("short")).await,
+        Code::InvalidArgument,
+        "password",
+    );
+    f.data
+        .configure_database_user(user("long enough"))
+        .await
+        .unwrap();
+    let c = f
+        .data
+        .get_database_connection(get)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(c.has_database_user && c.mongodb_uri.is_empty());
+}

@@ -190,9 +190,7 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("AppService", "CreateOAuthAppUser"),
     ("RobotService", "Certificate"),
     ("ExternalAuthService", "AuthenticateTo"),
-    // issue 12, data: datasets, database users, indexes, saved queries, signed URLs, sequences.
-    ("DataService", "GetDatabaseConnection"),
-    ("DataService", "ConfigureDatabaseUser"),
+    // issue 12, data: datasets, indexes, saved queries, signed URLs, sequences.
     ("DataService", "AddBinaryDataToDatasetByIDs"),
     ("DataService", "RemoveBinaryDataFromDatasetByIDs"),
     ("DataService", "AddSequencesToDataset"),

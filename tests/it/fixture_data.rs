@@ -125,6 +125,11 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             json!({"binary_data_id": "$binary", "bbox_id": "$bbox"}),
         ),
         d("BoundingBoxLabelsByFilter", json!({"filter": part_filter})),
+        d(
+            "ConfigureDatabaseUser",
+            json!({"organization_id": "$org", "password": "long enough"}),
+        ),
+        d("GetDatabaseConnection", json!({"organization_id": "$org"})),
         // Older than ten years: nothing the fixture made, so the table stays as it is.
         d(
             "DeleteTabularData",

@@ -175,6 +175,9 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("DeleteTabularData",                      [OK,   DENY, OK,   OK,   DENY]),
     ("DeleteBinaryDataByIDs",                  [OK,   DENY, OK,   OK,   DENY]),
     ("DeleteBinaryDataByFilter",               [OK,   DENY, OK,   OK,   DENY]),
+    // The organization's database user: organization-wide.
+    ("ConfigureDatabaseUser",                  [OK,   DENY, DENY, DENY, DENY]),
+    ("GetDatabaseConnection",                  [OK,   OK,   DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [

@@ -117,4 +117,10 @@ assert(cloud.data.delete_binary_data_by_filter({ component_name = "files" }) == 
 local _, left = cloud.data.binary_data_by_filter()
 assert(left == 2, "left " .. tostring(left))
 
+-- The database connection: nothing remote on the local fleet.
+assert(cloud.data.get_database_connection() == "")
+cloud.data.configure_database_user("long enough")
+ok, err = pcall(cloud.data.configure_database_user, "short")
+assert(not ok and err.code == "INVALID_ARGUMENT", tostring(err))
+
 print("data ok")

@@ -12,6 +12,7 @@
 #![allow(deprecated)]
 
 mod binary;
+mod database;
 mod docs;
 mod filter;
 mod mql;

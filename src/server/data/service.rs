@@ -1,8 +1,8 @@
 //! The routing tables of `viam.app.data.v1.DataService` and `viam.app.datasync.v1.DataSyncService`:
 //! each RPC served and its handler. RPCs not listed answer UNIMPLEMENTED naming themselves
-//! (datasets, saved queries, sequences, indexes, signed URLs, database users).
+//! (datasets, saved queries, sequences, indexes, signed URLs).
 
-use super::{binary, mql, sql, tabular, upload};
+use super::{binary, database, mql, sql, tabular, upload};
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
 use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncService;
@@ -30,6 +30,8 @@ rpc_table! {
         remove_bounding_box_from_image_by_id(RemoveBoundingBoxFromImageByIdRequest) -> RemoveBoundingBoxFromImageByIdResponse = binary::remove_bounding_box_from_image_by_id;
         update_bounding_box(UpdateBoundingBoxRequest) -> UpdateBoundingBoxResponse = binary::update_bounding_box;
         bounding_box_labels_by_filter(BoundingBoxLabelsByFilterRequest) -> BoundingBoxLabelsByFilterResponse = binary::bounding_box_labels_by_filter;
+        get_database_connection(GetDatabaseConnectionRequest) -> GetDatabaseConnectionResponse = database::get_database_connection;
+        configure_database_user(ConfigureDatabaseUserRequest) -> ConfigureDatabaseUserResponse = database::configure_database_user;
     }
     server_streaming {
         export_tabular_data(ExportTabularDataRequest) -> stream ExportTabularDataResponse = tabular::export_tabular_data;
