@@ -131,25 +131,28 @@ const AREAS: &[(&[&str], &str)] = &[
 
 /// The help area of the functions in a `cloud.NAME` table (`cloud` itself: by RPC name).
 fn table_area(table: &str) -> Option<&'static str> {
-    const TABLES: &[(&str, &str)] = &[
-        ("robot", "part reports"),
-        ("data", "data and datasets"),
-        ("billing", "billing"),
-        ("ml_training", "ML training"),
-        ("packages", "packages"),
-        ("admin", "local fleet admin"),
-    ];
     TABLES.iter().find(|(t, _)| *t == table).map(|(_, a)| *a)
 }
+
+const TABLES: &[(&str, &str)] = &[
+    ("robot", "part reports"),
+    ("data", "data and datasets"),
+    ("billing", "billing"),
+    ("ml_training", "ML training"),
+    ("packages", "packages"),
+    ("admin", "local fleet admin"),
+];
 
 /// The area of helpers that belong to no API area.
 const GENERAL: &str = "general";
 
 /// A spec's own `area`, one of the known names (else general).
 fn known_area(a: &str) -> &'static str {
+    // The areas of the cloud.NAME tables too (issue 12: cloud.data's hand-written functions).
     AREAS
         .iter()
         .map(|(_, name)| *name)
+        .chain(TABLES.iter().map(|(_, name)| *name))
         .find(|n| *n == a)
         .unwrap_or(GENERAL)
 }

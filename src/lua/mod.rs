@@ -2,6 +2,7 @@
 //! (replies: decode.rs). Front ends add their own parts through `hooks` (setups and call
 //! hooks); this module knows none of them.
 
+pub mod bson;
 pub mod cloud;
 pub mod convert;
 pub mod decode;
@@ -21,6 +22,8 @@ pub use cloud::{Cloud, Defaults};
 pub use hooks::Setup;
 
 const PRELUDE: &str = include_str!("prelude.lua");
+/// `cloud.data.*` in the Python DataClient's shape (issue 12), on top of the prelude.
+const DATA: &str = include_str!("data.lua");
 
 /// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
 /// Without `cloud` (None) the state is complete but every call fails: it serves to read the
@@ -32,9 +35,13 @@ pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua
     let table = lua.create_table()?;
     cloud::register(&lua, &table, cloud)?;
     helpers::register(&lua, &table)?;
+    bson::register(&lua, &table)?;
     lua.globals().set("cloud", table.clone())?;
     lua.load(PRELUDE)
         .set_name("@prelude.lua")
+        .call::<()>(table.clone())?;
+    lua.load(DATA)
+        .set_name("@data.lua")
         .call::<()>(table.clone())?;
     for setup in setups {
         setup(&lua, &table)?;

@@ -19,11 +19,16 @@ pub const MAX_JSON_CHARS: usize = 4 * 1024 * 1024;
 
 const ROBOT_SERVICE: &str = "viam.app.v1.RobotService";
 const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
+// issue 12, data
+const DATA_SERVICE: &str = "viam.app.data.v1.DataService";
+const DATA_SYNC_SERVICE: &str = "viam.app.datasync.v1.DataSyncService";
 
 fn limit_for(field: &str) -> usize {
     match field {
         f if f.ends_with("_json") => MAX_JSON_CHARS,
         "description" | "markdown_description" | "message" | "stack" => MAX_TEXT_CHARS,
+        // issue 12, data: a query is free text.
+        "sql_query" => MAX_TEXT_CHARS,
         _ => MAX_NAME_CHARS,
     }
 }
@@ -32,11 +37,17 @@ fn limit_for(field: &str) -> usize {
 /// Compared without case: snake_case loses acronyms ("get_robot_api_keys" is GetRobotAPIKeys).
 fn input_of(method: &str) -> Option<MessageDescriptor> {
     let camel = method.replace('_', "");
-    [APP_SERVICE, ROBOT_SERVICE, AUTH_SERVICE]
-        .iter()
-        .filter_map(|s| POOL.get_service_by_name(s))
-        .find_map(|s| s.methods().find(|m| m.name().eq_ignore_ascii_case(&camel)))
-        .map(|m| m.input())
+    [
+        APP_SERVICE,
+        ROBOT_SERVICE,
+        AUTH_SERVICE,
+        DATA_SERVICE,
+        DATA_SYNC_SERVICE,
+    ]
+    .iter()
+    .filter_map(|s| POOL.get_service_by_name(s))
+    .find_map(|s| s.methods().find(|m| m.name().eq_ignore_ascii_case(&camel)))
+    .map(|m| m.input())
 }
 
 /// Refuses `req` when any of its strings, at any depth, is longer than its field's limit;

@@ -10,6 +10,7 @@ mod bootstrap;
 mod call;
 mod certificates;
 pub mod clock;
+mod data;
 mod devices;
 pub mod error;
 pub mod faults;
@@ -57,6 +58,8 @@ pub use bootstrap::Credentials;
 
 use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
+use crate::proto::viam::app::data::v1::data_service_server::DataServiceServer;
+use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
 
@@ -196,8 +199,17 @@ fn routes(api: &Arc<Api>) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
+    // issue 12, data: captured data and its uploads.
+    let data_svc = DataServiceServer::new(data::service::DataSvc(api.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let data_sync = DataSyncServiceServer::new(data::service::DataSyncSvc(api.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
+        .add_service(InterceptedService::new(data_svc, intercept.clone()))
+        .add_service(InterceptedService::new(data_sync, intercept.clone()))
         .add_service(InterceptedService::new(robot, intercept.clone()))
         .add_service(InterceptedService::new(
             FleetAdminServiceServer::new(admin::AdminSvc(api.clone())),

@@ -200,6 +200,67 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX oauth_app_users_app ON oauth_app_users(client_id);",
     ),
+    // issue 12, data: captured readings and binary data with their capture metadata, as the
+    // uploads sent it (names as they were at capture; data outlives its machine, as upstream).
+    // Tabular `data` and every `tags` are JSON text, which SQL queries read with json_extract.
+    // Binary payloads are files under <data_dir>/data/, named by the row's server-made id.
+    M::up(
+        "CREATE TABLE data_readings (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             location_id TEXT NOT NULL,
+             robot_id TEXT NOT NULL,
+             robot_name TEXT NOT NULL,
+             part_id TEXT NOT NULL,
+             part_name TEXT NOT NULL,
+             component_type TEXT NOT NULL,
+             component_name TEXT NOT NULL,
+             method_name TEXT NOT NULL,
+             method_parameters TEXT NOT NULL,    -- JSON object
+             tags TEXT NOT NULL,                 -- JSON array of strings
+             time_requested INTEGER NOT NULL,    -- Unix ns
+             time_received INTEGER NOT NULL,
+             time_synced INTEGER NOT NULL,
+             data TEXT NOT NULL                  -- JSON object
+         );
+         CREATE INDEX data_readings_org_time ON data_readings(org_id, time_received);
+         CREATE INDEX data_readings_source
+             ON data_readings(part_id, component_name, method_name, time_received);
+         CREATE TABLE data_binary (
+             id TEXT PRIMARY KEY,
+             seq INTEGER NOT NULL UNIQUE,         -- paging cursor, in upload order
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             location_id TEXT NOT NULL,
+             robot_id TEXT NOT NULL,
+             robot_name TEXT NOT NULL,
+             part_id TEXT NOT NULL,
+             part_name TEXT NOT NULL,
+             component_type TEXT NOT NULL,
+             component_name TEXT NOT NULL,
+             method_name TEXT NOT NULL,
+             method_parameters TEXT NOT NULL,
+             tags TEXT NOT NULL,
+             mime_type TEXT NOT NULL,
+             file_name TEXT NOT NULL,
+             file_ext TEXT NOT NULL,
+             time_requested INTEGER NOT NULL,
+             time_received INTEGER NOT NULL,
+             size INTEGER NOT NULL,
+             sha256 TEXT NOT NULL
+         );
+         CREATE INDEX data_binary_org_time ON data_binary(org_id, time_received);
+         CREATE TABLE data_bboxes (
+             id TEXT PRIMARY KEY,
+             binary_id TEXT NOT NULL REFERENCES data_binary(id) ON DELETE CASCADE,
+             label TEXT NOT NULL,
+             x_min REAL NOT NULL,
+             y_min REAL NOT NULL,
+             x_max REAL NOT NULL,
+             y_max REAL NOT NULL,
+             confidence REAL
+         );
+         CREATE INDEX data_bboxes_binary ON data_bboxes(binary_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

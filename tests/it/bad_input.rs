@@ -42,6 +42,8 @@ fn leaves(desc: &MessageDescriptor, prefix: &Path, out: &mut Vec<Path>) {
         let mut p = prefix.clone();
         p.push(f.clone());
         match f.kind() {
+            // Maps (issue 12's method_parameters) hold free-form entries, not fields to name.
+            Kind::Message(m) if m.is_map_entry() => {}
             Kind::Message(m) if !is_wkt(&m) && prefix.len() < 2 => leaves(&m, &p, out),
             Kind::Message(m) if m.full_name() != "google.protobuf.Timestamp" => {}
             _ => out.push(p),
@@ -188,6 +190,30 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
         "permissions.resource_id",
         &[Bad::Malformed, Bad::OtherOrg],
     ),
+    // issue 12, data: a filter's empty id means "any" (proto3's unset), narrowing nothing.
+    (
+        "TabularDataByFilter",
+        "data_request.filter.part_id",
+        &[Bad::Empty],
+    ),
+    (
+        "BinaryDataByFilter",
+        "data_request.filter.part_id",
+        &[Bad::Empty],
+    ),
+    (
+        "AddTagsToBinaryDataByFilter",
+        "filter.part_id",
+        &[Bad::Empty],
+    ),
+    (
+        "RemoveTagsFromBinaryDataByFilter",
+        "filter.part_id",
+        &[Bad::Empty],
+    ),
+    ("TagsByFilter", "filter.part_id", &[Bad::Empty]),
+    ("BoundingBoxLabelsByFilter", "filter.part_id", &[Bad::Empty]),
+    ("DeleteBinaryDataByFilter", "filter.part_id", &[Bad::Empty]),
 ];
 
 fn may_accept(method: &str, path: &str, bad: Bad) -> bool {

@@ -160,6 +160,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     ] {
         ids.insert(k, v);
     }
+    // issue 12, data: a reading, binary data and a bounding box of the part.
+    crate::fixture_data::populate(s, token, &mut ids).await;
     ids
 }
 
@@ -184,7 +186,30 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// The RPCs of the served services that the local fleet does not implement yet: each answers
 /// UNIMPLEMENTED naming itself (tests/it/unimplemented.rs checks it). Implementing one moves it
 /// from here to `requests`.
-pub const NOT_YET: &[(&str, &str)] = &[("ExternalAuthService", "AuthenticateTo")];
+pub const NOT_YET: &[(&str, &str)] = &[
+    ("ExternalAuthService", "AuthenticateTo"),
+    // issue 12, data: datasets, indexes, saved queries, signed URLs, sequences.
+    ("DataService", "AddBinaryDataToDatasetByIDs"),
+    ("DataService", "RemoveBinaryDataFromDatasetByIDs"),
+    ("DataService", "AddSequencesToDataset"),
+    ("DataService", "RemoveSequencesFromDataset"),
+    ("DataService", "CreateIndex"),
+    ("DataService", "ListIndexes"),
+    ("DataService", "DeleteIndex"),
+    ("DataService", "CreateSavedQuery"),
+    ("DataService", "UpdateSavedQuery"),
+    ("DataService", "GetSavedQuery"),
+    ("DataService", "DeleteSavedQuery"),
+    ("DataService", "ListSavedQueries"),
+    ("DataService", "CreateBinaryDataSignedURL"),
+    ("DataService", "CreateSequence"),
+    ("DataService", "GetSequence"),
+    ("DataService", "UpdateSequence"),
+    ("DataService", "DeleteSequence"),
+    ("DataService", "ListSequences"),
+    ("DataService", "SequencesByDatasetID"),
+    ("DataService", "GetSequenceBinaryData"),
+];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that
 /// destroy something act on resources that exist only to be destroyed where that matters.
@@ -331,5 +356,6 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_orgs::requests())
     .chain(crate::fixture_machines::requests())
     .chain(crate::fixture_oauth::requests())
+    .chain(crate::fixture_data::requests())
     .collect()
 }

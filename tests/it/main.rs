@@ -6,10 +6,12 @@
 mod admin_api;
 mod bad_input;
 mod chores;
+mod data_api;
 mod devices_api;
 mod durability;
 mod dynamic;
 mod fixture;
+mod fixture_data;
 mod fixture_machines;
 mod fixture_oauth;
 mod fixture_orgs;

@@ -158,6 +158,30 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // A private module's app: readers of its organization.
     ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),
     ("GetAppContent",                          [OK,   OK,   DENY, DENY, DENY]),
+    // issue 12, data: members read the data their grants cover, owners (of the organization,
+    // the location or the machine) write it; another organization's ids are refused.
+    ("DataCaptureUpload",                      [OK,   DENY, OK,   OK,   DENY]),
+    ("TabularDataByFilter",                    [OK,   OK,   OK,   OK,   DENY]),
+    ("TabularDataBySQL",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("TabularDataByMQL",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("GetLatestTabularData",                   [OK,   OK,   OK,   OK,   DENY]),
+    ("BinaryDataByFilter",                     [OK,   OK,   OK,   OK,   DENY]),
+    ("BinaryDataByIDs",                        [OK,   OK,   OK,   OK,   DENY]),
+    ("AddTagsToBinaryDataByIDs",               [OK,   DENY, OK,   OK,   DENY]),
+    ("AddTagsToBinaryDataByFilter",            [OK,   DENY, OK,   OK,   DENY]),
+    ("RemoveTagsFromBinaryDataByIDs",          [OK,   DENY, OK,   OK,   DENY]),
+    ("RemoveTagsFromBinaryDataByFilter",       [OK,   DENY, OK,   OK,   DENY]),
+    ("TagsByFilter",                           [OK,   OK,   OK,   OK,   DENY]),
+    ("AddBoundingBoxToImageByID",              [OK,   DENY, OK,   OK,   DENY]),
+    ("UpdateBoundingBox",                      [OK,   DENY, OK,   OK,   DENY]),
+    ("RemoveBoundingBoxFromImageByID",         [OK,   DENY, OK,   OK,   DENY]),
+    ("BoundingBoxLabelsByFilter",              [OK,   OK,   OK,   OK,   DENY]),
+    ("DeleteTabularData",                      [OK,   DENY, OK,   OK,   DENY]),
+    ("DeleteBinaryDataByIDs",                  [OK,   DENY, OK,   OK,   DENY]),
+    ("DeleteBinaryDataByFilter",               [OK,   DENY, OK,   OK,   DENY]),
+    // The organization's database user: organization-wide.
+    ("ConfigureDatabaseUser",                  [OK,   DENY, DENY, DENY, DENY]),
+    ("GetDatabaseConnection",                  [OK,   OK,   DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -309,6 +333,15 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
                 })
                 .unwrap();
             return;
+        }
+        // issue 12, data: a binary to delete, a box to update or remove.
+        "DeleteBinaryDataByIDs" => {
+            let b = crate::fixture_data::new_binary(s, root, &ids["part"]).await;
+            ("doomed_binary", json!(b))
+        }
+        "UpdateBoundingBox" | "RemoveBoundingBoxFromImageByID" => {
+            let b = crate::fixture_data::new_bbox(s, root, &ids["binary"]).await;
+            ("bbox", json!(b))
         }
         "DeleteDevicePushToken" => {
             let token =

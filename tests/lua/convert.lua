@@ -39,8 +39,14 @@ for _, area in ipairs({ "", table.unpack(cloud._areas()) }) do
     if area == "" then rpcs[shape.method] = area end
   end
 end
+-- A spec of a cloud.NAME table's function is named "NAME.fn" (issue 12: cloud.data).
+local function lookup(name)
+  local v = cloud
+  for part in name:gmatch("[^.]+") do v = type(v) == "table" and rawget(v, part) or nil end
+  return v
+end
 for _, s in ipairs(cloud._specs) do
-  assert(type(cloud[s[1]]) == "function", s[1])
+  assert(type(lookup(s[1])) == "function", s[1])
   if s[2] then
     assert(rpcs[s[2]], "no RPC " .. s[2])
     by_rpc[s[2]] = true

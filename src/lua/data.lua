@@ -1,0 +1,384 @@
+-- cloud.data: the Python DataClient's methods over DataService and DataSyncService (issue 12).
+-- Names, positional order, defaults and returns are the SDK's, with the organization implicit
+-- (`org_id`, named, defaults as everywhere). Each function takes its arguments positionally or
+-- as one table of named arguments. SQL and MQL answers are plain tables (src/lua/bson.rs: dates
+-- as RFC 3339 strings, ObjectIds as strings, 64-bit integers as integers); an MQL query is an
+-- array of stage tables, and `$sort` may be written as {{field, 1}, {field, -1}} to keep order.
+-- Times are RFC 3339 strings. Functions of the other data RPCs come from the descriptors.
+local cloud = ...
+local data = cloud.data
+local DATA = "viam.app.data.v1.DataService/"
+local SYNC = "viam.app.datasync.v1.DataSyncService/"
+
+local function call(rpc, req, fname)
+  local ok, v = cloud._call(rpc, req, fname)
+  if not ok then error(v, 0) end
+  return v
+end
+
+local function invalid(fname, msg) error(cloud._error(fname, "INVALID_ARGUMENT", msg), 0) end
+
+-- One table whose keys are all argument names is a set of named arguments; anything else is
+-- the first positional argument (a filter is a table too, but its keys are no argument names).
+local function args_of(fname, params, ...)
+  local allowed = { org_id = true }
+  for _, p in ipairs(params) do allowed[p] = true end
+  local first = ...
+  if select("#", ...) == 1 and type(first) == "table" and getmetatable(first) == nil and next(first) ~= nil then
+    local all_named = true
+    for k in pairs(first) do
+      if type(k) ~= "string" or not allowed[k] then all_named = false break end
+    end
+    if all_named then return first end
+  end
+  if select("#", ...) > #params then
+    invalid(fname, string.format("%s takes at most %d positional arguments (%s)", fname, #params,
+      table.concat(params, ", ")))
+  end
+  local a = {}
+  for i = 1, select("#", ...) do a[params[i]] = (select(i, ...)) end
+  return a
+end
+
+-- data.NAME = function(...) body(named_args) end, and its spec for help, types and completion:
+-- `params` as "name type" (`?` optional), `returns` as "type name".
+local specs = cloud._specs
+local function def(name, rpc, params, returns, doc, body)
+  local names = {}
+  for i, p in ipairs(params) do names[i] = p:match("^(%S+)") end
+  local fname = "data." .. name
+  local fn = function(...) return body(args_of(fname, names, ...), fname) end
+  data[name] = fn
+  specs[#specs + 1] = { fname, rpc, area = "data and datasets", params = params, returns = returns, doc = doc,
+    fn = fn }
+end
+
+local function org(a) return a.org_id or cloud.default_org_id() end
+
+local function rows(raw)
+  local out = {}
+  for i, b in ipairs(raw or {}) do out[i] = cloud._bson_decode(b) end
+  return out
+end
+
+def("tabular_data_by_sql", DATA .. "TabularDataBySQL",
+  { "sql_query string", "org_id string?" },
+  { "table[] rows" },
+  "Run an SQL query over the readings; rows as plain tables.", function(a, f)
+  return rows(call(DATA .. "TabularDataBySQL", { organization_id = org(a), sql_query = a.sql_query }, f).raw_data)
+end)
+
+def("tabular_data_by_mql", DATA .. "TabularDataByMQL",
+  { "query table[]", "use_recent_data boolean?", "tabular_data_source_type string?", "pipeline_id string?", "query_prefix_name string?", "org_id string?" },
+  { "table[] rows" },
+  "Run an MQL aggregation pipeline (an array of stage tables) over the readings.", function(a, f)
+  if type(a.query) ~= "table" then invalid(f, "query: expected an array of stage tables") end
+  local stages = {}
+  for i, s in ipairs(a.query) do
+    stages[i] = type(s) == "string" and s or cloud._bson_encode(s)
+  end
+  local source = { type = a.tabular_data_source_type or "TABULAR_DATA_SOURCE_TYPE_STANDARD",
+    pipeline_id = a.pipeline_id }
+  if a.use_recent_data then source.type = "TABULAR_DATA_SOURCE_TYPE_HOT_STORAGE" end
+  return rows(call(DATA .. "TabularDataByMQL", { organization_id = org(a), mql_binary = stages,
+    data_source = source, query_prefix_name = a.query_prefix_name }, f).raw_data)
+end)
+
+local function data_request(a)
+  return { filter = a.filter or {}, limit = a.limit, sort_order = a.sort_order, last = a.last }
+end
+
+def("tabular_data_by_filter", DATA .. "TabularDataByFilter",
+  { "filter table?", "limit integer?", "sort_order string?", "last string?", "count_only boolean?", "include_internal_data boolean?" },
+  { "table[] data", "integer count", "string last" },
+  "A page of readings matching a filter, the total count and the cursor of the next page.", function(a, f)
+    local r = call(DATA .. "TabularDataByFilter", { data_request = data_request(a), count_only = a.count_only,
+      include_internal_data = a.include_internal_data }, f)
+    local out = {}
+    for i, d in ipairs(r.data) do
+      out[i] = { data = d.data, metadata = r.metadata[d.metadata_index + 1],
+        time_requested = d.time_requested, time_received = d.time_received }
+    end
+    return out, r.count, r.last
+  end)
+
+def("get_latest_tabular_data", DATA .. "GetLatestTabularData",
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "additional_params table?" },
+  { "string? time_captured", "string? time_synced", "table? payload" },
+  "The latest reading of a source, or nil.", function(a, f)
+    local r = call(DATA .. "GetLatestTabularData", { part_id = a.part_id, resource_name = a.resource_name,
+      resource_subtype = a.resource_api, method_name = a.method_name, additional_parameters = a.additional_params }, f)
+    if r.payload == nil then return nil end
+    return r.time_captured, r.time_synced, r.payload
+  end)
+
+local function export_stream(a, f)
+  return call(DATA .. "ExportTabularData", { part_id = a.part_id, resource_name = a.resource_name,
+    resource_subtype = a.resource_api, method_name = a.method_name,
+    interval = { start = a.start_time, ["end"] = a.end_time }, additional_parameters = a.additional_params }, f)
+end
+local function point(r)
+  return { part_id = r.part_id, resource_name = r.resource_name, resource_api = r.resource_subtype,
+    method_name = r.method_name, time_captured = r.time_captured, organization_id = r.organization_id,
+    location_id = r.location_id, robot_name = r.robot_name, robot_id = r.robot_id, part_name = r.part_name,
+    method_parameters = r.method_parameters, tags = r.tags, payload = r.payload }
+end
+
+-- The whole export as a list, as Python returns it.
+def("export_tabular_data", DATA .. "ExportTabularData",
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "start_time string?", "end_time string?", "additional_params table?" },
+  { "table[] points" },
+  "Every reading of a source between two times, as a list.", function(a, f)
+  local stream, out = export_stream(a, f), {}
+  while true do
+    local ok, r = stream:next()
+    if not ok then stream:close(); error(r, 0) end
+    if r == nil then break end
+    out[#out + 1] = point(r)
+  end
+  stream:close()
+  return out
+end)
+
+-- The export one point at a time: `for p in cloud.data.iter_export_tabular_data{...}`, any size.
+def("iter_export_tabular_data", nil,
+  { "part_id string", "resource_name string", "resource_api string", "method_name string", "start_time string?", "end_time string?", "additional_params table?" },
+  { "fun():table? iterator" },
+  "The export one reading at a time: for p in cloud.data.iter_export_tabular_data{...}.", function(a, f)
+  local stream = export_stream(a, f)
+  local closer = setmetatable({}, { __close = function() stream:close() end })
+  return function()
+    local ok, r = stream:next()
+    if not ok then stream:close(); error(r, 0) end
+    if r == nil then return nil end
+    return point(r)
+  end, nil, nil, closer
+end)
+
+def("binary_data_by_filter", DATA .. "BinaryDataByFilter",
+  { "filter table?", "limit integer?", "sort_order string?", "last string?", "include_binary_data boolean?", "count_only boolean?", "include_internal_data boolean?" },
+  { "cloud.BinaryData[] data", "integer count", "string last" },
+  "A page of binary data matching a filter (with the bytes by default), the count and the next cursor.", function(a, f)
+  local include = a.include_binary_data
+  if include == nil then include = true end
+  local r = call(DATA .. "BinaryDataByFilter", { data_request = data_request(a), include_binary = include,
+    count_only = a.count_only, include_internal_data = a.include_internal_data }, f)
+  return r.data, r.count, r.last
+end)
+
+-- Binary data by id; with `dest`, the first one's bytes are written to that file.
+def("binary_data_by_ids", DATA .. "BinaryDataByIDs",
+  { "binary_ids string[]", "include_binary_data boolean?", "dest string?" },
+  { "cloud.BinaryData[] data" },
+  "Binary data by id; dest receives the bytes of the first.", function(a, f)
+  local include = a.include_binary_data
+  if include == nil then include = true end
+  local r = call(DATA .. "BinaryDataByIDs", { binary_data_ids = a.binary_ids, include_binary = include }, f)
+  if a.dest and r.data[1] then
+    local file = assert(io.open(a.dest, "wb"))
+    file:write(r.data[1].binary)
+    file:close()
+  end
+  return r.data
+end)
+
+def("delete_tabular_data", DATA .. "DeleteTabularData",
+  { "delete_older_than_days integer", "filter table?", "org_id string?" },
+  { "integer deleted_count" },
+  "Delete readings captured more than N days ago (0: all); returns how many.", function(a, f)
+  return call(DATA .. "DeleteTabularData", { organization_id = org(a),
+    delete_older_than_days = a.delete_older_than_days, filter = a.filter }, f).deleted_count
+end)
+
+def("delete_binary_data_by_filter", DATA .. "DeleteBinaryDataByFilter",
+  { "filter table?" },
+  { "integer deleted_count" },
+  "Delete the binary data matching a filter; returns how many.", function(a, f)
+  return call(DATA .. "DeleteBinaryDataByFilter", { filter = a.filter or {} }, f).deleted_count
+end)
+
+def("delete_binary_data_by_ids", DATA .. "DeleteBinaryDataByIDs",
+  { "binary_ids string[]" },
+  { "integer deleted_count" },
+  "Delete binary data by id; returns how many.", function(a, f)
+  return call(DATA .. "DeleteBinaryDataByIDs", { binary_data_ids = a.binary_ids }, f).deleted_count
+end)
+
+def("add_tags_to_binary_data_by_ids", DATA .. "AddTagsToBinaryDataByIDs",
+  { "tags string[]", "binary_ids string[]" },
+  {},
+  "Tag binary data by id.", function(a, f)
+  call(DATA .. "AddTagsToBinaryDataByIDs", { tags = a.tags, binary_data_ids = a.binary_ids }, f)
+end)
+
+def("add_tags_to_binary_data_by_filter", DATA .. "AddTagsToBinaryDataByFilter",
+  { "tags string[]", "filter table?" },
+  {},
+  "Tag the binary data matching a filter.", function(a, f)
+  call(DATA .. "AddTagsToBinaryDataByFilter", { tags = a.tags, filter = a.filter or {} }, f)
+end)
+
+def("remove_tags_from_binary_data_by_ids", DATA .. "RemoveTagsFromBinaryDataByIDs",
+  { "tags string[]", "binary_ids string[]" },
+  { "integer deleted_count" },
+  "Untag binary data by id; returns how many tags were removed.", function(a, f)
+  return call(DATA .. "RemoveTagsFromBinaryDataByIDs", { tags = a.tags, binary_data_ids = a.binary_ids }, f)
+    .deleted_count
+end)
+
+def("remove_tags_from_binary_data_by_filter", DATA .. "RemoveTagsFromBinaryDataByFilter",
+  { "tags string[]", "filter table?" },
+  { "integer deleted_count" },
+  "Untag the binary data matching a filter; returns how many tags were removed.", function(a, f)
+  return call(DATA .. "RemoveTagsFromBinaryDataByFilter", { tags = a.tags, filter = a.filter or {} }, f)
+    .deleted_count
+end)
+
+def("tags_by_filter", DATA .. "TagsByFilter",
+  { "filter table?" },
+  { "string[] tags" },
+  "The distinct tags of the data matching a filter.", function(a, f)
+  return call(DATA .. "TagsByFilter", { filter = a.filter or {} }, f).tags
+end)
+
+local BOX = { "x_min_normalized", "y_min_normalized", "x_max_normalized", "y_max_normalized" }
+
+def("add_bounding_box_to_image_by_id", DATA .. "AddBoundingBoxToImageByID",
+  { "binary_id string", "label string", "x_min_normalized number", "y_min_normalized number", "x_max_normalized number", "y_max_normalized number", "confidence_score number?" },
+  { "string bbox_id" },
+  "Add a labelled bounding box to an image; returns its id.", function(a, f)
+    local req = { binary_data_id = a.binary_id, label = a.label, confidence = a.confidence_score }
+    for _, k in ipairs(BOX) do req[k] = a[k] end
+    return call(DATA .. "AddBoundingBoxToImageByID", req, f).bbox_id
+  end)
+
+def("update_bounding_box", DATA .. "UpdateBoundingBox",
+  { "binary_id string", "bbox_id string", "label string?", "x_min_normalized number?", "y_min_normalized number?", "x_max_normalized number?", "y_max_normalized number?", "confidence_score number?" },
+  {},
+  "Change a bounding box.", function(a, f)
+    local req = { binary_data_id = a.binary_id, bbox_id = a.bbox_id, label = a.label, confidence = a.confidence_score }
+    for _, k in ipairs(BOX) do req[k] = a[k] end
+    call(DATA .. "UpdateBoundingBox", req, f)
+  end)
+
+def("remove_bounding_box_from_image_by_id", DATA .. "RemoveBoundingBoxFromImageByID",
+  { "bbox_id string", "binary_id string" },
+  {},
+  "Remove a bounding box from an image.", function(a, f)
+  call(DATA .. "RemoveBoundingBoxFromImageByID", { bbox_id = a.bbox_id, binary_data_id = a.binary_id }, f)
+end)
+
+def("bounding_box_labels_by_filter", DATA .. "BoundingBoxLabelsByFilter",
+  { "filter table?" },
+  { "string[] labels" },
+  "The distinct bounding-box labels of the images matching a filter.", function(a, f)
+  return call(DATA .. "BoundingBoxLabelsByFilter", { filter = a.filter or {} }, f).labels
+end)
+
+-- The local fleet serves no database: the hostname is empty (the README says so).
+def("get_database_connection", DATA .. "GetDatabaseConnection",
+  { "org_id string?" },
+  { "string hostname" },
+  "The hostname of the organization's MongoDB endpoint (empty on the local fleet).", function(a, f)
+  return call(DATA .. "GetDatabaseConnection", { organization_id = org(a) }, f).hostname
+end)
+
+def("configure_database_user", DATA .. "ConfigureDatabaseUser",
+  { "password string", "org_id string?" },
+  {},
+  "Set the password of the organization's database user.", function(a, f)
+  call(DATA .. "ConfigureDatabaseUser", { organization_id = org(a), password = a.password }, f)
+end)
+
+-- Uploads. `data_request_times` holds {time_requested, time_received} pairs (RFC 3339).
+local function sensor_metadata(times)
+  if times == nil then return nil end
+  return { time_requested = times[1], time_received = times[2] }
+end
+
+local function dotted(ext)
+  if ext == nil or ext == "" or ext:sub(1, 1) == "." then return ext end
+  return "." .. ext
+end
+
+def("tabular_data_capture_upload", SYNC .. "DataCaptureUpload",
+  { "tabular_data table[]", "part_id string", "component_type string", "component_name string", "method_name string", "data_request_times table[]", "method_parameters table?", "tags string[]?" },
+  { "string file_id" },
+  "Upload readings of a component, each with its {time_requested, time_received}.", function(a, f)
+  local readings, times = a.tabular_data or {}, a.data_request_times or {}
+  if #times ~= #readings then invalid(f, "data_request_times and tabular_data lengths must be equal") end
+  local contents = {}
+  for i, r in ipairs(readings) do contents[i] = { metadata = sensor_metadata(times[i]), struct = r } end
+  return call(SYNC .. "DataCaptureUpload", {
+    metadata = { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
+      method_name = a.method_name, type = "DATA_TYPE_TABULAR_SENSOR", method_parameters = a.method_parameters,
+      tags = a.tags },
+    sensor_contents = contents }, f).file_id
+end)
+
+def("binary_data_capture_upload", nil,
+  { "binary_data string", "part_id string", "component_type string", "component_name string", "method_name string", "file_extension string", "method_parameters table?", "tags string[]?", "dataset_ids string[]?", "data_request_times table?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload one captured binary (an image, a point cloud).", function(a, f)
+  return call(SYNC .. "DataCaptureUpload", {
+    metadata = { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
+      method_name = a.method_name, type = "DATA_TYPE_BINARY_SENSOR", method_parameters = a.method_parameters,
+      tags = a.tags, dataset_ids = a.dataset_ids, mime_type = a.mime_type, file_extension = dotted(a.file_extension) },
+    sensor_contents = { { metadata = sensor_metadata(a.data_request_times), binary = a.binary_data } } }, f)
+    .binary_data_id
+end)
+
+-- A client stream of `data` in chunks after its metadata message.
+local CHUNK = 1024 * 1024
+local function chunks(first, data, wrap)
+  local msgs = { first }
+  for i = 1, #data, CHUNK do msgs[#msgs + 1] = wrap(data:sub(i, i + CHUNK - 1)) end
+  return msgs
+end
+
+local function upload_metadata(a, file_name, ext)
+  return { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
+    method_name = a.method_name, type = "DATA_TYPE_FILE", file_name = file_name,
+    method_parameters = a.method_parameters, file_extension = ext, tags = a.tags, dataset_ids = a.dataset_ids,
+    mime_type = a.mime_type }
+end
+
+def("file_upload", SYNC .. "FileUpload",
+  { "part_id string", "data string", "component_type string?", "component_name string?", "method_name string?", "file_name string?", "method_parameters table?", "file_extension string?", "tags string[]?", "dataset_ids string[]?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload the bytes of a file, sent in 1 MiB messages.", function(a, f)
+  local meta = upload_metadata(a, a.file_name, a.file_extension)
+  return call(SYNC .. "FileUpload", chunks({ metadata = meta }, a.data or "",
+    function(c) return { file_contents = { data = c } } end), f).binary_data_id
+end)
+
+-- The file's name and extension as Python takes them (stem, suffix); its bytes are read here and
+-- sent in 1 MiB messages.
+def("file_upload_from_path", nil,
+  { "filepath string", "part_id string", "component_type string?", "component_name string?", "method_name string?", "method_parameters table?", "tags string[]?", "dataset_ids string[]?", "mime_type string?", "file_name string?" },
+  { "string binary_data_id" },
+  "Upload a file from disk (its name and extension from the path).", function(a, f)
+  local file, err = io.open(a.filepath or "", "rb")
+  if not file then invalid(f, "filepath: " .. tostring(err)) end
+  local bytes = file:read("a")
+  file:close()
+  local base = a.filepath:match("([^/\\]+)$") or a.filepath
+  local stem, suffix = base:match("^(.+)(%.[^.]+)$")
+  local meta = upload_metadata(a, a.file_name or stem or base, suffix or "")
+  return call(SYNC .. "FileUpload", chunks({ metadata = meta }, bytes,
+    function(c) return { file_contents = { data = c } } end), f).binary_data_id
+end)
+
+def("streaming_data_capture_upload", SYNC .. "StreamingDataCaptureUpload",
+  { "data string", "part_id string", "file_ext string", "component_type string?", "component_name string?", "method_name string?", "method_parameters table?", "data_request_times table?", "tags string[]?", "dataset_ids string[]?", "mime_type string?" },
+  { "string binary_data_id" },
+  "Upload one large captured binary in a stream of messages.", function(a, f)
+  local meta = {
+    upload_metadata = { part_id = a.part_id, component_type = a.component_type, component_name = a.component_name,
+      method_name = a.method_name, method_parameters = a.method_parameters, type = "DATA_TYPE_BINARY_SENSOR",
+      file_extension = dotted(a.file_ext), tags = a.tags, dataset_ids = a.dataset_ids, mime_type = a.mime_type },
+    sensor_metadata = sensor_metadata(a.data_request_times) or {},
+  }
+  return call(SYNC .. "StreamingDataCaptureUpload", chunks({ metadata = meta }, a.data or "",
+    function(c) return { data = c } end), f).binary_data_id
+end)

@@ -1,0 +1,52 @@
+//! The routing tables of `viam.app.data.v1.DataService` and `viam.app.datasync.v1.DataSyncService`:
+//! each RPC served and its handler. RPCs not listed answer UNIMPLEMENTED naming themselves
+//! (datasets, saved queries, sequences, indexes, signed URLs).
+
+use super::{binary, database, mql, sql, tabular, upload};
+use crate::proto::viam::app::data::v1::data_service_server::DataService;
+use crate::proto::viam::app::data::v1::*;
+use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncService;
+use crate::proto::viam::app::datasync::v1::*;
+use crate::server::call::rpc_table;
+
+rpc_table! {
+    impl DataService for DataSvc;
+    unary {
+        tabular_data_by_filter(TabularDataByFilterRequest) -> TabularDataByFilterResponse = tabular::tabular_data_by_filter;
+        tabular_data_by_sql(TabularDataBySqlRequest) -> TabularDataBySqlResponse = sql::tabular_data_by_sql;
+        tabular_data_by_mql(TabularDataByMqlRequest) -> TabularDataByMqlResponse = mql::tabular_data_by_mql;
+        get_latest_tabular_data(GetLatestTabularDataRequest) -> GetLatestTabularDataResponse = tabular::get_latest_tabular_data;
+        delete_tabular_data(DeleteTabularDataRequest) -> DeleteTabularDataResponse = tabular::delete_tabular_data;
+        binary_data_by_filter(BinaryDataByFilterRequest) -> BinaryDataByFilterResponse = binary::binary_data_by_filter;
+        binary_data_by_i_ds(BinaryDataByIDsRequest) -> BinaryDataByIDsResponse = binary::binary_data_by_i_ds;
+        delete_binary_data_by_filter(DeleteBinaryDataByFilterRequest) -> DeleteBinaryDataByFilterResponse = binary::delete_binary_data_by_filter;
+        delete_binary_data_by_i_ds(DeleteBinaryDataByIDsRequest) -> DeleteBinaryDataByIDsResponse = binary::delete_binary_data_by_i_ds;
+        add_tags_to_binary_data_by_i_ds(AddTagsToBinaryDataByIDsRequest) -> AddTagsToBinaryDataByIDsResponse = binary::add_tags_to_binary_data_by_i_ds;
+        add_tags_to_binary_data_by_filter(AddTagsToBinaryDataByFilterRequest) -> AddTagsToBinaryDataByFilterResponse = binary::add_tags_to_binary_data_by_filter;
+        remove_tags_from_binary_data_by_i_ds(RemoveTagsFromBinaryDataByIDsRequest) -> RemoveTagsFromBinaryDataByIDsResponse = binary::remove_tags_from_binary_data_by_i_ds;
+        remove_tags_from_binary_data_by_filter(RemoveTagsFromBinaryDataByFilterRequest) -> RemoveTagsFromBinaryDataByFilterResponse = binary::remove_tags_from_binary_data_by_filter;
+        tags_by_filter(TagsByFilterRequest) -> TagsByFilterResponse = binary::tags_by_filter;
+        add_bounding_box_to_image_by_id(AddBoundingBoxToImageByIdRequest) -> AddBoundingBoxToImageByIdResponse = binary::add_bounding_box_to_image_by_id;
+        remove_bounding_box_from_image_by_id(RemoveBoundingBoxFromImageByIdRequest) -> RemoveBoundingBoxFromImageByIdResponse = binary::remove_bounding_box_from_image_by_id;
+        update_bounding_box(UpdateBoundingBoxRequest) -> UpdateBoundingBoxResponse = binary::update_bounding_box;
+        bounding_box_labels_by_filter(BoundingBoxLabelsByFilterRequest) -> BoundingBoxLabelsByFilterResponse = binary::bounding_box_labels_by_filter;
+        get_database_connection(GetDatabaseConnectionRequest) -> GetDatabaseConnectionResponse = database::get_database_connection;
+        configure_database_user(ConfigureDatabaseUserRequest) -> ConfigureDatabaseUserResponse = database::configure_database_user;
+    }
+    server_streaming {
+        export_tabular_data(ExportTabularDataRequest) -> stream ExportTabularDataResponse = tabular::export_tabular_data;
+    }
+    client_streaming {}
+}
+
+rpc_table! {
+    impl DataSyncService for DataSyncSvc;
+    unary {
+        data_capture_upload(DataCaptureUploadRequest) -> DataCaptureUploadResponse = upload::data_capture_upload;
+    }
+    server_streaming {}
+    client_streaming {
+        file_upload(FileUploadRequest) -> FileUploadResponse = upload::file_upload;
+        streaming_data_capture_upload(StreamingDataCaptureUploadRequest) -> StreamingDataCaptureUploadResponse = upload::streaming_data_capture_upload;
+    }
+}
