@@ -22,6 +22,9 @@ const SECRET_NAMES: &[&str] = &[
     "tls_private_key",
     "auth_token",
     "refresh_token",
+    "access_token",
+    // An OAuth app's client secret (CreateOAuthApp returns it once).
+    "client_secret",
 ];
 
 /// Whether `field` of message `message` (full name) holds a secret: any `secret` field, and the

@@ -408,7 +408,7 @@ pub fn delete_organization(
     req: DeleteOrganizationRequest,
 ) -> ApiResult<DeleteOrganizationResponse> {
     let id = required("organization_id", &req.organization_id)?;
-    api.store.tx(|tx| {
+    let payloads = api.store.tx(|tx| {
         who.require(Perm::WriteOrganization, &Scope::organization(tx, id)?)?;
         let locations: i64 = row(
             tx,
@@ -435,12 +435,20 @@ pub fn delete_organization(
             "DELETE FROM authorizations WHERE identity_id IN (SELECT id FROM api_keys WHERE org_id = ?1)",
             [id],
         )?;
+        // Its captured data goes with it: the rows by the cascade, the payload files below.
+        let payloads: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM data_binary WHERE org_id = ?1")?;
+            stmt.query_map([id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
         exec(tx, "DELETE FROM orgs WHERE id = ?1", [id])?;
         for other in &elsewhere {
             roles::ensure_owner_left(tx, other)?;
         }
-        Ok(DeleteOrganizationResponse {})
-    })
+        Ok(payloads)
+    })?;
+    super::data::remove_payloads(api, &payloads);
+    Ok(DeleteOrganizationResponse {})
 }
 
 /// The id of the user with `email`, answered only for users in an organization whose members

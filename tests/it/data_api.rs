@@ -990,3 +990,81 @@ async fn the_database_connection_points_at_nothing_and_records_its_user() {
         .into_inner();
     assert!(c.has_database_user && c.mongodb_uri.is_empty());
 }
+
+#[tokio::test]
+async fn a_deleted_organization_takes_its_payload_files_with_it() {
+    use fleetsh::proto::viam::app::v1::{
+        CreateLocationRequest, CreateOrganizationRequest, DeleteLocationRequest,
+        DeleteOrganizationRequest, DeleteRobotRequest,
+    };
+    let f = fleet().await;
+    let mut app = f.app;
+    let org = app
+        .create_organization(CreateOrganizationRequest {
+            name: "short-lived".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let location = app
+        .create_location(CreateLocationRequest {
+            organization_id: org.clone(),
+            name: "bench".into(),
+            parent_location_id: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location
+        .unwrap()
+        .id;
+    let part = new_part(&mut app, &location, "cam-rig").await;
+    let mut sync = f.sync;
+    let kept = sync
+        .file_upload(tokio_stream::iter(file_upload(
+            &f.part, "kept", ".bin", b"stays", 4,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .binary_data_id;
+    let gone = sync
+        .file_upload(tokio_stream::iter(file_upload(
+            &part, "img", ".png", b"goes", 4,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .binary_data_id;
+    let dir = f.s.dir.path().join("data").join("binary");
+    assert!(dir.join(&gone).exists() && dir.join(&kept).exists());
+    let robot = app
+        .get_robot_part(GetRobotPartRequest { id: part })
+        .await
+        .unwrap()
+        .into_inner()
+        .part
+        .unwrap()
+        .robot;
+    app.delete_robot(DeleteRobotRequest { id: robot })
+        .await
+        .unwrap();
+    app.delete_location(DeleteLocationRequest {
+        location_id: location,
+    })
+    .await
+    .unwrap();
+    app.delete_organization(DeleteOrganizationRequest {
+        organization_id: org,
+    })
+    .await
+    .unwrap();
+    assert!(
+        !dir.join(&gone).exists(),
+        "the organization's payload is removed"
+    );
+    assert!(dir.join(&kept).exists(), "another organization's stays");
+}

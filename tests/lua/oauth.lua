@@ -9,8 +9,9 @@ local config = {
 }
 local made = cloud.create_oauth_app{ client_name = "portal", oauth_config = config }
 assert(#made.client_secret >= 32, made.client_id)
+assert(tostring(made.client_secret) == "****", "an OAuth client secret is a Secret")
 local app = cloud.read_oauth_app{ client_id = made.client_id }
-assert(app.client_name == "portal" and app.client_secret == "", app.client_name)
+assert(app.client_name == "portal" and #app.client_secret == 0, app.client_name)
 assert(app.oauth_config.redirect_uris[1] == "https://example.com/cb")
 assert(app.oauth_config.enabled_grants[2] == "ENABLED_GRANT_REFRESH_TOKEN", app.oauth_config.enabled_grants[2])
 

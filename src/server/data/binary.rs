@@ -255,11 +255,7 @@ fn delete_ids(api: &Api, ids: Vec<String>) -> ApiResult<u64> {
         }
         Ok(n)
     })?;
-    for id in &ids {
-        if let Ok(p) = binary_path(api, id) {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+    super::remove_payloads(api, &ids);
     Ok(n as u64)
 }
 

@@ -42,6 +42,16 @@ fn binary_path(api: &Api, id: &str) -> ApiResult<PathBuf> {
     Ok(binary_dir(api).join(checked_id(id)?))
 }
 
+/// Removes the payload files of binary data whose rows are gone (a deleted organization's, whose
+/// rows its cascade removed): call after the deletion committed, so a rollback keeps them.
+pub(in crate::server) fn remove_payloads(api: &Api, ids: &[String]) {
+    for id in ids {
+        if let Ok(p) = binary_path(api, id) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// A binary data id as the server makes them: a UUID. Anything else (`../x`, a path, a name)
 /// names no binary data.
 fn checked_id(id: &str) -> ApiResult<&str> {
