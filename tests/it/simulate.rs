@@ -526,7 +526,8 @@ async fn serve_simulate_runs_the_machines_of_a_lua_or_json_file() {
     let json_file = tmp.path().join("fleet.json");
     std::fs::write(
         &json_file,
-        r#"[{"name": "json-rover", "platform": "linux/arm64"}]"#,
+        r#"[{"name": "json-rover", "platform": "linux/arm64", "readings": {"rate": "10/s",
+            "components": [{"name": "temp", "values": {"temperature": [20, 21]}}]}}]"#,
     )
     .unwrap();
     for (file, name) in [(&lua_file, "lua-rover"), (&json_file, "json-rover")] {
@@ -596,6 +597,20 @@ async fn serve_simulate_runs_the_machines_of_a_lua_or_json_file() {
             assert!(warned.is_some(), "no warnings logged");
         } else {
             assert_eq!(summary.platform.as_deref(), Some("linux/arm64"));
+            let channel = tonic::transport::Channel::from_shared(serve.creds.address.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut data = crate::data_api::data_client(&channel, &serve.token().await);
+            let part_id = summary.part_id.clone();
+            let temps = eventually(async || {
+                let t = temperatures(&mut data, &part_id).await;
+                (t.len() >= 3).then_some(t)
+            })
+            .await
+            .expect("no readings captured");
+            assert_eq!(temps[..3], [20.0, 21.0, 20.0]);
         }
     }
 }
