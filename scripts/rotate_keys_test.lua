@@ -66,3 +66,42 @@ test("interrupted halfway (the old key's delete refused), a re-run finishes and 
   t.eq(rotated, 1, "one replacement: " .. table.concat(names, ", "))
   for _, n in ipairs(names) do t.ok(n ~= "ci", "the old key is gone") end
 end)
+
+test("cut in the middle of three rotations, a re-run finishes each: no key lost, none extra", function(t)
+  local out = t.dir .. "/keys.json"
+  local loc = cloud.list_locations()[1].id
+  for _, n in ipairs({ "a", "b" }) do
+    cloud.create_key({ { role = "operator", resource_type = "location", resource_id = loc } }, n)
+  end
+  -- The first rotation completes; the second saves its replacement but cannot delete the old
+  -- key; the third cannot create its replacement.
+  fleet.fault { method = "DeleteKey", code = "UNAVAILABLE", nth = 2 }
+  fleet.fault { method = "CreateKey", code = "UNAVAILABLE", nth = 3 }
+  local first = t.run("rotate_keys.lua", { "name=ci", "name=a", "name=b", out = out })
+  t.eq(first.code, 6, first.stdout .. first.stderr)
+  t.matches(first.stdout, "1 rotated, 2 failed")
+  local again = t.run("rotate_keys.lua", { "name=ci", "name=a", "name=b", out = out })
+  t.eq(again.code, 0, again.stderr)
+  t.matches(again.stdout, "2 rotated, 0 failed")
+  local names, ids = {}, {}
+  for _, k in ipairs(cloud.list_keys()) do
+    names[#names + 1] = k.api_key.name
+    ids[k.api_key.id] = k.api_key.name
+  end
+  local replaced = {}
+  for _, n in ipairs(names) do
+    t.ok(n ~= "ci" and n ~= "a" and n ~= "b", "an old key is left: " .. n)
+    local base = n:match("^(%a+) %(rotated from ")
+    if base then replaced[#replaced + 1] = base end
+  end
+  table.sort(replaced)
+  t.eq(replaced, { "a", "b", "ci" }, "one replacement each: " .. table.concat(names, ", "))
+  local saved = json.decode(io.open(out):read("a"))
+  local count = 0
+  for _, entry in pairs(saved) do
+    count = count + 1
+    t.ok(ids[entry.id], "saved key " .. entry.id .. " exists")
+    t.ok(cloud.check_key(entry.id, entry.key), "saved key " .. entry.id .. " authenticates")
+  end
+  t.eq(count, 3, "one saved key per rotation")
+end)

@@ -36,7 +36,7 @@ mod robot_service;
 mod robots;
 mod roles;
 pub mod store;
-mod structs;
+pub(crate) mod structs;
 mod summaries;
 mod tls;
 pub mod web;

@@ -43,7 +43,7 @@ pub fn json_to_struct(field: &str, text: &str) -> ApiResult<prost_types::Struct>
     }
 }
 
-fn json_to_value(v: serde_json::Value) -> prost_types::Value {
+pub(crate) fn json_to_value(v: serde_json::Value) -> prost_types::Value {
     use serde_json::Value as J;
     let kind = match v {
         J::Null => Kind::NullValue(0),

@@ -2,15 +2,18 @@
 //! viam-server does, over a real gRPC connection to the fleet, through the RPCs a real part
 //! uses (Authenticate with the part secret, RobotService/Config, Log, NeedsRestart). The
 //! fleet cannot tell them from real parts: summaries, logs and tails show what they report.
-//! Readings are not simulated (they need the data service).
+//! Readings are captured by the spec's components and uploaded with DataSyncService's
+//! DataCaptureUpload, as the part itself, so data queries see them arrive.
 //!
 //! spec.rs is what a simulated part is, schedule.rs when it is offline, clock.rs the time the
-//! schedule runs on, fleet.rs finding its machine, logs.rs what it logs, part.rs its loop.
+//! schedule runs on, fleet.rs finding its machine, logs.rs what it logs, readings.rs what it
+//! captures, part.rs its loop.
 
 pub mod clock;
 pub mod fleet;
 mod logs;
 pub mod part;
+mod readings;
 pub mod schedule;
 pub mod spec;
 

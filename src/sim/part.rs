@@ -17,8 +17,11 @@ use tonic::transport::Channel;
 use super::clock::SimClock;
 use super::fleet::{Resolved, authed, authenticate};
 use super::logs::{Generator, entry};
+use super::readings::Capture;
 use super::schedule::Offline;
 use super::spec::MachineSpec;
+use crate::proto::viam::app::datasync::v1::DataCaptureUploadRequest;
+use crate::proto::viam::app::datasync::v1::data_sync_service_client::DataSyncServiceClient;
 use crate::proto::viam::app::v1::robot_service_client::RobotServiceClient;
 use crate::proto::viam::app::v1::*;
 use crate::proto::viam::common::v1::LogEntry;
@@ -77,6 +80,8 @@ pub struct Status {
     /// Generated log entries sent (not the part's own lifecycle lines), in all and by level.
     pub logs_sent: u64,
     pub by_level: BTreeMap<String, u64>,
+    /// Readings uploaded, per component (each component captures as many).
+    pub readings_sent: u64,
     pub restarts: u64,
     pub config_fetches: u64,
     /// The component names of the config it fetched last.
@@ -91,6 +96,7 @@ impl Default for Status {
             synced: None,
             logs_sent: 0,
             by_level: BTreeMap::new(),
+            readings_sent: 0,
             restarts: 0,
             config_fetches: 0,
             components: vec![],
@@ -119,6 +125,7 @@ enum Wake {
 struct Session {
     token: String,
     last_log: Instant,
+    last_reading: Instant,
     next_check_in: Instant,
     next_restart_check: Instant,
 }
@@ -151,6 +158,7 @@ impl Part {
         let start = self.clock.now();
         let mut advanced = self.clock.watch();
         let mut logs = Generator::new(&self.spec.logs, &self.host());
+        let mut capture = Capture::new(&self.spec.readings);
         let mut session: Option<Session> = None;
         let mut restart_every = self.spec.restart_check.unwrap_or(FIRST_RESTART_CHECK);
         // The clock moved while online: call in once the schedule says it still is.
@@ -172,7 +180,10 @@ impl Part {
             }
             let Some(s) = session.as_mut() else {
                 match self.connect(&mut logs).await {
-                    Ok(s) => session = Some(s),
+                    Ok(s) => {
+                        capture.forgive();
+                        session = Some(s);
+                    }
                     Err(e) => {
                         self.failed(e);
                         if let Wake::Cancelled = self.wait(&mut advanced, Some(RETRY)).await {
@@ -186,6 +197,9 @@ impl Part {
             let mut next = s.next_check_in.min(s.next_restart_check);
             if let Some(tick) = logs.tick() {
                 next = next.min(s.last_log + tick);
+            }
+            if let Some(tick) = capture.tick() {
+                next = next.min(s.last_reading + tick);
             }
             if let Some(change) = change {
                 next = next.min(Instant::now() + later(change));
@@ -207,7 +221,7 @@ impl Part {
                         continue;
                     }
                     Wake::Timer => {
-                        self.due(s, &mut logs, &mut restart_every, Instant::now())
+                        self.due(s, &mut logs, &mut capture, &mut restart_every)
                             .await
                     }
                 }
@@ -291,6 +305,7 @@ impl Part {
         Ok(Session {
             token,
             last_log: now,
+            last_reading: now,
             next_check_in: now + check_in,
             next_restart_check: now + self.spec.restart_check.unwrap_or(Duration::ZERO),
         })
@@ -334,6 +349,14 @@ impl Part {
         Ok(())
     }
 
+    /// Uploads readings as the part's data manager syncs them: the part's own token.
+    async fn upload(&self, token: &str, req: DataCaptureUploadRequest) -> Result<(), RpcStatus> {
+        DataSyncServiceClient::new(self.channel.clone())
+            .data_capture_upload(authed(req, token))
+            .await?;
+        Ok(())
+    }
+
     /// A check-in: the config again, which keeps the part online in the fleet.
     async fn check_in(&self, s: &mut Session) -> Result<bool, RpcStatus> {
         let synced = self.clock.advanced();
@@ -349,9 +372,20 @@ impl Part {
         &self,
         s: &mut Session,
         logs: &mut Generator,
+        capture: &mut Capture,
         restart_every: &mut Duration,
-        now: Instant,
     ) -> Result<bool, RpcStatus> {
+        let now = Instant::now();
+        if capture.tick().is_some_and(|t| now >= s.last_reading + t) {
+            let (uploads, n) = capture.due(&self.resolved.part_id, now - s.last_reading, MAX_BATCH);
+            s.last_reading = now;
+            for req in uploads {
+                self.upload(&s.token, req).await?;
+            }
+            if n > 0 {
+                self.set(|st| st.readings_sent += n);
+            }
+        }
         if logs.tick().is_some_and(|t| now >= s.last_log + t) {
             let batch = logs.due(now - s.last_log, MAX_BATCH);
             s.last_log = now;

@@ -41,6 +41,9 @@ pub struct MachineSpec {
     pub host: Option<String>,
     #[serde(default)]
     pub logs: LogSpec,
+    /// What its components capture and upload (DataSyncService/DataCaptureUpload), at a rate.
+    #[serde(default)]
+    pub readings: ReadingsSpec,
     /// `{every = "10m", lasting = "1m"}` (`for` also works, in JSON) or a list of
     /// `{at = "30s", lasting = "10s"}` windows, in fleet time from the simulation's start.
     pub offline: Option<OfflineSpec>,
@@ -98,6 +101,41 @@ fn default_levels() -> std::collections::BTreeMap<String, u32> {
 }
 fn default_logger() -> String {
     "rdk.sim".into()
+}
+
+/// `{rate = "1/s", components = {{name = "temp", values = {temperature = {20, 21, 22}}}}}`:
+/// every component captures one reading per tick of `rate`, uploaded as the part itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingsSpec {
+    /// Readings per second of each component, as `logs.rate`; 0 (the default) captures nothing.
+    #[serde(default, deserialize_with = "rate")]
+    pub rate: f64,
+    #[serde(default)]
+    pub components: Vec<ComponentSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSpec {
+    pub name: String,
+    /// The component's API as data rows carry it; default `rdk:component:sensor`.
+    #[serde(rename = "type", default = "default_component_type")]
+    pub component_type: String,
+    /// The captured method; default `Readings`.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// The reading's fields: a number, string or boolean is the same in every reading; a list
+    /// is cycled through, one value per reading, so the data moves and a test knows how.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, Value>,
+}
+
+fn default_component_type() -> String {
+    "rdk:component:sensor".into()
+}
+fn default_method() -> String {
+    "Readings".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +203,30 @@ impl MachineSpec {
             return Err(format!(
                 "{label}: logs.levels needs a level with a weight above 0"
             ));
+        }
+        let readings = &self.readings;
+        if !readings.rate.is_finite() || readings.rate < 0.0 {
+            return Err(format!(
+                "{label}: readings.rate must be 0 or more per second"
+            ));
+        }
+        if readings.rate > 0.0 && readings.components.is_empty() {
+            return Err(format!(
+                "{label}: readings.rate needs components ({{name = \"temp\", values = {{...}}}})"
+            ));
+        }
+        for c in &readings.components {
+            if c.name.trim().is_empty() {
+                return Err(format!("{label}: every readings component needs a name"));
+            }
+            for (field, v) in &c.values {
+                if matches!(v, Value::Array(a) if a.is_empty()) || v.is_null() {
+                    return Err(format!(
+                        "{label}: readings of {}: {field} needs a value or a non-empty list",
+                        c.name
+                    ));
+                }
+            }
         }
         for (k, d) in [
             ("check_in", self.check_in),
@@ -325,6 +387,12 @@ mod tests {
         let e =
             machines(json!([{"name": "a", "offline": {"every": "1m", "for": "2m"}}])).unwrap_err();
         assert!(e.contains("a: offline:"), "{e}");
+        let e = machines(json!([{"name": "a", "readings": {"rate": "1/s"}}])).unwrap_err();
+        assert!(e.contains("readings.rate needs components"), "{e}");
+        let e = machines(json!([{"name": "a", "readings": {"rate": 1,
+            "components": [{"name": "t", "values": {"x": []}}]}}]))
+        .unwrap_err();
+        assert!(e.contains("x needs a value or a non-empty list"), "{e}");
         assert!(machines(json!("x")).is_err());
     }
 

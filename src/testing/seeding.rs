@@ -10,7 +10,8 @@ use crate::client::Client;
 use crate::lua::{Cloud, Defaults, cloud, new_state};
 
 /// Makes the fleet of `text` (the file at `path`) through `client` and returns its ids by name
-/// (`{locations = {NAME = id}, machines =, parts =, fragments =, keys = {NAME = {id, key}}}`).
+/// (`{organizations = {NAME = id}, locations = {NAME = id}, machines =, parts =, fragments =,
+/// keys = {NAME = {id, key}}}`).
 /// The Lua state and with it the client (its connection) are dropped before this returns.
 pub async fn seed(client: Client, path: &Path, text: &str) -> anyhow::Result<serde_json::Value> {
     // mlua's errors are not Send: each becomes its first line, as the test runner shows them.

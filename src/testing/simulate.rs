@@ -4,7 +4,8 @@
 //! local sims = fleet.simulate { { name = "rover-1", logs = { rate = "20/s" } } }
 //! sims["rover-1"]:wait("online")          -- or "offline", "restarting", "stopped", or a
 //!                                          -- function(status) returning true; a timeout
-//! sims["rover-1"]:status()                -- {state, live, logs_sent, by_level, restarts, ...}
+//! sims["rover-1"]:status()                -- {state, live, logs_sent, by_level, readings_sent,
+//!                                          --  restarts, ...}
 //! sims["rover-1"]:stop()
 //!
 //! The simulation ends with the test. Offline schedules run on the fleet's clock: each
@@ -99,6 +100,7 @@ fn status_table(lua: &Lua, part: &SimPart, s: &Status) -> mlua::Result<Table> {
         levels.set(l.as_str(), *n)?;
     }
     t.set("by_level", levels)?;
+    t.set("readings_sent", s.readings_sent)?;
     t.set("restarts", s.restarts)?;
     t.set("config_fetches", s.config_fetches)?;
     t.set("components", s.components.clone())?;

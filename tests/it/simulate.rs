@@ -332,6 +332,149 @@ fn str_value(s: &str) -> prost_types::Value {
     }
 }
 
+/// The temperatures of `part`'s "temp" readings, oldest first, through TabularDataByFilter.
+#[allow(deprecated)]
+async fn temperatures(data: &mut crate::data_api::Data, part_id: &str) -> Vec<f64> {
+    use fleetsh::proto::viam::app::data::v1::*;
+    let req = TabularDataByFilterRequest {
+        data_request: Some(DataRequest {
+            filter: Some(Filter {
+                part_id: part_id.into(),
+                component_name: "temp".into(),
+                ..Default::default()
+            }),
+            limit: 1000,
+            last: String::new(),
+            sort_order: Order::Ascending as i32,
+        }),
+        ..Default::default()
+    };
+    let reply = data.tabular_data_by_filter(req).await.unwrap().into_inner();
+    reply
+        .data
+        .iter()
+        .map(|d| {
+            let s = d.data.as_ref().unwrap();
+            let Some(prost_types::value::Kind::StructValue(r)) = &s.fields["readings"].kind else {
+                panic!("no readings in {s:?}")
+            };
+            match r.fields["temperature"].kind {
+                Some(prost_types::value::Kind::NumberValue(n)) => n,
+                ref k => panic!("temperature is {k:?}"),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn readings_arrive_at_the_rate_as_the_part_and_are_queryable_by_filter_and_latest() {
+    use fleetsh::proto::viam::app::data::v1::GetLatestTabularDataRequest;
+    let s = TestServer::start().await;
+    let c = s.fleet.credentials.clone();
+    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let mut data = crate::data_api::data_client(&s.channel, &token);
+    let clock = SimClock::new();
+    let sim = simulate(
+        &s,
+        &clock,
+        json!([{"name": "weather", "readings": {"rate": "10/s", "components": [
+            {"name": "temp", "values": {"temperature": [20, 21, 22, 23], "unit": "C"}},
+            {"name": "humidity", "values": {"rh": 40}}
+        ]}}]),
+    )
+    .await;
+    let p = sim.parts[0].clone();
+    live(&p).await;
+    let started = std::time::Instant::now();
+    let r = p
+        .wait_until(Duration::from_secs(5), |st| st.readings_sent >= 10)
+        .await;
+    let took = started.elapsed();
+    let sent = r.unwrap().readings_sent;
+    // 10 readings at 10/s take about a second: not all at once, and not far slower.
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "10 readings at 10/s took {took:?}"
+    );
+    let temps = temperatures(&mut data, &p.part_id).await;
+    assert!(
+        temps.len() as u64 >= sent,
+        "{} stored, {sent} sent",
+        temps.len()
+    );
+    assert_eq!(
+        temps[..8],
+        [20.0, 21.0, 22.0, 23.0, 20.0, 21.0, 22.0, 23.0],
+        "the values cycle in order"
+    );
+    let latest = data
+        .get_latest_tabular_data(GetLatestTabularDataRequest {
+            part_id: p.part_id.clone(),
+            resource_name: "humidity".into(),
+            resource_subtype: "rdk:component:sensor".into(),
+            method_name: "Readings".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let payload = latest.payload.unwrap();
+    let Some(prost_types::value::Kind::StructValue(r)) = &payload.fields["readings"].kind else {
+        panic!("{payload:?}")
+    };
+    assert_eq!(
+        r.fields["rh"].kind,
+        Some(prost_types::value::Kind::NumberValue(40.0))
+    );
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - latest.time_captured.unwrap().seconds;
+    assert!(
+        (0..5).contains(&age),
+        "the latest reading is fresh: {age}s old"
+    );
+    // Stopped, it captures no more.
+    p.stop();
+    in_state(&p, State::Stopped).await;
+    let stored = temperatures(&mut data, &p.part_id).await.len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(temperatures(&mut data, &p.part_id).await.len(), stored);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_part_captures_nothing_until_it_is_back() {
+    let s = TestServer::start().await;
+    let c = s.fleet.credentials.clone();
+    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let mut data = crate::data_api::data_client(&s.channel, &token);
+    let clock = SimClock::new();
+    let sim = simulate(
+        &s,
+        &clock,
+        json!([{"name": "probe", "offline": [{"at": "0s", "lasting": "1h"}],
+            "readings": {"rate": "20/s", "components": [{"name": "temp", "values": {"temperature": 1}}]}}]),
+    )
+    .await;
+    let p = sim.parts[0].clone();
+    in_state(&p, State::Offline).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(temperatures(&mut data, &p.part_id).await.is_empty());
+    advance(&s, &clock, Duration::from_secs(3600));
+    live(&p).await;
+    let r = p
+        .wait_until(Duration::from_secs(5), |st| st.readings_sent >= 3)
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(
+        temperatures(&mut data, &p.part_id).await.len() < 40,
+        "no backlog of the offline hour is uploaded"
+    );
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn a_machine_that_cannot_be_found_is_a_clear_error() {
     let s = TestServer::start().await;
@@ -356,7 +499,7 @@ async fn fleet_simulate_in_a_test_file() {
     let out = crate::lua::fleetsh(crate::lua::args(&["test", dir.to_str().unwrap()]), None).await;
     let shown = crate::lua::text(&out.stdout);
     crate::lua::assert_exit(&out, 0);
-    assert_eq!(shown.lines().last(), Some("5 passed, 0 failed"), "{shown}");
+    assert_eq!(shown.lines().last(), Some("6 passed, 0 failed"), "{shown}");
 }
 
 /// Polls `f` every 50 ms for up to 5 s.
@@ -383,7 +526,8 @@ async fn serve_simulate_runs_the_machines_of_a_lua_or_json_file() {
     let json_file = tmp.path().join("fleet.json");
     std::fs::write(
         &json_file,
-        r#"[{"name": "json-rover", "platform": "linux/arm64"}]"#,
+        r#"[{"name": "json-rover", "platform": "linux/arm64", "readings": {"rate": "10/s",
+            "components": [{"name": "temp", "values": {"temperature": [20, 21]}}]}}]"#,
     )
     .unwrap();
     for (file, name) in [(&lua_file, "lua-rover"), (&json_file, "json-rover")] {
@@ -453,6 +597,20 @@ async fn serve_simulate_runs_the_machines_of_a_lua_or_json_file() {
             assert!(warned.is_some(), "no warnings logged");
         } else {
             assert_eq!(summary.platform.as_deref(), Some("linux/arm64"));
+            let channel = tonic::transport::Channel::from_shared(serve.creds.address.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut data = crate::data_api::data_client(&channel, &serve.token().await);
+            let part_id = summary.part_id.clone();
+            let temps = eventually(async || {
+                let t = temperatures(&mut data, &part_id).await;
+                (t.len() >= 3).then_some(t)
+            })
+            .await
+            .expect("no readings captured");
+            assert_eq!(temps[..3], [20.0, 21.0, 20.0]);
         }
     }
 }

@@ -1,5 +1,12 @@
 -- The same fleet as lab.seed.json, as a Lua table (`fleetsh test --seed FILE` takes either).
 return {
-  locations = { { name = "lab", machines = { { name = "rover-1" }, { name = "rover-2" } } } },
+  fragments = { { name = "base", config = { modules = {} }, revisions = { { components = { { name = "cam" } } } } } },
+  locations = { { name = "lab", machines = {
+    { name = "rover-1", logs = { { level = "error", message = "motor stalled" } },
+      readings = { { component = "temp", every = "1m", values = { { celsius = 20 }, { celsius = 21.5 } } } } },
+    { name = "rover-2" },
+  } } },
   keys = { { name = "ci", roles = { { role = "operator", location = "lab" } } } },
+  invites = { { email = "ana@example.com", roles = { { role = "operator", location = "lab" } } } },
+  metadata = { team = "robotics" },
 }

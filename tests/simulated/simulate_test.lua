@@ -62,3 +62,19 @@ test("a part calls as itself (its own secret), and retries a refused call", func
   t.matches(s.last_error, "fault injected")
   t.ok(h:wait("online").live, "back after the retry")
 end)
+
+test("a part's readings arrive in its data, as the part, and move", function(t)
+  local h = fleet.simulate { { name = "weather", readings = { rate = "20/s",
+    components = { { name = "temp", values = { temperature = { 20, 21, 22 } } } } } } }.weather
+  h:wait(function(st) return st.readings_sent >= 6 end, "3s")
+  local rows = cloud.data.tabular_data_by_filter { filter = { part_id = h.part_id, component_name = "temp" },
+    sort_order = "ORDER_ASCENDING" }
+  t.ok(#rows >= 6, "readings stored: " .. #rows)
+  local temps = {}
+  for i = 1, 6 do temps[i] = rows[i].data.readings.temperature end
+  t.eq(temps, { 20, 21, 22, 20, 21, 22 })
+  t.eq(rows[1].metadata.robot_name, "weather")
+  local captured, _, payload = cloud.data.get_latest_tabular_data(h.part_id, "temp", "rdk:component:sensor", "Readings")
+  t.ok(captured ~= nil, "a latest reading")
+  t.ok(payload.readings.temperature >= 20)
+end)
