@@ -282,6 +282,45 @@ async fn a_dataset_holds_what_is_added_found_by_filter_until_removed_renamed_mer
     // The old name is free again.
     create(&mut f.ds, &f.org, "cats").await.unwrap();
 
+    // A sequence dataset takes no binary data, by id or at upload.
+    let seq =
+        f.ds.create_dataset(CreateDatasetRequest {
+            name: "clips".into(),
+            organization_id: f.org.clone(),
+            r#type: Some(DatasetType::SequenceData as i32),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    assert_status(
+        add(&mut f.data, &seq, &[&b1]).await,
+        Code::FailedPrecondition,
+        "sequences",
+    );
+    assert_status(
+        upload(&mut f, vec![seq.clone()]).await,
+        Code::FailedPrecondition,
+        "sequences",
+    );
+    let only_seq =
+        f.ds.list_datasets_by_organization_id(ListDatasetsByOrganizationIdRequest {
+            organization_id: f.org.clone(),
+            r#type: Some(DatasetType::SequenceData as i32),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .datasets;
+    assert_eq!(only_seq.len(), 1);
+    assert_eq!(
+        (only_seq[0].id.as_str(), only_seq[0].r#type),
+        (seq.as_str(), DatasetType::SequenceData as i32)
+    );
+    f.ds.delete_dataset(DeleteDatasetRequest { id: seq })
+        .await
+        .unwrap();
+
     // Deletion: the dataset goes, its data stays (and no longer names it).
     f.ds.delete_dataset(DeleteDatasetRequest { id: cats.clone() })
         .await

@@ -29,6 +29,18 @@ pub(super) struct Stored {
 }
 
 impl Stored {
+    /// Refuses a sequence dataset where binary data would go in: it holds sequences only.
+    fn holds_binary(&self, field: &str) -> ApiResult<()> {
+        if self.kind == DatasetType::SequenceData as i32 {
+            return Err(ApiError::FailedPrecondition(format!(
+                "{field}: dataset {:?} holds sequences, not binary data; use a \
+                 DATASET_TYPE_BINARY_DATA dataset",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
     fn to_proto(&self) -> Dataset {
         Dataset {
             id: self.id.clone(),
@@ -262,6 +274,7 @@ fn membership(
 ) -> ApiResult<Stored> {
     let perm = Perm::WriteDataManagement;
     let d = usable(c, who, perm, "dataset_id", dataset_id)?;
+    d.holds_binary("dataset_id")?;
     for (id, org) in super::binary::orgs_of(c, who, perm, ids)? {
         if org != d.org_id {
             return Err(ApiError::invalid(
@@ -328,6 +341,7 @@ pub(super) fn of_binary(c: &Connection, id: &str) -> ApiResult<Vec<String>> {
 pub(super) fn check_upload(c: &Connection, org_id: &str, ids: &[String]) -> ApiResult<()> {
     for id in ids {
         let d = get(c, "metadata.dataset_ids", id)?;
+        d.holds_binary("metadata.dataset_ids")?;
         if d.org_id != org_id {
             return Err(ApiError::denied(format!(
                 "dataset {:?} lies in another organization than the uploading part",
