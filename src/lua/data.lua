@@ -290,6 +290,68 @@ def("configure_database_user", DATA .. "ConfigureDatabaseUser",
   call(DATA .. "ConfigureDatabaseUser", { organization_id = org(a), password = a.password }, f)
 end)
 
+-- Datasets (issue 12): named sets of an organization's binary data. A type is a DatasetType
+-- name ("DATASET_TYPE_BINARY_DATA", the default, or "DATASET_TYPE_SEQUENCE_DATA").
+local DATASET = "viam.app.dataset.v1.DatasetService/"
+
+def("create_dataset", DATASET .. "CreateDataset",
+  { "name string", "type string?", "org_id string?" },
+  { "string id" },
+  "Create an empty dataset (names are unique in an organization); returns its id.", function(a, f)
+  return call(DATASET .. "CreateDataset", { name = a.name, organization_id = org(a), type = a.type }, f).id
+end)
+
+def("merge_datasets", DATASET .. "MergeDatasets",
+  { "name string", "dataset_ids string[]", "org_id string?" },
+  { "string dataset_id" },
+  "Make a new dataset holding the binary data of several; returns its id.", function(a, f)
+  return call(DATASET .. "MergeDatasets", { name = a.name, organization_id = org(a), dataset_ids = a.dataset_ids }, f)
+    .dataset_id
+end)
+
+def("list_dataset_by_ids", DATASET .. "ListDatasetsByIDs",
+  { "ids string[]" },
+  { "cloud.Dataset[] datasets" },
+  "Datasets by id.", function(a, f)
+  return call(DATASET .. "ListDatasetsByIDs", { ids = a.ids }, f).datasets
+end)
+
+def("list_datasets_by_organization_id", DATASET .. "ListDatasetsByOrganizationID",
+  { "dataset_type string?", "org_id string?" },
+  { "cloud.Dataset[] datasets" },
+  "The organization's datasets (of one type when given).", function(a, f)
+  return call(DATASET .. "ListDatasetsByOrganizationID", { organization_id = org(a), type = a.dataset_type }, f)
+    .datasets
+end)
+
+def("rename_dataset", DATASET .. "RenameDataset",
+  { "id string", "name string" },
+  {},
+  "Give a dataset a new name.", function(a, f)
+  call(DATASET .. "RenameDataset", { id = a.id, name = a.name }, f)
+end)
+
+def("delete_dataset", DATASET .. "DeleteDataset",
+  { "id string" },
+  {},
+  "Delete a dataset; the binary data in it stays.", function(a, f)
+  call(DATASET .. "DeleteDataset", { id = a.id }, f)
+end)
+
+def("add_binary_data_to_dataset_by_ids", DATA .. "AddBinaryDataToDatasetByIDs",
+  { "binary_ids string[]", "dataset_id string" },
+  {},
+  "Put binary data (by id) into a dataset of its organization.", function(a, f)
+  call(DATA .. "AddBinaryDataToDatasetByIDs", { binary_data_ids = a.binary_ids, dataset_id = a.dataset_id }, f)
+end)
+
+def("remove_binary_data_from_dataset_by_ids", DATA .. "RemoveBinaryDataFromDatasetByIDs",
+  { "binary_ids string[]", "dataset_id string" },
+  {},
+  "Take binary data (by id) out of a dataset; the data stays.", function(a, f)
+  call(DATA .. "RemoveBinaryDataFromDatasetByIDs", { binary_data_ids = a.binary_ids, dataset_id = a.dataset_id }, f)
+end)
+
 -- Uploads. `data_request_times` holds {time_requested, time_received} pairs (RFC 3339).
 local function sensor_metadata(times)
   if times == nil then return nil end

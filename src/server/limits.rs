@@ -22,6 +22,8 @@ const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
 // issue 12, data
 const DATA_SERVICE: &str = "viam.app.data.v1.DataService";
 const DATA_SYNC_SERVICE: &str = "viam.app.datasync.v1.DataSyncService";
+// issue 12, datasets
+const DATASET_SERVICE: &str = "viam.app.dataset.v1.DatasetService";
 
 fn limit_for(field: &str) -> usize {
     match field {
@@ -43,6 +45,7 @@ fn input_of(method: &str) -> Option<MessageDescriptor> {
         AUTH_SERVICE,
         DATA_SERVICE,
         DATA_SYNC_SERVICE,
+        DATASET_SERVICE,
     ]
     .iter()
     .filter_map(|s| POOL.get_service_by_name(s))

@@ -59,6 +59,7 @@ pub use bootstrap::Credentials;
 use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::data::v1::data_service_server::DataServiceServer;
+use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetServiceServer;
 use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
@@ -206,10 +207,13 @@ fn routes(api: &Arc<Api>) -> Routes {
     let data_sync = DataSyncServiceServer::new(data::service::DataSyncSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // issue 12, datasets
+    let datasets = DatasetServiceServer::new(data::service::DatasetSvc(api.clone()));
     Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add_service(InterceptedService::new(app, intercept.clone()))
         .add_service(InterceptedService::new(data_svc, intercept.clone()))
         .add_service(InterceptedService::new(data_sync, intercept.clone()))
+        .add_service(InterceptedService::new(datasets, intercept.clone()))
         .add_service(InterceptedService::new(robot, intercept.clone()))
         .add_service(InterceptedService::new(
             FleetAdminServiceServer::new(admin::AdminSvc(api.clone())),

@@ -261,6 +261,25 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX data_bboxes_binary ON data_bboxes(binary_id);",
     ),
+    // issue 12, datasets: named sets of an organization's binary data. A name is unique in its
+    // organization; a membership goes when its dataset or its binary data does, the data stays
+    // when its dataset goes.
+    M::up(
+        "CREATE TABLE datasets (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             type INTEGER NOT NULL,              -- DatasetType
+             time_created INTEGER NOT NULL,      -- Unix ns
+             UNIQUE (org_id, name)
+         );
+         CREATE TABLE dataset_binary (
+             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+             binary_id TEXT NOT NULL REFERENCES data_binary(id) ON DELETE CASCADE,
+             PRIMARY KEY (dataset_id, binary_id)
+         ) WITHOUT ROWID;
+         CREATE INDEX dataset_binary_binary ON dataset_binary(binary_id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

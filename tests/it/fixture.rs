@@ -162,6 +162,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     }
     // issue 12, data: a reading, binary data and a bounding box of the part.
     crate::fixture_data::populate(s, token, &mut ids).await;
+    // issue 12, datasets: a dataset holding the binary data, and one to delete.
+    crate::fixture_datasets::populate(s, token, tag, &mut ids).await;
     ids
 }
 
@@ -188,9 +190,8 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// from here to `requests`.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("ExternalAuthService", "AuthenticateTo"),
-    // issue 12, data: datasets, indexes, saved queries, signed URLs, sequences.
-    ("DataService", "AddBinaryDataToDatasetByIDs"),
-    ("DataService", "RemoveBinaryDataFromDatasetByIDs"),
+    // issue 12, data: indexes, saved queries, signed URLs, sequences (and so sequence
+    // datasets' exports).
     ("DataService", "AddSequencesToDataset"),
     ("DataService", "RemoveSequencesFromDataset"),
     ("DataService", "CreateIndex"),
@@ -209,6 +210,8 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("DataService", "ListSequences"),
     ("DataService", "SequencesByDatasetID"),
     ("DataService", "GetSequenceBinaryData"),
+    ("DatasetService", "StartSequenceDatasetExport"),
+    ("DatasetService", "GetSequenceDatasetExport"),
 ];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that
@@ -357,5 +360,6 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_machines::requests())
     .chain(crate::fixture_oauth::requests())
     .chain(crate::fixture_data::requests())
+    .chain(crate::fixture_datasets::requests())
     .collect()
 }

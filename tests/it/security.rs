@@ -182,6 +182,16 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // The organization's database user: organization-wide.
     ("ConfigureDatabaseUser",                  [OK,   DENY, DENY, DENY, DENY]),
     ("GetDatabaseConnection",                  [OK,   OK,   DENY, DENY, DENY]),
+    // issue 12, datasets: organization-wide; data readers list, owners of the organization
+    // create, rename, merge and delete; putting data in or out is writing that data.
+    ("CreateDataset",                          [OK,   DENY, DENY, DENY, DENY]),
+    ("RenameDataset",                          [OK,   DENY, DENY, DENY, DENY]),
+    ("MergeDatasets",                          [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteDataset",                          [OK,   DENY, DENY, DENY, DENY]),
+    ("ListDatasetsByOrganizationID",           [OK,   OK,   OK,   OK,   DENY]),
+    ("ListDatasetsByIDs",                      [OK,   OK,   OK,   OK,   DENY]),
+    ("AddBinaryDataToDatasetByIDs",            [OK,   DENY, OK,   OK,   DENY]),
+    ("RemoveBinaryDataFromDatasetByIDs",       [OK,   DENY, OK,   OK,   DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -342,6 +352,12 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         "UpdateBoundingBox" | "RemoveBoundingBoxFromImageByID" => {
             let b = crate::fixture_data::new_bbox(s, root, &ids["binary"]).await;
             ("bbox", json!(b))
+        }
+        // issue 12, datasets: a dataset to delete.
+        "DeleteDataset" => {
+            let name = format!("doomed{n}");
+            let d = crate::fixture_datasets::new_dataset(s, root, &org, &name).await;
+            ("doomed_dataset", json!(d))
         }
         "DeleteDevicePushToken" => {
             let token =

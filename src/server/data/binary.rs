@@ -82,6 +82,7 @@ fn item(api: &Api, c: &Connection, s: Stored, include_binary: bool) -> ApiResult
         bboxes: bboxes(c, &meta.binary_data_id)?,
         classifications: vec![],
     });
+    meta.dataset_ids = super::datasets::of_binary(c, &meta.binary_data_id)?;
     let binary = if include_binary {
         std::fs::read(binary_path(api, &meta.binary_data_id)?).map_err(|e| {
             ApiError::Internal(format!(
@@ -186,7 +187,7 @@ pub fn binary_data_by_filter(
 }
 
 /// The ids a request names, new field and deprecated one together.
-fn ids_of(ids: &[String], old: &[BinaryId]) -> ApiResult<Vec<String>> {
+pub(super) fn ids_of(ids: &[String], old: &[BinaryId]) -> ApiResult<Vec<String>> {
     let mut all: Vec<String> = ids.to_vec();
     for b in old {
         all.push(required("binary_ids.file_id", &b.file_id)?.to_string());
@@ -225,6 +226,22 @@ fn named(c: &Connection, who: &Principal, perm: Perm, ids: &[String]) -> ApiResu
         out.push(s);
     }
     Ok(out)
+}
+
+/// The organization of each binary named by `ids`, once each is checked as `named` does.
+pub(super) fn orgs_of(
+    c: &Connection,
+    who: &Principal,
+    perm: Perm,
+    ids: &[String],
+) -> ApiResult<Vec<(String, String)>> {
+    Ok(named(c, who, perm, ids)?
+        .into_iter()
+        .map(|s| {
+            let org = s.meta.capture_metadata.map(|m| m.organization_id);
+            (s.meta.binary_data_id, org.unwrap_or_default())
+        })
+        .collect())
 }
 
 pub fn binary_data_by_i_ds(

@@ -56,10 +56,15 @@ pub fn clause(
     };
     check_ids(c, &access, perm, f)?;
     if !f.dataset_id.is_empty() {
-        return Err(ApiError::invalid(
-            "filter.dataset_id",
-            "datasets are not served by the local fleet yet; filter without dataset_id",
-        ));
+        let d = super::datasets::usable(c, who, perm, "filter.dataset_id", &f.dataset_id)?;
+        match table {
+            Table::Binary => w.push(
+                "id IN (SELECT binary_id FROM dataset_binary WHERE dataset_id = ?)",
+                [Sql::Text(d.id)],
+            ),
+            // A dataset holds binary data only: no reading is in one.
+            Table::Readings => w.push("0", []),
+        }
     }
     w.eq("component_name", &f.component_name);
     w.eq("component_type", &f.component_type);

@@ -13,6 +13,7 @@
 
 mod binary;
 mod database;
+mod datasets;
 mod docs;
 mod filter;
 mod mql;

@@ -1,10 +1,13 @@
-//! The routing tables of `viam.app.data.v1.DataService` and `viam.app.datasync.v1.DataSyncService`:
-//! each RPC served and its handler. RPCs not listed answer UNIMPLEMENTED naming themselves
-//! (datasets, saved queries, sequences, indexes, signed URLs).
+//! The routing tables of `viam.app.data.v1.DataService`, `viam.app.datasync.v1.DataSyncService`
+//! and `viam.app.dataset.v1.DatasetService`: each RPC served and its handler. RPCs not listed
+//! answer UNIMPLEMENTED naming themselves (saved queries, sequences and their dataset exports,
+//! indexes, signed URLs).
 
-use super::{binary, database, mql, sql, tabular, upload};
+use super::{binary, database, datasets, mql, sql, tabular, upload};
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
+use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetService;
+use crate::proto::viam::app::dataset::v1::*;
 use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncService;
 use crate::proto::viam::app::datasync::v1::*;
 use crate::server::call::rpc_table;
@@ -32,6 +35,8 @@ rpc_table! {
         bounding_box_labels_by_filter(BoundingBoxLabelsByFilterRequest) -> BoundingBoxLabelsByFilterResponse = binary::bounding_box_labels_by_filter;
         get_database_connection(GetDatabaseConnectionRequest) -> GetDatabaseConnectionResponse = database::get_database_connection;
         configure_database_user(ConfigureDatabaseUserRequest) -> ConfigureDatabaseUserResponse = database::configure_database_user;
+        add_binary_data_to_dataset_by_i_ds(AddBinaryDataToDatasetByIDsRequest) -> AddBinaryDataToDatasetByIDsResponse = datasets::add_binary_data_to_dataset_by_i_ds;
+        remove_binary_data_from_dataset_by_i_ds(RemoveBinaryDataFromDatasetByIDsRequest) -> RemoveBinaryDataFromDatasetByIDsResponse = datasets::remove_binary_data_from_dataset_by_i_ds;
     }
     server_streaming {
         export_tabular_data(ExportTabularDataRequest) -> stream ExportTabularDataResponse = tabular::export_tabular_data;
@@ -49,4 +54,18 @@ rpc_table! {
         file_upload(FileUploadRequest) -> FileUploadResponse = upload::file_upload;
         streaming_data_capture_upload(StreamingDataCaptureUploadRequest) -> StreamingDataCaptureUploadResponse = upload::streaming_data_capture_upload;
     }
+}
+
+rpc_table! {
+    impl DatasetService for DatasetSvc;
+    unary {
+        create_dataset(CreateDatasetRequest) -> CreateDatasetResponse = datasets::create_dataset;
+        delete_dataset(DeleteDatasetRequest) -> DeleteDatasetResponse = datasets::delete_dataset;
+        rename_dataset(RenameDatasetRequest) -> RenameDatasetResponse = datasets::rename_dataset;
+        list_datasets_by_organization_id(ListDatasetsByOrganizationIdRequest) -> ListDatasetsByOrganizationIdResponse = datasets::list_datasets_by_organization_id;
+        list_datasets_by_i_ds(ListDatasetsByIDsRequest) -> ListDatasetsByIDsResponse = datasets::list_datasets_by_i_ds;
+        merge_datasets(MergeDatasetsRequest) -> MergeDatasetsResponse = datasets::merge_datasets;
+    }
+    server_streaming {}
+    client_streaming {}
 }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 use tonic::{Status, Streaming};
 
-use super::{Source, binary_dir, binary_path, docs, tags_json};
+use super::{Source, binary_dir, binary_path, datasets, docs, tags_json};
 use crate::proto::viam::app::datasync::v1::file_upload_request::UploadPacket as FilePacket;
 use crate::proto::viam::app::datasync::v1::sensor_data::Data;
 use crate::proto::viam::app::datasync::v1::streaming_data_capture_upload_request::UploadPacket as StreamPacket;
@@ -45,14 +45,11 @@ fn authorize(c: &Connection, who: &Principal, part_id: &str) -> ApiResult<Source
     Source::of_part(c, part_id)
 }
 
-fn check_metadata(m: &UploadMetadata) -> ApiResult<()> {
-    if !m.dataset_ids.is_empty() {
-        return Err(ApiError::invalid(
-            "metadata.dataset_ids",
-            "datasets are not served by the local fleet yet; upload without dataset_ids",
-        ));
-    }
-    Ok(())
+/// The part behind an upload and the datasets it names, checked before a byte is written.
+fn authorize_upload(c: &Connection, who: &Principal, meta: &UploadMetadata) -> ApiResult<Source> {
+    let src = authorize(c, who, &meta.part_id)?;
+    datasets::check_upload(c, &src.org_id, &meta.dataset_ids)?;
+    Ok(src)
 }
 
 /// The capture times of one item: as sent, or now when absent.
@@ -109,7 +106,9 @@ fn insert_binary(c: &Connection, r: &BinaryRow<'_>) -> ApiResult<()> {
             r.sha256,
         ],
     )?;
-    Ok(())
+    // Checked again inside the transaction: a dataset deleted since the upload began.
+    datasets::check_upload(c, &r.src.org_id, &m.dataset_ids)?;
+    datasets::add_uploaded(c, r.id, &m.dataset_ids)
 }
 
 /// A temporary upload file, removed unless it was renamed into place.
@@ -202,7 +201,6 @@ pub fn data_capture_upload(
     req: DataCaptureUploadRequest,
 ) -> ApiResult<DataCaptureUploadResponse> {
     let meta = req.metadata.unwrap_or_default();
-    check_metadata(&meta)?;
     if req.sensor_contents.is_empty() {
         return Err(ApiError::invalid(
             "sensor_contents",
@@ -243,7 +241,7 @@ pub fn data_capture_upload(
         }
         _ => {}
     }
-    let src = api.store.read(|c| authorize(c, who, &meta.part_id))?;
+    let src = api.store.read(|c| authorize_upload(c, who, &meta))?;
     let t = now();
     if binary || kind == DataType::BinarySensor {
         let [item] = req.sensor_contents.as_slice() else {
@@ -287,6 +285,12 @@ pub fn data_capture_upload(
             file_id: id.clone(),
             binary_data_id: id,
         });
+    }
+    if !meta.dataset_ids.is_empty() {
+        return Err(ApiError::invalid(
+            "metadata.dataset_ids",
+            "datasets hold binary data only; upload readings without dataset_ids",
+        ));
     }
     let params_json = docs::params_json(&meta.method_parameters);
     let tags = tags_json(&meta.tags);
@@ -360,8 +364,7 @@ pub async fn file_upload(
     if let Some(first) = &first {
         limits::check("file_upload", first)?;
     }
-    check_metadata(&meta)?;
-    let src = api.store.read(|c| authorize(c, &who, &meta.part_id))?;
+    let src = api.store.read(|c| authorize_upload(c, &who, &meta))?;
     let mut sink = Sink::create(&api)?;
     while let Some(msg) = stream.message().await.map_err(stream_error)? {
         match msg.upload_packet {
@@ -408,8 +411,7 @@ pub async fn streaming_data_capture_upload(
         limits::check("streaming_data_capture_upload", first)?;
     }
     let meta = m.upload_metadata.unwrap_or_default();
-    check_metadata(&meta)?;
-    let src = api.store.read(|c| authorize(c, &who, &meta.part_id))?;
+    let src = api.store.read(|c| authorize_upload(c, &who, &meta))?;
     let mut sink = Sink::create(&api)?;
     while let Some(msg) = stream.message().await.map_err(stream_error)? {
         match msg.upload_packet {
