@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod codec;
 pub mod failure;
+pub mod file_source;
 pub mod retry;
 pub mod target;
 pub mod throttle;
@@ -461,9 +462,24 @@ impl Client {
         method: &MethodDescriptor,
         msgs: Vec<DynamicMessage>,
     ) -> Result<Reply, Status> {
+        self.client_streaming_from(method, || tokio_stream::iter(msgs.clone()))
+            .await
+    }
+
+    /// Sends the stream `messages()` makes as one client stream and returns the single reply;
+    /// `messages` is called again for each retry, so a lazy source is read anew from its start.
+    pub async fn client_streaming_from<S, F>(
+        &self,
+        method: &MethodDescriptor,
+        messages: F,
+    ) -> Result<Reply, Status>
+    where
+        F: Fn() -> S,
+        S: futures::Stream<Item = DynamicMessage> + Send + 'static,
+    {
         self.with_policy(method, || async {
             let mut grpc = self.ready().await?;
-            let req = self.request(tokio_stream::iter(msgs.clone()), true)?;
+            let req = self.request(messages(), true)?;
             let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
             self.bounded("no reply", fut).await
         })
