@@ -7,6 +7,7 @@ mod admin_api;
 mod bad_input;
 mod chores;
 mod data_api;
+mod data_export_stream;
 mod data_upload_stream;
 mod devices_api;
 mod durability;
