@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod codec;
 pub mod failure;
+pub mod file_source;
 pub mod retry;
 pub mod target;
 pub mod throttle;
@@ -147,6 +148,7 @@ const READ_VERBS: &[&str] = &[
     "Config",
     "Certificate",
     "Needs",
+    "Export",
 ];
 /// Verbs of methods that change the fleet: never retried blindly, planned in a dry run, audited.
 pub const WRITE_VERBS: &[&str] = &[
@@ -190,8 +192,23 @@ fn verb(method: &str) -> &str {
 /// Reads are safe to repeat; writes are never retried. Decided from the method name alone, here
 /// only: the retry policy, `--dry-run` and `--audit` all ask this function.
 pub fn is_read(method: &str) -> bool {
-    method == "LocationAuth" || READ_VERBS.contains(&verb(method))
+    method == "LocationAuth"
+        || READ_VERBS.contains(&verb(method))
+        || NOUN_FIRST_READS.contains(&method)
 }
+
+/// The data queries named by what they return, not by a verb (DataService): reads, so a dry run
+/// sends them and a chore can count before it plans a delete.
+const NOUN_FIRST_READS: &[&str] = &[
+    "TabularDataByFilter",
+    "TabularDataBySQL",
+    "TabularDataByMQL",
+    "BinaryDataByFilter",
+    "BinaryDataByIDs",
+    "TagsByFilter",
+    "BoundingBoxLabelsByFilter",
+    "SequencesByDatasetID",
+];
 
 /// Everything that is not a known read counts as a change (an unknown verb is planned, not sent).
 pub fn is_mutating(method: &str) -> bool {
@@ -445,9 +462,24 @@ impl Client {
         method: &MethodDescriptor,
         msgs: Vec<DynamicMessage>,
     ) -> Result<Reply, Status> {
+        self.client_streaming_from(method, || tokio_stream::iter(msgs.clone()))
+            .await
+    }
+
+    /// Sends the stream `messages()` makes as one client stream and returns the single reply;
+    /// `messages` is called again for each retry, so a lazy source is read anew from its start.
+    pub async fn client_streaming_from<S, F>(
+        &self,
+        method: &MethodDescriptor,
+        messages: F,
+    ) -> Result<Reply, Status>
+    where
+        F: Fn() -> S,
+        S: futures::Stream<Item = DynamicMessage> + Send + 'static,
+    {
         self.with_policy(method, || async {
             let mut grpc = self.ready().await?;
-            let req = self.request(tokio_stream::iter(msgs.clone()), true)?;
+            let req = self.request(messages(), true)?;
             let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
             self.bounded("no reply", fut).await
         })
@@ -493,6 +525,29 @@ mod tests {
             );
         }
         assert!(is_read("TailRobotPartLogs") && !is_read("Getaway"));
+    }
+
+    #[test]
+    fn data_queries_are_reads_and_data_changes_are_writes() {
+        for m in [
+            "TabularDataByFilter",
+            "TabularDataByMQL",
+            "BinaryDataByIDs",
+            "ExportTabularData",
+            "GetLatestTabularData",
+        ] {
+            assert!(is_read(m), "{m}");
+        }
+        for m in [
+            "DeleteTabularData",
+            "DeleteBinaryDataByFilter",
+            "AddTagsToBinaryDataByFilter",
+            "ConfigureDatabaseUser",
+            "FileUpload",
+            "DataCaptureUpload",
+        ] {
+            assert!(!is_read(m), "{m}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `cloud` table's Rust core: `cloud._call(method, args, name, labels, opts)` reaches ANY
 //! method of the descriptor pool through the one generic client path (`opts.metadata`: extra
-//! request headers of a server stream), so adding an RPC to proto/ needs no Rust. The
+//! request headers of a server stream; `opts.stream_file`: a file that a client stream sends
+//! after its messages, read in chunks), so adding an RPC to proto/ needs no Rust. The
 //! ergonomic names live in prelude.lua on top of it.
 
 use std::rc::Rc;
@@ -14,6 +15,7 @@ use super::decode::{self, MalformedReply};
 use super::error::CallError;
 use super::generated::{self, snake_case};
 use super::hooks::{self, Call};
+use crate::client::file_source::{FileSource, ReadError};
 use crate::client::{Client, Reply, normalize};
 use crate::proto::method as find_method;
 
@@ -93,9 +95,16 @@ async fn call(
     args: Option<Table>,
     labels: &Labels,
     display: &str,
-    metadata: &[(String, String)],
+    opts: &CallOptions,
 ) -> mlua::Result<Result<Lv, CallError>> {
+    let (metadata, file) = (&opts.metadata, opts.file.as_ref());
     let invalid = |m: String| CallError::new(display, "INVALID_ARGUMENT", m);
+    if file.is_some() && !method.is_client_streaming() {
+        return Ok(Err(invalid(format!(
+            "stream_file: {} is not a client stream",
+            method.name()
+        ))));
+    }
     if method.is_client_streaming() {
         let Some(items) = args else {
             return Ok(Err(invalid("expected an array of request messages".into())));
@@ -110,7 +119,37 @@ async fn call(
                 Err(e) => return Ok(Err(invalid(format!("message {}: {e}", i + 1)))),
             }
         }
-        return match cloud.client.client_streaming(method, msgs).await {
+        let sent = match file {
+            None => cloud.client.client_streaming(method, msgs).await,
+            Some(source) => {
+                if let Err(e) = source.check(&method.input()) {
+                    return Ok(Err(invalid(format!("stream_file: {e}"))));
+                }
+                let read_error = ReadError::default();
+                let input = method.input();
+                let sent = cloud
+                    .client
+                    .client_streaming_from(method, || {
+                        use futures::StreamExt;
+                        tokio_stream::iter(msgs.clone())
+                            .chain(source.stream(input.clone(), read_error.clone()))
+                    })
+                    .await;
+                let failed = read_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(e) = failed {
+                    return Ok(Err(CallError::new(
+                        display,
+                        "ABORTED",
+                        format!(
+                            "reading {} failed while it was sent: {e}; the upload is incomplete, upload it again",
+                            source.path.display()
+                        ),
+                    )));
+                }
+                sent
+            }
+        };
+        return match sent {
             Ok(resp) => reply(lua, &resp, display),
             Err(s) => Ok(Err(CallError::from_status(display, &s))),
         };
@@ -231,6 +270,40 @@ fn call_metadata(opts: Option<Table>) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// What `_call`'s options table asks beyond the request.
+struct CallOptions {
+    metadata: Vec<(String, String)>,
+    file: Option<FileSource>,
+}
+
+/// The file of `_call`'s options (`{stream_file = {path = P, field = "a.b", chunk = N}}`) that a
+/// client stream sends after its messages, one message per `chunk` bytes (default 1 MiB).
+fn call_file_source(opts: Option<&Table>) -> Result<Option<FileSource>, String> {
+    let Some(opts) = opts else {
+        return Ok(None);
+    };
+    let t: Option<Table> = opts
+        .get("stream_file")
+        .map_err(|e| format!("stream_file: {e}"))?;
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    let path: String = t
+        .get("path")
+        .map_err(|e| format!("stream_file.path: a file path ({e})"))?;
+    let field: String = t
+        .get("field")
+        .map_err(|e| format!("stream_file.field: a dotted field path ({e})"))?;
+    let chunk: Option<usize> = t
+        .get("chunk")
+        .map_err(|e| format!("stream_file.chunk: a byte count ({e})"))?;
+    Ok(Some(FileSource {
+        path: path.into(),
+        field,
+        chunk_bytes: chunk.unwrap_or(1024 * 1024),
+    }))
+}
+
 /// Registers the Rust core functions into `cloud`. Without a connection (`None`: a state made
 /// to read the specs) every call fails with UNAVAILABLE.
 pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Result<()> {
@@ -263,10 +336,15 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                     Err(e) => return invalid(e),
                 };
                 let labels = labels.unwrap_or_default();
+                let file = match call_file_source(opts.as_ref()) {
+                    Ok(f) => f,
+                    Err(e) => return invalid(e),
+                };
                 let metadata = match call_metadata(opts) {
                     Ok(m) => m,
                     Err(e) => return invalid(e),
                 };
+                let call_opts = CallOptions { metadata, file };
                 let sent = Box::pin(call(
                     &lua,
                     &cloud,
@@ -274,7 +352,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                     args.clone(),
                     &labels,
                     &display,
-                    &metadata,
+                    &call_opts,
                 ));
                 // The one interception point (the runner's: secrets, dry-run plans, audit lines).
                 let info = Call {

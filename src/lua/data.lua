@@ -414,21 +414,22 @@ def("file_upload", SYNC .. "FileUpload",
     function(c) return { file_contents = { data = c } } end), f).binary_data_id
 end)
 
--- The file's name and extension as Python takes them (stem, suffix); its bytes are read here and
--- sent in 1 MiB messages.
+-- The file's name and extension as Python takes them (stem, suffix); its bytes are read by the
+-- call while it is sent, 1 MiB per message, so a file of any size is never held whole.
 def("file_upload_from_path", nil,
   { "filepath string", "part_id string", "component_type string?", "component_name string?", "method_name string?", "method_parameters table?", "tags string[]?", "dataset_ids string[]?", "mime_type string?", "file_name string?" },
   { "string binary_data_id" },
   "Upload a file from disk (its name and extension from the path).", function(a, f)
   local file, err = io.open(a.filepath or "", "rb")
   if not file then invalid(f, "filepath: " .. tostring(err)) end
-  local bytes = file:read("a")
   file:close()
   local base = a.filepath:match("([^/\\]+)$") or a.filepath
   local stem, suffix = base:match("^(.+)(%.[^.]+)$")
   local meta = upload_metadata(a, a.file_name or stem or base, suffix or "")
-  return call(SYNC .. "FileUpload", chunks({ metadata = meta }, bytes,
-    function(c) return { file_contents = { data = c } } end), f).binary_data_id
+  local ok, v = cloud._call(SYNC .. "FileUpload", { { metadata = meta } }, f, nil,
+    { stream_file = { path = a.filepath, field = "file_contents.data", chunk = CHUNK } })
+  if not ok then error(v, 0) end
+  return v.binary_data_id
 end)
 
 def("streaming_data_capture_upload", SYNC .. "StreamingDataCaptureUpload",

@@ -1,7 +1,8 @@
 //! The local fleet's clock, moved by tests without sleeping (`fleet.clock.advance("91d")` in
 //! `fleetsh test`): advancing by D makes every time the fleet stored D older, which is what D
 //! passing means to everything that compares a stored time with now — key ages, machines'
-//! online windows, created and updated times, fragment and part history. The real clock stays,
+//! online windows, created and updated times, fragment and part history, and the captured
+//! data's capture and sync times (so retention by age sees readings age). The real clock stays,
 //! so tokens, deadlines and the scripts' own `time.now()` agree with the fleet. Log entries
 //! keep the times their parts reported (a part's clock is its own).
 
@@ -17,7 +18,13 @@ fn is_time_column(name: &str, ty: &str) -> bool {
             || name == "at"
             || matches!(
                 name,
-                "last_access" | "last_updated" | "last_used" | "last_login"
+                "last_access"
+                    | "last_updated"
+                    | "last_used"
+                    | "last_login"
+                    | "time_requested"
+                    | "time_received"
+                    | "time_synced"
             ))
 }
 
@@ -59,6 +66,9 @@ mod tests {
             "at",
             "last_access",
             "last_used",
+            "time_requested",
+            "time_received",
+            "time_synced",
         ] {
             assert!(is_time_column(c, "INTEGER"), "{c}");
         }

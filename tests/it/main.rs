@@ -8,6 +8,8 @@ mod bad_input;
 mod chores;
 mod data_api;
 mod data_datasets;
+mod data_export_stream;
+mod data_upload_stream;
 mod devices_api;
 mod durability;
 mod dynamic;
