@@ -162,6 +162,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     }
     // issue 12, data: a reading, binary data and a bounding box of the part.
     crate::fixture_data::populate(s, token, &mut ids).await;
+    // issue 12, billing: a pending and a canceled training job.
+    crate::fixture_billing::populate(s, token, &mut ids).await;
     ids
 }
 
@@ -209,6 +211,12 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("DataService", "ListSequences"),
     ("DataService", "SequencesByDatasetID"),
     ("DataService", "GetSequenceBinaryData"),
+    // issue 12, billing: training containers (the local fleet runs none).
+    ("MLTrainingService", "ListSupportedContainers"),
+    ("MLTrainingService", "ListContainers"),
+    ("MLTrainingService", "GetContainer"),
+    ("MLTrainingService", "RegisterCustomTrainingContainer"),
+    ("MLTrainingService", "DeleteCustomTrainingContainer"),
 ];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that
@@ -357,5 +365,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_machines::requests())
     .chain(crate::fixture_oauth::requests())
     .chain(crate::fixture_data::requests())
+    // issue 12, billing
+    .chain(crate::fixture_billing::requests())
     .collect()
 }

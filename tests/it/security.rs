@@ -182,6 +182,25 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // The organization's database user: organization-wide.
     ("ConfigureDatabaseUser",                  [OK,   DENY, DENY, DENY, DENY]),
     ("GetDatabaseConnection",                  [OK,   OK,   DENY, DENY, DENY]),
+    // issue 12, billing: an organization owner's, to read as to change; charges are refused.
+    ("GetCurrentMonthUsage",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("GetOrgBillingInformation",               [OK,   DENY, DENY, DENY, DENY]),
+    ("GetInvoicesSummary",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("SendPaymentRequiredEmail",               [OK,   DENY, DENY, DENY, DENY]),
+    ("GetAvailableBillingTiers",               [OK,   OK,   OK,   OK,   OK]),
+    ("UpdateOrganizationBillingTier",          [OK,   DENY, DENY, DENY, DENY]),
+    ("GetLocationBillingOrganization",         [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateLocationBillingOrganization",      [OK,   DENY, DENY, DENY, DENY]),
+    ("ChargeOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    ("CreateInvoiceAndChargeImmediately",      [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    // issue 12, billing: training jobs are data management of the organization.
+    ("SubmitTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("SubmitCustomTrainingJob",                [OK,   DENY, DENY, DENY, DENY]),
+    ("GetTrainingJob",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("ListTrainingJobs",                       [OK,   OK,   DENY, DENY, DENY]),
+    ("GetTrainingJobLogs",                     [OK,   OK,   DENY, DENY, DENY]),
+    ("CancelTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteCompletedTrainingJob",             [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -342,6 +361,15 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         "UpdateBoundingBox" | "RemoveBoundingBoxFromImageByID" => {
             let b = crate::fixture_data::new_bbox(s, root, &ids["binary"]).await;
             ("bbox", json!(b))
+        }
+        // issue 12, billing: a pending job to cancel, a canceled one to delete.
+        "CancelTrainingJob" => {
+            let j = crate::fixture_billing::new_job(s, root, &org).await;
+            ("job", json!(j))
+        }
+        "DeleteCompletedTrainingJob" => {
+            let j = crate::fixture_billing::new_ended_job(s, root, &org).await;
+            ("ended_job", json!(j))
         }
         "DeleteDevicePushToken" => {
             let token =
