@@ -1,28 +1,24 @@
 -- ML training in the local fleet (issue 12): a job is stored and stays pending (nothing is
 -- trained) until canceled; only an ended job can be deleted; its log is what happened to it.
-local id = cloud.ml_training.submit_training_job{
-  dataset_id = "dataset-1", model_name = "detector", model_version = "1",
-  model_type = "MODEL_TYPE_OBJECT_DETECTION", tags = { "cat" },
-}
-local job = cloud.ml_training.get_training_job{ id = id }
+-- Python's positional order, the organization implicit.
+local id = cloud.ml_training.submit_training_job("dataset-1", "detector", "1", "MODEL_TYPE_OBJECT_DETECTION", { "cat" })
+local job = cloud.ml_training.get_training_job(id)
 assert(job.status == "TRAINING_STATUS_PENDING" and job.model_name == "detector", tostring(job.status))
 assert(job.error_status.message:find("does not train"), "a pending job says why")
 
-local pending = cloud.ml_training.list_training_jobs{ status = "TRAINING_STATUS_PENDING" }
+local pending = cloud.ml_training.list_training_jobs("TRAINING_STATUS_PENDING")
 assert(#pending == 1 and pending[1].id == id)
+assert(#cloud.ml_training.list_training_jobs{ training_status = "TRAINING_STATUS_CANCELED" } == 0)
 local ok, err = pcall(cloud.ml_training.delete_completed_training_job, { id = id })
 assert(not ok and err.code == "FAILED_PRECONDITION", tostring(err))
 
-cloud.ml_training.cancel_training_job{ id = id }
+cloud.ml_training.cancel_training_job(id)
 assert(cloud.ml_training.get_training_job{ id = id }.status == "TRAINING_STATUS_CANCELED")
 local logs = cloud.ml_training.get_training_job_logs{ id = id }
 assert(#logs == 3 and logs[3].message:find("canceled"), tostring(#logs))
 
 local module = cloud.create_module("trainer" .. os.time())
-local custom = cloud.ml_training.submit_custom_training_job{
-  dataset_id = "dataset-1", registry_item_id = module, registry_item_version = "1.0.0",
-  model_name = "custom", model_version = "1",
-}
+local custom = cloud.ml_training.submit_custom_training_job("dataset-1", module, "1.0.0", "custom", "1")
 assert(cloud.ml_training.get_training_job{ id = custom }.is_custom_job)
 
 cloud.ml_training.delete_completed_training_job{ id = id }
