@@ -1,7 +1,8 @@
 //! `viam.app.mltraining.v1.MLTrainingService`. The local fleet trains no model: a submitted
 //! job is stored as asked and stays TRAINING_STATUS_PENDING (its error_status says why) until
 //! it is canceled; its log holds what happened to it (submitted, canceled), no training lines.
-//! Training containers are not served (UNIMPLEMENTED, naming the method).
+//! Custom training containers are stored records (no image is pulled); the local fleet has no
+//! built-in ones, so ListSupportedContainers is empty.
 
 use std::collections::HashMap;
 
@@ -27,6 +28,11 @@ rpc_table! {
         cancel_training_job(CancelTrainingJobRequest) -> CancelTrainingJobResponse = cancel_training_job;
         delete_completed_training_job(DeleteCompletedTrainingJobRequest) -> DeleteCompletedTrainingJobResponse = delete_completed_training_job;
         get_training_job_logs(GetTrainingJobLogsRequest) -> GetTrainingJobLogsResponse = get_training_job_logs;
+        list_supported_containers(ListSupportedContainersRequest) -> ListSupportedContainersResponse = list_supported_containers;
+        list_containers(ListContainersRequest) -> ListContainersResponse = list_containers;
+        get_container(GetContainerRequest) -> GetContainerResponse = get_container;
+        register_custom_training_container(RegisterCustomTrainingContainerRequest) -> RegisterCustomTrainingContainerResponse = register_custom_training_container;
+        delete_custom_training_container(DeleteCustomTrainingContainerRequest) -> DeleteCustomTrainingContainerResponse = delete_custom_training_container;
     }
     server_streaming {}
     client_streaming {}
@@ -190,6 +196,21 @@ pub fn submit_custom_training_job(
             include_markdown_documentation: Some(false),
         },
     )?;
+    if !req.container_id.is_empty() {
+        api.store.read(|c| {
+            let container = load_container(c, who, &req.container_id)?;
+            if container.organization_id != req.organization_id {
+                return Err(ApiError::invalid(
+                    "container_id",
+                    format!(
+                        "container {:?} belongs to another organization",
+                        req.container_id
+                    ),
+                ));
+            }
+            Ok(())
+        })?;
+    }
     let id = insert(
         api,
         who,
@@ -394,5 +415,126 @@ pub fn get_training_job_logs(
             logs,
             next_page_token: String::new(),
         })
+    })
+}
+
+/// No built-in training containers exist locally.
+pub fn list_supported_containers(
+    _api: &Api,
+    _who: &Principal,
+    _req: ListSupportedContainersRequest,
+) -> ApiResult<ListSupportedContainersResponse> {
+    Ok(ListSupportedContainersResponse {
+        container_map: HashMap::new(),
+    })
+}
+
+fn container_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Container> {
+    Ok(Container {
+        id: r.get(0)?,
+        organization_id: r.get(1)?,
+        uri: r.get(2)?,
+        description: r.get(3)?,
+        created_on: Some(to_ts(r.get(4)?)),
+        visibility: Visibility::Private as i32,
+        ..Default::default()
+    })
+}
+
+const CONTAINER_COLUMNS: &str = "id, org_id, image_uri, description, created_on";
+
+/// The container, once the caller is shown to read its organization's data management.
+fn load_container(c: &Connection, who: &Principal, id: &str) -> ApiResult<Container> {
+    required("id", id)?;
+    let sql = format!("SELECT {CONTAINER_COLUMNS} FROM training_containers WHERE id = ?1");
+    let container = found(row(c, &sql, [id], container_of), "training container", id)?;
+    who.require(
+        Perm::ReadOrganizationDataManagement,
+        &Scope::stored_org(&container.organization_id),
+    )?;
+    Ok(container)
+}
+
+/// The organization's registered containers, oldest first.
+pub fn list_containers(
+    api: &Api,
+    who: &Principal,
+    req: ListContainersRequest,
+) -> ApiResult<ListContainersResponse> {
+    api.store.read(|c| {
+        org_scope(
+            c,
+            who,
+            Perm::ReadOrganizationDataManagement,
+            &req.organization_id,
+        )?;
+        let sql = format!(
+            "SELECT {CONTAINER_COLUMNS} FROM training_containers WHERE org_id = ?1 ORDER BY created_on, id"
+        );
+        let mut stmt = c.prepare_cached(&sql)?;
+        let containers = stmt
+            .query_map([&req.organization_id], container_of)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListContainersResponse { containers })
+    })
+}
+
+pub fn get_container(
+    api: &Api,
+    who: &Principal,
+    req: GetContainerRequest,
+) -> ApiResult<GetContainerResponse> {
+    api.store.read(|c| {
+        Ok(GetContainerResponse {
+            container: Some(load_container(c, who, &req.id)?),
+        })
+    })
+}
+
+/// Records the image reference; nothing is pulled or run.
+pub fn register_custom_training_container(
+    api: &Api,
+    who: &Principal,
+    req: RegisterCustomTrainingContainerRequest,
+) -> ApiResult<RegisterCustomTrainingContainerResponse> {
+    let uri = required("image_uri", &req.image_uri)?;
+    if uri.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid(
+            "image_uri",
+            format!("{uri:?} is not an image reference (it holds white space)"),
+        ));
+    }
+    let description = required("description", &req.description)?;
+    let id = new_id();
+    api.store.tx(|tx| {
+        org_scope(tx, who, Perm::WriteDataManagement, &req.organization_id)?;
+        exec(
+            tx,
+            "INSERT INTO training_containers(id, org_id, image_uri, description, created_on)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, req.organization_id, uri, description, now()],
+        )?;
+        Ok(())
+    })?;
+    Ok(RegisterCustomTrainingContainerResponse { id })
+}
+
+pub fn delete_custom_training_container(
+    api: &Api,
+    who: &Principal,
+    req: DeleteCustomTrainingContainerRequest,
+) -> ApiResult<DeleteCustomTrainingContainerResponse> {
+    api.store.tx(|tx| {
+        let container = load_container(tx, who, &req.id)?;
+        who.require(
+            Perm::WriteDataManagement,
+            &Scope::stored_org(&container.organization_id),
+        )?;
+        exec(
+            tx,
+            "DELETE FROM training_containers WHERE id = ?1",
+            [&req.id],
+        )?;
+        Ok(DeleteCustomTrainingContainerResponse {})
     })
 }

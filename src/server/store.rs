@@ -300,7 +300,15 @@ const MIGRATIONS: &[M<'static>] = &[
              level TEXT NOT NULL,
              message TEXT NOT NULL
          );
-         CREATE INDEX training_job_logs_job ON training_job_logs(job_id, seq);",
+         CREATE INDEX training_job_logs_job ON training_job_logs(job_id, seq);
+         CREATE TABLE training_containers (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             image_uri TEXT NOT NULL,
+             description TEXT NOT NULL,
+             created_on INTEGER NOT NULL
+         );
+         CREATE INDEX training_containers_org ON training_containers(org_id, created_on);",
     ),
 ];
 

@@ -75,3 +75,14 @@ async def test_a_custom_training_job_names_a_registry_item(viam, org_id):
     await expect_status(
         Status.NOT_FOUND, training.submit_custom_training_job(org_id, "dataset-1", "nobody:none", "1.0.0", "custom", "1"), "nobody:none"
     )
+
+
+async def test_custom_training_containers_are_records(viam, org_id):
+    training = viam.ml_training_client
+    uri = f"docker.io/acme/trainer:{suffix()}"
+    container_id = await training.register_custom_training_container(org_id, uri, "trainer")
+    container = await training.get_container(container_id)
+    assert (container.uri, container.description, container.organization_id) == (uri, "trainer", org_id)
+    assert container_id in [c.id for c in await training.list_containers(org_id)]
+    await training.delete_custom_training_container(container_id)
+    await expect_status(Status.NOT_FOUND, training.get_container(container_id), container_id)

@@ -211,12 +211,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("DataService", "ListSequences"),
     ("DataService", "SequencesByDatasetID"),
     ("DataService", "GetSequenceBinaryData"),
-    // issue 12, billing: training containers (the local fleet runs none).
-    ("MLTrainingService", "ListSupportedContainers"),
-    ("MLTrainingService", "ListContainers"),
-    ("MLTrainingService", "GetContainer"),
-    ("MLTrainingService", "RegisterCustomTrainingContainer"),
-    ("MLTrainingService", "DeleteCustomTrainingContainer"),
 ];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that

@@ -66,9 +66,24 @@ pub async fn new_ended_job(s: &TestServer, token: &str, org: &str) -> String {
     id
 }
 
-/// Adds `job` (pending) and `ended_job` (canceled) to `ids`.
+/// A registered training container of the organization; its id.
+pub async fn new_container(s: &TestServer, token: &str, org: &str) -> String {
+    let req = json!({"organization_id": org, "image_uri": "docker.io/acme/trainer:1", "description": "trainer"});
+    let r = must_on(
+        s,
+        token,
+        "MLTrainingService",
+        "RegisterCustomTrainingContainer",
+        req,
+    )
+    .await;
+    r["id"].as_str().unwrap().to_string()
+}
+
+/// Adds `job` (pending), `ended_job` (canceled) and `container` to `ids`.
 pub async fn populate(s: &TestServer, token: &str, ids: &mut Ids) {
     let org = ids["org"].clone();
+    ids.insert("container", new_container(s, token, &org).await);
     ids.insert("job", new_job(s, token, &org).await);
     ids.insert("ended_job", new_ended_job(s, token, &org).await);
 }
@@ -94,5 +109,13 @@ pub fn training_requests() -> Vec<(&'static str, &'static str, Value)> {
         t("GetTrainingJobLogs", json!({"id": "$job"})),
         t("CancelTrainingJob", json!({"id": "$job"})),
         t("DeleteCompletedTrainingJob", json!({"id": "$ended_job"})),
+        t("ListSupportedContainers", json!({})),
+        t("ListContainers", json!({"organization_id": "$org"})),
+        t("GetContainer", json!({"id": "$container"})),
+        t(
+            "RegisterCustomTrainingContainer",
+            json!({"organization_id": "$org", "image_uri": "docker.io/acme/trainer:2", "description": "d"}),
+        ),
+        t("DeleteCustomTrainingContainer", json!({"id": "$container"})),
     ]
 }

@@ -238,3 +238,74 @@ async fn members_read_jobs_and_owners_change_them() {
         "write_data_management",
     );
 }
+
+#[tokio::test]
+async fn custom_containers_are_stored_records_and_none_is_built_in() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    let supported = t
+        .list_supported_containers(ListSupportedContainersRequest {})
+        .await
+        .unwrap();
+    assert!(supported.into_inner().container_map.is_empty());
+    let register = |uri: &str, description: &str| RegisterCustomTrainingContainerRequest {
+        organization_id: org.clone(),
+        image_uri: uri.into(),
+        description: description.into(),
+    };
+    let id = t
+        .register_custom_training_container(register("docker.io/acme/trainer:1", "trainer"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let got = t
+        .get_container(GetContainerRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .container
+        .unwrap();
+    assert_eq!(
+        (
+            got.uri.as_str(),
+            got.description.as_str(),
+            got.organization_id.as_str()
+        ),
+        ("docker.io/acme/trainer:1", "trainer", org.as_str())
+    );
+    let listed = t
+        .list_containers(ListContainersRequest {
+            organization_id: org.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .containers;
+    assert_eq!(
+        listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert_status(
+        t.register_custom_training_container(register("docker.io/acme/trainer:1", ""))
+            .await,
+        Code::InvalidArgument,
+        "description",
+    );
+    assert_status(
+        t.register_custom_training_container(register("not an image", "x"))
+            .await,
+        Code::InvalidArgument,
+        "image_uri",
+    );
+    t.delete_custom_training_container(DeleteCustomTrainingContainerRequest { id: id.clone() })
+        .await
+        .unwrap();
+    assert_status(
+        t.get_container(GetContainerRequest { id: id.clone() })
+            .await,
+        Code::NotFound,
+        &id,
+    );
+}

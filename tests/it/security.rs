@@ -201,6 +201,11 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetTrainingJobLogs",                     [OK,   OK,   DENY, DENY, DENY]),
     ("CancelTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteCompletedTrainingJob",             [OK,   DENY, DENY, DENY, DENY]),
+    ("ListSupportedContainers",                [OK,   OK,   OK,   OK,   OK]),
+    ("ListContainers",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("GetContainer",                           [OK,   OK,   DENY, DENY, DENY]),
+    ("RegisterCustomTrainingContainer",        [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteCustomTrainingContainer",          [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -370,6 +375,10 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         "DeleteCompletedTrainingJob" => {
             let j = crate::fixture_billing::new_ended_job(s, root, &org).await;
             ("ended_job", json!(j))
+        }
+        "DeleteCustomTrainingContainer" => {
+            let c = crate::fixture_billing::new_container(s, root, &org).await;
+            ("container", json!(c))
         }
         "DeleteDevicePushToken" => {
             let token =

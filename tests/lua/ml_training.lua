@@ -24,4 +24,13 @@ assert(cloud.ml_training.get_training_job{ id = custom }.is_custom_job)
 cloud.ml_training.delete_completed_training_job{ id = id }
 ok, err = pcall(cloud.ml_training.get_training_job, { id = id })
 assert(not ok and err.code == "NOT_FOUND", tostring(err))
+-- Custom containers are records (generated functions, in the Python clients' shape too).
+local supported = cloud.ml_training.list_supported_containers()
+assert(next(supported or {}) == nil, "no built-in containers")
+local cid = cloud.ml_training.register_custom_training_container("docker.io/acme/trainer:1", "trainer")
+assert(cloud.ml_training.get_container(cid).uri == "docker.io/acme/trainer:1")
+local containers = cloud.ml_training.list_containers()
+assert(#containers == 1 and containers[1].id == cid)
+cloud.ml_training.delete_custom_training_container(cid)
+assert(#(cloud.ml_training.list_containers() or {}) == 0)
 print("ml_training ok")
