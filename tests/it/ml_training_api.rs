@@ -211,9 +211,30 @@ async fn submissions_are_validated() {
         ..Default::default()
     };
     assert_status(
-        t.submit_custom_training_job(custom).await,
+        t.submit_custom_training_job(custom.clone()).await,
         Code::NotFound,
         "no-such-script",
+    );
+    // A real script, an unknown container.
+    let mut app = s.owner().await;
+    let module = app
+        .create_module(fleetsh::proto::viam::app::v1::CreateModuleRequest {
+            organization_id: org.clone(),
+            name: "trainer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .module_id;
+    let unknown_container = SubmitCustomTrainingJobRequest {
+        registry_item_id: module,
+        container_id: "no-such-container".into(),
+        ..custom
+    };
+    assert_status(
+        t.submit_custom_training_job(unknown_container).await,
+        Code::NotFound,
+        "no-such-container",
     );
 }
 
