@@ -24,6 +24,8 @@ pub use hooks::Setup;
 const PRELUDE: &str = include_str!("prelude.lua");
 /// `cloud.data.*` in the Python DataClient's shape (issue 12), on top of the prelude.
 const DATA: &str = include_str!("data.lua");
+/// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape (issue 12, billing).
+const BILLING: &str = include_str!("billing.lua");
 
 /// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
 /// Without `cloud` (None) the state is complete but every call fails: it serves to read the
@@ -42,6 +44,9 @@ pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua
         .call::<()>(table.clone())?;
     lua.load(DATA)
         .set_name("@data.lua")
+        .call::<()>(table.clone())?;
+    lua.load(BILLING)
+        .set_name("@billing.lua")
         .call::<()>(table.clone())?;
     for setup in setups {
         setup(&lua, &table)?;

@@ -24,6 +24,9 @@ const DATA_SERVICE: &str = "viam.app.data.v1.DataService";
 const DATA_SYNC_SERVICE: &str = "viam.app.datasync.v1.DataSyncService";
 // issue 12, datasets
 const DATASET_SERVICE: &str = "viam.app.dataset.v1.DatasetService";
+// issue 12, billing
+const BILLING_SERVICE: &str = "viam.app.v1.BillingService";
+const ML_TRAINING_SERVICE: &str = "viam.app.mltraining.v1.MLTrainingService";
 
 fn limit_for(field: &str) -> usize {
     match field {
@@ -46,6 +49,8 @@ fn input_of(method: &str) -> Option<MessageDescriptor> {
         DATA_SERVICE,
         DATA_SYNC_SERVICE,
         DATASET_SERVICE,
+        BILLING_SERVICE,
+        ML_TRAINING_SERVICE,
     ]
     .iter()
     .filter_map(|s| POOL.get_service_by_name(s))

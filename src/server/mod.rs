@@ -6,6 +6,7 @@ mod app_content;
 mod app_service;
 pub mod auth;
 pub mod authz;
+mod billing; // issue 12, billing
 mod bootstrap;
 mod call;
 mod certificates;
@@ -24,6 +25,7 @@ pub mod limits;
 mod locations;
 mod logs;
 mod metadata;
+mod ml_training; // issue 12, billing
 mod module_usage;
 mod modules;
 mod oauth_apps;
@@ -61,7 +63,9 @@ use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::data::v1::data_service_server::DataServiceServer;
 use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetServiceServer;
 use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncServiceServer;
+use crate::proto::viam::app::mltraining::v1::ml_training_service_server::MlTrainingServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
+use crate::proto::viam::app::v1::billing_service_server::BillingServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
 
 /// Largest request accepted: module files travel whole in one message (the Python SDK sends
@@ -209,7 +213,12 @@ fn routes(api: &Arc<Api>) -> Routes {
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     // issue 12, datasets
     let datasets = DatasetServiceServer::new(data::service::DatasetSvc(api.clone()));
+    // issue 12, billing: billing and ML training, stored and returned only.
+    let billing_svc = BillingServiceServer::new(billing::BillingSvc(api.clone()));
+    let training_svc = MlTrainingServiceServer::new(ml_training::MlTrainingSvc(api.clone()));
     Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
+        .add_service(InterceptedService::new(billing_svc, intercept.clone()))
+        .add_service(InterceptedService::new(training_svc, intercept.clone()))
         .add_service(InterceptedService::new(app, intercept.clone()))
         .add_service(InterceptedService::new(data_svc, intercept.clone()))
         .add_service(InterceptedService::new(data_sync, intercept.clone()))

@@ -280,6 +280,55 @@ const MIGRATIONS: &[M<'static>] = &[
          ) WITHOUT ROWID;
          CREATE INDEX dataset_binary_binary ON dataset_binary(binary_id);",
     ),
+    // issue 12, billing: what the billing and ML-training services were asked, stored and
+    // returned only (the local fleet bills no one and trains nothing). A location without a
+    // location_billing row is paid for by its own organization.
+    M::up(
+        "CREATE TABLE org_billing (
+             org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+             billing_tier TEXT
+         );
+         CREATE TABLE location_billing (
+             location_id TEXT PRIMARY KEY REFERENCES locations(id) ON DELETE CASCADE,
+             billing_org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE
+         );
+         CREATE TABLE training_jobs (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             dataset_id TEXT NOT NULL,
+             model_name TEXT NOT NULL,
+             model_version TEXT NOT NULL,
+             model_type INTEGER NOT NULL,
+             model_framework INTEGER NOT NULL,
+             is_custom INTEGER NOT NULL,
+             registry_item_id TEXT NOT NULL,
+             registry_item_version TEXT NOT NULL,
+             container_id TEXT NOT NULL,
+             container_version TEXT NOT NULL,
+             arguments TEXT NOT NULL,            -- JSON object of strings
+             tags TEXT NOT NULL,                 -- JSON array of strings
+             status INTEGER NOT NULL,            -- TrainingStatus
+             created_on INTEGER NOT NULL,
+             last_modified INTEGER NOT NULL
+         );
+         CREATE INDEX training_jobs_org ON training_jobs(org_id, created_on);
+         CREATE TABLE training_job_logs (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             job_id TEXT NOT NULL REFERENCES training_jobs(id) ON DELETE CASCADE,
+             time INTEGER NOT NULL,
+             level TEXT NOT NULL,
+             message TEXT NOT NULL
+         );
+         CREATE INDEX training_job_logs_job ON training_job_logs(job_id, seq);
+         CREATE TABLE training_containers (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             image_uri TEXT NOT NULL,
+             description TEXT NOT NULL,
+             created_on INTEGER NOT NULL
+         );
+         CREATE INDEX training_containers_org ON training_containers(org_id, created_on);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

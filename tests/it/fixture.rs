@@ -164,6 +164,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     crate::fixture_data::populate(s, token, &mut ids).await;
     // issue 12, datasets: a dataset holding the binary data, and one to delete.
     crate::fixture_datasets::populate(s, token, tag, &mut ids).await;
+    // issue 12, billing: a pending and a canceled training job.
+    crate::fixture_billing::populate(s, token, &mut ids).await;
     ids
 }
 
@@ -361,5 +363,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_oauth::requests())
     .chain(crate::fixture_data::requests())
     .chain(crate::fixture_datasets::requests())
+    // issue 12, billing
+    .chain(crate::fixture_billing::requests())
     .collect()
 }

@@ -5,6 +5,7 @@
 
 mod admin_api;
 mod bad_input;
+mod billing_api;
 mod chores;
 mod data_api;
 mod data_datasets;
@@ -14,6 +15,7 @@ mod devices_api;
 mod durability;
 mod dynamic;
 mod fixture;
+mod fixture_billing;
 mod fixture_data;
 mod fixture_datasets;
 mod fixture_machines;
@@ -36,6 +38,7 @@ mod lua_helpers;
 mod lua_profiles;
 mod lua_types;
 mod machines_api;
+mod ml_training_api;
 mod modules;
 mod oauth_api;
 mod oauth_users;

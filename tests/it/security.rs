@@ -192,6 +192,30 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ListDatasetsByIDs",                      [OK,   OK,   OK,   OK,   DENY]),
     ("AddBinaryDataToDatasetByIDs",            [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveBinaryDataFromDatasetByIDs",       [OK,   DENY, OK,   OK,   DENY]),
+    // issue 12, billing: an organization owner's, to read as to change; charges are refused.
+    ("GetCurrentMonthUsage",                   [OK,   DENY, DENY, DENY, DENY]),
+    ("GetOrgBillingInformation",               [OK,   DENY, DENY, DENY, DENY]),
+    ("GetInvoicesSummary",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("SendPaymentRequiredEmail",               [OK,   DENY, DENY, DENY, DENY]),
+    ("GetAvailableBillingTiers",               [OK,   OK,   OK,   OK,   OK]),
+    ("UpdateOrganizationBillingTier",          [OK,   DENY, DENY, DENY, DENY]),
+    ("GetLocationBillingOrganization",         [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateLocationBillingOrganization",      [OK,   DENY, DENY, DENY, DENY]),
+    ("ChargeOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    ("CreateInvoiceAndChargeImmediately",      [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
+    // issue 12, billing: training jobs are data management of the organization.
+    ("SubmitTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("SubmitCustomTrainingJob",                [OK,   DENY, DENY, DENY, DENY]),
+    ("GetTrainingJob",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("ListTrainingJobs",                       [OK,   OK,   DENY, DENY, DENY]),
+    ("GetTrainingJobLogs",                     [OK,   OK,   DENY, DENY, DENY]),
+    ("CancelTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteCompletedTrainingJob",             [OK,   DENY, DENY, DENY, DENY]),
+    ("ListSupportedContainers",                [OK,   OK,   OK,   OK,   OK]),
+    ("ListContainers",                         [OK,   OK,   DENY, DENY, DENY]),
+    ("GetContainer",                           [OK,   OK,   DENY, DENY, DENY]),
+    ("RegisterCustomTrainingContainer",        [OK,   DENY, DENY, DENY, DENY]),
+    ("DeleteCustomTrainingContainer",          [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -358,6 +382,18 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let name = format!("doomed{n}");
             let d = crate::fixture_datasets::new_dataset(s, root, &org, &name).await;
             ("doomed_dataset", json!(d))
+        // issue 12, billing: a pending job to cancel, a canceled one to delete.
+        "CancelTrainingJob" => {
+            let j = crate::fixture_billing::new_job(s, root, &org).await;
+            ("job", json!(j))
+        }
+        "DeleteCompletedTrainingJob" => {
+            let j = crate::fixture_billing::new_ended_job(s, root, &org).await;
+            ("ended_job", json!(j))
+        }
+        "DeleteCustomTrainingContainer" => {
+            let c = crate::fixture_billing::new_container(s, root, &org).await;
+            ("container", json!(c))
         }
         "DeleteDevicePushToken" => {
             let token =

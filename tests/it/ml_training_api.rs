@@ -1,0 +1,332 @@
+//! MLTrainingService in the local fleet (issue 12): a job is stored as submitted and stays
+//! pending (its error_status says the fleet trains nothing) until canceled; only an ended job
+//! can be deleted; its log is what happened to it; members read, owners write.
+
+use fleetsh::proto::viam::app::mltraining::v1::ml_training_service_client::MlTrainingServiceClient;
+use fleetsh::proto::viam::app::mltraining::v1::*;
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::billing_api::org_token;
+use crate::harness::{Bearer, TestServer, assert_status};
+
+type Training = MlTrainingServiceClient<InterceptedService<Channel, Bearer>>;
+
+fn client(s: &TestServer, token: &str) -> Training {
+    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
+    MlTrainingServiceClient::with_interceptor(s.channel.clone(), b)
+}
+
+async fn owner(s: &TestServer) -> Training {
+    let c = &s.fleet.credentials;
+    client(s, &s.token(&c.api_key_id, &c.api_key).await.unwrap())
+}
+
+fn submit(org: &str, version: &str) -> SubmitTrainingJobRequest {
+    SubmitTrainingJobRequest {
+        dataset_id: "dataset-1".into(),
+        organization_id: org.into(),
+        model_name: "detector".into(),
+        model_version: version.into(),
+        model_type: ModelType::ObjectDetection as i32,
+        model_framework: ModelFramework::Unspecified as i32,
+        tags: vec!["cat".into(), "dog".into()],
+    }
+}
+
+async fn job(t: &mut Training, id: &str) -> TrainingJobMetadata {
+    let req = GetTrainingJobRequest { id: id.into() };
+    t.get_training_job(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .metadata
+        .unwrap()
+}
+
+async fn list(t: &mut Training, org: &str, status: TrainingStatus) -> Vec<String> {
+    let req = ListTrainingJobsRequest {
+        organization_id: org.into(),
+        status: status as i32,
+    };
+    let jobs = t.list_training_jobs(req).await.unwrap().into_inner().jobs;
+    jobs.into_iter().map(|j| j.id).collect()
+}
+
+async fn log_lines(t: &mut Training, id: &str) -> Vec<String> {
+    let req = GetTrainingJobLogsRequest {
+        id: id.into(),
+        page_token: None,
+    };
+    let r = t.get_training_job_logs(req).await.unwrap().into_inner();
+    assert_eq!(r.next_page_token, "");
+    r.logs.into_iter().map(|l| l.message).collect()
+}
+
+#[tokio::test]
+async fn a_job_is_stored_pending_and_never_trains() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    let id = t
+        .submit_training_job(submit(&org, "1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let j = job(&mut t, &id).await;
+    assert_eq!(j.status, TrainingStatus::Pending as i32);
+    assert_eq!(
+        (
+            j.dataset_id.as_str(),
+            j.model_name.as_str(),
+            j.model_version.as_str()
+        ),
+        ("dataset-1", "detector", "1")
+    );
+    assert_eq!(j.model_type, ModelType::ObjectDetection as i32);
+    assert_eq!(j.tags, ["cat", "dog"]);
+    assert!(!j.is_custom_job);
+    let why = j
+        .error_status
+        .expect("a pending job says why it stays pending");
+    assert!(why.message.contains("does not train"), "{why:?}");
+    assert!(j.training_started.is_none() && j.training_ended.is_none());
+    assert_eq!(j.synced_model_id, "", "no model is ever made");
+    let lines = log_lines(&mut t, &id).await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("submitted") && lines[1].contains("does not train"));
+}
+
+#[tokio::test]
+async fn cancel_then_delete_and_the_status_filter() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    let a = t.submit_training_job(submit(&org, "1")).await.unwrap();
+    let a = a.into_inner().id;
+    let b = t.submit_training_job(submit(&org, "2")).await.unwrap();
+    let b = b.into_inner().id;
+    let del = |id: &str| DeleteCompletedTrainingJobRequest { id: id.into() };
+    assert_status(
+        t.delete_completed_training_job(del(&a)).await,
+        Code::FailedPrecondition,
+        "cancel it first",
+    );
+    t.cancel_training_job(CancelTrainingJobRequest { id: a.clone() })
+        .await
+        .unwrap();
+    let canceled = job(&mut t, &a).await;
+    assert_eq!(canceled.status, TrainingStatus::Canceled as i32);
+    assert!(canceled.error_status.is_none());
+    assert_status(
+        t.cancel_training_job(CancelTrainingJobRequest { id: a.clone() })
+            .await,
+        Code::FailedPrecondition,
+        "TRAINING_STATUS_CANCELED",
+    );
+    assert!(
+        log_lines(&mut t, &a)
+            .await
+            .last()
+            .unwrap()
+            .contains("canceled")
+    );
+    assert_eq!(
+        list(&mut t, &org, TrainingStatus::Pending).await,
+        [b.as_str()]
+    );
+    assert_eq!(
+        list(&mut t, &org, TrainingStatus::Canceled).await,
+        [a.as_str()]
+    );
+    assert_eq!(
+        list(&mut t, &org, TrainingStatus::Unspecified).await,
+        [b.as_str(), a.as_str()],
+        "every job, newest first"
+    );
+    t.delete_completed_training_job(del(&a)).await.unwrap();
+    assert_status(
+        t.get_training_job(GetTrainingJobRequest { id: a.clone() })
+            .await,
+        Code::NotFound,
+        &a,
+    );
+    assert_eq!(
+        list(&mut t, &org, TrainingStatus::Unspecified).await,
+        [b.as_str()]
+    );
+}
+
+#[tokio::test]
+async fn submissions_are_validated() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    for (field, req) in [
+        (
+            "model_name",
+            SubmitTrainingJobRequest {
+                model_name: " ".into(),
+                ..submit(&org, "1")
+            },
+        ),
+        ("model_version", submit(&org, "")),
+        (
+            "dataset_id",
+            SubmitTrainingJobRequest {
+                dataset_id: "".into(),
+                ..submit(&org, "1")
+            },
+        ),
+        (
+            "model_type",
+            SubmitTrainingJobRequest {
+                model_type: 0,
+                ..submit(&org, "1")
+            },
+        ),
+        (
+            "model_framework",
+            SubmitTrainingJobRequest {
+                model_framework: 99,
+                ..submit(&org, "1")
+            },
+        ),
+    ] {
+        assert_status(
+            t.submit_training_job(req).await,
+            Code::InvalidArgument,
+            field,
+        );
+    }
+    let custom = SubmitCustomTrainingJobRequest {
+        dataset_id: "dataset-1".into(),
+        registry_item_id: "nobody:no-such-script".into(),
+        registry_item_version: "1.0.0".into(),
+        organization_id: org.clone(),
+        model_name: "m".into(),
+        model_version: "1".into(),
+        ..Default::default()
+    };
+    assert_status(
+        t.submit_custom_training_job(custom.clone()).await,
+        Code::NotFound,
+        "no-such-script",
+    );
+    // A real script, an unknown container.
+    let mut app = s.owner().await;
+    let module = app
+        .create_module(fleetsh::proto::viam::app::v1::CreateModuleRequest {
+            organization_id: org.clone(),
+            name: "trainer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .module_id;
+    let unknown_container = SubmitCustomTrainingJobRequest {
+        registry_item_id: module,
+        container_id: "no-such-container".into(),
+        ..custom
+    };
+    assert_status(
+        t.submit_custom_training_job(unknown_container).await,
+        Code::NotFound,
+        "no-such-container",
+    );
+}
+
+#[tokio::test]
+async fn members_read_jobs_and_owners_change_them() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    let id = t.submit_training_job(submit(&org, "1")).await.unwrap();
+    let id = id.into_inner().id;
+    let mut op = client(&s, &org_token(&s, &org, "operator").await);
+    assert_eq!(job(&mut op, &id).await.id, id);
+    assert_status(
+        op.cancel_training_job(CancelTrainingJobRequest { id: id.clone() })
+            .await,
+        Code::PermissionDenied,
+        "write_data_management",
+    );
+    assert_status(
+        op.submit_training_job(submit(&org, "2")).await,
+        Code::PermissionDenied,
+        "write_data_management",
+    );
+}
+
+#[tokio::test]
+async fn custom_containers_are_stored_records_and_none_is_built_in() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    let supported = t
+        .list_supported_containers(ListSupportedContainersRequest {})
+        .await
+        .unwrap();
+    assert!(supported.into_inner().container_map.is_empty());
+    let register = |uri: &str, description: &str| RegisterCustomTrainingContainerRequest {
+        organization_id: org.clone(),
+        image_uri: uri.into(),
+        description: description.into(),
+    };
+    let id = t
+        .register_custom_training_container(register("docker.io/acme/trainer:1", "trainer"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let got = t
+        .get_container(GetContainerRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .container
+        .unwrap();
+    assert_eq!(
+        (
+            got.uri.as_str(),
+            got.description.as_str(),
+            got.organization_id.as_str()
+        ),
+        ("docker.io/acme/trainer:1", "trainer", org.as_str())
+    );
+    let listed = t
+        .list_containers(ListContainersRequest {
+            organization_id: org.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .containers;
+    assert_eq!(
+        listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert_status(
+        t.register_custom_training_container(register("docker.io/acme/trainer:1", ""))
+            .await,
+        Code::InvalidArgument,
+        "description",
+    );
+    assert_status(
+        t.register_custom_training_container(register("not an image", "x"))
+            .await,
+        Code::InvalidArgument,
+        "image_uri",
+    );
+    t.delete_custom_training_container(DeleteCustomTrainingContainerRequest { id: id.clone() })
+        .await
+        .unwrap();
+    assert_status(
+        t.get_container(GetContainerRequest { id: id.clone() })
+            .await,
+        Code::NotFound,
+        &id,
+    );
+}
