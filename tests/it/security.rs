@@ -382,6 +382,7 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let name = format!("doomed{n}");
             let d = crate::fixture_datasets::new_dataset(s, root, &org, &name).await;
             ("doomed_dataset", json!(d))
+        }
         // issue 12, billing: a pending job to cancel, a canceled one to delete.
         "CancelTrainingJob" => {
             let j = crate::fixture_billing::new_job(s, root, &org).await;
