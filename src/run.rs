@@ -157,6 +157,8 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
         Ok(c) => c,
         Err(code) => return code,
     };
+    // `--output json` asks for a JSON stdout even when the script writes it itself.
+    let mut json_on_stdout = r.output == Some(OutputFormat::Json);
     let mut code = match prepare(&lua, r.timeout) {
         Ok(()) => {
             let ended = match r.timeout {
@@ -175,7 +177,10 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             let _ = lua.load("io.stdout:flush()").exec();
             match ended {
                 Ended::Returned(values) => match print_values(&lua, &values, r.output) {
-                    Ok(()) => 0,
+                    Ok(json) => {
+                        json_on_stdout |= json;
+                        0
+                    }
                     Err(e) => {
                         logger.runner("error", &e);
                         exit::SCRIPT
@@ -200,7 +205,7 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
     };
     drop(lua);
     if r.dry_run && code != exit::TIMEOUT {
-        session.print_plan();
+        session.print_plan(json_on_stdout);
         if code == 0 && session.planned_changes() > 0 {
             code = exit::PLANNED;
         }
@@ -498,21 +503,25 @@ async fn execute(lua: &Lua, script: &Script, args: &[String]) -> Ended {
 /// Prints what the chunk returned (nothing when it returned nothing): lua-style through the
 /// REPL's printer (secrets masked), or one JSON document per value through the `json` helper
 /// (the same encoding as `json.encode`, secrets masked too).
+///
+/// Returns whether stdout now carries JSON documents, so that what follows (a dry run's plan)
+/// keeps stdout one format for `jq`.
 fn print_values(
     lua: &Lua,
     values: &[mlua::Value],
     format: Option<OutputFormat>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     use std::io::{IsTerminal, Write};
     if values.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let terminal = std::io::stdout().is_terminal();
-    let text = match format.unwrap_or(if terminal {
+    let format = format.unwrap_or(if terminal {
         OutputFormat::Lua
     } else {
         OutputFormat::Json
-    }) {
+    });
+    let text = match format {
         OutputFormat::Lua => {
             let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             Printer::new(color).render_all(values)
@@ -540,7 +549,7 @@ fn print_values(
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not worth a failure.
     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
-    Ok(())
+    Ok(format == OutputFormat::Json)
 }
 
 #[cfg(test)]

@@ -135,18 +135,20 @@ impl Session {
         }
     }
 
-    /// The plan, printed on stdout at the end of a dry run.
-    pub fn print_plan(&self) {
+    /// The plan, printed on stdout at the end of a dry run: a JSON document with JSON logs or
+    /// when stdout carries JSON (`json_on_stdout`), so it stays one format for `jq`.
+    pub fn print_plan(&self, json_on_stdout: bool) {
         let plan = self.plan.borrow();
         let mut out = std::io::stdout().lock();
-        let _ = match self.logger.format {
-            LogFormat::Json => writeln!(
+        let json = json_on_stdout || self.logger.format == LogFormat::Json;
+        let _ = match (json, plan.is_empty()) {
+            (true, _) => writeln!(
                 out,
                 "{}",
                 serde_json::json!({"run_id": self.logger.run_id, "dry_run": true, "plan": *plan})
             ),
-            LogFormat::Text if plan.is_empty() => writeln!(out, "dry run: no changes"),
-            LogFormat::Text => {
+            (false, true) => writeln!(out, "dry run: no changes"),
+            (false, false) => {
                 let _ = writeln!(out, "dry run: {} change(s) planned, none sent:", plan.len());
                 for p in plan.iter() {
                     let names = p["names"]

@@ -126,6 +126,21 @@ async fn dry_run_sends_reads_plans_writes_and_exits_7() {
     let plan: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(plan["plan"][0]["rpc"], "DeleteLocation");
     assert_eq!(plan["plan"][0]["args"]["location_id"], "nope");
+    // Results printed as JSON: the plan follows as a JSON document, not as text.
+    let out = chunk(
+        dir.path(),
+        &["--dry-run", "--output", "json"],
+        "cloud.delete_location('nope') return {n = 1}",
+    )
+    .await;
+    assert_exit(&out, 7);
+    let stdout = text(&out.stdout);
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("stdout is not JSON documents ({e}): {stdout}"));
+    assert_eq!(docs[0], serde_json::json!({"n": 1}), "{stdout}");
+    assert_eq!(docs[1]["plan"][0]["rpc"], "DeleteLocation", "{stdout}");
 }
 
 #[tokio::test]

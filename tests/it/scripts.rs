@@ -298,11 +298,17 @@ async fn inventory_exports_a_location_tree_as_json_and_csv() {
            cloud.new_robot("rover", bay.id)"#,
     )
     .await;
-    let out = f.chore(&["--dry-run"], "inventory.lua", &[]).await;
+    let out = f
+        .chore(&["--dry-run", "--output", "json"], "inventory.lua", &[])
+        .await;
     assert_exit(&out, 0);
     let stdout = text(&out.stdout);
-    let json_text = &stdout[..stdout.rfind("dry run: no changes").unwrap()];
-    let inv: serde_json::Value = serde_json::from_str(json_text).unwrap();
+    // With --output json stdout stays JSON: the inventory, then the dry run's (empty) plan as a second document.
+    let mut docs = serde_json::Deserializer::from_str(&stdout).into_iter::<serde_json::Value>();
+    let inv = docs.next().unwrap().unwrap();
+    let plan = docs.next().unwrap().unwrap();
+    assert_eq!(plan["dry_run"], true, "{stdout}");
+    assert_eq!(plan["plan"], serde_json::json!([]), "{stdout}");
     let locs = inv["organizations"][0]["locations"].as_array().unwrap();
     let site = locs.iter().find(|l| l["name"] == "site").unwrap();
     let bay = &site["locations"][0];
