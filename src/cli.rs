@@ -39,13 +39,41 @@ impl Cli {
     /// the API key id came from, so that a refused key's message can name it.
     pub fn parse_args() -> Cli {
         let mut cmd = <Cli as clap::CommandFactory>::command();
-        let matches = cmd.get_matches_mut();
+        let matches = cmd
+            .try_get_matches_from_mut(std::env::args_os())
+            .unwrap_or_else(|e| usage_exit(e));
         let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
-            .unwrap_or_else(|e| e.format(&mut cmd).exit());
+            .unwrap_or_else(|e| usage_exit(e.format(&mut cmd)));
         cli.global.api_key_id_from_env =
             value_source(&matches, "api_key_id") == Some(ValueSource::EnvVariable);
         cli
     }
+}
+
+/// Exits on a command line clap refused (or on `--help`/`--version`, which clap prints). A
+/// usage error is a JSON log line when the command line asked for JSON logs, so that a cron
+/// job's log collector reads it as it reads the runner's other failures.
+fn usage_exit(e: clap::Error) -> ! {
+    if e.use_stderr() && asks_for_json_logs(std::env::args()) {
+        let logger = crate::chores::logger::Logger {
+            format: LogFormat::Json,
+            quiet: false,
+            script: String::new(),
+            run_id: String::new(),
+        };
+        logger.runner("error", e.render().to_string().trim_end());
+        std::process::exit(crate::exit::USAGE.into());
+    }
+    e.exit()
+}
+
+/// Whether `--log-format json` is among `args` (the parse that would say so has failed).
+fn asks_for_json_logs(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
 }
 
 /// Where a global argument's value came from: the innermost subcommand holds the value given

@@ -66,6 +66,29 @@ fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
 }
 
 #[tokio::test]
+async fn a_refused_command_line_is_a_json_line_under_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fleetsh(
+        local(
+            dir.path(),
+            &["--log-format", "json", "--no-such-flag", "-e", "1"],
+        ),
+        None,
+    )
+    .await;
+    assert_exit(&out, 2);
+    let lines = json_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{}", text(&out.stderr));
+    assert_eq!(lines[0]["level"], "error");
+    let message = lines[0]["message"].as_str().unwrap();
+    assert!(message.contains("--no-such-flag"), "{message}");
+    // Text logs keep clap's own text.
+    let out = fleetsh(local(dir.path(), &["--no-such-flag", "-e", "1"]), None).await;
+    assert_exit(&out, 2);
+    assert!(text(&out.stderr).starts_with("error: unexpected argument '--no-such-flag'"));
+}
+
+#[tokio::test]
 async fn json_log_format_makes_every_stderr_line_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = fleetsh(
