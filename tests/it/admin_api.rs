@@ -317,6 +317,12 @@ fn lua_scripts_reach_it_as_cloud_admin() {
         assert(#listed == 1 and listed[1].id == id and listed[1].seen == 1, json.encode(listed))
         assert(cloud.admin.clear_faults { all = true } == 1)
         assert(#cloud.admin.list_faults() == 0)
+        cloud.create_organization_invite { email = "lu@example.com", authorizations = {}, send_email_invite = false }
+        local lu = cloud.admin.accept_invite { email = "lu@example.com" }
+        assert(cloud.get_user_id_by_email("lu@example.com") == lu, lu)
+        local bo = cloud.admin.add_member { email = "bo@example.com",
+          roles = { { role = "operator", resource_type = "organization", resource_id = cloud.default_org_id() } } }
+        assert(#cloud.list_organization_members() == 3 and bo ~= lu)
         print("moved " .. tostring(cloud.admin.advance_clock("1d") > 0))
     "#;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsh"))
