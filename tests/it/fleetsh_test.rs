@@ -112,7 +112,7 @@ async fn fixtures_describe_a_fleet_as_data() {
     let out = fleetsh(args(&["test", &repo("tests/fleet")]), None).await;
     assert_exit(&out, 0);
     assert!(
-        text(&out.stdout).contains("6 passed, 0 failed"),
+        text(&out.stdout).contains("9 passed, 0 failed"),
         "{}",
         text(&out.stdout)
     );
