@@ -542,6 +542,26 @@ async fn add_member_grants_its_roles_and_one_user_may_join_two_organizations() {
         })
         .await;
     assert_status(e, Code::AlreadyExists, "already a member");
+    // A known user's address is taken as it is: the fleet's admin@localhost joins too.
+    let admin_id = app
+        .get_user_id_by_email(GetUserIdByEmailRequest {
+            email: "admin@localhost".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user_id;
+    let joined = adm
+        .add_member(AddMemberRequest {
+            organization_id: other.clone(),
+            email: "admin@localhost".into(),
+            roles: vec![role("operator", "organization", &other)],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user_id;
+    assert_eq!(joined, admin_id);
 }
 
 #[tokio::test]
