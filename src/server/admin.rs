@@ -1,14 +1,17 @@
 //! `fleetsh.admin.v1.FleetAdminService` (proto/fleetsh/admin/v1/admin.proto): fleetsh's own
-//! RPCs to change a running local fleet's fault rules and clock. Owner key only: an API key
+//! RPCs to change a running local fleet's fault rules and clock, and to make members (which
+//! Viam's API cannot). Owner key only: an API key
 //! holding the owner role on the fleet's first organization. Faults do not apply here (the
 //! methods are not in an `rpc_table!`), so no rule can lock the owner out of clearing it.
 
 use serde_json::{Map, Value};
 
 use super::Api;
-use super::authz::{Identity, Principal, ResourceType, Role};
+use super::authz::{Identity, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
 use super::faults::Rule;
+use super::roles::GrantRow;
+use super::{invites, members};
 use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminService;
 use crate::proto::fleetsh::admin::v1::*;
 
@@ -42,6 +45,20 @@ impl FleetAdminService for AdminSvc {
         request: tonic::Request<AdvanceClockRequest>,
     ) -> Result<tonic::Response<AdvanceClockResponse>, tonic::Status> {
         self.0.unary("advance_clock", request, advance_clock)
+    }
+
+    async fn accept_invite(
+        &self,
+        request: tonic::Request<AcceptInviteRequest>,
+    ) -> Result<tonic::Response<AcceptInviteResponse>, tonic::Status> {
+        self.0.unary("accept_invite", request, accept_invite)
+    }
+
+    async fn add_member(
+        &self,
+        request: tonic::Request<AddMemberRequest>,
+    ) -> Result<tonic::Response<AddMemberResponse>, tonic::Status> {
+        self.0.unary("add_member", request, add_member)
     }
 }
 
@@ -197,4 +214,59 @@ fn advance_clock(
     Ok(AdvanceClockResponse {
         moved: moved as u64,
     })
+}
+
+fn accept_invite(
+    api: &Api,
+    who: &Principal,
+    req: AcceptInviteRequest,
+) -> ApiResult<AcceptInviteResponse> {
+    require_owner(api, who)?;
+    let user_id = api.store.tx(|tx| {
+        let org = &req.organization_id;
+        Scope::organization(tx, org)?;
+        let email = members::email_of(tx, &req.email)?;
+        let grants = invites::take(tx, org, &email)?;
+        members::add(tx, org, &email, &grants)
+    })?;
+    tracing::info!(user_id, principal = who.id(), "invite accepted");
+    Ok(AcceptInviteResponse { user_id })
+}
+
+fn add_member(api: &Api, who: &Principal, req: AddMemberRequest) -> ApiResult<AddMemberResponse> {
+    require_owner(api, who)?;
+    let user_id = api.store.tx(|tx| {
+        let org = &req.organization_id;
+        Scope::organization(tx, org)?;
+        let email = members::email_of(tx, &req.email)?;
+        if invites::pending(tx, org, &email)? {
+            return Err(ApiError::FailedPrecondition(format!(
+                "{email:?} has a pending invite to organization {org:?}: AcceptInvite it, or delete it first"
+            )));
+        }
+        let mut grants = req
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                members::grant(tx, org, &r.role, &r.resource_type, &r.resource_id)
+                    .map_err(|e| in_field(e, &format!("roles[{i}]")))
+            })
+            .collect::<ApiResult<Vec<GrantRow>>>()?;
+        if grants.is_empty() {
+            grants.push(members::grant(tx, org, "owner", "organization", org)?);
+        }
+        members::add(tx, org, &email, &grants)
+    })?;
+    tracing::info!(user_id, principal = who.id(), "member added");
+    Ok(AddMemberResponse { user_id })
+}
+
+/// `role: ...` of one entry becomes `roles[1].role: ...`, so the caller sees which one.
+fn in_field(e: ApiError, at: &str) -> ApiError {
+    match e {
+        ApiError::InvalidArgument(m) => ApiError::InvalidArgument(format!("{at}.{m}")),
+        ApiError::NotFound(m) => ApiError::NotFound(format!("{at}: {m}")),
+        e => e,
+    }
 }

@@ -62,7 +62,7 @@ fn insert_invite_grant(tx: &Transaction<'_>, email: &str, g: &GrantRow) -> ApiRe
     Ok(())
 }
 
-fn pending(c: &Connection, org_id: &str, email: &str) -> ApiResult<bool> {
+pub(super) fn pending(c: &Connection, org_id: &str, email: &str) -> ApiResult<bool> {
     Ok(row(
         c,
         "SELECT 1 FROM invites WHERE org_id = ?1 AND email = ?2",
@@ -239,6 +239,19 @@ pub fn resend_organization_invite(
     Ok(ResendOrganizationInviteResponse {
         invite: Some(invite),
     })
+}
+
+/// Removes the pending invite of `email` and returns what it granted, for the admin API's
+/// AcceptInvite (members.rs makes the member).
+pub(super) fn take(tx: &Transaction<'_>, org_id: &str, email: &str) -> ApiResult<Vec<GrantRow>> {
+    require_pending(tx, org_id, email)?;
+    let grants = invite_grants(tx, org_id, email)?;
+    exec(
+        tx,
+        "DELETE FROM invites WHERE org_id = ?1 AND email = ?2",
+        [org_id, email],
+    )?;
+    Ok(grants)
 }
 
 /// Writes the invitation to the outbox unless the caller asked for no email (unset = send).

@@ -24,6 +24,7 @@ mod keys;
 pub mod limits;
 mod locations;
 mod logs;
+mod members; // issue 13, members: made through the admin API
 mod metadata;
 mod ml_training; // issue 12, billing
 mod module_usage;

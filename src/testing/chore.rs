@@ -28,26 +28,60 @@ fn script_path(script: &str, base: &Path) -> PathBuf {
     }
 }
 
-/// `{"days=90", ...}` from `{days = 90}` (sorted) and array items as they are.
+/// The words of the command line: array items as they are, then `{days = 90}` as `days=90`
+/// (keys sorted); a list value repeats its key, `{location = {"a", "b"}}` as `location=a
+/// location=b` in the list's order, as a script's repeated `key=value` words are given.
 fn words(args: Option<Table>) -> mlua::Result<Vec<String>> {
     let Some(t) = args else { return Ok(Vec::new()) };
     let mut positional = Vec::new();
     let mut named = Vec::new();
     for pair in t.pairs::<Lv, Lv>() {
         let (k, v) = pair?;
-        let v = v.to_string()?;
         match k {
-            Lv::Integer(i) => positional.push((i, v)),
-            other => named.push(format!("{}={v}", other.to_string()?)),
+            Lv::Integer(i) => positional.push((i, word(&v, &i.to_string())?)),
+            other => {
+                let k = other.to_string()?;
+                let values = match v {
+                    Lv::Table(list) => list_words(&list, &k)?,
+                    v => vec![word(&v, &k)?],
+                };
+                named.push((k, values));
+            }
         }
     }
     positional.sort();
-    named.sort();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(positional
         .into_iter()
         .map(|(_, v)| v)
-        .chain(named)
+        .chain(
+            named
+                .into_iter()
+                .flat_map(|(k, vs)| vs.into_iter().map(move |v| format!("{k}={v}"))),
+        )
         .collect())
+}
+
+/// One value as its word: a string, number or boolean.
+fn word(v: &Lv, key: &str) -> mlua::Result<String> {
+    match v {
+        Lv::String(_) | Lv::Integer(_) | Lv::Number(_) | Lv::Boolean(_) => v.to_string(),
+        other => Err(mlua::Error::runtime(format!(
+            "t.run: argument {key}: a string, number, boolean or a list of them, not a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// The items of a list value; a table with other keys is refused rather than half-passed.
+fn list_words(list: &Table, key: &str) -> mlua::Result<Vec<String>> {
+    let n = list.raw_len();
+    if list.pairs::<Lv, Lv>().count() != n {
+        return Err(mlua::Error::runtime(format!(
+            "t.run: argument {key}: a list ({{\"a\", \"b\"}}: {key}=a {key}=b), not a table with keys"
+        )));
+    }
+    (1..=n).map(|i| word(&list.raw_get(i)?, key)).collect()
 }
 
 pub async fn run(

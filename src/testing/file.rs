@@ -188,7 +188,7 @@ fn load(path: &Path, seed: Option<&(PathBuf, String)>) -> Result<(Lua, Table), S
         fleet.set(
             "fault",
             lua.create_function(|lua, spec: Table| {
-                let rule = fault_rule(&spec)
+                let rule = fault_rule(lua, spec)
                     .map_err(|e| mlua::Error::runtime(format!("fleet.fault: {e}")))?;
                 let Some(api) = lua.app_data_ref::<TestFleet>().map(|f| f.0.clone()) else {
                     return Err(mlua::Error::runtime("fleet.fault: only inside a test"));
@@ -241,63 +241,18 @@ pub(super) fn seed_spec(lua: &Lua, path: &Path, text: &str) -> Result<Table, Str
         .map_err(|e| format!("--seed {shown}: {}", first_line(&e.to_string())))
 }
 
-/// A fault rule from its Lua table (see server/faults.rs for what each field means).
-fn fault_rule(t: &Table) -> Result<crate::server::faults::Rule, String> {
-    let lua_err = |e: mlua::Error| e.to_string();
-    for pair in t.pairs::<String, mlua::Value>() {
-        let (k, _) = pair.map_err(lua_err)?;
-        const FIELDS: &[&str] = &[
-            "method",
-            "code",
-            "message",
-            "times",
-            "nth",
-            "latency",
-            "probability",
-            "principal",
-            "resource",
-        ];
-        if !FIELDS.contains(&k.as_str()) {
-            return Err(format!("unknown field '{k}' ({})", FIELDS.join(", ")));
-        }
-    }
-    let method: String = t
-        .get::<Option<String>>("method")
-        .map_err(lua_err)?
-        .ok_or("method is required (an RPC name or glob)")?;
-    let mut rule = crate::server::faults::Rule::new(&method)?;
-    match t.get::<Option<String>>("code").map_err(lua_err)? {
-        Some(name) if name == "OK" => rule.code = None,
-        Some(name) => {
-            rule.code = Some(
-                (0..=16)
-                    .map(tonic::Code::from_i32)
-                    .find(|c| crate::lua::error::code_name(*c) == name)
-                    .ok_or_else(|| {
-                        format!("'{name}' is not a gRPC code name (e.g. UNAVAILABLE)")
-                    })?,
-            );
-        }
-        None => {}
-    }
-    if let Some(m) = t.get::<Option<String>>("message").map_err(lua_err)? {
-        rule.message = m;
-    }
-    rule.times = t.get::<Option<u64>>("times").map_err(lua_err)?;
-    rule.nth = t.get::<Option<u64>>("nth").map_err(lua_err)?;
-    if let Some(p) = t.get::<Option<f64>>("probability").map_err(lua_err)? {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("probability must be between 0 and 1, got {p}"));
-        }
-        rule.probability = p;
-    }
-    let latency: mlua::Value = t.get("latency").map_err(lua_err)?;
-    if !latency.is_nil() {
-        rule.latency = std::time::Duration::from_secs_f64(crate::lua::time::duration(&latency)?);
-    }
-    rule.principal = t.get("principal").map_err(lua_err)?;
-    rule.resource = t.get("resource").map_err(lua_err)?;
-    Ok(rule)
+/// A fault rule from its Lua table, read by the same `Rule::from_fields` as a `--faults` file
+/// and the admin API, so a field means, and is refused, the same everywhere.
+fn fault_rule(lua: &Lua, t: Table) -> Result<crate::server::faults::Rule, String> {
+    let v: serde_json::Value =
+        mlua::LuaSerdeExt::from_value(lua, mlua::Value::Table(t)).map_err(|e| e.to_string())?;
+    let fields = match v {
+        serde_json::Value::Object(fields) => fields,
+        // An empty Lua table reads as a list: it has no fields, so `method` is missing.
+        serde_json::Value::Array(list) if list.is_empty() => serde_json::Map::new(),
+        other => return Err(format!("expected a table of fields, got {other}")),
+    };
+    crate::server::faults::Rule::from_fields(&fields).map_err(|e| e.to_string())
 }
 
 /// `file:line` of the innermost frame of a `@file` chunk other than the prelude: the test

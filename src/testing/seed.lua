@@ -11,16 +11,20 @@
 --   fragments = { { name = "base", config = { modules = {} }, revisions = { { modules = { {} } } } } },
 --   keys = { { name = "ci", roles = { { role = "operator", location = "lab" } } } },
 --   invites = { { email = "ana@example.com", roles = { { role = "operator", location = "lab" } } } },
+--   members = { { email = "bo@example.com", roles = { { role = "owner", machine = "rover-1" } } } },
 --   organizations = { { name = "acme", locations = { ... }, fragments = ..., keys = ..., invites = ...,
---                       metadata = ... } },
+--                       members = ..., metadata = ... } },
 -- }
 -- ids.locations.lab, ids.machines["rover-1"], ids.parts["rover-1"] (the main part),
 -- ids.parts["rover-1/arm"], ids.fragments.base, ids.keys.ci = { id =, key = } (the key a secret),
--- ids.organizations.acme (and the fleet's own organization by its name). Names are one namespace
--- across organizations: a location, machine, fragment or key name is used once.
+-- ids.members["bo@example.com"] (a user id), ids.organizations.acme (and the fleet's own
+-- organization by its name). Names are one namespace across organizations: a location, machine,
+-- fragment or key name is used once; an address may be a member of several organizations.
 -- The top level is the fleet's own organization; each of `organizations` is made (owned by the
--- caller's key) and described with the same fields. Members cannot be seeded: the fleet's only
--- member is its admin, and an invite stays pending (no API accepts one).
+-- caller's key) and described with the same fields. Roles left out mean organization owner, for
+-- keys, invites and members alike. Members are made through fleetsh's own admin API
+-- (cloud.admin.add_member: Viam's API makes a member only when a person accepts an invite in the
+-- web app), so a seed with members needs the fleet's owner key, which tests and `--seed` have.
 local M = {}
 
 local function now() return time.format() end
@@ -130,12 +134,18 @@ local function seed_org(spec, org, ids, root)
     cloud.create_organization_invite { email = inv.email, authorizations = auths, send_email_invite = false,
       org_id = org }
   end
+  for _, m in ipairs(spec.members or {}) do
+    assert(type(m.email) == "string", "fleet.seed: every member needs an email")
+    ids.members[m.email] = cloud.admin.add_member { organization_id = org, email = m.email,
+      roles = grants(m.roles, org, ids) }
+  end
   if spec.metadata then cloud.update_organization_metadata(org, spec.metadata) end
 end
 
 function M.seed(spec)
   assert(type(spec) == "table", "fleet.seed takes a table")
-  local ids = { organizations = {}, locations = {}, machines = {}, parts = {}, fragments = {}, keys = {} }
+  local ids = { organizations = {}, locations = {}, machines = {}, parts = {}, fragments = {}, keys = {},
+    members = {} }
   -- Read before another organization exists: with two, the default is no longer implied.
   local home = cloud.default_org_id()
   ids.organizations[cloud.get_organization(home).name] = home

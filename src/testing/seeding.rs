@@ -11,7 +11,7 @@ use crate::lua::{Cloud, Defaults, cloud, new_state};
 
 /// Makes the fleet of `text` (the file at `path`) through `client` and returns its ids by name
 /// (`{organizations = {NAME = id}, locations = {NAME = id}, machines =, parts =, fragments =,
-/// keys = {NAME = {id, key}}}`).
+/// keys = {NAME = {id, key}}, members = {EMAIL = user id}}`).
 /// The Lua state and with it the client (its connection) are dropped before this returns.
 pub async fn seed(client: Client, path: &Path, text: &str) -> anyhow::Result<serde_json::Value> {
     // mlua's errors are not Send: each becomes its first line, as the test runner shows them.

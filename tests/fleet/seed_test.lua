@@ -67,7 +67,47 @@ test("organizations, invites, fragment revisions, part logs and readings", funct
   t.ok(math.abs(time.parse(rows[3].time_requested) - time.now()) < 60)
 end)
 
+test("members, at the top level and in organizations, with their roles", function(t)
+  local ids = fleet.seed {
+    locations = { { name = "lab" } },
+    members = { { email = "cy@example.com", roles = { { role = "operator", location = "lab" } } },
+      { email = "di@example.com" } },
+    organizations = { { name = "acme", members = { { email = "cy@example.com" } } } },
+  }
+  local cy, di = ids.members["cy@example.com"], ids.members["di@example.com"]
+  local function members_of(org)
+    local members, invites = cloud.list_organization_members { org_id = org }
+    t.eq(#invites, 0, "members are not invites")
+    local by_email = {}
+    for _, m in ipairs(members) do by_email[m.emails[1]] = m.user_id end
+    return by_email
+  end
+  local function roles_of(org, user)
+    local held = {}
+    for _, a in ipairs(cloud.list_authorizations { org_id = org }) do
+      if a.identity_id == user then held[#held + 1] = a.authorization_id .. " " .. a.resource_id end
+    end
+    return held
+  end
+  local home = cloud.default_org_id()
+  local home_members = members_of(home)
+  t.eq({ home_members["cy@example.com"], home_members["di@example.com"] }, { cy, di })
+  t.ok(home_members["admin@localhost"], "the fleet's admin stays a member")
+  t.eq(roles_of(home, cy), { "location_operator " .. ids.locations.lab })
+  t.eq(roles_of(home, di), { "organization_owner " .. home })
+  -- One address, one user, in both organizations.
+  local acme = ids.organizations.acme
+  t.eq(members_of(acme)["cy@example.com"], cy)
+  t.eq(roles_of(acme, cy), { "organization_owner " .. acme })
+  t.eq(cloud.get_user_id_by_email("cy@example.com"), cy)
+end)
+
 test("mistakes in a seed are named", function(t)
+  t.raises("every member needs an email", fleet.seed, { members = { { roles = {} } } })
+  t.raises("no location nowhere", fleet.seed,
+    { members = { { email = "x@example.com", roles = { { role = "owner", location = "nowhere" } } } } })
+  local e = t.raises("INVALID_ARGUMENT", fleet.seed, { members = { { email = "not-an-address" } } })
+  t.matches(e.message, "is not an email address")
   t.raises("machines of a new organization go in one of its locations", fleet.seed,
     { organizations = { { name = "empty", machines = { { name = "m" } } } } })
   t.raises("readings of temp need values", fleet.seed,

@@ -112,7 +112,7 @@ async fn fixtures_describe_a_fleet_as_data() {
     let out = fleetsh(args(&["test", &repo("tests/fleet")]), None).await;
     assert_exit(&out, 0);
     assert!(
-        text(&out.stdout).contains("3 passed, 0 failed"),
+        text(&out.stdout).contains("9 passed, 0 failed"),
         "{}",
         text(&out.stdout)
     );
@@ -129,7 +129,7 @@ async fn a_seed_file_gives_every_test_the_same_fleet_afresh() {
         assert_exit(&out, 0);
         assert_eq!(
             text(&out.stdout).lines().last(),
-            Some("4 passed, 0 failed"),
+            Some("5 passed, 0 failed"),
             "{seed}: {}",
             text(&out.stdout)
         );

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fleetsh::proto::viam::app::v1::ListOrganizationMembersRequest;
+
 use crate::serve_proc::Serve;
 
 const LAB_SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seeded/lab.seed.json");
@@ -115,6 +117,27 @@ async fn a_served_seed_is_what_clients_list_and_a_restart_does_not_make_it_twice
     let ci = &first["keys"]["ci"];
     let ci = (ci["id"].as_str().unwrap(), ci["key"].as_str().unwrap());
     assert_eq!(machines_seen(&serve, ci, lab), want);
+    // The seeded member, as any client of the app API sees members.
+    let bo = first["members"]["bo@example.com"]
+        .as_str()
+        .expect("ids.members[\"bo@example.com\"]");
+    let mut app = serve.owner().await;
+    let listed = app
+        .list_organization_members(ListOrganizationMembersRequest {
+            organization_id: c.org_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .members
+            .iter()
+            .any(|m| m.user_id == bo && m.emails == ["bo@example.com"]),
+        "the seed's member is not listed: {:?}",
+        listed.members
+    );
+    drop(app);
     terminate_within(&mut serve, Duration::from_secs(10));
 
     let mut serve = Serve::spawn(&d.data, "127.0.0.1:0", "warn", &args, &d.log);

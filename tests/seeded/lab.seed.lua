@@ -8,5 +8,6 @@ return {
   } } },
   keys = { { name = "ci", roles = { { role = "operator", location = "lab" } } } },
   invites = { { email = "ana@example.com", roles = { { role = "operator", location = "lab" } } } },
+  members = { { email = "bo@example.com", roles = { { role = "operator", machine = "rover-1" } } } },
   metadata = { team = "robotics" },
 }

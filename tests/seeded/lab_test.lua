@@ -27,3 +27,17 @@ test("the seed's logs, readings, invite, fragment revisions and metadata", funct
   t.eq(cloud.get_fragment(t.ids.fragments.base).fragment.components[1].name, "cam")
   t.eq(cloud.get_organization_metadata(), { team = "robotics" })
 end)
+
+test("the seed's member, with its role", function(t)
+  local bo = t.ids.members["bo@example.com"]
+  local members = cloud.list_organization_members()
+  local emails = {}
+  for _, m in ipairs(members) do emails[m.user_id] = m.emails[1] end
+  t.eq(emails[bo], "bo@example.com")
+  t.eq(cloud.get_user_id_by_email("bo@example.com"), bo)
+  local held = {}
+  for _, a in ipairs(cloud.list_authorizations()) do
+    if a.identity_id == bo then held[#held + 1] = a.authorization_id .. " " .. a.resource_id end
+  end
+  t.eq(held, { "robot_operator " .. t.ids.machines["rover-1"] })
+end)
