@@ -887,3 +887,24 @@ async fn lua_sequences_script_passes_embedded_and_over_a_socket() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn types_declare_the_sequence_functions_and_the_classes_they_return() {
+    use crate::lua::{args, assert_exit, fleetsh, text};
+    let out = fleetsh(args(&["types"]), None).await;
+    assert_exit(&out, 0);
+    let defs = text(&out.stdout);
+    for spot in [
+        "function cloud.data.create_sequence(part_id, resources, start_time, end_time, sequence_tags) end",
+        "---@return cloud.Sequence[] sequences\n---@return string next_page_token\n---@return integer count",
+        "function cloud.data.iter_list_sequences(page_size, org_id) end",
+        "---@return fun():cloud.BinaryData? iterator",
+        "function cloud.data.get_sequence_binary_data_all(sequence_id, page_size) end",
+        // Named only by hand-written signatures, declared all the same.
+        "---@class cloud.Sequence\n",
+        "---@class cloud.SequenceResourceFilter\n---@field resource_name string",
+        "---@class cloud.BinaryData\n",
+    ] {
+        assert!(defs.contains(spot), "{spot:?} missing from the definitions");
+    }
+}
