@@ -388,11 +388,11 @@ local function def_paged(name, rpc, params, page_returns, item, doc, what, req_o
     return page_of(call(rpc, req_of(a), f))
   end)
   def("iter_" .. name, nil, rest, { "fun():" .. item .. "? iterator" },
-    "Each of " .. what .. ", over every page.", function(a, f)
+    what:gsub("^%l", string.upper) .. ", one at a time over every page.", function(a, f)
     return pager(rpc, req_of(a), field, f)
   end)
   def(name .. "_all", nil, rest, { item .. "[] " .. field },
-    "All of " .. what .. ", every page as one list.", function(a, f)
+    what:gsub("^%l", string.upper) .. ", every page as one list.", function(a, f)
     return collect(pager(rpc, req_of(a), field, f))
   end)
 end

@@ -908,3 +908,96 @@ async fn types_declare_the_sequence_functions_and_the_classes_they_return() {
         assert!(defs.contains(spot), "{spot:?} missing from the definitions");
     }
 }
+
+#[tokio::test]
+async fn a_sequence_outlives_its_machine_as_its_data_does_and_goes_with_its_organization() {
+    use fleetsh::proto::viam::app::v1::{
+        CreateLocationRequest, DeleteLocationRequest, DeleteOrganizationRequest,
+        DeleteRobotRequest, GetRobotPartRequest,
+    };
+    let mut f = fleet().await;
+    let org = f
+        .app
+        .create_organization(CreateOrganizationRequest {
+            name: "short-lived".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let location = f
+        .app
+        .create_location(CreateLocationRequest {
+            organization_id: org.clone(),
+            name: "bench".into(),
+            parent_location_id: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .location
+        .unwrap()
+        .id;
+    let part = new_part(&mut f.app, &location, "cam-rig").await;
+    let frame = capture(&mut f.sync, &part, "cam", "GetImages", 5, b"frame").await;
+    let id = create(&mut f.data, create_req(&part, vec![res("cam", "")]))
+        .await
+        .unwrap();
+    let clips = dataset(&mut f.ds, &org, "clips", DatasetType::SequenceData).await;
+    f.data
+        .add_sequences_to_dataset(members_req(&clips, &[&id]))
+        .await
+        .unwrap();
+    let robot = f
+        .app
+        .get_robot_part(GetRobotPartRequest { id: part.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .part
+        .unwrap()
+        .robot;
+    f.app
+        .delete_robot(DeleteRobotRequest { id: robot })
+        .await
+        .unwrap();
+    // The machine is gone; its data and the sequence over it stay.
+    assert_eq!(get(&mut f.data, &id).await.unwrap().part_id, part);
+    let (got, _) = frames(&mut f.data, &id, 0).await.unwrap();
+    assert_eq!(got, [(frame, b"frame".to_vec())]);
+    assert_status(
+        create(&mut f.data, create_req(&part, vec![res("cam", "")])).await,
+        Code::NotFound,
+        &part,
+    );
+
+    f.app
+        .delete_location(DeleteLocationRequest {
+            location_id: location,
+        })
+        .await
+        .unwrap();
+    f.app
+        .delete_organization(DeleteOrganizationRequest {
+            organization_id: org,
+        })
+        .await
+        .unwrap();
+    assert_status(get(&mut f.data, &id).await, Code::NotFound, &id);
+    let left =
+        f.s.fleet
+            .api
+            .store
+            .read(|c| {
+                let n: i64 = c.query_row(
+                    "SELECT COUNT(*) FROM dataset_sequences WHERE sequence_id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                Ok(n)
+            })
+            .unwrap();
+    assert_eq!(left, 0, "no membership outlives its organization");
+}
