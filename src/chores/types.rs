@@ -72,6 +72,34 @@ fn classes(out: &mut String, types: &mut Types) {
     }
 }
 
+/// The message classes that hand-written signatures name (`cloud.Sequence[]`, issue 12's
+/// cloud.data functions): the message of that name in the package of a service that scripts
+/// reach, so the class is declared even when no generated function refers to it.
+fn named_classes(docs: &[FunctionDoc], types: &mut Types) {
+    let packages: BTreeSet<&str> = LUA_SERVICES
+        .iter()
+        .filter_map(|(s, _)| s.rsplit_once('.').map(|(pkg, _)| pkg))
+        .collect();
+    let mut names = BTreeSet::new();
+    for d in docs {
+        let tys = d.params.iter().map(|p| p.ty.as_str());
+        for t in tys.chain(d.returns.iter().map(|(t, _)| t.as_str())) {
+            for part in t.split("cloud.").skip(1) {
+                let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+                names.insert(name);
+            }
+        }
+    }
+    for name in names {
+        let found = POOL
+            .all_messages()
+            .find(|m| m.name() == name && packages.contains(m.package_name()));
+        if let Some(m) = found {
+            types.message_type(&m);
+        }
+    }
+}
+
 /// `end` is a Lua keyword: as a parameter it is spelled `end_`.
 fn lua_name(p: &str) -> &str {
     if p == "end" { "end_" } else { p }
@@ -87,9 +115,11 @@ pub fn generate() -> mlua::Result<String> {
             let _ = write!(out, "\n---@class cloud.{area}\ncloud.{area} = {{}}\n");
         }
     }
-    for d in collect(&mut types)? {
-        function(&mut out, &d);
+    let docs = collect(&mut types)?;
+    for d in &docs {
+        function(&mut out, d);
     }
+    named_classes(&docs, &mut types);
     // Classes referenced by the hand-written signatures.
     for m in ["viam.app.v1.RobotPart", "viam.app.v1.LogEntry"] {
         if let Some(d) = POOL.get_message_by_name(m) {

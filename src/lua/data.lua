@@ -352,6 +352,127 @@ def("remove_binary_data_from_dataset_by_ids", DATA .. "RemoveBinaryDataFromDatas
   call(DATA .. "RemoveBinaryDataFromDatasetByIDs", { binary_data_ids = a.binary_ids, dataset_id = a.dataset_id }, f)
 end)
 
+-- Sequences (issue 12): a part's binary data between two times from named resources, each
+-- {resource_name = "cam", method_name = "GetImages"?} (no method_name: every method). Python's
+-- paged methods return one page and the next token; `iter_NAME` walks every page one item at a
+-- time (`for s in cloud.data.iter_list_sequences() do ... end`) and `NAME_all` returns them all.
+local function pager(rpc, req, field, f)
+  local items, i, token, done = {}, 0, req.page_token or "", false
+  return function()
+    while i >= #items do
+      if done then return nil end
+      req.page_token = token
+      local r = call(rpc, req, f)
+      items, i, token = r[field] or {}, 0, r.next_page_token or ""
+      done = token == ""
+    end
+    i = i + 1
+    return items[i]
+  end
+end
+
+local function collect(next_item)
+  local out = {}
+  for x in next_item do out[#out + 1] = x end
+  return out
+end
+
+-- def() for a paged RPC: NAME (one page, as Python), iter_NAME and NAME_all (every page) of
+-- `what` (a noun phrase for their docs).
+local function def_paged(name, rpc, params, page_returns, item, doc, what, req_of, field, page_of)
+  local rest = {}
+  for _, p in ipairs(params) do
+    if not (p:match("^page_token ") or p:match("^count_only ")) then rest[#rest + 1] = p end
+  end
+  def(name, rpc, params, page_returns, doc, function(a, f)
+    return page_of(call(rpc, req_of(a), f))
+  end)
+  def("iter_" .. name, nil, rest, { "fun():" .. item .. "? iterator" },
+    what:gsub("^%l", string.upper) .. ", one at a time over every page.", function(a, f)
+    return pager(rpc, req_of(a), field, f)
+  end)
+  def(name .. "_all", nil, rest, { item .. "[] " .. field },
+    what:gsub("^%l", string.upper) .. ", every page as one list.", function(a, f)
+    return collect(pager(rpc, req_of(a), field, f))
+  end)
+end
+
+def("create_sequence", DATA .. "CreateSequence",
+  { "part_id string", "resources cloud.SequenceResourceFilter[]", "start_time string", "end_time string", "sequence_tags string[]?" },
+  { "string id" },
+  "Group a part's binary data of some resources between two times into a sequence; returns its id.", function(a, f)
+  return call(DATA .. "CreateSequence", { part_id = a.part_id, resources = a.resources, start_time = a.start_time,
+    end_time = a.end_time, sequence_tags = a.sequence_tags }, f).id
+end)
+
+def("get_sequence", DATA .. "GetSequence",
+  { "id string" },
+  { "cloud.Sequence sequence" },
+  "A sequence by id, with the datasets it is in.", function(a, f)
+  return call(DATA .. "GetSequence", { id = a.id }, f).sequence
+end)
+
+local SEQUENCE_FIELDS = { "resources", "sequence_tags", "start_time", "end_time" }
+
+def("update_sequence", DATA .. "UpdateSequence",
+  { "id string", "resources cloud.SequenceResourceFilter[]?", "sequence_tags string[]?", "start_time string?", "end_time string?" },
+  {},
+  "Change the given fields of a sequence (an empty sequence_tags clears them); at least one.", function(a, f)
+  local req, paths = { id = a.id }, {}
+  for _, k in ipairs(SEQUENCE_FIELDS) do
+    if a[k] ~= nil then req[k] = a[k]; paths[#paths + 1] = k end
+  end
+  if #paths == 0 then
+    invalid(f, "update_sequence requires at least one of: " .. table.concat(SEQUENCE_FIELDS, ", "))
+  end
+  req.field_mask = { paths = paths }
+  call(DATA .. "UpdateSequence", req, f)
+end)
+
+def("delete_sequence", DATA .. "DeleteSequence",
+  { "id string" },
+  {},
+  "Delete a sequence; its binary data stays.", function(a, f)
+  call(DATA .. "DeleteSequence", { id = a.id }, f)
+end)
+
+def_paged("list_sequences", DATA .. "ListSequences",
+  { "page_token string?", "page_size integer?", "org_id string?" },
+  { "cloud.Sequence[] sequences", "string next_page_token" }, "cloud.Sequence",
+  "A page of the organization's sequences and the next page's token.", "the organization's sequences", function(a)
+    return { organization_id = org(a), page_token = a.page_token, page_size = a.page_size }
+  end, "sequences", function(r) return r.sequences, r.next_page_token end)
+
+def_paged("sequences_by_dataset_id", DATA .. "SequencesByDatasetID",
+  { "dataset_id string", "page_token string?", "page_size integer?", "count_only boolean?" },
+  { "cloud.Sequence[] sequences", "string next_page_token", "integer count" }, "cloud.Sequence",
+  "A page of the sequences in a dataset, the next page's token and their count (count_only: just the count).",
+  "the sequences in a dataset", function(a)
+    return { dataset_id = a.dataset_id, page_token = a.page_token, page_size = a.page_size, count_only = a.count_only }
+  end, "sequences", function(r) return r.sequences, r.next_page_token, r.count end)
+
+def_paged("get_sequence_binary_data", DATA .. "GetSequenceBinaryData",
+  { "sequence_id string", "page_token string?", "page_size integer?" },
+  { "cloud.BinaryData[] data", "string next_page_token" }, "cloud.BinaryData",
+  "A page of the binary data (bytes and metadata) a sequence selects, in capture order, and the next page's token.",
+  "the binary data a sequence selects", function(a)
+    return { sequence_id = a.sequence_id, page_token = a.page_token, page_size = a.page_size }
+  end, "data", function(r) return r.data, r.next_page_token end)
+
+def("add_sequences_to_dataset", DATA .. "AddSequencesToDataset",
+  { "dataset_id string", "sequence_ids string[]" },
+  {},
+  "Put sequences into a DATASET_TYPE_SEQUENCE_DATA dataset of their organization.", function(a, f)
+  call(DATA .. "AddSequencesToDataset", { dataset_id = a.dataset_id, sequence_ids = a.sequence_ids }, f)
+end)
+
+def("remove_sequences_from_dataset", DATA .. "RemoveSequencesFromDataset",
+  { "dataset_id string", "sequence_ids string[]" },
+  {},
+  "Take sequences out of a dataset; they stay.", function(a, f)
+  call(DATA .. "RemoveSequencesFromDataset", { dataset_id = a.dataset_id, sequence_ids = a.sequence_ids }, f)
+end)
+
 -- Uploads. `data_request_times` holds {time_requested, time_received} pairs (RFC 3339).
 local function sensor_metadata(times)
   if times == nil then return nil end

@@ -329,6 +329,36 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX training_containers_org ON training_containers(org_id, created_on);",
     ),
+    // issue 12, sequences: a part's binary data between two times from named resources,
+    // kept as that definition (never as binary ids, so deleting data cannot leave a dangling
+    // one). The machine's place is recorded as captured data records it: a sequence outlives
+    // its machine as its data does, and goes with its organization. A membership goes when
+    // its dataset or its sequence does.
+    M::up(
+        "CREATE TABLE data_sequences (
+             id TEXT PRIMARY KEY,
+             seq INTEGER NOT NULL UNIQUE,         -- paging cursor, in creation order
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             location_id TEXT NOT NULL,
+             robot_id TEXT NOT NULL,
+             part_id TEXT NOT NULL,
+             resources TEXT NOT NULL,             -- JSON array of {resource_name, method_name}
+             tags TEXT NOT NULL,                  -- JSON array of strings
+             start_time INTEGER NOT NULL,         -- Unix ns
+             end_time INTEGER NOT NULL,
+             created_at INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL
+         );
+         CREATE INDEX data_sequences_org ON data_sequences(org_id, seq);
+         CREATE TABLE dataset_sequences (
+             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+             sequence_id TEXT NOT NULL REFERENCES data_sequences(id) ON DELETE CASCADE,
+             PRIMARY KEY (dataset_id, sequence_id)
+         ) WITHOUT ROWID;
+         CREATE INDEX dataset_sequences_sequence ON dataset_sequences(sequence_id);
+         -- A sequence's page: one part's binary data in capture order.
+         CREATE INDEX data_binary_part_time ON data_binary(part_id, time_requested, seq);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

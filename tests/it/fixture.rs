@@ -164,6 +164,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     crate::fixture_data::populate(s, token, &mut ids).await;
     // issue 12, datasets: a dataset holding the binary data, and one to delete.
     crate::fixture_datasets::populate(s, token, tag, &mut ids).await;
+    // issue 12, sequences: a sequence in a sequence dataset, and one to delete.
+    crate::fixture_sequences::populate(s, token, tag, &mut ids).await;
     // issue 12, billing: a pending and a canceled training job.
     crate::fixture_billing::populate(s, token, &mut ids).await;
     ids
@@ -192,10 +194,7 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// from here to `requests`.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("ExternalAuthService", "AuthenticateTo"),
-    // issue 12, data: indexes, saved queries, signed URLs, sequences (and so sequence
-    // datasets' exports).
-    ("DataService", "AddSequencesToDataset"),
-    ("DataService", "RemoveSequencesFromDataset"),
+    // issue 12, data: indexes, saved queries, signed URLs, sequence datasets' exports.
     ("DataService", "CreateIndex"),
     ("DataService", "ListIndexes"),
     ("DataService", "DeleteIndex"),
@@ -205,13 +204,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("DataService", "DeleteSavedQuery"),
     ("DataService", "ListSavedQueries"),
     ("DataService", "CreateBinaryDataSignedURL"),
-    ("DataService", "CreateSequence"),
-    ("DataService", "GetSequence"),
-    ("DataService", "UpdateSequence"),
-    ("DataService", "DeleteSequence"),
-    ("DataService", "ListSequences"),
-    ("DataService", "SequencesByDatasetID"),
-    ("DataService", "GetSequenceBinaryData"),
     ("DatasetService", "StartSequenceDatasetExport"),
     ("DatasetService", "GetSequenceDatasetExport"),
 ];
@@ -363,6 +355,8 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_oauth::requests())
     .chain(crate::fixture_data::requests())
     .chain(crate::fixture_datasets::requests())
+    // issue 12, sequences
+    .chain(crate::fixture_sequences::requests())
     // issue 12, billing
     .chain(crate::fixture_billing::requests())
     .collect()

@@ -192,6 +192,16 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ListDatasetsByIDs",                      [OK,   OK,   OK,   OK,   DENY]),
     ("AddBinaryDataToDatasetByIDs",            [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveBinaryDataFromDatasetByIDs",       [OK,   DENY, OK,   OK,   DENY]),
+    // issue 12, sequences: data of their part's machine, read and written as its data is.
+    ("CreateSequence",                         [OK,   DENY, OK,   OK,   DENY]),
+    ("GetSequence",                            [OK,   OK,   OK,   OK,   DENY]),
+    ("UpdateSequence",                         [OK,   DENY, OK,   OK,   DENY]),
+    ("DeleteSequence",                         [OK,   DENY, OK,   OK,   DENY]),
+    ("ListSequences",                          [OK,   OK,   OK,   OK,   DENY]),
+    ("GetSequenceBinaryData",                  [OK,   OK,   OK,   OK,   DENY]),
+    ("SequencesByDatasetID",                   [OK,   OK,   OK,   OK,   DENY]),
+    ("AddSequencesToDataset",                  [OK,   DENY, OK,   OK,   DENY]),
+    ("RemoveSequencesFromDataset",             [OK,   DENY, OK,   OK,   DENY]),
     // issue 12, billing: an organization owner's, to read as to change; charges are refused.
     ("GetCurrentMonthUsage",                   [OK,   DENY, DENY, DENY, DENY]),
     ("GetOrgBillingInformation",               [OK,   DENY, DENY, DENY, DENY]),
@@ -382,6 +392,11 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let name = format!("doomed{n}");
             let d = crate::fixture_datasets::new_dataset(s, root, &org, &name).await;
             ("doomed_dataset", json!(d))
+        }
+        // issue 12, sequences: a sequence to delete.
+        "DeleteSequence" => {
+            let q = crate::fixture_sequences::new_sequence(s, root, &ids["part"]).await;
+            ("doomed_sequence", json!(q))
         }
         // issue 12, billing: a pending job to cancel, a canceled one to delete.
         "CancelTrainingJob" => {

@@ -107,7 +107,7 @@ fn select(c: &Connection, w: &Where, tail: &str, extra: Vec<Sql>) -> ApiResult<V
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn parse_cursor(last: &str) -> ApiResult<Option<(i64, i64)>> {
+fn parse_cursor(field: &str, last: &str) -> ApiResult<Option<(i64, i64)>> {
     if last.is_empty() {
         return Ok(None);
     }
@@ -116,10 +116,56 @@ fn parse_cursor(last: &str) -> ApiResult<Option<(i64, i64)>> {
         .map(Some)
         .ok_or_else(|| {
             ApiError::invalid(
-                "data_request.last",
+                field,
                 format!("{last:?} is not a cursor this server returned"),
             )
         })
+}
+
+fn cursor_of(s: &Stored) -> String {
+    let t = s
+        .meta
+        .time_requested
+        .as_ref()
+        .map_or(0, crate::server::store::from_ts);
+    format!("{t}_{}", s.seq)
+}
+
+/// One page (with the bytes) of the binary data `w` matches, in capture order after the
+/// cursor `token` (named `field` in errors), and the cursor of the next page ("" after the
+/// last): a sequence's binary data (sequences.rs).
+pub(super) fn page_in_order(
+    api: &Api,
+    c: &Connection,
+    mut w: Where,
+    field: &str,
+    token: &str,
+    limit: usize,
+) -> ApiResult<(Vec<BinaryData>, String)> {
+    if let Some((t, seq)) = parse_cursor(field, token)? {
+        w.push(
+            "(time_requested, seq) > (?, ?)",
+            [Sql::Integer(t), Sql::Integer(seq)],
+        );
+    }
+    // One more than the page tells whether a next page exists.
+    let mut rows = select(
+        c,
+        &w,
+        "ORDER BY time_requested, seq LIMIT ?",
+        vec![Sql::Integer(limit as i64 + 1)],
+    )?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match rows.last() {
+        Some(s) if more => cursor_of(s),
+        _ => String::new(),
+    };
+    let data = rows
+        .into_iter()
+        .map(|s| item(api, c, s, true))
+        .collect::<ApiResult<_>>()?;
+    Ok((data, next))
 }
 
 pub fn binary_data_by_filter(
@@ -129,7 +175,7 @@ pub fn binary_data_by_filter(
 ) -> ApiResult<BinaryDataByFilterResponse> {
     let dr = req.data_request.unwrap_or_default();
     let desc = descending(dr.sort_order)?;
-    let after = parse_cursor(&dr.last)?;
+    let after = parse_cursor("data_request.last", &dr.last)?;
     api.store.read(|c| {
         let mut w = filter::clause(
             c,
@@ -162,17 +208,7 @@ pub fn binary_data_by_filter(
             &format!("ORDER BY time_requested {order}, seq {order} LIMIT ?"),
             vec![Sql::Integer(limit_of(dr.limit) as i64)],
         )?;
-        let last = rows
-            .last()
-            .map(|s| {
-                let t = s
-                    .meta
-                    .time_requested
-                    .as_ref()
-                    .map_or(0, crate::server::store::from_ts);
-                format!("{t}_{}", s.seq)
-            })
-            .unwrap_or_default();
+        let last = rows.last().map(cursor_of).unwrap_or_default();
         let mut resp = BinaryDataByFilterResponse {
             count: total as u64,
             last,

@@ -41,6 +41,18 @@ impl Stored {
         Ok(())
     }
 
+    /// Refuses a binary-data dataset where sequences would go in (sequences.rs).
+    pub(super) fn holds_sequences(&self, field: &str) -> ApiResult<()> {
+        if self.kind != DatasetType::SequenceData as i32 {
+            return Err(ApiError::FailedPrecondition(format!(
+                "{field}: dataset {:?} holds binary data, not sequences; use a \
+                 DATASET_TYPE_SEQUENCE_DATA dataset",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
     fn to_proto(&self) -> Dataset {
         Dataset {
             id: self.id.clone(),
@@ -260,6 +272,8 @@ pub fn merge_datasets(
              WHERE dataset_id IN (SELECT value FROM json_each(?2))",
             params![dataset_id, serde_json::to_string(&req.dataset_ids).unwrap_or_default()],
         )?;
+        // issue 12, sequences: a merge of sequence datasets holds their sequences.
+        super::sequences::copy_memberships(tx, &dataset_id, &req.dataset_ids)?;
         Ok(MergeDatasetsResponse { dataset_id })
     })
 }

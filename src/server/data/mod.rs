@@ -17,6 +17,7 @@ mod datasets;
 mod docs;
 mod filter;
 mod mql;
+mod sequences;
 pub(super) mod service;
 mod sql;
 mod tabular;

@@ -1,9 +1,9 @@
 //! The routing tables of `viam.app.data.v1.DataService`, `viam.app.datasync.v1.DataSyncService`
 //! and `viam.app.dataset.v1.DatasetService`: each RPC served and its handler. RPCs not listed
-//! answer UNIMPLEMENTED naming themselves (saved queries, sequences and their dataset exports,
+//! answer UNIMPLEMENTED naming themselves (saved queries, sequence datasets' exports,
 //! indexes, signed URLs).
 
-use super::{binary, database, datasets, mql, sql, tabular, upload};
+use super::{binary, database, datasets, mql, sequences, sql, tabular, upload};
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
 use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetService;
@@ -37,6 +37,16 @@ rpc_table! {
         configure_database_user(ConfigureDatabaseUserRequest) -> ConfigureDatabaseUserResponse = database::configure_database_user;
         add_binary_data_to_dataset_by_i_ds(AddBinaryDataToDatasetByIDsRequest) -> AddBinaryDataToDatasetByIDsResponse = datasets::add_binary_data_to_dataset_by_i_ds;
         remove_binary_data_from_dataset_by_i_ds(RemoveBinaryDataFromDatasetByIDsRequest) -> RemoveBinaryDataFromDatasetByIDsResponse = datasets::remove_binary_data_from_dataset_by_i_ds;
+        // issue 12, sequences
+        create_sequence(CreateSequenceRequest) -> CreateSequenceResponse = sequences::create_sequence;
+        get_sequence(GetSequenceRequest) -> GetSequenceResponse = sequences::get_sequence;
+        update_sequence(UpdateSequenceRequest) -> UpdateSequenceResponse = sequences::update_sequence;
+        delete_sequence(DeleteSequenceRequest) -> DeleteSequenceResponse = sequences::delete_sequence;
+        list_sequences(ListSequencesRequest) -> ListSequencesResponse = sequences::list_sequences;
+        get_sequence_binary_data(GetSequenceBinaryDataRequest) -> GetSequenceBinaryDataResponse = sequences::get_sequence_binary_data;
+        sequences_by_dataset_id(SequencesByDatasetIdRequest) -> SequencesByDatasetIdResponse = sequences::sequences_by_dataset_id;
+        add_sequences_to_dataset(AddSequencesToDatasetRequest) -> AddSequencesToDatasetResponse = sequences::add_sequences_to_dataset;
+        remove_sequences_from_dataset(RemoveSequencesFromDatasetRequest) -> RemoveSequencesFromDatasetResponse = sequences::remove_sequences_from_dataset;
     }
     server_streaming {
         export_tabular_data(ExportTabularDataRequest) -> stream ExportTabularDataResponse = tabular::export_tabular_data;
