@@ -829,3 +829,82 @@ async fn another_organization_is_refused_and_operators_only_read() {
         ["a_1"]
     );
 }
+
+/// With `--tls-cert`, the URL is https:// on the same socket, and a TLS client (HTTP/1.1 over
+/// the fleet's own ALPN) fetches the bytes.
+#[tokio::test]
+async fn a_signed_url_of_a_tls_fleet_is_https_on_its_socket() {
+    use fleetsh::proto::viam::app::v1::app_service_client::AppServiceClient;
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+    const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fleetsh::server::ServeOptions::new(dir.path());
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    opts.tls_cert = Some(format!("{TLS}/server.pem").into());
+    opts.tls_key = Some(format!("{TLS}/server.key").into());
+    let fleet = fleetsh::server::start(&opts).await.unwrap();
+    let ca_pem = std::fs::read(format!("{TLS}/ca.pem")).unwrap();
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca_pem));
+    let channel = Channel::from_shared(fleet.credentials.address.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let c = fleet.credentials.clone();
+    let token =
+        fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient::new(channel.clone())
+            .authenticate(fleetsh::proto::rpc::v1::AuthenticateRequest {
+                entity: c.api_key_id.clone(),
+                credentials: Some(fleetsh::proto::rpc::v1::Credentials {
+                    r#type: "api-key".into(),
+                    payload: c.api_key.clone(),
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+    let header = format!("Bearer {token}").parse().unwrap();
+    let mut app = AppServiceClient::with_interceptor(channel.clone(), Bearer(Some(header)));
+    let part = new_part(&mut app, &c.location_id, "tls-bot").await;
+    let mut sync = sync_client(&channel, &token);
+    let id = sync
+        .data_capture_upload(DataCaptureUploadRequest {
+            metadata: Some(UploadMetadata {
+                part_id: part,
+                component_type: "rdk:component:camera".into(),
+                component_name: "cam".into(),
+                method_name: "GetImages".into(),
+                r#type: DataType::BinarySensor as i32,
+                mime_type: "image/jpeg".into(),
+                ..Default::default()
+            }),
+            sensor_contents: vec![SensorData {
+                metadata: None,
+                data: Some(sensor_data::Data::Binary(b"over tls".to_vec())),
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .binary_data_id;
+    let url = sign(&mut data_client(&channel, &token), &id, None)
+        .await
+        .unwrap()
+        .signed_url;
+    assert!(
+        url.starts_with(&format!("https://{}/signed-url/", fleet.addr)),
+        "{url}"
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca_pem).unwrap()])
+        .build()
+        .unwrap();
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"over tls");
+    fleet.stop().await.unwrap();
+}
