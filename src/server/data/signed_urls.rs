@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -129,7 +130,25 @@ where
         let api = self.api.clone();
         let token = token.to_string();
         let method = req.method().clone();
-        Box::pin(async move { Ok(answer(&api, &method, &token).await) })
+        let start = Instant::now();
+        Box::pin(async move {
+            let reply = answer(&api, &method, &token).await;
+            log_fetch(&method, reply.status(), start);
+            Ok(reply)
+        })
+    }
+}
+
+/// One log line per fetch, as call.rs writes one per call (successes at debug, refusals at
+/// info); never the token, which is the credential.
+fn log_fetch(method: &Method, status: StatusCode, start: Instant) {
+    let micros = start.elapsed().as_micros() as u64;
+    let status = status.as_u16();
+    let method = format!("HTTP {method} {PATH_PREFIX}…");
+    match status {
+        200..=299 => tracing::debug!(method, status, micros, "request"),
+        500.. => tracing::error!(method, status, micros, "request"),
+        _ => tracing::info!(method, status, micros, "request"),
     }
 }
 
