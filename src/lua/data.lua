@@ -566,3 +566,129 @@ def("streaming_data_capture_upload", SYNC .. "StreamingDataCaptureUpload",
   return call(SYNC .. "StreamingDataCaptureUpload", chunks({ metadata = meta }, a.data or "",
     function(c) return { data = c } end), f).binary_data_id
 end)
+-- Saved queries, custom indexes and signed URLs (issue 12, queries). Saved queries have no
+-- DataClient method: their functions are the RPCs' snake_case names. A saved query is returned
+-- with its stages decoded (`query`, as tabular_data_by_mql takes them) beside the stored BSON
+-- (`mql_binary`); tabular_data_by_mql{query_prefix_name = NAME} runs one, then its own stages.
+local function stages_of(fname, query, required)
+  if query == nil and not required then return nil end
+  if type(query) ~= "table" then invalid(fname, "query: expected an array of stage tables") end
+  local stages = {}
+  for i, s in ipairs(query) do stages[i] = type(s) == "string" and s or cloud._bson_encode(s) end
+  return stages
+end
+local function saved_query(q)
+  q.query = rows(q.mql_binary)
+  return q
+end
+def("create_saved_query", DATA .. "CreateSavedQuery",
+  { "name string", "query table[]", "org_id string?" },
+  { "string id" },
+  "Save an MQL pipeline (an array of stage tables) under a name unique in the organization; returns its id.",
+  function(a, f)
+    return call(DATA .. "CreateSavedQuery", { organization_id = org(a), name = a.name,
+      mql_binary = stages_of(f, a.query, true) }, f).id
+  end)
+def("update_saved_query", DATA .. "UpdateSavedQuery",
+  { "id string", "name string?", "query table[]?" },
+  {},
+  "Rename a saved query, replace its pipeline, or both (what is left out stays).", function(a, f)
+  call(DATA .. "UpdateSavedQuery", { id = a.id, name = a.name, mql_binary = stages_of(f, a.query, false) }, f)
+end)
+def("get_saved_query", DATA .. "GetSavedQuery",
+  { "id string" },
+  { "table saved_query" },
+  "A saved query: id, organization_id, name, query (its stages), mql_binary, created_on, updated_at.",
+  function(a, f)
+    return saved_query(call(DATA .. "GetSavedQuery", { id = a.id }, f).saved_query)
+  end)
+def("delete_saved_query", DATA .. "DeleteSavedQuery",
+  { "id string" },
+  {},
+  "Delete a saved query.", function(a, f)
+  call(DATA .. "DeleteSavedQuery", { id = a.id }, f)
+end)
+def("list_saved_queries", DATA .. "ListSavedQueries",
+  { "limit integer?", "org_id string?" },
+  { "table[] queries" },
+  "The organization's saved queries, oldest first (at most `limit` when given).", function(a, f)
+  local out = {}
+  for i, q in ipairs(call(DATA .. "ListSavedQueries", { organization_id = org(a), limit = a.limit }, f).queries) do
+    out[i] = saved_query(q)
+  end
+  return out
+end)
+-- An index spec is {key = KEY, options = {name = ..., unique = ...}} or a bare KEY; a KEY is
+-- {field = 1} or, where the order of several fields matters, {{"a", 1}, {"b", -1}}. It is sent
+-- as the key's and the options' JSON (the Go CLI's form), so the key keeps its order.
+local function json_key(fname, key)
+  if type(key) ~= "table" or next(key) == nil then
+    invalid(fname, "index_spec: expected a key such as {[\"data.readings.temperature\"] = 1}")
+  end
+  local parts = {}
+  if key[1] ~= nil then
+    for _, p in ipairs(key) do
+      if type(p) ~= "table" or type(p[1]) ~= "string" then
+        invalid(fname, "index_spec: an ordered key is an array of {field, direction} pairs")
+      end
+      parts[#parts + 1] = json.encode(p[1]) .. ":" .. json.encode(p[2])
+    end
+  else
+    local fields = {}
+    for k in pairs(key) do fields[#fields + 1] = k end
+    table.sort(fields)
+    for _, k in ipairs(fields) do parts[#parts + 1] = json.encode(k) .. ":" .. json.encode(key[k]) end
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+local function spec_parts(fname, spec)
+  if type(spec) ~= "table" then invalid(fname, "index_spec: expected a table") end
+  if spec.key == nil then return { json_key(fname, spec) } end
+  local parts = { json_key(fname, spec.key) }
+  if spec.options ~= nil then parts[2] = json.encode(spec.options) end
+  return parts
+end
+-- A stored spec's parts as tables, whichever form (BSON or JSON) they were sent in.
+local function spec_tables(parts)
+  local out = {}
+  for i, p in ipairs(parts or {}) do
+    local ok, d = pcall(cloud._bson_decode, p)
+    if not ok then ok, d = pcall(json.decode, p) end
+    out[i] = ok and d or p
+  end
+  return out
+end
+def("create_index", DATA .. "CreateIndex",
+  { "collection_type string", "index_spec table", "pipeline_name string?", "org_id string?" },
+  {},
+  "Record a custom index (INDEXABLE_COLLECTION_HOT_STORE, or _PIPELINE_SINK with pipeline_name).",
+  function(a, f)
+    call(DATA .. "CreateIndex", { organization_id = org(a), collection_type = a.collection_type,
+      index_spec = spec_parts(f, a.index_spec), pipeline_name = a.pipeline_name }, f)
+  end)
+def("list_indexes", DATA .. "ListIndexes",
+  { "collection_type string", "pipeline_name string?", "org_id string?" },
+  { "table[] indexes" },
+  "The custom indexes of a collection: index_name, index_spec (its parts as tables), created_by.",
+  function(a, f)
+    local r = call(DATA .. "ListIndexes", { organization_id = org(a), collection_type = a.collection_type,
+      pipeline_name = a.pipeline_name }, f)
+    for _, ix in ipairs(r.indexes) do ix.index_spec = spec_tables(ix.index_spec) end
+    return r.indexes
+  end)
+def("delete_index", DATA .. "DeleteIndex",
+  { "collection_type string", "index_name string", "pipeline_name string?", "org_id string?" },
+  {},
+  "Drop a custom index by name.", function(a, f)
+  call(DATA .. "DeleteIndex", { organization_id = org(a), collection_type = a.collection_type,
+    index_name = a.index_name, pipeline_name = a.pipeline_name }, f)
+end)
+def("create_binary_data_signed_url", DATA .. "CreateBinaryDataSignedURL",
+  { "binary_data_id string", "expiration_minutes integer?" },
+  { "string signed_url", "string expires_at" },
+  "A URL that fetches binary data's bytes without a key, until it expires (15 minutes by default).",
+  function(a, f)
+    local r = call(DATA .. "CreateBinaryDataSignedURL", { binary_data_id = a.binary_data_id,
+      expiration_minutes = a.expiration_minutes }, f)
+    return r.signed_url, r.expires_at
+  end)

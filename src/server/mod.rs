@@ -90,6 +90,9 @@ pub struct Api {
     pub faults: faults::Faults,
     /// `--rate-limit`: calls per principal and second; None = unlimited.
     pub rate_limit: Option<rate_limit::RateLimit>,
+    /// issue 12, queries: `http(s)://<listening address>`, where signed URLs point; set once
+    /// the socket is bound.
+    pub http_base: std::sync::OnceLock<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +148,7 @@ impl Api {
             closing: tokio_util::sync::CancellationToken::new(),
             faults: faults::Faults::default(),
             rate_limit: rate_limit.map(rate_limit::RateLimit::new),
+            http_base: std::sync::OnceLock::new(),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))
@@ -276,6 +280,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         "http"
     };
     let credentials = boot.credentials(&format!("{scheme}://{addr}"));
+    let _ = api.http_base.set(format!("{scheme}://{addr}"));
     if opts.publish_address || boot.created {
         credentials.write(&opts.data_dir)?;
     }
@@ -286,6 +291,10 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     let router = Server::builder()
         .accept_http1(true)
         .layer(opts.cors.layer())
+        // issue 12, queries: signed URLs are plain HTTP GETs, answered before gRPC-web (which
+        // refuses other HTTP/1.1 requests) and outside the token checks (the URL's token is
+        // the credential).
+        .layer(data::signed_urls::layer(&api))
         .layer(tonic_web::GrpcWebLayer::new())
         // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
         .layer(call::NamedUnimplementedLayer)

@@ -359,6 +359,36 @@ const MIGRATIONS: &[M<'static>] = &[
          -- A sequence's page: one part's binary data in capture order.
          CREATE INDEX data_binary_part_time ON data_binary(part_id, time_requested, seq);",
     ),
+    // issue 12, queries: saved MQL pipelines (the stages' BSON documents back to back; each
+    // carries its own length), custom index specs (recorded, not built: see indexes.rs) and
+    // the tokens of signed URLs (only their hashes; a token goes with its binary data).
+    M::up(
+        "CREATE TABLE saved_queries (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             pipeline BLOB NOT NULL,
+             created_on INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL,
+             UNIQUE (org_id, name)
+         );
+         CREATE TABLE data_indexes (
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             collection_type INTEGER NOT NULL,   -- IndexableCollection
+             pipeline_name TEXT NOT NULL,        -- '' for the hot store
+             name TEXT NOT NULL,
+             spec TEXT NOT NULL,                 -- JSON array of the spec's parts, base64
+             created_on INTEGER NOT NULL,
+             PRIMARY KEY (org_id, collection_type, pipeline_name, name)
+         ) WITHOUT ROWID;
+         CREATE TABLE signed_urls (
+             token_hash TEXT PRIMARY KEY,
+             binary_id TEXT NOT NULL REFERENCES data_binary(id) ON DELETE CASCADE,
+             expires_at INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE INDEX signed_urls_binary ON signed_urls(binary_id);
+         CREATE INDEX signed_urls_expiry ON signed_urls(expires_at);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

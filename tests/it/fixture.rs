@@ -168,6 +168,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     crate::fixture_sequences::populate(s, token, tag, &mut ids).await;
     // issue 12, billing: a pending and a canceled training job.
     crate::fixture_billing::populate(s, token, &mut ids).await;
+    // issue 12, queries: saved queries (one to delete) and an index to delete.
+    crate::fixture_queries::populate(s, token, tag, &mut ids).await;
     ids
 }
 
@@ -194,16 +196,6 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// from here to `requests`.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("ExternalAuthService", "AuthenticateTo"),
-    // issue 12, data: indexes, saved queries, signed URLs, sequence datasets' exports.
-    ("DataService", "CreateIndex"),
-    ("DataService", "ListIndexes"),
-    ("DataService", "DeleteIndex"),
-    ("DataService", "CreateSavedQuery"),
-    ("DataService", "UpdateSavedQuery"),
-    ("DataService", "GetSavedQuery"),
-    ("DataService", "DeleteSavedQuery"),
-    ("DataService", "ListSavedQueries"),
-    ("DataService", "CreateBinaryDataSignedURL"),
     ("DatasetService", "StartSequenceDatasetExport"),
     ("DatasetService", "GetSequenceDatasetExport"),
 ];
@@ -359,5 +351,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_sequences::requests())
     // issue 12, billing
     .chain(crate::fixture_billing::requests())
+    // issue 12, queries
+    .chain(crate::fixture_queries::requests())
     .collect()
 }

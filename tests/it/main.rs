@@ -12,6 +12,8 @@ mod data_datasets;
 mod data_export_stream;
 mod data_sequences;
 mod data_upload_stream;
+// issue 12, queries
+mod data_queries;
 mod devices_api;
 mod durability;
 mod dynamic;
@@ -22,6 +24,8 @@ mod fixture_datasets;
 mod fixture_machines;
 mod fixture_oauth;
 mod fixture_orgs;
+// issue 12, queries
+mod fixture_queries;
 mod fixture_registry;
 mod fixture_sequences;
 mod fleetsh_test;

@@ -202,6 +202,17 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("SequencesByDatasetID",                   [OK,   OK,   OK,   OK,   DENY]),
     ("AddSequencesToDataset",                  [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveSequencesFromDataset",             [OK,   DENY, OK,   OK,   DENY]),
+    // issue 12, queries: saved queries and indexes are organization-wide, changed by its
+    // owners and read by whoever may query its data; a signed URL is a read of the data.
+    ("CreateSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),
+    ("UpdateSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),
+    ("GetSavedQuery",                          [OK,   OK,   OK,   OK,   DENY]),
+    ("DeleteSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),
+    ("ListSavedQueries",                       [OK,   OK,   OK,   OK,   DENY]),
+    ("CreateIndex",                            [OK,   DENY, DENY, DENY, DENY]),
+    ("ListIndexes",                            [OK,   OK,   OK,   OK,   DENY]),
+    ("DeleteIndex",                            [OK,   DENY, DENY, DENY, DENY]),
+    ("CreateBinaryDataSignedURL",              [OK,   OK,   OK,   OK,   DENY]),
     // issue 12, billing: an organization owner's, to read as to change; charges are refused.
     ("GetCurrentMonthUsage",                   [OK,   DENY, DENY, DENY, DENY]),
     ("GetOrgBillingInformation",               [OK,   DENY, DENY, DENY, DENY]),
@@ -397,6 +408,17 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         "DeleteSequence" => {
             let q = crate::fixture_sequences::new_sequence(s, root, &ids["part"]).await;
             ("doomed_sequence", json!(q))
+        }
+        // issue 12, queries: a saved query and an index to delete.
+        "DeleteSavedQuery" => {
+            let name = format!("doomed{n}");
+            let q = crate::fixture_queries::new_saved_query(s, root, &org, &name).await;
+            ("doomed_saved_query", json!(q))
+        }
+        "DeleteIndex" => {
+            let name = format!("doomed{n}");
+            crate::fixture_queries::new_index(s, root, &org, &name).await;
+            ("doomed_index", json!(name))
         }
         // issue 12, billing: a pending job to cancel, a canceled one to delete.
         "CancelTrainingJob" => {

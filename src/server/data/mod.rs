@@ -22,6 +22,10 @@ pub(super) mod service;
 mod sql;
 mod tabular;
 mod upload;
+// issue 12, queries: saved queries, custom indexes, signed URLs (and their HTTP answer).
+mod indexes;
+mod saved_queries;
+pub(super) mod signed_urls;
 
 use std::path::PathBuf;
 

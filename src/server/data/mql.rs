@@ -610,6 +610,22 @@ fn group(docs: Vec<Document>, spec: &Document) -> Res<Vec<Document>> {
         .collect())
 }
 
+/// A pipeline's stages as documents, each with exactly one key.
+pub(super) fn parse_stages(raw: &[Vec<u8>]) -> ApiResult<Vec<Document>> {
+    let stages = raw
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Document::from_reader(b.as_slice())
+                .map_err(|e| bad(format!("stage {i} is not a BSON document: {e}")))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    for s in &stages {
+        stage_of(s).map_err(bad)?;
+    }
+    Ok(stages)
+}
+
 /// One stage: its name and argument.
 fn stage_of(d: &Document) -> Res<(&str, &Bson)> {
     match d.iter().next() {
@@ -677,16 +693,6 @@ pub fn tabular_data_by_mql(
     req: TabularDataByMqlRequest,
 ) -> ApiResult<TabularDataByMqlResponse> {
     let org_id = required("organization_id", &req.organization_id)?;
-    if req
-        .query_prefix_name
-        .as_deref()
-        .is_some_and(|q| !q.is_empty())
-    {
-        return Err(ApiError::invalid(
-            "query_prefix_name",
-            "saved queries are not served by the local fleet yet",
-        ));
-    }
     if let Some(src) = &req.data_source {
         match TabularDataSourceType::try_from(src.r#type) {
             // Every reading of the local fleet is recent: hot storage is the same data.
@@ -709,18 +715,14 @@ pub fn tabular_data_by_mql(
             }
         }
     }
-    let stages = req
-        .mql_binary
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            Document::from_reader(b.as_slice())
-                .map_err(|e| bad(format!("stage {i} is not a BSON document: {e}")))
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    for s in &stages {
-        stage_of(s).map_err(bad)?;
-    }
+    // issue 12, queries: a saved query named by query_prefix_name runs first.
+    let mut stages = match req.query_prefix_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => {
+            super::saved_queries::stages_named(api, who, org_id, name)?
+        }
+        _ => Vec::new(),
+    };
+    stages.extend(parse_stages(&req.mql_binary)?);
     // Leading $match stages filter while reading.
     let lead = stages
         .iter()

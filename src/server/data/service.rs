@@ -1,9 +1,10 @@
 //! The routing tables of `viam.app.data.v1.DataService`, `viam.app.datasync.v1.DataSyncService`
 //! and `viam.app.dataset.v1.DatasetService`: each RPC served and its handler. RPCs not listed
-//! answer UNIMPLEMENTED naming themselves (saved queries, sequence datasets' exports,
-//! indexes, signed URLs).
+//! answer UNIMPLEMENTED naming themselves (DatasetService's sequence-dataset exports).
 
 use super::{binary, database, datasets, mql, sequences, sql, tabular, upload};
+// issue 12, queries
+use super::{indexes, saved_queries, signed_urls};
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
 use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetService;
@@ -47,6 +48,16 @@ rpc_table! {
         sequences_by_dataset_id(SequencesByDatasetIdRequest) -> SequencesByDatasetIdResponse = sequences::sequences_by_dataset_id;
         add_sequences_to_dataset(AddSequencesToDatasetRequest) -> AddSequencesToDatasetResponse = sequences::add_sequences_to_dataset;
         remove_sequences_from_dataset(RemoveSequencesFromDatasetRequest) -> RemoveSequencesFromDatasetResponse = sequences::remove_sequences_from_dataset;
+        // issue 12, queries: saved queries, custom indexes, signed URLs.
+        create_saved_query(CreateSavedQueryRequest) -> CreateSavedQueryResponse = saved_queries::create_saved_query;
+        update_saved_query(UpdateSavedQueryRequest) -> UpdateSavedQueryResponse = saved_queries::update_saved_query;
+        get_saved_query(GetSavedQueryRequest) -> GetSavedQueryResponse = saved_queries::get_saved_query;
+        delete_saved_query(DeleteSavedQueryRequest) -> DeleteSavedQueryResponse = saved_queries::delete_saved_query;
+        list_saved_queries(ListSavedQueriesRequest) -> ListSavedQueriesResponse = saved_queries::list_saved_queries;
+        create_index(CreateIndexRequest) -> CreateIndexResponse = indexes::create_index;
+        list_indexes(ListIndexesRequest) -> ListIndexesResponse = indexes::list_indexes;
+        delete_index(DeleteIndexRequest) -> DeleteIndexResponse = indexes::delete_index;
+        create_binary_data_signed_url(CreateBinaryDataSignedUrlRequest) -> CreateBinaryDataSignedUrlResponse = signed_urls::create_binary_data_signed_url;
     }
     server_streaming {
         export_tabular_data(ExportTabularDataRequest) -> stream ExportTabularDataResponse = tabular::export_tabular_data;
