@@ -166,6 +166,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     crate::fixture_datasets::populate(s, token, tag, &mut ids).await;
     // issue 12, billing: a pending and a canceled training job.
     crate::fixture_billing::populate(s, token, &mut ids).await;
+    // issue 12, pipelines: a data pipeline and a package, each with one to delete.
+    crate::fixture_pipelines::populate(s, token, tag, &mut ids).await;
     ids
 }
 
@@ -365,5 +367,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_datasets::requests())
     // issue 12, billing
     .chain(crate::fixture_billing::requests())
+    // issue 12, pipelines
+    .chain(crate::fixture_pipelines::requests())
     .collect()
 }

@@ -22,6 +22,10 @@ mod sql;
 mod tabular;
 mod upload;
 
+// issue 12, pipelines: what a data pipeline's runs use (src/server/data_pipelines.rs).
+pub(super) use docs::{date as bson_date, encode as bson_encode};
+pub(super) use mql::{check_stages, parse_stages, run_window};
+
 use std::path::PathBuf;
 
 use rusqlite::Connection;
