@@ -509,6 +509,20 @@ local function runs_page(id, size, token, f)
   return page
 end
 
+-- Every run, newest first, fetched a page at a time: for run in data.iter_data_pipeline_runs(id) do.
+def("iter_data_pipeline_runs", nil, { "id string", "page_size integer?" },
+  { "fun():table? iterator" },
+  "Iterate over all of a pipeline's runs, newest first, a page at a time.", function(a, f)
+  local page, i = runs_page(a.id, a.page_size or 100, "", f), 0
+  return function()
+    i = i + 1
+    if page.runs[i] == nil and page.next_page_token ~= "" then
+      page, i = page:next_page(), 1
+    end
+    return page.runs[i]
+  end
+end)
+
 def("list_data_pipeline_runs", PIPELINES .. "ListDataPipelineRuns", { "id string", "page_size integer?" },
   { "table page" },
   "A page of a pipeline's runs, newest first (its due windows run first); page:next_page().", function(a, f)

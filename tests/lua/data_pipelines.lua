@@ -31,6 +31,13 @@ assert(sink[1]._viam_pipeline_run.organization_id == cloud.default_org_id())
 -- Another hour passes: one more run (with nothing in its window).
 cloud.admin.advance_clock("1h")
 assert(#cloud.data.list_data_pipeline_runs{ id = id, page_size = 10 }.runs == 4)
+local seen, last_start = 0, nil
+for run in cloud.data.iter_data_pipeline_runs(id, 3) do
+  seen = seen + 1
+  assert(last_start == nil or run.data_start_time < last_start, "newest first")
+  last_start = run.data_start_time
+end
+assert(seen == 4, "iterated " .. seen)
 
 cloud.data.disable_data_pipeline(id)
 assert(not cloud.data.get_data_pipeline(id).enabled)
