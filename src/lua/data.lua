@@ -692,3 +692,86 @@ def("create_binary_data_signed_url", DATA .. "CreateBinaryDataSignedURL",
       expiration_minutes = a.expiration_minutes }, f)
     return r.signed_url, r.expires_at
   end)
+
+-- issue 12, pipelines: data pipelines, as the Python DataClient has them (an MQL pipeline is an
+-- array of stage tables, as for tabular_data_by_mql). EnableDataPipeline and DisableDataPipeline,
+-- which the SDK does not wrap, come from the descriptors: data.enable_data_pipeline(id).
+local PIPELINES = "viam.app.datapipelines.v1.DataPipelinesService/"
+
+local function pipeline_of(p)
+  if p == nil then return nil end
+  local stages = {}
+  for i, b in ipairs(p.mql_binary or {}) do stages[i] = cloud._bson_decode(b) end
+  p.mql_binary = stages
+  return p
+end
+
+def("get_data_pipeline", PIPELINES .. "GetDataPipeline", { "id string" }, { "table pipeline" },
+  "A data pipeline, its MQL as stage tables.", function(a, f)
+  return pipeline_of(call(PIPELINES .. "GetDataPipeline", { id = a.id }, f).data_pipeline)
+end)
+
+def("list_data_pipelines", PIPELINES .. "ListDataPipelines", { "org_id string?" }, { "table[] pipelines" },
+  "The organization's data pipelines.", function(a, f)
+  local out = call(PIPELINES .. "ListDataPipelines", { organization_id = org(a) }, f).data_pipelines or {}
+  for i, p in ipairs(out) do out[i] = pipeline_of(p) end
+  return out
+end)
+
+def("create_data_pipeline", PIPELINES .. "CreateDataPipeline",
+  { "name string", "mql_binary table[]", "schedule string", "enable_backfill boolean", "data_source_type string?", "org_id string?" },
+  { "string id" },
+  "Define a pipeline that runs MQL stages on a cron schedule (UTC); its id.", function(a, f)
+  if type(a.mql_binary) ~= "table" then invalid(f, "mql_binary: expected an array of stage tables") end
+  local stages = {}
+  for i, s in ipairs(a.mql_binary) do stages[i] = type(s) == "string" and s or cloud._bson_encode(s) end
+  return call(PIPELINES .. "CreateDataPipeline", { organization_id = org(a), name = a.name, mql_binary = stages,
+    schedule = a.schedule, enable_backfill = a.enable_backfill or false,
+    data_source_type = a.data_source_type or "TABULAR_DATA_SOURCE_TYPE_STANDARD" }, f).id
+end)
+
+def("rename_data_pipeline", PIPELINES .. "RenameDataPipeline", { "id string", "name string" }, {},
+  "Give a data pipeline a new name.", function(a, f)
+  call(PIPELINES .. "RenameDataPipeline", { id = a.id, name = a.name }, f)
+end)
+
+def("delete_data_pipeline", PIPELINES .. "DeleteDataPipeline", { "id string" }, {},
+  "Delete a data pipeline with its runs and results.", function(a, f)
+  call(PIPELINES .. "DeleteDataPipeline", { id = a.id }, f)
+end)
+
+-- One page of runs, newest first, as Python's DataPipelineRunsPage: page:next_page() fetches the
+-- next (an empty page after the last).
+local function runs_page(id, size, token, f)
+  local r = call(PIPELINES .. "ListDataPipelineRuns", { id = id, page_size = size, page_token = token }, f)
+  local page = { pipeline_id = r.pipeline_id, runs = r.runs or {}, next_page_token = r.next_page_token or "",
+    page_size = size }
+  function page:next_page()
+    if self.next_page_token == "" then
+      return { pipeline_id = self.pipeline_id, runs = {}, next_page_token = "", page_size = size,
+        next_page = self.next_page }
+    end
+    return runs_page(id, size, self.next_page_token, f)
+  end
+  return page
+end
+
+-- Every run, newest first, fetched a page at a time: for run in data.iter_data_pipeline_runs(id) do.
+def("iter_data_pipeline_runs", nil, { "id string", "page_size integer?" },
+  { "fun():table? iterator" },
+  "Iterate over all of a pipeline's runs, newest first, a page at a time.", function(a, f)
+  local page, i = runs_page(a.id, a.page_size or 100, "", f), 0
+  return function()
+    i = i + 1
+    if page.runs[i] == nil and page.next_page_token ~= "" then
+      page, i = page:next_page(), 1
+    end
+    return page.runs[i]
+  end
+end)
+
+def("list_data_pipeline_runs", PIPELINES .. "ListDataPipelineRuns", { "id string", "page_size integer?" },
+  { "table page" },
+  "A page of a pipeline's runs, newest first (its due windows run first); page:next_page().", function(a, f)
+  return runs_page(a.id, a.page_size or 10, "", f)
+end)

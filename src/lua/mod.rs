@@ -26,6 +26,8 @@ const PRELUDE: &str = include_str!("prelude.lua");
 const DATA: &str = include_str!("data.lua");
 /// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape (issue 12, billing).
 const BILLING: &str = include_str!("billing.lua");
+/// `cloud.packages.create_package`, which streams (issue 12, pipelines).
+const PACKAGES: &str = include_str!("packages.lua");
 
 /// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
 /// Without `cloud` (None) the state is complete but every call fails: it serves to read the
@@ -47,6 +49,9 @@ pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua
         .call::<()>(table.clone())?;
     lua.load(BILLING)
         .set_name("@billing.lua")
+        .call::<()>(table.clone())?;
+    lua.load(PACKAGES)
+        .set_name("@packages.lua")
         .call::<()>(table.clone())?;
     for setup in setups {
         setup(&lua, &table)?;

@@ -27,6 +27,9 @@ const DATASET_SERVICE: &str = "viam.app.dataset.v1.DatasetService";
 // issue 12, billing
 const BILLING_SERVICE: &str = "viam.app.v1.BillingService";
 const ML_TRAINING_SERVICE: &str = "viam.app.mltraining.v1.MLTrainingService";
+// issue 12, pipelines
+const DATA_PIPELINES_SERVICE: &str = "viam.app.datapipelines.v1.DataPipelinesService";
+const PACKAGE_SERVICE: &str = "viam.app.packages.v1.PackageService";
 
 fn limit_for(field: &str) -> usize {
     match field {
@@ -51,6 +54,8 @@ fn input_of(method: &str) -> Option<MessageDescriptor> {
         DATASET_SERVICE,
         BILLING_SERVICE,
         ML_TRAINING_SERVICE,
+        DATA_PIPELINES_SERVICE,
+        PACKAGE_SERVICE,
     ]
     .iter()
     .filter_map(|s| POOL.get_service_by_name(s))

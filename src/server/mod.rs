@@ -12,6 +12,7 @@ mod call;
 mod certificates;
 pub mod clock;
 mod data;
+mod data_pipelines; // issue 12, pipelines
 mod devices;
 pub mod error;
 pub mod faults;
@@ -31,6 +32,7 @@ mod module_usage;
 mod modules;
 mod oauth_apps;
 mod orgs;
+mod packages; // issue 12, pipelines
 mod parts;
 pub mod rate_limit;
 mod registry;
@@ -62,9 +64,11 @@ pub use bootstrap::Credentials;
 use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::data::v1::data_service_server::DataServiceServer;
+use crate::proto::viam::app::datapipelines::v1::data_pipelines_service_server::DataPipelinesServiceServer;
 use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetServiceServer;
 use crate::proto::viam::app::datasync::v1::data_sync_service_server::DataSyncServiceServer;
 use crate::proto::viam::app::mltraining::v1::ml_training_service_server::MlTrainingServiceServer;
+use crate::proto::viam::app::packages::v1::package_service_server::PackageServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
 use crate::proto::viam::app::v1::billing_service_server::BillingServiceServer;
 use crate::proto::viam::app::v1::robot_service_server::RobotServiceServer;
@@ -221,7 +225,16 @@ fn routes(api: &Arc<Api>) -> Routes {
     // issue 12, billing: billing and ML training, stored and returned only.
     let billing_svc = BillingServiceServer::new(billing::BillingSvc(api.clone()));
     let training_svc = MlTrainingServiceServer::new(ml_training::MlTrainingSvc(api.clone()));
+    // issue 12, pipelines: data pipelines (runs over the readings, results in a sink) and
+    // packages (records with their bytes in the data dir, uploaded in chunks).
+    let pipelines_svc =
+        DataPipelinesServiceServer::new(data_pipelines::DataPipelinesSvc(api.clone()));
+    let packages_svc = PackageServiceServer::new(packages::PackageSvc(api.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
+        .add_service(InterceptedService::new(pipelines_svc, intercept.clone()))
+        .add_service(InterceptedService::new(packages_svc, intercept.clone()))
         .add_service(InterceptedService::new(billing_svc, intercept.clone()))
         .add_service(InterceptedService::new(training_svc, intercept.clone()))
         .add_service(InterceptedService::new(app, intercept.clone()))

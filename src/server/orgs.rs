@@ -408,7 +408,7 @@ pub fn delete_organization(
     req: DeleteOrganizationRequest,
 ) -> ApiResult<DeleteOrganizationResponse> {
     let id = required("organization_id", &req.organization_id)?;
-    let payloads = api.store.tx(|tx| {
+    let removed = api.store.tx(|tx| {
         who.require(Perm::WriteOrganization, &Scope::organization(tx, id)?)?;
         let locations: i64 = row(
             tx,
@@ -441,13 +441,17 @@ pub fn delete_organization(
             stmt.query_map([id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
+        // issue 12, pipelines: and its packages' files.
+        let packages = super::packages::files_of_org(tx, id)?;
         exec(tx, "DELETE FROM orgs WHERE id = ?1", [id])?;
         for other in &elsewhere {
             roles::ensure_owner_left(tx, other)?;
         }
-        Ok(payloads)
+        Ok((payloads, packages))
     })?;
+    let (payloads, packages) = removed;
     super::data::remove_payloads(api, &payloads);
+    super::packages::remove_files(api, &packages);
     Ok(DeleteOrganizationResponse {})
 }
 

@@ -389,6 +389,60 @@ const MIGRATIONS: &[M<'static>] = &[
          CREATE INDEX signed_urls_binary ON signed_urls(binary_id);
          CREATE INDEX signed_urls_expiry ON signed_urls(expires_at);",
     ),
+    // issue 12, pipelines: data pipelines, their runs and what each run produced (the sink,
+    // queried with TabularDataByMQL's PIPELINE_SINK source); packages with their bytes in
+    // <data_dir>/packages/<file_id>, a name the server makes.
+    M::up(
+        "CREATE TABLE data_pipelines (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             mql BLOB NOT NULL,                  -- BSON {stages: [...]}
+             schedule TEXT NOT NULL,             -- five-field cron, UTC
+             enabled INTEGER NOT NULL,
+             backfill INTEGER NOT NULL,
+             data_source_type INTEGER NOT NULL,
+             created_on INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL,
+             window_start_at INTEGER NOT NULL,   -- the start of the next window to run
+             UNIQUE (org_id, name)
+         );
+         CREATE TABLE data_pipeline_runs (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             id TEXT NOT NULL UNIQUE,
+             pipeline_id TEXT NOT NULL REFERENCES data_pipelines(id) ON DELETE CASCADE,
+             started_at INTEGER NOT NULL,
+             ended_at INTEGER NOT NULL,
+             data_start_at INTEGER NOT NULL,
+             data_end_at INTEGER NOT NULL,
+             status INTEGER NOT NULL,            -- DataPipelineRunStatus
+             error_message TEXT NOT NULL,
+             data_source_type INTEGER NOT NULL,
+             result_count INTEGER NOT NULL
+         );
+         CREATE INDEX data_pipeline_runs_pipeline ON data_pipeline_runs(pipeline_id, seq);
+         CREATE TABLE data_pipeline_sink (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             pipeline_id TEXT NOT NULL REFERENCES data_pipelines(id) ON DELETE CASCADE,
+             run_id TEXT NOT NULL REFERENCES data_pipeline_runs(id) ON DELETE CASCADE,
+             doc BLOB NOT NULL                   -- one BSON result document
+         );
+         CREATE INDEX data_pipeline_sink_pipeline ON data_pipeline_sink(pipeline_id, seq);
+         CREATE TABLE packages (
+             file_id TEXT PRIMARY KEY,           -- server-made: the name of the bytes' file
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             name TEXT NOT NULL,
+             version TEXT NOT NULL,
+             type INTEGER NOT NULL,              -- PackageType
+             platform TEXT,
+             info BLOB NOT NULL,                 -- PackageInfo as sent (files, metadata)
+             size INTEGER NOT NULL,
+             checksum TEXT NOT NULL,             -- hex SHA-256 of the bytes
+             created_on INTEGER NOT NULL,
+             UNIQUE (org_id, name, type, version)
+         );
+         CREATE INDEX packages_org ON packages(org_id, name, created_on);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

@@ -170,6 +170,8 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     crate::fixture_billing::populate(s, token, &mut ids).await;
     // issue 12, queries: saved queries (one to delete) and an index to delete.
     crate::fixture_queries::populate(s, token, tag, &mut ids).await;
+    // issue 12, pipelines: a data pipeline and a package, each with one to delete.
+    crate::fixture_pipelines::populate(s, token, tag, &mut ids).await;
     ids
 }
 
@@ -353,5 +355,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_billing::requests())
     // issue 12, queries
     .chain(crate::fixture_queries::requests())
+    // issue 12, pipelines
+    .chain(crate::fixture_pipelines::requests())
     .collect()
 }

@@ -11,6 +11,7 @@ mod data_api;
 mod data_datasets;
 mod data_export_stream;
 mod data_sequences;
+mod data_pipelines_api;
 mod data_upload_stream;
 // issue 12, queries
 mod data_queries;
@@ -26,6 +27,7 @@ mod fixture_oauth;
 mod fixture_orgs;
 // issue 12, queries
 mod fixture_queries;
+mod fixture_pipelines;
 mod fixture_registry;
 mod fixture_sequences;
 mod fleetsh_test;
@@ -50,6 +52,7 @@ mod oauth_api;
 mod oauth_users;
 mod orgs;
 mod orgs_api;
+mod packages_api;
 mod parts;
 mod rate_limit;
 mod readme;

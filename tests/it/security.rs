@@ -237,6 +237,19 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetContainer",                           [OK,   OK,   DENY, DENY, DENY]),
     ("RegisterCustomTrainingContainer",        [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteCustomTrainingContainer",          [OK,   DENY, DENY, DENY, DENY]),
+    // issue 12, pipelines: pipelines are data management of the organization; packages are the
+    // organization's, read with a grant on it (owner, operator), written by owners.
+    ("GetDataPipeline",                        [OK,   OK,   DENY, DENY, DENY]),
+    ("ListDataPipelines",                      [OK,   OK,   DENY, DENY, DENY]),
+    ("CreateDataPipeline",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("RenameDataPipeline",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("EnableDataPipeline",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("DisableDataPipeline",                    [OK,   DENY, DENY, DENY, DENY]),
+    ("ListDataPipelineRuns",                   [OK,   OK,   DENY, DENY, DENY]),
+    ("DeleteDataPipeline",                     [OK,   DENY, DENY, DENY, DENY]),
+    ("GetPackage",                             [OK,   OK,   DENY, DENY, DENY]),
+    ("ListPackages",                           [OK,   OK,   DENY, DENY, DENY]),
+    ("DeletePackage",                          [OK,   DENY, DENY, DENY, DENY]),
 ];
 
 const COLUMNS: [&str; 5] = [
@@ -432,6 +445,17 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         "DeleteCustomTrainingContainer" => {
             let c = crate::fixture_billing::new_container(s, root, &org).await;
             ("container", json!(c))
+        }
+        // issue 12, pipelines: a pipeline and a package to delete.
+        "DeleteDataPipeline" => {
+            let name = format!("doomed{n}");
+            let p = crate::fixture_pipelines::new_pipeline(s, root, &org, &name).await;
+            ("doomed_pipeline", json!(p))
+        }
+        "DeletePackage" => {
+            let name = format!("doomed{n}");
+            let p = crate::fixture_pipelines::new_package(s, root, &org, &name).await;
+            ("doomed_package", json!(p))
         }
         "DeleteDevicePushToken" => {
             let token =

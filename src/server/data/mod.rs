@@ -27,6 +27,10 @@ mod indexes;
 mod saved_queries;
 pub(super) mod signed_urls;
 
+// issue 12, pipelines: what a data pipeline's runs use (src/server/data_pipelines.rs).
+pub(super) use docs::{date as bson_date, encode as bson_encode};
+pub(super) use mql::{check_stages, parse_stages, run_window};
+
 use std::path::PathBuf;
 
 use rusqlite::Connection;

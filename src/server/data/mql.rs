@@ -16,6 +16,8 @@
 //!   without a date type can still select a time range.
 //!
 //! Leading $match stages run as the readings are read, so only matching documents are held.
+//! With the PIPELINE_SINK source the stages run over a data pipeline's results instead
+//! (src/server/data_pipelines.rs), which its runs compute with `run_window`.
 
 use std::cmp::Ordering;
 
@@ -610,22 +612,6 @@ fn group(docs: Vec<Document>, spec: &Document) -> Res<Vec<Document>> {
         .collect())
 }
 
-/// A pipeline's stages as documents, each with exactly one key.
-pub(super) fn parse_stages(raw: &[Vec<u8>]) -> ApiResult<Vec<Document>> {
-    let stages = raw
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            Document::from_reader(b.as_slice())
-                .map_err(|e| bad(format!("stage {i} is not a BSON document: {e}")))
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    for s in &stages {
-        stage_of(s).map_err(bad)?;
-    }
-    Ok(stages)
-}
-
 /// One stage: its name and argument.
 fn stage_of(d: &Document) -> Res<(&str, &Bson)> {
     match d.iter().next() {
@@ -678,6 +664,68 @@ fn run_stage(docs: Vec<Document>, name: &str, arg: &Bson) -> Res<Vec<Document>> 
     })
 }
 
+/// The stages of `mql_binary`, each a BSON document of one key.
+pub(in crate::server) fn parse_stages(mql_binary: &[Vec<u8>]) -> ApiResult<Vec<Document>> {
+    let stages = mql_binary
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Document::from_reader(b.as_slice())
+                .map_err(|e| bad(format!("stage {i} is not a BSON document: {e}")))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    for s in &stages {
+        stage_of(s).map_err(bad)?;
+    }
+    Ok(stages)
+}
+
+/// A pipeline stored to run later (a data pipeline's) is refused now if it cannot run: every
+/// stage must be one the local fleet supports, and the whole pipeline must run over a sample
+/// reading. An operator behind a condition the sample fails is met only by a real run, which
+/// then fails and records why.
+pub(in crate::server) fn check_stages(stages: &[Document]) -> ApiResult<()> {
+    let sample = bson::doc! {
+        "organization_id": "", "location_id": "", "robot_id": "", "robot_name": "",
+        "part_id": "", "part_name": "", "component_type": "", "component_name": "",
+        "method_name": "", "time_requested": docs::date(0), "time_received": docs::date(0),
+        "tags": [], "method_parameters": {}, "data": {},
+    };
+    run(vec![sample], stages).map(|_| ()).map_err(bad)
+}
+
+/// The organization's readings received in [start, end) (nanoseconds), through `stages`: a
+/// data pipeline's run, which sees the whole organization whoever asked for it.
+pub(in crate::server) fn run_window(
+    c: &rusqlite::Connection,
+    org_id: &str,
+    (start, end): (i64, i64),
+    stages: &[Document],
+) -> Res<Vec<Document>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT org_id, location_id, robot_id, robot_name, part_id, part_name, component_type,
+                 component_name, method_name, time_requested, time_received, tags,
+                 method_parameters, data
+             FROM data_readings WHERE org_id = ?1 AND time_received >= ?2 AND time_received < ?3
+             ORDER BY time_requested, id",
+        )
+        .map_err(|e| e.to_string())?;
+    let mut rows = stmt
+        .query(rusqlite::params![org_id, start, end])
+        .map_err(|e| e.to_string())?;
+    let mut input = Vec::new();
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        input.push(reading(r).map_err(|e| e.to_string())?);
+        if input.len() > MAX_DOCS {
+            return Err(format!(
+                "more than {MAX_DOCS} readings in the window; schedule shorter windows"
+            ));
+        }
+    }
+    run(input, stages)
+}
+
 /// Runs `stages` over `input` (already through the leading $match stages).
 fn run(mut docs: Vec<Document>, stages: &[Document]) -> Res<Vec<Document>> {
     for s in stages {
@@ -701,11 +749,12 @@ pub fn tabular_data_by_mql(
                 | TabularDataSourceType::Standard
                 | TabularDataSourceType::HotStorage,
             ) => {}
+            // issue 12, pipelines: what a pipeline's runs stored, not the readings.
             Ok(TabularDataSourceType::PipelineSink) => {
-                return Err(ApiError::invalid(
-                    "data_source.type",
-                    "data pipelines are not served by the local fleet yet",
-                ));
+                let stages = parse_stages(&req.mql_binary)?;
+                let pipeline_id = src.pipeline_id.as_deref().unwrap_or_default();
+                let input = crate::server::data_pipelines::sink(api, who, org_id, pipeline_id)?;
+                return answer(run(input, &stages).map_err(bad)?);
             }
             Err(_) => {
                 return Err(ApiError::invalid(
@@ -771,7 +820,11 @@ pub fn tabular_data_by_mql(
         }
         Ok(out)
     })?;
-    let docs = run(input, rest).map_err(bad)?;
+    answer(run(input, rest).map_err(bad)?)
+}
+
+/// The reply: each document encoded, within MAX_BYTES.
+fn answer(docs: Vec<Document>) -> ApiResult<TabularDataByMqlResponse> {
     let mut bytes = 0;
     let mut raw_data = Vec::with_capacity(docs.len());
     for d in &docs {
