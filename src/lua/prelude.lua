@@ -731,6 +731,18 @@ do
     return names
   end
 
+  -- Areas whose functions are Lua files of their own (data.lua, billing.lua: src/lua/mod.rs),
+  -- loaded when their area is first read: parsing them is most of a state's setup, which a
+  -- script that never reads them should not pay for at every start.
+  local loaded_files = {}
+  local function load_file_of(area)
+    local file = cloud._area_file(area)
+    if file and not loaded_files[file] then
+      loaded_files[file] = true
+      cloud._area_chunk(file)(cloud)
+    end
+  end
+
   local install
   install = function(t, area)
     local prefix = area == "" and "cloud." or "cloud." .. area .. "."
@@ -742,6 +754,7 @@ do
             local sub = {}
             install(sub, a)
             rawset(self, k, sub)
+            load_file_of(a)
             return sub
           end
         end
