@@ -14,7 +14,7 @@ pub mod viam_cli;
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http::uri::PathAndQuery;
@@ -344,7 +344,9 @@ impl Client {
 
     /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
     /// token), retrying what `retry::after_failure` says is safe to repeat, and pacing every
-    /// attempt through the client's throttle (throttle.rs).
+    /// attempt through the client's throttle (throttle.rs). The call timeout bounds the whole
+    /// call too, its waits for the throttle and for the server included: a throttled call is
+    /// retried until then, and fails saying so.
     async fn with_policy<T, F, Fut>(
         &self,
         method: &MethodDescriptor,
@@ -355,15 +357,22 @@ impl Client {
         Fut: Future<Output = Result<T, Failed>>,
     {
         self.renew_if_due().await?;
+        let started = Instant::now();
+        let deadline = started + self.timeout;
         let read = is_read(method.name());
         let mut reauthed = false;
+        let mut spent = false;
         let mut n = 0;
+        let mut refused: Option<Status> = None;
         loop {
             n += 1;
-            let sent_at = self.throttle.before_send().await;
+            let ticket = match self.throttle.before_send(deadline).await {
+                Ok(t) => t,
+                Err(slow) => return Err(self.too_slow(slow, refused, n, started)),
+            };
             let (err, sent) = match attempt().await {
                 Ok(v) => {
-                    self.throttle.on_success(n > 1);
+                    self.throttle.on_success(spent);
                     return Ok(v);
                 }
                 Err(Failed::Sent(e)) => {
@@ -373,7 +382,16 @@ impl Client {
                 Err(Failed::NotSent(e)) => (e, false),
             };
             let can_reauth = !reauthed && self.key.is_some();
-            let verdict = match after_failure(err.code(), read, sent, n, can_reauth) {
+            let server_delay = retry::server_delay(&err);
+            let next = after_failure(
+                err.code(),
+                read,
+                sent,
+                n,
+                can_reauth,
+                server_delay.is_some(),
+            );
+            let delay = match next {
                 Next::Reauthenticate => {
                     tracing::debug!(
                         method = method.name(),
@@ -385,28 +403,72 @@ impl Client {
                     continue;
                 }
                 Next::Throttled => {
-                    self.throttle
-                        .on_throttled(sent_at, retry::server_delay(&err), n)
+                    let delay = self.throttle.on_throttled(ticket, server_delay, n);
+                    if Instant::now() + delay > deadline {
+                        return Err(self.still_refused(&err, n, started));
+                    }
+                    refused = Some(err.clone());
+                    delay
                 }
-                Next::Transient => self.throttle.on_transient(n),
+                Next::Transient => match self.throttle.on_transient(n) {
+                    Verdict::RetryAfter(delay) => {
+                        spent = true;
+                        delay
+                    }
+                    Verdict::BudgetSpent => {
+                        return Err(Status::new(
+                            err.code(),
+                            format!(
+                                "{} (not retried: this run's retry budget is spent, the server keeps failing calls; lower the load, e.g. with --max-rate)",
+                                err.message()
+                            ),
+                        ));
+                    }
+                },
                 Next::Fail => return Err(err),
             };
-            match verdict {
-                Verdict::RetryAfter(delay) => {
-                    tracing::debug!(method = method.name(), code = ?err.code(), attempt = n, ?delay, sent, "retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                Verdict::BudgetSpent => {
-                    return Err(Status::new(
-                        err.code(),
-                        format!(
-                            "{} (not retried: this run's retry budget is spent, the server keeps refusing calls; lower the load, e.g. with --max-rate)",
-                            err.message()
-                        ),
-                    ));
-                }
-            }
+            tracing::debug!(method = method.name(), code = ?err.code(), attempt = n, ?delay, sent, "retrying");
+            tokio::time::sleep(delay).await;
         }
+    }
+
+    /// A throttled call whose next attempt would start after its deadline.
+    fn still_refused(&self, err: &Status, n: u32, started: Instant) -> Status {
+        Status::new(
+            err.code(),
+            format!(
+                "{} (refused as throttled {n} times in {:.1} s; not retried past the call timeout of {} (--call-timeout): the server's rate limit is below this run's load; lower it with --max-rate or allow more time with --call-timeout)",
+                err.message(),
+                started.elapsed().as_secs_f64(),
+                humantime::format_duration(self.timeout),
+            ),
+        )
+    }
+
+    /// A call that the throttle could not send before its deadline. RESOURCE_EXHAUSTED like
+    /// the refusals that slowed the run down: the call was not executed.
+    fn too_slow(
+        &self,
+        slow: throttle::TooSlow,
+        refused: Option<Status>,
+        n: u32,
+        started: Instant,
+    ) -> Status {
+        let why = format!(
+            "not sent within the call timeout of {} (--call-timeout): the server throttled this run, which now sends at most {:.1} calls/s; lower the load with --max-rate or allow more time with --call-timeout",
+            humantime::format_duration(self.timeout),
+            slow.rate
+        );
+        let message = match refused {
+            Some(err) => format!(
+                "{} (refused as throttled {} times in {:.1} s, then {why})",
+                err.message(),
+                n - 1,
+                started.elapsed().as_secs_f64()
+            ),
+            None => why,
+        };
+        Status::resource_exhausted(message)
     }
 
     pub async fn unary(

@@ -4,8 +4,8 @@
 use tonic::{Code, Status};
 
 pub const READ_ATTEMPTS: u32 = 3;
-/// A throttled call was not executed, so it may be tried this often (the shared budget in
-/// throttle.rs stops a client that the server keeps refusing well before).
+/// A throttled call without a retry delay from the server may be tried this often; one with a
+/// delay ("retry after X") is tried until its deadline, since the server says it will take it.
 pub const THROTTLED_ATTEMPTS: u32 = 10;
 
 /// A failed attempt, and whether its request left the client at all.
@@ -42,13 +42,22 @@ pub enum Next {
 }
 
 /// An expired token is renewed once (the server refused the call, so even a write is safe to
-/// repeat); a throttled call is retried, read or write, since it was not executed; reads are
-/// retried on UNAVAILABLE/DEADLINE_EXCEEDED up to `READ_ATTEMPTS` in all, writes only when
-/// their request was never sent, since an attempt that reached the server may have been applied.
-pub fn after_failure(code: Code, read: bool, sent: bool, n: u32, can_reauth: bool) -> Next {
+/// repeat); a throttled call is retried, read or write, since it was not executed (without
+/// end while the server gives a retry delay, `delayed`: the caller stops at the call's
+/// deadline); reads are retried on UNAVAILABLE/DEADLINE_EXCEEDED up to `READ_ATTEMPTS` in
+/// all, writes only when their request was never sent, since an attempt that reached the
+/// server may have been applied.
+pub fn after_failure(
+    code: Code,
+    read: bool,
+    sent: bool,
+    n: u32,
+    can_reauth: bool,
+    delayed: bool,
+) -> Next {
     match code {
         Code::Unauthenticated if can_reauth => Next::Reauthenticate,
-        Code::ResourceExhausted if n < THROTTLED_ATTEMPTS => Next::Throttled,
+        Code::ResourceExhausted if delayed || n < THROTTLED_ATTEMPTS => Next::Throttled,
         Code::Unavailable if (read || !sent) && n < READ_ATTEMPTS => Next::Transient,
         Code::DeadlineExceeded if read && n < READ_ATTEMPTS => Next::Transient,
         _ => Next::Fail,
@@ -84,53 +93,62 @@ mod tests {
 
     #[test]
     fn reads_are_retried_on_transient_failures() {
-        let retry = |c, n| after_failure(c, true, true, n, false) == Next::Transient;
+        let retry = |c, n| after_failure(c, true, true, n, false, false) == Next::Transient;
         assert!(retry(Unavailable, 1) && retry(Unavailable, 2));
         assert!(retry(DeadlineExceeded, 1));
         assert_eq!(
-            after_failure(Unavailable, true, true, 3, false),
+            after_failure(Unavailable, true, true, 3, false, false),
             Next::Fail,
             "3 attempts in all"
         );
-        assert_eq!(after_failure(NotFound, true, true, 1, false), Next::Fail);
+        assert_eq!(
+            after_failure(NotFound, true, true, 1, false, false),
+            Next::Fail
+        );
     }
 
     #[test]
     fn writes_are_retried_only_when_not_executed() {
         assert_eq!(
-            after_failure(Unavailable, false, true, 1, false),
+            after_failure(Unavailable, false, true, 1, false, false),
             Next::Fail
         );
         assert_eq!(
-            after_failure(DeadlineExceeded, false, true, 1, false),
+            after_failure(DeadlineExceeded, false, true, 1, false, false),
             Next::Fail
         );
         assert_eq!(
-            after_failure(Unavailable, false, false, 1, false),
+            after_failure(Unavailable, false, false, 1, false, false),
             Next::Transient
         );
         assert_eq!(
-            after_failure(ResourceExhausted, false, true, 1, false),
+            after_failure(ResourceExhausted, false, true, 1, false, false),
             Next::Throttled
         );
         assert_eq!(
-            after_failure(ResourceExhausted, true, true, 9, false),
+            after_failure(ResourceExhausted, true, true, 9, false, false),
             Next::Throttled
         );
         assert_eq!(
-            after_failure(ResourceExhausted, true, true, 10, false),
-            Next::Fail
+            after_failure(ResourceExhausted, true, true, 10, false, false),
+            Next::Fail,
+            "without a server delay, 10 attempts"
+        );
+        assert_eq!(
+            after_failure(ResourceExhausted, false, true, 1_000, false, true),
+            Next::Throttled,
+            "with one, until the deadline"
         );
     }
 
     #[test]
     fn an_expired_token_is_renewed_once() {
         assert_eq!(
-            after_failure(Unauthenticated, false, true, 1, true),
+            after_failure(Unauthenticated, false, true, 1, true, false),
             Next::Reauthenticate
         );
         assert_eq!(
-            after_failure(Unauthenticated, true, true, 1, false),
+            after_failure(Unauthenticated, true, true, 1, false, false),
             Next::Fail,
             "only once"
         );

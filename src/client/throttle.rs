@@ -5,9 +5,17 @@
 //! The model is the AWS SDKs' retry modes: "standard" (a token bucket of retries: a retry costs
 //! tokens, a success pays some back, an empty bucket fails fast) and "adaptive" (after the first
 //! throttle, a client-side send rate that drops multiplicatively on a throttle and climbs back
-//! along a cubic curve, as TCP CUBIC does). One change from AWS: a throttle only lowers the rate
-//! if its call was sent after the last decrease, so the burst of refusals that 64 in-flight
-//! calls bring back counts once, as TCP counts one loss per window.
+//! along a cubic curve, as TCP CUBIC does; callers wait for a send token instead of failing).
+//! A throttle does not spend the retry budget (as in the Java SDK v2, where throttling
+//! exceptions take no retry tokens): the server refused the call without running it and said
+//! when to come back, and the send rate is what answers it; the budget is for failures that
+//! say nothing about load (UNAVAILABLE...). A throttled call is bounded by its deadline instead.
+//!
+//! One change from AWS: a throttle only lowers the rate if its call was paced by the current
+//! rate (its send token was taken after the last decrease). The refusals of calls paced by an
+//! older, higher rate (the burst 64 in-flight calls bring back, the ones already queued for a
+//! token) answer a congestion that was already answered; counting each of them would cut the
+//! rate again and again, down to the floor, while the server is already being sent less.
 //!
 //! `--max-rate` is a hard ceiling on top, kept by governor.
 
@@ -91,8 +99,10 @@ impl Rate {
 pub struct Throttle {
     state: Mutex<Adaptive>,
     ceiling: Option<DefaultDirectRateLimiter>,
-    /// Calls the server refused as throttled, for `cloud.parallel` and the run's summary.
+    /// Calls the server refused as throttled.
     throttled: AtomicU64,
+    /// `Adaptive::generation`, readable without the lock (`cloud.parallel` asks per item).
+    decreases: AtomicU64,
 }
 
 /// The adaptive send rate and the retry budget.
@@ -111,6 +121,8 @@ struct Adaptive {
     /// The rate at the last throttle, and when it was lowered.
     last_max: f64,
     last_decrease: Option<Instant>,
+    /// Rate decreases so far; a ticket taken before the last one was paced by an older rate.
+    generation: u64,
 }
 
 impl Default for Adaptive {
@@ -128,11 +140,26 @@ impl Default for Adaptive {
             bucket_count: 0,
             last_max: 0.0,
             last_decrease: None,
+            generation: 0,
         }
     }
 }
 
-/// What a call that was refused should do next.
+/// A call's permission to be sent, and which send rate paced it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ticket {
+    /// Rate decreases before the token was taken.
+    generation: u64,
+}
+
+/// A call could not be sent before its deadline at the current send rate.
+#[derive(Debug, PartialEq)]
+pub struct TooSlow {
+    /// The send rate that paced it, in calls per second.
+    pub rate: f64,
+}
+
+/// What a call that failed transiently should do next.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
     RetryAfter(Duration),
@@ -157,53 +184,58 @@ impl Throttle {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until the call may be sent; returns when it was sent (for `on_throttled`).
-    pub async fn before_send(&self) -> Instant {
+    /// Rate decreases so far: `cloud.parallel` halves its concurrency once per decrease.
+    pub fn decreases(&self) -> u64 {
+        self.decreases.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the call may be sent, or fails at once if its send token would only come
+    /// after `deadline` (the call could not be sent in time at this rate).
+    pub async fn before_send(&self, deadline: Instant) -> Result<Ticket, TooSlow> {
         if let Some(limit) = &self.ceiling {
             limit.until_ready().await;
         }
-        let wait = self.state().acquire(Instant::now());
+        let (ticket, wait) = self.state().acquire(Instant::now(), deadline)?;
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        Instant::now()
+        Ok(ticket)
     }
 
-    /// A call passed; `retried` says whether it took more than one attempt.
-    pub fn on_success(&self, retried: bool) {
+    /// A call passed; `spent` says whether it spent retry budget (a transient retry).
+    pub fn on_success(&self, spent: bool) {
         let mut s = self.state();
-        let refund = if retried { RETRY_COST } else { SUCCESS_REFUND };
+        let refund = if spent { RETRY_COST } else { SUCCESS_REFUND };
         s.budget = (s.budget + refund).min(BUDGET);
         s.passed(Instant::now());
     }
 
-    /// The server refused a call sent at `sent` as throttled (RESOURCE_EXHAUSTED), asking to
-    /// wait `server_delay` if it said so; attempt `n` (1-based) failed.
-    pub fn on_throttled(&self, sent: Instant, server_delay: Option<Duration>, n: u32) -> Verdict {
+    /// The server refused the call of `ticket` as throttled (RESOURCE_EXHAUSTED), asking to
+    /// wait `server_delay` if it said so; attempt `n` (1-based) failed. Returns how long to
+    /// wait before its next attempt (which takes a send token again). No budget is spent:
+    /// the caller bounds a throttled call by its deadline.
+    pub fn on_throttled(&self, ticket: Ticket, server_delay: Option<Duration>, n: u32) -> Duration {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state();
-        s.refused(sent, Instant::now());
-        self.spend(&mut s, n, server_delay)
+        s.refused(ticket, Instant::now());
+        self.decreases.store(s.generation, Ordering::Relaxed);
+        drop(s);
+        // The server knows when it will take the call again; a little jitter keeps the
+        // refused calls from all coming back in the same instant.
+        match server_delay {
+            Some(d) => d.mul_f64(1.0 + rand::random_range(0.0..0.25)),
+            None => backoff(n),
+        }
     }
 
     /// A call failed in a way worth retrying that is not a throttle (UNAVAILABLE...).
     pub fn on_transient(&self, n: u32) -> Verdict {
         let mut s = self.state();
-        self.spend(&mut s, n, None)
-    }
-
-    fn spend(&self, s: &mut Adaptive, n: u32, server_delay: Option<Duration>) -> Verdict {
         if s.budget < RETRY_COST {
             return Verdict::BudgetSpent;
         }
         s.budget -= RETRY_COST;
-        // The server knows when it will take the call again; a little jitter keeps the
-        // refused calls from all coming back in the same instant.
-        let delay = match server_delay {
-            Some(d) => d.mul_f64(1.0 + rand::random_range(0.0..0.25)),
-            None => backoff(n),
-        };
-        Verdict::RetryAfter(delay)
+        Verdict::RetryAfter(backoff(n))
     }
 }
 
@@ -214,20 +246,32 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 impl Adaptive {
-    /// Takes one send token; the time to wait for it (zero while not enabled).
-    fn acquire(&mut self, now: Instant) -> Duration {
-        self.count_send(now);
+    /// Takes one send token: the ticket and the time to wait for it (zero while not enabled),
+    /// or `TooSlow` (taking nothing) when the wait would end after `deadline`.
+    fn acquire(&mut self, now: Instant, deadline: Instant) -> Result<(Ticket, Duration), TooSlow> {
+        let ticket = Ticket {
+            generation: self.generation,
+        };
         if !self.enabled {
-            return Duration::ZERO;
+            self.count_send(now);
+            return Ok((ticket, Duration::ZERO));
         }
         self.refill(now);
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            // The debt is paid by the refill while this call waits.
-            Duration::from_secs_f64(-self.tokens / self.fill_rate)
+        if self.tokens >= 1.0 {
+            self.count_send(now);
+            self.tokens -= 1.0;
+            return Ok((ticket, Duration::ZERO));
         }
+        // The debt is paid by the refill while this call waits.
+        let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.fill_rate);
+        if now + wait > deadline {
+            return Err(TooSlow {
+                rate: self.fill_rate,
+            });
+        }
+        self.count_send(now);
+        self.tokens -= 1.0;
+        Ok((ticket, wait))
     }
 
     fn refill(&mut self, now: Instant) {
@@ -266,9 +310,9 @@ impl Adaptive {
         f64::from(self.bucket_count) / dt.max(0.001)
     }
 
-    fn refused(&mut self, sent: Instant, now: Instant) {
-        if self.last_decrease.is_some_and(|d| sent < d) {
-            return; // sent before the last decrease, which already answered this congestion
+    fn refused(&mut self, ticket: Ticket, now: Instant) {
+        if ticket.generation < self.generation {
+            return; // paced by an older rate: the last decrease already answered this congestion
         }
         let measured = self.measured_rate(now);
         let rate = if self.enabled {
@@ -278,6 +322,7 @@ impl Adaptive {
         };
         self.last_max = rate;
         self.last_decrease = Some(now);
+        self.generation += 1;
         self.enabled = true;
         self.set_rate(now, rate * BETA);
     }
@@ -307,6 +352,16 @@ impl Adaptive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    fn far(now: Instant) -> Instant {
+        now + Duration::from_secs(3600)
+    }
+
+    fn take(a: &mut Adaptive, now: Instant) -> (Ticket, Duration) {
+        a.acquire(now, far(now)).expect("a far deadline is met")
+    }
 
     #[test]
     fn rates_parse_and_print() {
@@ -325,7 +380,10 @@ mod tests {
         let mut a = Adaptive::default();
         let now = Instant::now();
         for i in 0..10_000 {
-            assert_eq!(a.acquire(now + Duration::from_micros(i)), Duration::ZERO);
+            assert_eq!(
+                take(&mut a, now + Duration::from_micros(i)).1,
+                Duration::ZERO
+            );
         }
     }
 
@@ -333,25 +391,25 @@ mod tests {
     fn a_throttle_lowers_the_rate_once_per_window_and_success_climbs_back() {
         let mut a = Adaptive::default();
         let t0 = Instant::now();
-        // 1,000 sends in 0.1 s: about 10,000/s.
+        // 1,000 sends in 0.1 s: about 10,000/s; 64 of them still in flight.
+        let mut in_flight = Vec::new();
         for i in 0..1000 {
-            a.acquire(t0 + Duration::from_micros(100 * i));
+            let (ticket, _) = take(&mut a, t0 + Duration::from_micros(100 * i));
+            in_flight.push(ticket);
         }
         let t1 = t0 + Duration::from_millis(100);
-        a.refused(t1, t1);
+        a.refused(in_flight.pop().unwrap(), t1);
         let after_first = a.fill_rate;
         assert!((6_000.0..8_000.0).contains(&after_first), "{after_first}");
-        // 63 refusals of calls sent before the decrease: the same congestion, no new decrease.
-        for _ in 0..63 {
-            a.refused(
-                t1 - Duration::from_micros(10),
-                t1 + Duration::from_millis(1),
-            );
+        // 63 refusals of calls paced before the decrease: the same congestion, no new decrease.
+        for ticket in in_flight.drain(in_flight.len() - 63..) {
+            a.refused(ticket, t1 + Duration::from_millis(1));
         }
         assert_eq!(a.fill_rate, after_first);
-        // A refusal of a call sent after it lowers again.
+        // A refusal of a call paced after it lowers again.
         let t2 = t1 + Duration::from_millis(2);
-        a.refused(t2, t2);
+        let (ticket, _) = take(&mut a, t2);
+        a.refused(ticket, t2);
         assert!(a.fill_rate < after_first * 0.75);
         let low = a.fill_rate;
         // Success climbs back, towards the rate that was last throttled and past it.
@@ -363,43 +421,149 @@ mod tests {
     fn a_throttled_client_waits_for_send_tokens() {
         let mut a = Adaptive::default();
         let t0 = Instant::now();
+        let mut last = None;
         for i in 0..100 {
-            a.acquire(t0 + Duration::from_millis(i));
+            last = Some(take(&mut a, t0 + Duration::from_millis(i)).0);
         }
         let t = t0 + Duration::from_millis(100);
-        a.refused(t, t); // ~1000/s measured -> 700/s
-        let waits: Vec<Duration> = (0..200).map(|_| a.acquire(t)).collect();
+        a.refused(last.unwrap(), t); // ~1000/s measured -> 700/s
+        let waits: Vec<Duration> = (0..200).map(|_| take(&mut a, t).1).collect();
         // 200 calls at once at ~700/s: the last waits about 0.28 s.
         let last = waits.last().unwrap().as_secs_f64();
         assert!((0.2..0.4).contains(&last), "{last}");
+        // A call whose token would come after its deadline is not queued: it fails at once,
+        // taking nothing from the calls behind it.
+        let before = a.tokens;
+        let e = a.acquire(t, t + Duration::from_millis(100)).unwrap_err();
+        assert!((600.0..800.0).contains(&e.rate), "{e:?}");
+        assert_eq!(a.tokens, before);
     }
 
     #[test]
-    fn the_budget_is_shared_and_refunded() {
+    fn transient_retries_share_a_budget_that_successes_refund() {
         let t = Throttle::default();
-        let sent = Instant::now();
         let mut retries = 0;
-        while let Verdict::RetryAfter(_) = t.on_throttled(sent, None, 1) {
+        while let Verdict::RetryAfter(_) = t.on_transient(1) {
             retries += 1;
         }
         assert_eq!(retries, BUDGET / RETRY_COST);
-        assert_eq!(t.throttled(), u64::from(retries + 1));
-        // A retried call that passed pays its retry back: the next throttle may retry again.
+        // A retried call that passed pays its retry back: the next failure may retry again.
         t.on_success(true);
         assert!(matches!(t.on_transient(1), Verdict::RetryAfter(_)));
     }
 
     #[test]
+    fn throttles_do_not_spend_the_budget() {
+        let t = Throttle::default();
+        let ticket = Ticket { generation: 0 };
+        for _ in 0..10_000 {
+            t.on_throttled(ticket, Some(Duration::from_millis(2)), 1);
+        }
+        assert_eq!(t.throttled(), 10_000);
+        assert!(
+            matches!(t.on_transient(1), Verdict::RetryAfter(_)),
+            "the budget is whole after 10,000 refusals"
+        );
+        assert_eq!(t.decreases(), 1, "one congestion, one decrease");
+    }
+
+    #[test]
     fn the_server_delay_is_honoured() {
         let t = Throttle::default();
-        let Verdict::RetryAfter(d) =
-            t.on_throttled(Instant::now(), Some(Duration::from_secs(30)), 1)
-        else {
-            panic!("a throttle with budget left is retried")
-        };
+        let d = t.on_throttled(Ticket { generation: 0 }, Some(Duration::from_secs(30)), 1);
         assert!(
             d >= Duration::from_secs(30) && d <= Duration::from_millis(37_500),
             "{d:?}"
         );
+    }
+
+    /// 64 callers, each sending its next call as soon as the last one is answered (and a
+    /// refused one after the server's delay), against a server that admits `limit` calls per
+    /// second with a burst of one second's calls, as `fleetsh serve --rate-limit` does: the
+    /// virtual time `calls` took, and the lowest send rate the client fell to.
+    fn simulate(limit: f64, calls: u32) -> (f64, f64) {
+        #[derive(PartialEq, Eq, PartialOrd, Ord)]
+        enum Event {
+            Acquire,
+            Send(u64),
+            Reply {
+                generation: u64,
+                admitted: bool,
+                delay_nanos: u64,
+            },
+        }
+        const CALLERS: usize = 64;
+        const LATENCY_NANOS: u64 = 300_000;
+        let t0 = Instant::now();
+        let at = |nanos: u64| t0 + Duration::from_nanos(nanos);
+        let mut a = Adaptive::default();
+        let (mut server_tokens, mut server_at) = (limit, 0u64);
+        let mut queue = BinaryHeap::new();
+        for caller in 0..CALLERS {
+            queue.push(Reverse((caller as u64 * 1_000, caller, Event::Acquire)));
+        }
+        let (mut started, mut done, mut lowest) = (CALLERS as u32, 0, f64::MAX);
+        while let Some(Reverse((now, caller, event))) = queue.pop() {
+            match event {
+                Event::Acquire => {
+                    let (ticket, wait) = take(&mut a, at(now));
+                    let due = now + wait.as_nanos() as u64;
+                    queue.push(Reverse((due, caller, Event::Send(ticket.generation))));
+                }
+                Event::Send(generation) => {
+                    server_tokens =
+                        (server_tokens + (now - server_at) as f64 / 1e9 * limit).min(limit);
+                    server_at = now;
+                    let admitted = server_tokens >= 1.0;
+                    let delay_nanos = if admitted {
+                        server_tokens -= 1.0;
+                        0
+                    } else {
+                        ((1.0 - server_tokens) / limit * 1e9 * 1.1) as u64
+                    };
+                    let reply = Event::Reply {
+                        generation,
+                        admitted,
+                        delay_nanos,
+                    };
+                    queue.push(Reverse((now + LATENCY_NANOS, caller, reply)));
+                }
+                Event::Reply {
+                    generation,
+                    admitted: true,
+                    ..
+                } => {
+                    let _ = generation;
+                    a.passed(at(now));
+                    done += 1;
+                    if done == calls {
+                        return ((now as f64) / 1e9, lowest);
+                    }
+                    if started < calls {
+                        started += 1;
+                        queue.push(Reverse((now, caller, Event::Acquire)));
+                    }
+                }
+                Event::Reply {
+                    generation,
+                    admitted: false,
+                    delay_nanos,
+                } => {
+                    a.refused(Ticket { generation }, at(now));
+                    lowest = lowest.min(a.fill_rate);
+                    queue.push(Reverse((now + delay_nanos, caller, Event::Acquire)));
+                }
+            }
+        }
+        unreachable!("every call is answered")
+    }
+
+    #[test]
+    fn a_fan_out_against_a_rate_limit_runs_at_the_limit() {
+        // The bench row: 10,000 calls, 64 in flight, 500/s, the first second's burst free.
+        let (took, lowest) = simulate(500.0, 10_000);
+        assert!((18.0..22.0).contains(&took), "took {took:.1} s");
+        // Refusals of calls paced by an older rate must not cut the rate again and again.
+        assert!(lowest > 250.0, "the send rate fell to {lowest:.1}/s");
     }
 }

@@ -29,10 +29,26 @@ const BILLING: &str = include_str!("billing.lua");
 /// `cloud.packages.create_package`, which streams (issue 12, pipelines).
 const PACKAGES: &str = include_str!("packages.lua");
 
+/// The areas whose functions are a Lua file of their own, and that file (chunk name, source).
+/// Loaded on the first read of the area (prelude.lua's `cloud` __index), not at every start:
+/// parsing them was a third of a state's setup.
+const AREA_FILES: &[(&str, &str, &str)] = &[
+    ("data", "@data.lua", DATA),
+    ("billing", "@billing.lua", BILLING),
+    ("ml_training", "@billing.lua", BILLING),
+    ("packages", "@packages.lua", PACKAGES),
+];
+
 /// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
 /// Without `cloud` (None) the state is complete but every call fails: it serves to read the
-/// function specs (`cloud._specs`) for help and types.
+/// function specs (`cloud._specs`) for help and types, so its areas are all loaded at once.
 pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua> {
+    let for_specs = cloud.is_none();
+    state(cloud, setups, for_specs)
+}
+
+/// `new_state`, with the area files loaded at once (`eager`) or on first read.
+fn state(cloud: Option<Rc<Cloud>>, setups: &[Setup], eager: bool) -> mlua::Result<Lua> {
     let lua = Lua::new();
     // Tag mlua's array metatable once so that convert.rs recognises decoded JSON arrays too.
     lua.array_metatable().raw_set("__fleetsh_array", true)?;
@@ -40,21 +56,104 @@ pub fn new_state(cloud: Option<Rc<Cloud>>, setups: &[Setup]) -> mlua::Result<Lua
     cloud::register(&lua, &table, cloud)?;
     helpers::register(&lua, &table)?;
     bson::register(&lua, &table)?;
+    register_area_files(&lua, &table)?;
     lua.globals().set("cloud", table.clone())?;
     lua.load(PRELUDE)
         .set_name("@prelude.lua")
         .call::<()>(table.clone())?;
-    lua.load(DATA)
-        .set_name("@data.lua")
-        .call::<()>(table.clone())?;
-    lua.load(BILLING)
-        .set_name("@billing.lua")
-        .call::<()>(table.clone())?;
-    lua.load(PACKAGES)
-        .set_name("@packages.lua")
-        .call::<()>(table.clone())?;
+    if eager {
+        load_areas(&table)?;
+    }
     for setup in setups {
         setup(&lua, &table)?;
     }
     Ok(lua)
+}
+
+/// `cloud._area_file(area)` -> the chunk name of the file that defines the area's functions,
+/// if any; `cloud._area_chunk(name)` -> that file, compiled (prelude.lua runs it once).
+fn register_area_files(lua: &Lua, cloud: &mlua::Table) -> mlua::Result<()> {
+    let file = |area: &str| AREA_FILES.iter().find(|(a, ..)| *a == area);
+    cloud.raw_set(
+        "_area_file",
+        lua.create_function(move |_, area: String| Ok(file(&area).map(|(_, name, _)| *name)))?,
+    )?;
+    cloud.raw_set(
+        "_area_chunk",
+        lua.create_function(|lua, name: String| {
+            let (_, name, source) = AREA_FILES
+                .iter()
+                .find(|(_, n, _)| *n == name)
+                .ok_or_else(|| mlua::Error::runtime(format!("no area file {name}")))?;
+            lua.load(*source).set_name(*name).into_function()
+        })?,
+    )
+}
+
+/// Reads every area of `cloud`, so that the files of those loaded on first read are loaded and
+/// `cloud._specs` is complete.
+pub fn load_areas(cloud: &mlua::Table) -> mlua::Result<()> {
+    for (area, ..) in AREA_FILES {
+        cloud.get::<mlua::Table>(*area)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_names(lua: &Lua) -> Vec<String> {
+        let cloud: mlua::Table = lua.globals().get("cloud").unwrap();
+        let specs: mlua::Table = cloud.get("_specs").unwrap();
+        specs
+            .sequence_values::<mlua::Table>()
+            .filter_map(|s| s.unwrap().get::<Option<String>>(1).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn area_files_are_loaded_on_first_read() {
+        let lua = state(None, &[], false).unwrap();
+        let cloud: mlua::Table = lua.globals().get("cloud").unwrap();
+        for area in ["data", "billing", "ml_training"] {
+            assert!(
+                cloud.raw_get::<mlua::Value>(area).unwrap().is_nil(),
+                "{area}"
+            );
+        }
+        let names = spec_names(&lua);
+        assert!(!names.iter().any(|n| n.starts_with("data.")), "{names:?}");
+        let f: mlua::Value = lua
+            .load("return cloud.data.tabular_data_by_sql")
+            .eval()
+            .unwrap();
+        assert!(f.is_function(), "{f:?}");
+        assert!(spec_names(&lua).contains(&"data.tabular_data_by_sql".to_string()));
+        // billing.lua defines two areas: reading one loads both, once.
+        let f: mlua::Value = lua
+            .load("return cloud.ml_training.submit_training_job")
+            .eval()
+            .unwrap();
+        assert!(f.is_function(), "{f:?}");
+        lua.load("return cloud.billing.get_current_month_usage")
+            .eval::<mlua::Function>()
+            .unwrap();
+        let names = spec_names(&lua);
+        let once = |n: &str| names.iter().filter(|s| *s == n).count() == 1;
+        assert!(once("billing.get_current_month_usage"), "{names:?}");
+        assert!(once("ml_training.submit_training_job"), "{names:?}");
+    }
+
+    #[test]
+    fn a_state_for_the_specs_has_every_area_loaded() {
+        let names = spec_names(&new_state(None, &[]).unwrap());
+        for n in [
+            "data.tabular_data_by_sql",
+            "billing.get_current_month_usage",
+            "ml_training.submit_training_job",
+        ] {
+            assert!(names.iter().any(|s| s == n), "{n} missing");
+        }
+    }
 }

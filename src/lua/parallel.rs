@@ -1,7 +1,9 @@
 //! `cloud.parallel`: one coroutine per item, all on the script's thread (the calls inside are
-//! async), with a concurrency that adapts to a server that throttles: it halves when calls
-//! are refused as RESOURCE_EXHAUSTED and climbs back by one per round of calls that pass
-//! (additive increase, multiplicative decrease, as TCP does), never above what was asked.
+//! async), with a concurrency that adapts to a server that throttles: it halves when the
+//! client's send rate is lowered for refusals (RESOURCE_EXHAUSTED) and climbs back by one per
+//! round of calls that pass (additive increase, multiplicative decrease, as TCP does), never
+//! above what was asked. The throttle (client/throttle.rs) decides what a new congestion is:
+//! refusals of calls paced by an older rate do not count again.
 
 use std::rc::Rc;
 
@@ -50,8 +52,8 @@ impl Concurrency {
         (self.limit as usize).clamp(1, self.max)
     }
 
-    /// A task started in `generation` finished; `throttled` says whether refusals came in
-    /// while it ran.
+    /// A task started in `generation` finished; `throttled` says whether the client's send
+    /// rate was lowered for refusals while it ran.
     fn finished(&mut self, generation: u64, throttled: bool) {
         if throttled {
             if generation == self.generation {
@@ -68,10 +70,10 @@ impl Concurrency {
     }
 }
 
-/// Refusals the client has met so far (0 without a fleet).
-fn throttled(lua: &Lua) -> u64 {
+/// Times the client's send rate was lowered for refusals so far (0 without a fleet).
+fn decreases(lua: &Lua) -> u64 {
     lua.app_data_ref::<Rc<Cloud>>()
-        .map_or(0, |c| c.client.throttle().throttled())
+        .map_or(0, |c| c.client.throttle().decreases())
 }
 
 /// `cloud.parallel(list, fn, {concurrency=16})` -> `results, errors`: `results[i]` is fn's
@@ -112,7 +114,7 @@ pub fn function(lua: &Lua) -> mlua::Result<Function> {
                         let (i, item) = (next, items[next].clone());
                         next += 1;
                         let thread = lua.create_thread(body.clone());
-                        let (generation, seen) = (ctl.generation, throttled(&lua));
+                        let (generation, seen) = (ctl.generation, decreases(&lua));
                         running.push(async move {
                             let call = thread.and_then(|t| t.into_async::<Table>((item, i + 1)));
                             let r = match call {
@@ -126,7 +128,7 @@ pub fn function(lua: &Lua) -> mlua::Result<Function> {
                         break;
                     };
                     let (i, generation, seen, r) = done;
-                    ctl.finished(generation, throttled(&lua) > seen);
+                    ctl.finished(generation, decreases(&lua) > seen);
                     outcomes[i] = Some(r);
                     if let Some(b) = &bar {
                         b.inc(1);

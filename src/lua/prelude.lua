@@ -656,9 +656,15 @@ end
 -- for their shape), built on first use so that a script's start does not need the descriptor
 -- pool. Reading any other public name is an error that says what exists.
 do
-  local covered = {}
-  for _, s in ipairs(all_specs) do if s[2] then covered[s[2]] = true end end
+  -- Specs grow as the area files load (data.lua, billing.lua, ...): each lookup takes in
+  -- the ones added since, so an RPC a file names is never offered twice.
+  local covered, seen = {}, 0
   local function is_covered(shape, area)
+    for i = seen + 1, #all_specs do
+      local s = all_specs[i]
+      if s[2] then covered[s[2]] = true end
+    end
+    seen = #all_specs
     return covered[shape.rpc] or (area == "" and covered[shape.method])
   end
 
@@ -731,6 +737,18 @@ do
     return names
   end
 
+  -- Areas whose functions are Lua files of their own (data.lua, billing.lua: src/lua/mod.rs),
+  -- loaded when their area is first read: parsing them is most of a state's setup, which a
+  -- script that never reads them should not pay for at every start.
+  local loaded_files = {}
+  local function load_file_of(area)
+    local file = cloud._area_file(area)
+    if file and not loaded_files[file] then
+      loaded_files[file] = true
+      cloud._area_chunk(file)(cloud)
+    end
+  end
+
   local install
   install = function(t, area)
     local prefix = area == "" and "cloud." or "cloud." .. area .. "."
@@ -742,6 +760,7 @@ do
             local sub = {}
             install(sub, a)
             rawset(self, k, sub)
+            load_file_of(a)
             return sub
           end
         end

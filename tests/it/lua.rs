@@ -155,13 +155,16 @@ async fn scripts_pass_against_a_server_over_a_socket() {
 }
 
 /// The names scripts can call: every public `cloud` function (the ones made from the schema
-/// for the served services included: `cloud` and `cloud.robot`) and the helpers.
+/// for the served services included: `cloud` and each area, `cloud.robot`, `cloud.data`, ...)
+/// and the helpers.
 const LIST_API: &str = r#"
 local names = {}
 for _, k in ipairs(cloud._functions()) do
   if type(cloud[k]) == "function" then names[#names + 1] = "cloud." .. k end
 end
-for _, k in ipairs(cloud.robot._functions()) do names[#names + 1] = "cloud.robot." .. k end
+for _, area in ipairs(cloud._areas()) do
+  for _, k in ipairs(cloud[area]._functions()) do names[#names + 1] = "cloud." .. area .. "." .. k end
+end
 for _, t in ipairs({ "json", "log" }) do
   for k, v in pairs(_G[t]) do if type(v) == "function" then names[#names + 1] = t .. "." .. k end end
 end

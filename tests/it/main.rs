@@ -10,8 +10,8 @@ mod chores;
 mod data_api;
 mod data_datasets;
 mod data_export_stream;
-mod data_sequences;
 mod data_pipelines_api;
+mod data_sequences;
 mod data_upload_stream;
 // issue 12, queries
 mod data_queries;
@@ -26,8 +26,8 @@ mod fixture_machines;
 mod fixture_oauth;
 mod fixture_orgs;
 // issue 12, queries
-mod fixture_queries;
 mod fixture_pipelines;
+mod fixture_queries;
 mod fixture_registry;
 mod fixture_sequences;
 mod fleetsh_test;

@@ -45,6 +45,8 @@ local function lookup(name)
   for part in name:gmatch("[^.]+") do v = type(v) == "table" and rawget(v, part) or nil end
   return v
 end
+-- Reading an area loads its file (data.lua, ...), whose specs join cloud._specs.
+for _, area in ipairs(cloud._areas()) do assert(type(cloud[area]) == "table", area) end
 for _, s in ipairs(cloud._specs) do
   assert(type(lookup(s[1])) == "function", s[1])
   if s[2] then
