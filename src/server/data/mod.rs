@@ -22,6 +22,9 @@ mod sql;
 mod tabular;
 mod upload;
 
+// usage room (issue 12): training jobs name a dataset, checked where datasets live.
+pub(crate) use datasets::check_training as check_training_dataset;
+
 use std::path::PathBuf;
 
 use rusqlite::Connection;
