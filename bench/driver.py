@@ -175,13 +175,57 @@ class Bench:
         return result, refused
 
 
+# The data rows (issues 12 and 15): DATA_READINGS readings uploaded DATA_BATCH per call, one after
+# another, on both sides; one TabularDataBySQL query returning them all; their ExportTabularData.
+# Each upload run goes to a new machine of its own, and the SQL and export runs read one part
+# seeded once (by data_upload.lua) with the same readings, so every run of a row sees the same data.
+DATA_READINGS, DATA_BATCH = 100_000 // SCALE, 1_000
+
+
+def data_medians(b):
+    """Medians of RUNS interleaved runs: {"upload" | "sql" | "export": (fleetsh s, python s)}."""
+    org, loc, n = b.creds["org_id"], b.creds["location_id"], DATA_READINGS
+    t = time.perf_counter()
+    out = b.lua("data_upload.lua", loc, "bench-data", n, DATA_BATCH)
+    part = next(l.split("=", 1)[1] for l in out.split() if l.startswith("part_id="))
+    log(f"seeded {n} readings in {time.perf_counter() - t:.1f} s")
+    runs = {k: ([], []) for k in ("upload", "sql", "export")}
+    for i in range(RUNS):
+        log(f"data run {i + 1}/{RUNS}")
+        for name, lua, py in [
+            ("upload", ("data_upload.lua", loc, f"data-f{i}", n, DATA_BATCH), ("data_upload", loc, f"data-p{i}", n, DATA_BATCH)),
+            ("sql", ("data_sql.lua", org, part, n), ("data_sql", org, part, n)),
+            ("export", ("data_export.lua", part, n), ("data_export", part, n)),
+        ]:
+            runs[name][0].append(last_float(b.lua(*lua)))
+            runs[name][1].append(last_float(b.py(*py)))
+    return {k: (median(f), median(p)) for k, (f, p) in runs.items()}
+
+
+def data_rows(d):
+    """The data rows of the table (same columns as table()'s rows)."""
+    def row(name, f, p, ratio, ok):
+        return f"| {name} | {f} | {p} | {ratio} |  | ≥ 1.5× Python | {'yes' if ok else '**no**'} |"
+
+    up, sql, ex = d["upload"], d["sql"], d["export"]
+    n = DATA_READINGS
+    return [
+        row(f"upload {n:,} readings ({DATA_BATCH:,} per DataCaptureUpload call, sequential)", f"{n / up[0]:,.0f}/s",
+            f"{n / up[1]:,.0f}/s", f"{up[1] / up[0]:.1f}×", up[1] / up[0] >= 1.5),
+        row(f"SQL over them (one TabularDataBySQL, {n:,} rows back)", f"{sql[0]:.2f} s", f"{sql[1]:.2f} s",
+            f"{sql[1] / sql[0]:.1f}×", sql[1] / sql[0] >= 1.5),
+        row(f"export them (ExportTabularData, {n:,} points)", f"{ex[0]:.2f} s", f"{ex[1]:.2f} s",
+            f"{ex[1] / ex[0]:.1f}×", ex[1] / ex[0] >= 1.5),
+    ]
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // 1024**2
     return f"{os.cpu_count()} × {cpu}, {mem} GiB RAM, Linux {platform.release()}"
 
 
-def table(m, startup, rates, idle, serve, throttled):
+def table(m, startup, rates, idle, serve, throttled, data):
     def rate(n, secs):
         return n / secs
 
@@ -220,6 +264,7 @@ def table(m, startup, rates, idle, serve, throttled):
         row("peak RSS, idle (`-e 'sleep(1)'`, REPL proxy)", f"{idle:.1f} MiB", "", "", "", "< 20 MB", idle * 1.048576 < 20),
         row(f"peak RSS, `fleetsh serve` holding {MASS:,} more machines", f"{serve:.0f} MiB", "", "", "", "< 300 MB",
             serve * 1.048576 < 300),
+        *data_rows(data),
         "",
         f"The floor itself runs sequential calls at {sr_floor / sr_p:.1f}× the Python SDK's rate: the most any "
         "client built on tonic could show against the 5× sequential targets on this machine.",
@@ -236,12 +281,13 @@ def main():
         startup = b.startup()
         log(f"startup: fleetsh {startup[0]:.1f} ms, python {startup[1]:.0f} ms")
         rates = b.rates()
+        data = data_medians(b)
         idle = b.idle_rss()
         serve = b.serve_rss()
         throttled = b.throttled()
     finally:
         b.stop()
-    text = table(machine(), startup, rates, idle, serve, throttled)
+    text = table(machine(), startup, rates, idle, serve, throttled, data)
     out.write_text(text)
     print(text)
 

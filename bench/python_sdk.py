@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 
 from viam.app.viam_client import ViamClient
 from viam.rpc.dial import DialOptions
@@ -61,10 +62,61 @@ async def part_logs(app, part_id, expected):
 WORKLOADS = {f.__name__: f for f in (startup, seq_reads, seq_writes, conc_reads, list_robots, part_logs)}
 
 
+# The data workloads (bench/data_*.lua's twins) take the ViamClient (they need its data_client) and
+# return their own wall time: what they build first (a machine, the readings) is not timed.
+async def data_upload(client, location_id, name, n, batch="1000"):
+    """n readings of one sensor of a new machine, `batch` per tabular_data_capture_upload call
+    (one DataCaptureUpload each), sequentially; prints `part_id=...` before the time."""
+    n, batch = int(n), int(batch)
+    robot_id = await client.app_client.new_robot(name, location_id)
+    part_id = (await client.app_client.get_robot_parts(robot_id))[0].id
+    base = time.time() - n
+    batches = []
+    for first in range(1, n + 1, batch):
+        data, times = [], []
+        for i in range(first, min(first + batch, n + 1)):
+            at = datetime.fromtimestamp(int(base) + i, tz=timezone.utc)
+            data.append({"readings": {"temperature": 20 + i % 10, "humidity": 40 + i % 7}})
+            times.append((at, at))
+        batches.append((data, times))
+    start = time.perf_counter()
+    for data, times in batches:
+        await client.data_client.tabular_data_capture_upload(data, part_id, "rdk:component:sensor", "temp", "Readings", times)
+    elapsed = time.perf_counter() - start
+    return elapsed, f"part_id={part_id}"
+
+
+async def data_sql(client, org_id, part_id, expected):
+    sql = ("SELECT time_requested, data.readings.temperature AS temperature, data.readings.humidity AS humidity "
+           f"FROM readings WHERE part_id = '{part_id}'")
+    start = time.perf_counter()
+    rows = await client.data_client.tabular_data_by_sql(org_id, sql)
+    elapsed = time.perf_counter() - start
+    assert len(rows) == int(expected), f"expected {expected} rows, got {len(rows)}"
+    return elapsed, None
+
+
+async def data_export(client, part_id, expected):
+    start = time.perf_counter()
+    points = await client.data_client.export_tabular_data(part_id, "temp", "rdk:component:sensor", "Readings")
+    elapsed = time.perf_counter() - start
+    assert len(points) == int(expected), f"expected {expected} points, got {len(points)}"
+    return elapsed, None
+
+
+DATA_WORKLOADS = {f.__name__: f for f in (data_upload, data_sql, data_export)}
+
+
 async def main(name, args):
     client = await connect()
     try:
         if name == "startup":
+            return
+        if name in DATA_WORKLOADS:
+            elapsed, extra = await DATA_WORKLOADS[name](client, *args)
+            if extra:
+                print(extra)
+            print(f"{elapsed:.6f}")  # last, as the driver reads it
             return
         start = time.perf_counter()
         await WORKLOADS[name](client.app_client, *args)
@@ -74,6 +126,6 @@ async def main(name, args):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
-        sys.exit(f"usage: python_sdk.py {{{','.join(WORKLOADS)}}} ARGS...")
+    if len(sys.argv) < 2 or sys.argv[1] not in {**WORKLOADS, **DATA_WORKLOADS}:
+        sys.exit(f"usage: python_sdk.py {{{','.join([*WORKLOADS, *DATA_WORKLOADS])}}} ARGS...")
     asyncio.run(main(sys.argv[1], sys.argv[2:]))

@@ -98,6 +98,7 @@ fn insert(api: &Api, who: &Principal, job: NewJob) -> ApiResult<String> {
     let id = new_id();
     api.store.tx(|tx| {
         org_scope(tx, who, Perm::WriteDataManagement, &job.org_id)?;
+        super::data::check_training_dataset(tx, who, job.org_id.trim(), job.dataset_id.trim())?;
         let t = now();
         exec(
             tx,

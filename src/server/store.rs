@@ -443,6 +443,13 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX packages_org ON packages(org_id, name, created_on);",
     ),
+    // usage room (issue 12, the data benchmark rows): a source's readings in capture-time order
+    // (exports, latest readings, filter pages by part) walk this index; without it every page of
+    // an export sorted all of the source's readings (100,000 exported in 10 s, not 0.3 s).
+    M::up(
+        "CREATE INDEX data_readings_source_time
+             ON data_readings(part_id, component_name, method_name, time_requested, id);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
@@ -738,6 +745,33 @@ mod tests {
             [5, 10],
             "the deleted seq 9 was handed out again"
         );
+    }
+
+    /// The shape of tabular.rs's page query for one source after a cursor (ExportTabularData).
+    #[test]
+    fn a_page_of_one_source_in_capture_order_walks_an_index_without_sorting() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id, data FROM data_readings
+                 WHERE part_id = ?1 AND component_name = ?2 AND component_type = ?3
+                     AND method_name = ?4 AND org_id IN (SELECT value FROM json_each(?5))
+                     AND (time_requested, id) > (?6, ?7)
+                 ORDER BY time_requested, id LIMIT 1000",
+            )
+            .unwrap()
+            .query_map(rusqlite::params!["p", "c", "t", "m", "[]", 0, 0], |r| {
+                r.get(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("data_readings_source_time"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]

@@ -41,12 +41,13 @@ async def test_billing_costs_nothing_and_has_no_invoices(viam, org_id, location_
 async def test_training_jobs_are_stored_and_never_train(viam, org_id):
     training = viam.ml_training_client
     name = f"model-{suffix()}"
+    dataset_id = await viam.data_client.create_dataset(f"images-{suffix()}", org_id)
     job_id = await training.submit_training_job(
-        org_id, "dataset-1", name, "1", ModelType.MODEL_TYPE_SINGLE_LABEL_CLASSIFICATION, ["cat", "dog"]
+        org_id, dataset_id, name, "1", ModelType.MODEL_TYPE_SINGLE_LABEL_CLASSIFICATION, ["cat", "dog"]
     )
     job = await training.get_training_job(job_id)
     assert job.status == TrainingStatus.TRAINING_STATUS_PENDING
-    assert (job.organization_id, job.dataset_id, job.model_name, job.model_version) == (org_id, "dataset-1", name, "1")
+    assert (job.organization_id, job.dataset_id, job.model_name, job.model_version) == (org_id, dataset_id, name, "1")
     assert list(job.tags) == ["cat", "dog"] and not job.is_custom_job
     assert "does not train" in job.error_status.message
 
@@ -62,18 +63,23 @@ async def test_training_jobs_are_stored_and_never_train(viam, org_id):
 
     await training.delete_completed_training_job(job_id)
     await expect_status(Status.NOT_FOUND, training.get_training_job(job_id), job_id)
-    await expect_status(Status.INVALID_ARGUMENT, training.submit_training_job(org_id, "dataset-1", "", "1", ModelType.MODEL_TYPE_OBJECT_DETECTION, []), "model_name")
+    await expect_status(Status.INVALID_ARGUMENT, training.submit_training_job(org_id, dataset_id, "", "1", ModelType.MODEL_TYPE_OBJECT_DETECTION, []), "model_name")
 
 
 async def test_a_custom_training_job_names_a_registry_item(viam, org_id):
     app, training = viam.app_client, viam.ml_training_client
     module_id, _ = await app.create_module(org_id, f"trainer{suffix()}")
-    job_id = await training.submit_custom_training_job(org_id, "dataset-1", module_id, "1.0.0", "custom", "1")
+    dataset_id = await viam.data_client.create_dataset(f"images-{suffix()}", org_id)
+    job_id = await training.submit_custom_training_job(org_id, dataset_id, module_id, "1.0.0", "custom", "1")
     job = await training.get_training_job(job_id)
     assert job.is_custom_job and job.registry_item_id == module_id and job.registry_item_version == "1.0.0"
     assert job.status == TrainingStatus.TRAINING_STATUS_PENDING
     await expect_status(
-        Status.NOT_FOUND, training.submit_custom_training_job(org_id, "dataset-1", "nobody:none", "1.0.0", "custom", "1"), "nobody:none"
+        Status.NOT_FOUND, training.submit_custom_training_job(org_id, dataset_id, "nobody:none", "1.0.0", "custom", "1"), "nobody:none"
+    )
+    await expect_status(
+        Status.NOT_FOUND, training.submit_custom_training_job(org_id, "no-such-dataset", module_id, "1.0.0", "custom", "1"),
+        "create the dataset first",
     )
 
 

@@ -44,17 +44,17 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .collect()
 }
 
-/// A pending training job of the organization; its id.
-pub async fn new_job(s: &TestServer, token: &str, org: &str) -> String {
-    let req = json!({"organization_id": org, "dataset_id": "dataset-1", "model_name": "m", "model_version": "1",
+/// A pending training job of the organization on its `dataset`; its id.
+pub async fn new_job(s: &TestServer, token: &str, org: &str, dataset: &str) -> String {
+    let req = json!({"organization_id": org, "dataset_id": dataset, "model_name": "m", "model_version": "1",
                      "model_type": "MODEL_TYPE_SINGLE_LABEL_CLASSIFICATION", "tags": ["cat"]});
     let r = must_on(s, token, "MLTrainingService", "SubmitTrainingJob", req).await;
     r["id"].as_str().unwrap().to_string()
 }
 
 /// A canceled training job (one that may be deleted); its id.
-pub async fn new_ended_job(s: &TestServer, token: &str, org: &str) -> String {
-    let id = new_job(s, token, org).await;
+pub async fn new_ended_job(s: &TestServer, token: &str, org: &str, dataset: &str) -> String {
+    let id = new_job(s, token, org, dataset).await;
     must_on(
         s,
         token,
@@ -80,12 +80,13 @@ pub async fn new_container(s: &TestServer, token: &str, org: &str) -> String {
     r["id"].as_str().unwrap().to_string()
 }
 
-/// Adds `job` (pending), `ended_job` (canceled) and `container` to `ids`.
+/// Adds `job` (pending), `ended_job` (canceled) and `container` to `ids`; the jobs train on
+/// the organization's `dataset` (fixture_datasets).
 pub async fn populate(s: &TestServer, token: &str, ids: &mut Ids) {
-    let org = ids["org"].clone();
+    let (org, dataset) = (ids["org"].clone(), ids["dataset"].clone());
     ids.insert("container", new_container(s, token, &org).await);
-    ids.insert("job", new_job(s, token, &org).await);
-    ids.insert("ended_job", new_ended_job(s, token, &org).await);
+    ids.insert("job", new_job(s, token, &org, &dataset).await);
+    ids.insert("ended_job", new_ended_job(s, token, &org, &dataset).await);
 }
 
 pub fn training_requests() -> Vec<(&'static str, &'static str, Value)> {
@@ -93,12 +94,12 @@ pub fn training_requests() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         t(
             "SubmitTrainingJob",
-            json!({"organization_id": "$org", "dataset_id": "dataset-1", "model_name": "m", "model_version": "2",
+            json!({"organization_id": "$org", "dataset_id": "$dataset", "model_name": "m", "model_version": "2",
                    "model_type": "MODEL_TYPE_OBJECT_DETECTION", "model_framework": "MODEL_FRAMEWORK_TFLITE", "tags": ["dog"]}),
         ),
         t(
             "SubmitCustomTrainingJob",
-            json!({"organization_id": "$org", "dataset_id": "dataset-1", "registry_item_id": "$module",
+            json!({"organization_id": "$org", "dataset_id": "$dataset", "registry_item_id": "$module",
                    "registry_item_version": "1.0.0", "model_name": "m", "model_version": "3", "arguments": {"epochs": "3"}}),
         ),
         t("GetTrainingJob", json!({"id": "$job"})),

@@ -1,9 +1,13 @@
 //! MLTrainingService in the local fleet (issue 12): a job is stored as submitted and stays
 //! pending (its error_status says the fleet trains nothing) until canceled; only an ended job
-//! can be deleted; its log is what happened to it; members read, owners write.
+//! can be deleted; its log is what happened to it; members read, owners write. A job trains on
+//! a dataset of its own organization: an unknown one is NOT_FOUND, another organization's refused.
 
+use fleetsh::proto::viam::app::dataset::v1::dataset_service_client::DatasetServiceClient;
+use fleetsh::proto::viam::app::dataset::v1::{CreateDatasetRequest, DatasetType};
 use fleetsh::proto::viam::app::mltraining::v1::ml_training_service_client::MlTrainingServiceClient;
 use fleetsh::proto::viam::app::mltraining::v1::*;
+use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -23,9 +27,23 @@ async fn owner(s: &TestServer) -> Training {
     client(s, &s.token(&c.api_key_id, &c.api_key).await.unwrap())
 }
 
-fn submit(org: &str, version: &str) -> SubmitTrainingJobRequest {
+/// A new dataset of `org` (of binary data unless `kind` says otherwise), made by the owner key.
+async fn dataset(s: &TestServer, org: &str, name: &str, kind: Option<DatasetType>) -> String {
+    let c = &s.fleet.credentials;
+    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
+    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
+    let req = CreateDatasetRequest {
+        name: name.into(),
+        organization_id: org.into(),
+        r#type: kind.map(|k| k as i32),
+    };
+    let mut ds = DatasetServiceClient::with_interceptor(s.channel.clone(), b);
+    ds.create_dataset(req).await.unwrap().into_inner().id
+}
+
+fn submit(org: &str, dataset: &str, version: &str) -> SubmitTrainingJobRequest {
     SubmitTrainingJobRequest {
-        dataset_id: "dataset-1".into(),
+        dataset_id: dataset.into(),
         organization_id: org.into(),
         model_name: "detector".into(),
         model_version: version.into(),
@@ -69,8 +87,9 @@ async fn a_job_is_stored_pending_and_never_trains() {
     let s = TestServer::start().await;
     let mut t = owner(&s).await;
     let org = s.org_id().to_string();
+    let ds = dataset(&s, &org, "images", None).await;
     let id = t
-        .submit_training_job(submit(&org, "1"))
+        .submit_training_job(submit(&org, &ds, "1"))
         .await
         .unwrap()
         .into_inner()
@@ -83,7 +102,7 @@ async fn a_job_is_stored_pending_and_never_trains() {
             j.model_name.as_str(),
             j.model_version.as_str()
         ),
-        ("dataset-1", "detector", "1")
+        (ds.as_str(), "detector", "1")
     );
     assert_eq!(j.model_type, ModelType::ObjectDetection as i32);
     assert_eq!(j.tags, ["cat", "dog"]);
@@ -104,9 +123,10 @@ async fn cancel_then_delete_and_the_status_filter() {
     let s = TestServer::start().await;
     let mut t = owner(&s).await;
     let org = s.org_id().to_string();
-    let a = t.submit_training_job(submit(&org, "1")).await.unwrap();
+    let ds = dataset(&s, &org, "images", None).await;
+    let a = t.submit_training_job(submit(&org, &ds, "1")).await.unwrap();
     let a = a.into_inner().id;
-    let b = t.submit_training_job(submit(&org, "2")).await.unwrap();
+    let b = t.submit_training_job(submit(&org, &ds, "2")).await.unwrap();
     let b = b.into_inner().id;
     let del = |id: &str| DeleteCompletedTrainingJobRequest { id: id.into() };
     assert_status(
@@ -164,34 +184,35 @@ async fn submissions_are_validated() {
     let s = TestServer::start().await;
     let mut t = owner(&s).await;
     let org = s.org_id().to_string();
+    let ds = dataset(&s, &org, "images", None).await;
     for (field, req) in [
         (
             "model_name",
             SubmitTrainingJobRequest {
                 model_name: " ".into(),
-                ..submit(&org, "1")
+                ..submit(&org, &ds, "1")
             },
         ),
-        ("model_version", submit(&org, "")),
+        ("model_version", submit(&org, &ds, "")),
         (
             "dataset_id",
             SubmitTrainingJobRequest {
                 dataset_id: "".into(),
-                ..submit(&org, "1")
+                ..submit(&org, &ds, "1")
             },
         ),
         (
             "model_type",
             SubmitTrainingJobRequest {
                 model_type: 0,
-                ..submit(&org, "1")
+                ..submit(&org, &ds, "1")
             },
         ),
         (
             "model_framework",
             SubmitTrainingJobRequest {
                 model_framework: 99,
-                ..submit(&org, "1")
+                ..submit(&org, &ds, "1")
             },
         ),
     ] {
@@ -202,7 +223,7 @@ async fn submissions_are_validated() {
         );
     }
     let custom = SubmitCustomTrainingJobRequest {
-        dataset_id: "dataset-1".into(),
+        dataset_id: ds.clone(),
         registry_item_id: "nobody:no-such-script".into(),
         registry_item_version: "1.0.0".into(),
         organization_id: org.clone(),
@@ -243,7 +264,8 @@ async fn members_read_jobs_and_owners_change_them() {
     let s = TestServer::start().await;
     let mut t = owner(&s).await;
     let org = s.org_id().to_string();
-    let id = t.submit_training_job(submit(&org, "1")).await.unwrap();
+    let ds = dataset(&s, &org, "images", None).await;
+    let id = t.submit_training_job(submit(&org, &ds, "1")).await.unwrap();
     let id = id.into_inner().id;
     let mut op = client(&s, &org_token(&s, &org, "operator").await);
     assert_eq!(job(&mut op, &id).await.id, id);
@@ -254,7 +276,7 @@ async fn members_read_jobs_and_owners_change_them() {
         "write_data_management",
     );
     assert_status(
-        op.submit_training_job(submit(&org, "2")).await,
+        op.submit_training_job(submit(&org, &ds, "2")).await,
         Code::PermissionDenied,
         "write_data_management",
     );
@@ -328,5 +350,111 @@ async fn custom_containers_are_stored_records_and_none_is_built_in() {
             .await,
         Code::NotFound,
         &id,
+    );
+}
+
+#[tokio::test]
+async fn a_job_trains_on_a_dataset_of_its_own_organization() {
+    let s = TestServer::start().await;
+    let mut t = owner(&s).await;
+    let org = s.org_id().to_string();
+    assert_status(
+        t.submit_training_job(submit(&org, "no-such-dataset", "1"))
+            .await,
+        Code::NotFound,
+        "dataset \"no-such-dataset\" not found: create the dataset first",
+    );
+    let custom = |dataset: &str| SubmitCustomTrainingJobRequest {
+        dataset_id: dataset.into(),
+        registry_item_id: String::new(),
+        registry_item_version: "1.0.0".into(),
+        organization_id: org.clone(),
+        model_name: "m".into(),
+        model_version: "1".into(),
+        ..Default::default()
+    };
+    let mut app = s.owner().await;
+    let module = app
+        .create_module(fleetsh::proto::viam::app::v1::CreateModuleRequest {
+            organization_id: org.clone(),
+            name: "trainer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .module_id;
+    assert_status(
+        t.submit_custom_training_job(SubmitCustomTrainingJobRequest {
+            registry_item_id: module.clone(),
+            ..custom("no-such-dataset")
+        })
+        .await,
+        Code::NotFound,
+        "no-such-dataset",
+    );
+
+    // The root key owns both organizations: B's dataset exists, and A's job cannot train on it.
+    let other_org = app
+        .create_organization(CreateOrganizationRequest { name: "B".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let theirs = dataset(&s, &other_org, "images", None).await;
+    assert_status(
+        t.submit_training_job(submit(&org, &theirs, "1")).await,
+        Code::PermissionDenied,
+        "not in the job's organization",
+    );
+    assert_status(
+        t.submit_custom_training_job(SubmitCustomTrainingJobRequest {
+            registry_item_id: module.clone(),
+            ..custom(&theirs)
+        })
+        .await,
+        Code::PermissionDenied,
+        "not in the job's organization",
+    );
+    // B's owner reads nothing of A: A's dataset is refused by the data permissions.
+    let ours = dataset(&s, &org, "images", None).await;
+    let mut b = client(&s, &org_token(&s, &other_org, "owner").await);
+    assert_status(
+        b.submit_training_job(submit(&other_org, &ours, "1")).await,
+        Code::PermissionDenied,
+        &format!("read_robot_data_management on dataset {ours:?}"),
+    );
+    // A sequence dataset holds no binary data to train on.
+    let seq = dataset(&s, &org, "clips", Some(DatasetType::SequenceData)).await;
+    assert_status(
+        t.submit_training_job(submit(&org, &seq, "1")).await,
+        Code::FailedPrecondition,
+        "holds sequences",
+    );
+    // None of those was stored; a job on its own organization's dataset is.
+    let listed = ListTrainingJobsRequest {
+        organization_id: org.clone(),
+        status: TrainingStatus::Unspecified as i32,
+    };
+    assert!(
+        t.list_training_jobs(listed.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .jobs
+            .is_empty()
+    );
+    t.submit_training_job(submit(&org, &ours, "1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.list_training_jobs(listed)
+            .await
+            .unwrap()
+            .into_inner()
+            .jobs
+            .len(),
+        1
     );
 }

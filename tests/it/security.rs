@@ -435,11 +435,11 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
         }
         // issue 12, billing: a pending job to cancel, a canceled one to delete.
         "CancelTrainingJob" => {
-            let j = crate::fixture_billing::new_job(s, root, &org).await;
+            let j = crate::fixture_billing::new_job(s, root, &org, &ids["dataset"]).await;
             ("job", json!(j))
         }
         "DeleteCompletedTrainingJob" => {
-            let j = crate::fixture_billing::new_ended_job(s, root, &org).await;
+            let j = crate::fixture_billing::new_ended_job(s, root, &org, &ids["dataset"]).await;
             ("ended_job", json!(j))
         }
         "DeleteCustomTrainingContainer" => {

@@ -1,9 +1,15 @@
 -- ML training in the local fleet (issue 12): a job is stored and stays pending (nothing is
 -- trained) until canceled; only an ended job can be deleted; its log is what happened to it.
--- Python's positional order, the organization implicit.
-local id = cloud.ml_training.submit_training_job("dataset-1", "detector", "1", "MODEL_TYPE_OBJECT_DETECTION", { "cat" })
+-- Python's positional order, the organization implicit. A job trains on one of the
+-- organization's datasets: an unknown one is NOT_FOUND.
+local bad_ok, bad = pcall(cloud.ml_training.submit_training_job, "no-such-dataset", "detector", "1",
+  "MODEL_TYPE_OBJECT_DETECTION", { "cat" })
+assert(not bad_ok and bad.code == "NOT_FOUND" and tostring(bad):find("create the dataset first"), tostring(bad))
+local dataset = cloud.data.create_dataset("training-images")
+local id = cloud.ml_training.submit_training_job(dataset, "detector", "1", "MODEL_TYPE_OBJECT_DETECTION", { "cat" })
 local job = cloud.ml_training.get_training_job(id)
 assert(job.status == "TRAINING_STATUS_PENDING" and job.model_name == "detector", tostring(job.status))
+assert(job.dataset_id == dataset, tostring(job.dataset_id))
 assert(job.error_status.message:find("does not train"), "a pending job says why")
 
 local pending = cloud.ml_training.list_training_jobs("TRAINING_STATUS_PENDING")
@@ -18,7 +24,7 @@ local logs = cloud.ml_training.get_training_job_logs{ id = id }
 assert(#logs == 3 and logs[3].message:find("canceled"), tostring(#logs))
 
 local module = cloud.create_module("trainer" .. os.time())
-local custom = cloud.ml_training.submit_custom_training_job("dataset-1", module, "1.0.0", "custom", "1")
+local custom = cloud.ml_training.submit_custom_training_job(dataset, module, "1.0.0", "custom", "1")
 assert(cloud.ml_training.get_training_job{ id = custom }.is_custom_job)
 
 cloud.ml_training.delete_completed_training_job{ id = id }

@@ -98,6 +98,35 @@ pub(super) fn usable(
     Ok(d)
 }
 
+/// Checks the dataset a training job in `org_id` names (MLTrainingService): it exists, the
+/// caller may read data in its organization, and it lies in the job's organization.
+pub(crate) fn check_training(
+    c: &Connection,
+    who: &Principal,
+    org_id: &str,
+    id: &str,
+) -> ApiResult<()> {
+    let d = get(c, "dataset_id", id).map_err(|e| match e {
+        ApiError::NotFound(m) => ApiError::NotFound(format!(
+            "dataset_id: {m}: create the dataset first (cloud.data.create_dataset, \
+             DatasetService/CreateDataset) and add the binary data to train on, or pick one of \
+             cloud.data.list_datasets_by_organization_id()"
+        )),
+        e => e,
+    })?;
+    d.holds_binary("dataset_id")?;
+    let perm = Perm::ReadRobotDataManagement;
+    Access::of(c, who, perm)?.require_in(perm, &d.org_id, &format!("dataset {:?}", d.id))?;
+    if d.org_id != org_id {
+        return Err(ApiError::denied(format!(
+            "dataset {:?} lies in organization {:?}, not in the job's organization {org_id:?}: \
+             submit the job in the dataset's organization or use a dataset of {org_id:?}",
+            d.id, d.org_id
+        )));
+    }
+    Ok(())
+}
+
 /// The dataset `id`, once the caller may write data of its whole organization.
 fn writable(c: &Connection, who: &Principal, field: &str, id: &str) -> ApiResult<Stored> {
     let d = get(c, field, id)?;

@@ -31,6 +31,9 @@ pub(super) mod signed_urls;
 pub(super) use docs::{date as bson_date, encode as bson_encode};
 pub(super) use mql::{check_stages, parse_stages, run_window};
 
+// usage room (issue 12): training jobs name a dataset, checked where datasets live.
+pub(crate) use datasets::check_training as check_training_dataset;
+
 use std::path::PathBuf;
 
 use rusqlite::Connection;
