@@ -89,6 +89,8 @@ pub struct Api {
     pub faults: faults::Faults,
     /// `--rate-limit`: calls per principal and second; None = unlimited.
     pub rate_limit: Option<rate_limit::RateLimit>,
+    /// perf room: callers' grants, kept until the next commit (call.rs).
+    pub principals: call::Principals,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,7 @@ impl Api {
             closing: tokio_util::sync::CancellationToken::new(),
             faults: faults::Faults::default(),
             rate_limit: rate_limit.map(rate_limit::RateLimit::new),
+            principals: call::Principals::default(),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))
