@@ -331,6 +331,9 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX training_containers_org ON training_containers(org_id, created_on);",
     ),
+    // perf room (issue 15): a location's machines in their listed order straight off an
+    // index; ListRobots of 10,000 machines sorted them on every call.
+    M::up("CREATE INDEX robots_location_created ON robots(location_id, created_on, id);"),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
