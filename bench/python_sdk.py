@@ -54,12 +54,23 @@ async def list_robots(app, location_id, expected):
     assert len(robots) == int(expected), f"expected {expected} machines, got {len(robots)}"
 
 
+async def list_summaries(app, org_id, location_id, expected):
+    # viam-sdk's AppClient has no method for ListMachineSummaries: its generated stub, as a
+    # user would call it.
+    from viam.proto.app import ListMachineSummariesRequest
+
+    request = ListMachineSummariesRequest(organization_id=org_id, location_ids=[location_id])
+    response = await app._app_client.ListMachineSummaries(request, metadata=app._metadata)
+    n = sum(len(l.machine_summaries) for l in response.location_summaries)
+    assert n == int(expected), f"expected {expected} machines, got {n}"
+
+
 async def part_logs(app, part_id, expected):
     logs = await app.get_robot_part_logs(part_id, num_log_entries=0)
     assert len(logs) == int(expected), f"expected {expected} entries, got {len(logs)}"
 
 
-WORKLOADS = {f.__name__: f for f in (startup, seq_reads, seq_writes, conc_reads, list_robots, part_logs)}
+WORKLOADS = {f.__name__: f for f in (startup, seq_reads, seq_writes, conc_reads, list_robots, list_summaries, part_logs)}
 
 
 # The data workloads (bench/data_*.lua's twins) take the ViamClient (they need its data_client) and

@@ -126,6 +126,8 @@ pub fn to_json(v: Option<&Lv>, depth: usize) -> serde_json::Value {
         },
         Lv::UserData(u) if u.is::<secret::Secret>() => J::String(secret::MASK.into()),
         Lv::Table(t) if depth < 16 => {
+            // An audit line shows the whole reply; a lazy list that fails to decode shows empty.
+            let _ = crate::lua::lazy::force(t);
             let len = t.raw_len();
             let pairs: Vec<(Lv, Lv)> = t.pairs::<Lv, Lv>().filter_map(Result::ok).collect();
             let mut out = if len > 0 && pairs.len() == len {

@@ -139,6 +139,7 @@ pub fn wrap(lua: &Lua, desc: &MessageDescriptor, t: &Table) -> mlua::Result<()> 
                     continue;
                 };
                 if f.is_list() {
+                    crate::lua::lazy::force(&sub)?;
                     for item in sub.sequence_values::<Table>() {
                         wrap(lua, &m, &item?)?;
                     }

@@ -67,6 +67,7 @@ impl Session {
             }
         }
         if depth < 4 {
+            crate::lua::lazy::force(t)?;
             for pair in t.pairs::<Lv, Lv>() {
                 if let (_, Lv::Table(sub)) = pair? {
                     self.learn(&sub, depth + 1)?;

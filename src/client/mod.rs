@@ -40,14 +40,16 @@ const MAX_MESSAGE_BYTES: usize = crate::server::MAX_MESSAGE_BYTES;
 /// An access token and when to renew it before it expires.
 #[derive(Clone)]
 struct Token {
-    value: String,
+    /// `Bearer <token>`, checked as a header value once rather than on every call.
+    header: Result<MetadataValue<tonic::metadata::Ascii>, ()>,
     renew_at: Option<std::time::SystemTime>,
 }
 
 impl Token {
     fn new(value: String) -> Self {
         let renew_at = auth::renew_at(&value);
-        Self { value, renew_at }
+        let header = MetadataValue::try_from(format!("Bearer {value}")).map_err(drop);
+        Self { header, renew_at }
     }
 }
 
@@ -299,10 +301,14 @@ impl Client {
         if deadline {
             req.set_timeout(self.timeout);
         }
-        let token = self.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(t) = token {
-            let v = MetadataValue::try_from(format!("Bearer {}", t.value))
-                .map_err(|_| Status::internal("access token is not a valid header value"))?;
+        let header = self
+            .token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|t| t.header.clone());
+        if let Some(h) = header {
+            let v = h.map_err(|()| Status::internal("access token is not a valid header value"))?;
             req.metadata_mut().insert("authorization", v);
         }
         Ok(req)

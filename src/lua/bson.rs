@@ -79,6 +79,7 @@ fn to_lua(lua: &Lua, v: &Bson) -> mlua::Result<Lv> {
 
 /// A sequence 1..n with no other keys (an empty table is a document, as `{}` stages need).
 fn as_sequence(t: &Table) -> mlua::Result<Option<Vec<Lv>>> {
+    super::lazy::force(t)?;
     let n = t.raw_len();
     if n == 0 {
         return Ok(None);

@@ -47,7 +47,7 @@ fn fail(lua: &Lua, e: CallError) -> mlua::Result<MultiValue> {
 /// A reply as a Lua value. A malformed one fails the call as INTERNAL, like any other reply the
 /// client cannot read.
 fn reply(lua: &Lua, r: &Reply, display: &str) -> mlua::Result<Result<Lv, CallError>> {
-    match decode::from_bytes(lua, &r.desc, &r.bytes) {
+    match decode::from_reply(lua, &r.desc, &r.bytes) {
         Ok(v) => Ok(Ok(v)),
         Err(e) => match e.downcast_ref::<MalformedReply>() {
             Some(m) => Ok(Err(CallError::new(display, "INTERNAL", m.to_string()))),
@@ -110,6 +110,7 @@ async fn call(
             return Ok(Err(invalid("expected an array of request messages".into())));
         };
         let mut msgs = Vec::new();
+        super::lazy::force(&items)?;
         for (i, t) in items.sequence_values::<Table>().enumerate() {
             match t
                 .map_err(|e| e.to_string())

@@ -156,6 +156,8 @@ fn field_value(field: &FieldDescriptor, v: Lv, path: &str, depth: usize) -> Conv
 
 /// The values of a Lua sequence 1..n; any other key is an error.
 fn array_items(t: &Table, path: &str) -> ConvResult<Vec<Lv>> {
+    // A reply's lazy list sent back in a request: walked raw below.
+    super::lazy::force(t).map_err(lua_err)?;
     let n = t.raw_len();
     let mut count = 0usize;
     for pair in t.pairs::<Lv, Lv>() {
@@ -355,6 +357,9 @@ fn sub_desc(m: &MessageDescriptor, field: &str) -> MessageDescriptor {
 
 /// A Lua table that is a non-empty sequence (or carries the array metatable) is a list.
 fn is_array(t: &Table) -> bool {
+    if super::lazy::is_lazy(t) {
+        return true;
+    }
     let marked = t.metatable().is_some_and(|mt| {
         // Marked by us (from_message) or by json.decode: keep `[]` a list on the way back.
         mt.raw_get::<bool>("__fleetsh_array").unwrap_or(false)

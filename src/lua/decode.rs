@@ -11,11 +11,13 @@
 //! Value, ListValue) seen twice is replaced by the later one rather than merged with it.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::rc::Rc;
 
 use arrayvec::ArrayString;
-use mlua::{IntoLua, Lua, LuaSerdeExt, LuaString, Table, Value as Lv};
+use bytes::Bytes;
+use mlua::{
+    AnyUserData, Function, IntoLua, Lua, LuaSerdeExt, LuaString, Table, UserData, Value as Lv,
+};
 use prost::DecodeError;
 use prost::encoding::{
     self, DecodeContext, WireType, check_wire_type, decode_key, decode_varint, skip_field,
@@ -24,13 +26,13 @@ use prost_reflect::{Kind, MapKey, MessageDescriptor};
 use smallvec::{SmallVec, smallvec};
 
 use super::convert::{self, LIST_VALUE, STRUCT, TIMESTAMP, VALUE};
+use super::lazy::{self, LAZY_MIN};
 
 /// Nesting deeper than this is refused, as prost's own decoder does: the walk recurses, and a
 /// hostile reply must not overflow the stack.
 const MAX_DEPTH: u32 = 100;
 
-/// Room for an RFC 3339 time with nanoseconds (`2024-01-02T03:04:05.123456789Z` is 30).
-const TIMESTAMP_CHARS: usize = 48;
+use super::rfc3339::CHARS as TIMESTAMP_CHARS;
 
 /// A reply that is not a valid encoding of its message type.
 #[derive(Debug, thiserror::Error)]
@@ -41,14 +43,60 @@ pub struct MalformedReply {
     pub reason: String,
 }
 
-/// Decodes an encoded `desc` message into a Lua value, as `from_message` would show it.
+/// Decodes an encoded `desc` message into a Lua value, as `from_message` would show it (long
+/// lists of messages lazily: lazy.rs).
 pub fn from_bytes(lua: &Lua, desc: &MessageDescriptor, bytes: &[u8]) -> mlua::Result<Lv> {
+    from_reply(lua, desc, &Bytes::copy_from_slice(bytes))
+}
+
+/// `from_bytes` of a reply's buffer, which lazy lists keep (a reference, not a copy).
+pub fn from_reply(lua: &Lua, desc: &MessageDescriptor, bytes: &Bytes) -> mlua::Result<Lv> {
     let plans = plans(lua, desc)?;
-    let walk = Walk { lua, plans: &plans };
+    let walk = Walk {
+        lua,
+        plans: &plans,
+        root: bytes,
+    };
     match walk.message(0, bytes, 0) {
         Ok(out) => out.into_lua(lua),
         Err(bad) => Err(bad.into_lua_error(&plans.msgs[0])),
     }
+}
+
+/// What a lazy list needs to decode its elements later: the reply's bytes and where each
+/// element's message is in them.
+struct Deferred {
+    plans: Rc<PlanSet>,
+    msg: usize,
+    bytes: Bytes,
+    ranges: Vec<(usize, usize)>,
+    depth: u32,
+}
+
+impl UserData for Deferred {}
+
+/// `decode(state, i)`: element `i` of a lazy list (lazy.rs), made once per Lua state.
+fn element_decoder(lua: &Lua) -> mlua::Result<Function> {
+    const KEY: &str = "fleetsh.lazy_decode";
+    if let Ok(f) = lua.named_registry_value::<Function>(KEY) {
+        return Ok(f);
+    }
+    let f = lua.create_function(|lua, (state, i): (AnyUserData, usize)| {
+        let d = state.borrow::<Deferred>()?;
+        let (start, end) = d.ranges[i - 1];
+        let walk = Walk {
+            lua,
+            plans: &d.plans,
+            root: &d.bytes,
+        };
+        let m = &d.plans.msgs[d.msg];
+        match walk.message(d.msg, &d.bytes[start..end], d.depth) {
+            Ok(out) => out.into_lua(lua),
+            Err(bad) => Err(bad.into_lua_error(m)),
+        }
+    })?;
+    lua.set_named_registry_value(KEY, &f)?;
+    Ok(f)
 }
 
 // ---------- plans ----------
@@ -411,6 +459,9 @@ type Seen = SmallVec<[bool; 64]>;
 struct Target<'t> {
     table: &'t Table,
     seen: Seen,
+    /// Repeated message fields whose elements are decoded at the end (or lazily): by field,
+    /// each element's range in the root buffer.
+    deferred: Vec<(usize, Vec<(usize, usize)>)>,
     /// The array and map tables of repeated fields seen so far: their elements may come in
     /// several runs, interleaved with other fields.
     open: Vec<Open>,
@@ -470,7 +521,9 @@ fn scalar(s: Scalar, wire: WireType, buf: &mut &[u8]) -> Res<Lv> {
 
 struct Walk<'a> {
     lua: &'a Lua,
-    plans: &'a PlanSet,
+    plans: &'a Rc<PlanSet>,
+    /// The whole reply: every buffer the walk reads is a part of it.
+    root: &'a Bytes,
 }
 
 impl Walk<'_> {
@@ -508,6 +561,7 @@ impl Walk<'_> {
         let mut t = Target {
             table,
             seen: smallvec![false; m.fields.len()],
+            deferred: Vec::new(),
             open: Vec::new(),
             merging,
         };
@@ -520,6 +574,11 @@ impl Walk<'_> {
             };
             let f = &m.fields[i];
             self.field(m, &mut t, i, wire, &mut buf, depth)
+                .map_err(|e| e.at(m, Some(f)))?;
+        }
+        for (i, ranges) in std::mem::take(&mut t.deferred) {
+            let f = &m.fields[i];
+            self.deferred_list(f, table, ranges, depth)
                 .map_err(|e| e.at(m, Some(f)))?;
         }
         if merging {
@@ -571,6 +630,20 @@ impl Walk<'_> {
                 }
             }
             Card::List => {
+                if let Ty::Message(sub) = f.ty
+                    && !t.merging
+                    && self.plans.msgs[sub].shape == Shape::Plain
+                {
+                    let bytes = delimited(wire, buf)?;
+                    let start = bytes.as_ptr() as usize - self.root.as_ptr() as usize;
+                    let range = (start, start + bytes.len());
+                    match t.deferred.iter_mut().find(|(j, _)| *j == i) {
+                        Some((_, ranges)) => ranges.push(range),
+                        None => t.deferred.push((i, vec![range])),
+                    }
+                    t.seen[i] = true;
+                    return Ok(());
+                }
                 let o = self.open(t, f, i, true)?;
                 let packable = matches!(f.ty, Ty::Scalar(_) | Ty::Enum(_));
                 if packable && wire == WireType::LengthDelimited {
@@ -602,6 +675,45 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// The elements of a repeated message field: decoded now when they are few, else a lazy
+    /// list (lazy.rs) that decodes each when it is read.
+    fn deferred_list(
+        &self,
+        f: &FieldPlan,
+        table: &Table,
+        ranges: Vec<(usize, usize)>,
+        depth: u32,
+    ) -> Res<()> {
+        let Ty::Message(sub) = f.ty else {
+            unreachable!("only message lists are deferred")
+        };
+        if ranges.len() >= LAZY_MIN {
+            let n = ranges.len();
+            let state = self.lua.create_userdata(Deferred {
+                plans: self.plans.clone(),
+                msg: sub,
+                bytes: self.root.clone(),
+                ranges,
+                depth: depth + 1,
+            })?;
+            let list = lazy::new_list(
+                self.lua,
+                Lv::UserData(state),
+                n,
+                &element_decoder(self.lua)?,
+            )?;
+            table.raw_set(&f.key, list)?;
+            return Ok(());
+        }
+        let arr = self.new_array(ranges.len())?;
+        for (j, (start, end)) in ranges.into_iter().enumerate() {
+            let v = self.message(sub, &self.root[start..end], depth + 1)?;
+            put(&arr, j + 1, v)?;
+        }
+        table.raw_set(&f.key, arr)?;
+        Ok(())
+    }
+
     /// Setting one member of a oneof unsets the others.
     fn clear_oneof(&self, m: &MsgPlan, oneof: usize, keep: usize, t: &mut Target<'_>) -> Res<()> {
         for &j in &m.oneofs[oneof] {
@@ -624,7 +736,11 @@ impl Walk<'_> {
             None
         };
         let table = match earlier {
-            Some(e) => e,
+            // An earlier occurrence's lazy list gets the new elements appended: as an array.
+            Some(e) => {
+                lazy::force(&e)?;
+                e
+            }
             None if array => self.new_array(0)?,
             None => self.lua.create_table()?,
         };
@@ -714,10 +830,11 @@ impl Walk<'_> {
             }
         }
         // Formatted on the stack; a time too long for it (a year beyond 9999) takes the heap.
-        let mut short = ArrayString::new();
-        Ok(match write!(short, "{ts}") {
-            Ok(()) => Out::Short(short),
-            Err(_) => Out::Lua(Lv::String(self.lua.create_string(ts.to_string())?)),
+        let short = super::rfc3339::format(&ts);
+        Ok(if short.is_full() {
+            Out::Lua(Lv::String(self.lua.create_string(ts.to_string())?))
+        } else {
+            Out::Short(short)
         })
     }
 

@@ -74,6 +74,8 @@ fn json(lua: &Lua) -> mlua::Result<Table> {
 /// `convert::MAX_DEPTH` (or a table that contains itself), which would exhaust the stack.
 fn json_shape(v: &Lv, path: &str, depth: usize) -> mlua::Result<()> {
     let Lv::Table(t) = v else { return Ok(()) };
+    // Before the serializer walks it raw.
+    super::lazy::force(t)?;
     let fail = |why: String| {
         let shown: String = path.chars().take(60).collect();
         let more = if shown.len() < path.len() { "…" } else { "" };

@@ -10,7 +10,9 @@ pub mod error;
 pub mod generated;
 pub mod helpers;
 pub mod hooks;
+pub mod lazy;
 pub mod parallel;
+mod rfc3339;
 pub mod spec;
 pub mod time;
 

@@ -29,6 +29,21 @@ do
   end
 end
 
+-- Lazy lists (a reply's long list of messages, lazy.rs) are raw-empty until forced: the raw
+-- accessors force them first, so that they see the array the list stands for.
+do
+  local raw_next, raw_len, raw_get, raw_set = next, rawlen, rawget, rawset
+  local getmetatable, type = getmetatable, type
+  local function force(t)
+    local mt = getmetatable(t)
+    if type(mt) == "table" and raw_get(mt, "__lazy") then mt.__force(t) end
+  end
+  function next(t, k) force(t) return raw_next(t, k) end
+  function rawlen(t) force(t) return raw_len(t) end
+  function rawget(t, k) force(t) return raw_get(t, k) end
+  function rawset(t, k, v) force(t) return raw_set(t, k, v) end
+end
+
 -- `labels` (request field -> argument name) lets conversion errors name what the user wrote.
 local function call(method, args, name, labels)
   local ok, v = cloud._call(method, args, name, labels)

@@ -113,6 +113,9 @@ impl Printer {
         if path.len() >= self.max_depth {
             return self.paint(Style::Dim, "{...}");
         }
+        if let Err(e) = crate::lua::lazy::force(t) {
+            return self.paint(Style::Dim, &format!("<{e}>"));
+        }
         let mut pairs: Vec<(Value, Value)> =
             t.pairs::<Value, Value>().filter_map(Result::ok).collect();
         if pairs.is_empty() {

@@ -4,9 +4,10 @@
 //! `rpc_table!` pairs each RPC of a service with its handler (app_service.rs, robot_service.rs)
 //! so that adding an RPC is one line in a table plus its handler.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -32,12 +33,45 @@ pub type MetadataStreamHandler<Req, T> = fn(
     Req,
 ) -> ApiResult<Response<ServerStream<T>>>;
 
+/// Callers' principals as the store had them at a grants generation (store.rs): a call whose
+/// caller's grants were loaded since the last commit that changed any reuses them instead of
+/// two queries.
+#[derive(Default)]
+pub struct Principals(Mutex<HashMap<CallerKey, (u64, Arc<Principal>)>>);
+
+/// A token's subject and credential type.
+type CallerKey = (String, String);
+
+/// More callers than this at one generation is not a script's loop: start over.
+const PRINCIPALS_KEPT: usize = 1024;
+
 impl Api {
     /// The principal behind a verified token, with its grants as they are now (so a deleted
-    /// key stops working at once, even while its token is still fresh).
-    pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Principal> {
+    /// key stops working at once, even while its token is still fresh: deleting it commits,
+    /// and a commit invalidates every kept principal).
+    pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Arc<Principal>> {
         let claims =
             claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
+        let key = (claims.sub.clone(), claims.rpc_creds_type.clone());
+        // Read before loading: a commit in between leaves the entry at a stale generation.
+        let generation = self.store.grants_generation();
+        let kept = self.principals.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, p)) = kept.get(&key)
+            && *g == generation
+        {
+            return Ok(p.clone());
+        }
+        drop(kept);
+        let p = Arc::new(self.load_principal(claims)?);
+        let mut kept = self.principals.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= PRINCIPALS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, (generation, p.clone()));
+        Ok(p)
+    }
+
+    fn load_principal(&self, claims: &Claims) -> ApiResult<Principal> {
         self.store.read(|c| match claims.rpc_creds_type.as_str() {
             API_KEY => {
                 let org_id: Option<String> = row(
@@ -194,7 +228,7 @@ impl Api {
         let start = Instant::now();
         let claims = request.extensions().get::<Claims>().cloned();
         let result = match self.principal(claims.as_ref()) {
-            Ok(who) => handler(self.clone(), who, request.into_inner()).await,
+            Ok(who) => handler(self.clone(), (*who).clone(), request.into_inner()).await,
             Err(e) => Err(e),
         };
         log_call(

@@ -97,6 +97,8 @@ pub struct Api {
     /// issue 12, queries: `http(s)://<listening address>`, where signed URLs point; set once
     /// the socket is bound.
     pub http_base: std::sync::OnceLock<String>,
+    /// perf room: callers' grants, kept until the next commit (call.rs).
+    pub principals: call::Principals,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,7 @@ impl Api {
             faults: faults::Faults::default(),
             rate_limit: rate_limit.map(rate_limit::RateLimit::new),
             http_base: std::sync::OnceLock::new(),
+            principals: call::Principals::default(),
         };
         let boot = bootstrap::ensure(&api)?;
         Ok((Arc::new(api), boot))

@@ -60,7 +60,12 @@ pub fn part_config_json(c: &Connection, part_id: &str) -> ApiResult<Value> {
         [part_id],
         |r| r.get(0),
     )?;
-    stored_struct(&bytes, "part")
+    stored_part_config(&bytes)
+}
+
+/// A part's config as stored (`parts.config`), as JSON.
+pub fn stored_part_config(bytes: &[u8]) -> ApiResult<Value> {
+    stored_struct(bytes, "part")
 }
 
 /// The part's config with its fragments applied. A fragment must belong to the part's

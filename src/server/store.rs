@@ -2,11 +2,13 @@
 //! every area uses (ids, clocks, secrets). Each area's queries live in that area's file.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use rusqlite::hooks::Action;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{M, Migrations};
 use sha2::{Digest, Sha256};
@@ -450,6 +452,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "CREATE INDEX data_readings_source_time
              ON data_readings(part_id, component_name, method_name, time_requested, id);",
     ),
+    // perf room (issue 15): a location's machines in their listed order straight off an
+    // index; ListRobots of 10,000 machines sorted them on every call.
+    M::up("CREATE INDEX robots_location_created ON robots(location_id, created_on, id);"),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
@@ -500,6 +505,27 @@ pub struct Store {
     /// the writer's lock. A pool crate would add a reaper thread and checkout tests for what is
     /// a Vec behind a Mutex.
     idle_readers: Mutex<Vec<Connection>>,
+    /// Bumped after every commit that may have changed what a caller's grants are read from
+    /// (`GRANT_TABLES`): call.rs keeps callers' principals by it.
+    grants_generation: AtomicU64,
+    /// What the writer's update hook saw in the current transaction.
+    touched: Arc<Touched>,
+}
+
+/// The tables `Api::principal` reads a caller's identity and grants from.
+const GRANT_TABLES: &[&str] = &[
+    "api_keys",
+    "users",
+    "authorizations",
+    "location_shares",
+    "locations",
+];
+
+/// Row changes the writer's update hook reported since the last commit.
+#[derive(Default)]
+struct Touched {
+    grants: AtomicBool,
+    rows: AtomicU64,
 }
 
 impl Store {
@@ -529,10 +555,20 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let touched = Arc::new(Touched::default());
+        let seen = touched.clone();
+        conn.update_hook(Some(move |_: Action, _: &str, table: &str, _: i64| {
+            seen.rows.fetch_add(1, Ordering::Relaxed);
+            if GRANT_TABLES.contains(&table) {
+                seen.grants.store(true, Ordering::Relaxed);
+            }
+        }))?;
         Ok(Self {
             writer: Mutex::new(conn),
             path,
             idle_readers: Mutex::new(Vec::new()),
+            grants_generation: AtomicU64::new(0),
+            touched,
         })
     }
 
@@ -545,10 +581,39 @@ impl Store {
     /// Runs `f` in a transaction that commits when `f` succeeds and rolls back otherwise.
     pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let before = self.start_watch(&conn);
+        let out = (|| {
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.end_watch(&conn, before);
+        out
+    }
+
+    /// The generation of what callers' grants are read from (see `grants_generation`): equal
+    /// values mean no commit changed them in between.
+    pub fn grants_generation(&self) -> u64 {
+        self.grants_generation.load(Ordering::Acquire)
+    }
+
+    fn start_watch(&self, conn: &Connection) -> u64 {
+        self.touched.grants.store(false, Ordering::Relaxed);
+        self.touched.rows.store(0, Ordering::Relaxed);
+        conn.total_changes()
+    }
+
+    /// After a transaction on the writer ended (committed or not): bumps the grants generation
+    /// when it touched a grant table, or changed rows the hook does not report (WITHOUT ROWID
+    /// tables, truncations), which might have been such a table.
+    fn end_watch(&self, conn: &Connection, before: u64) {
+        let changed = conn.total_changes().saturating_sub(before);
+        if self.touched.grants.load(Ordering::Relaxed)
+            || changed > self.touched.rows.load(Ordering::Relaxed)
+        {
+            self.grants_generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Runs `f` in one read transaction: every query of `f` sees the same snapshot, and the WAL
@@ -562,10 +627,10 @@ impl Store {
             Err(TryLockError::WouldBlock) => None,
         };
         if let Some(conn) = free_writer {
-            return snapshot(&conn, f).0;
+            return self.snapshot_on_writer(&conn, f);
         }
         let Some(path) = &self.path else {
-            return snapshot(&self.lock(), f).0;
+            return self.snapshot_on_writer(&self.lock(), f);
         };
         let idle = self
             .idle_readers
@@ -584,6 +649,19 @@ impl Store {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(conn);
         }
+        out
+    }
+
+    /// A read on the writer, which (unlike the query-only readers) could write: watched as a
+    /// transaction is (`end_watch`).
+    fn snapshot_on_writer<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnOnce(&Connection) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let before = self.start_watch(conn);
+        let out = snapshot(conn, f).0;
+        self.end_watch(conn, before);
         out
     }
 
@@ -708,6 +786,37 @@ pub fn found<T>(r: rusqlite::Result<T>, kind: &str, id: &str) -> ApiResult<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grants_generation_moves_only_with_what_grants_are_read_from() {
+        let s = Store::open_in_memory().unwrap();
+        let g = s.grants_generation();
+        let write = |sql: &'static str| s.tx(|c| Ok(exec(c, sql, [])?)).unwrap();
+        write("INSERT INTO meta(key, value) VALUES ('k', x'00')");
+        s.read(|c| Ok(row(c, "SELECT 1 FROM meta", [], |_| Ok(()))?))
+            .unwrap();
+        assert_eq!(
+            s.grants_generation(),
+            g,
+            "a write elsewhere keeps callers' grants"
+        );
+        write("INSERT INTO users(id, email, created_on) VALUES ('u', 'u@x', 0)");
+        let g2 = s.grants_generation();
+        assert!(g2 > g, "a user written: grants may have changed");
+        write("UPDATE users SET email = 'v@x'");
+        assert!(s.grants_generation() > g2);
+        // A rolled-back change counts too: harmless, a principal is only loaded again.
+        let g3 = s.grants_generation();
+        let _ = s.tx(|c| -> ApiResult<()> {
+            exec(
+                c,
+                "INSERT INTO users(id, email, created_on) VALUES ('w', 'w@x', 0)",
+                [],
+            )?;
+            Err(ApiError::Internal("abort".into()))
+        });
+        assert!(s.grants_generation() > g3);
+    }
 
     #[test]
     fn migrations_are_valid() {

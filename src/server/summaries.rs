@@ -10,7 +10,7 @@ use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
 use super::parts::dns_label;
-use super::robot_config::{imported_fragments, part_config_json};
+use super::robot_config::{imported_fragments, stored_part_config};
 use super::robots::online;
 use super::store::{row, to_ts};
 use crate::proto::viam::app::v1::*;
@@ -27,19 +27,25 @@ struct PartRow {
     version: Option<String>,
     os: Option<String>,
     platform: Option<String>,
+    /// The stored config (a protobuf Struct), read in the same query: one query per part
+    /// made ListMachineSummaries of 10,000 machines 10,000 queries.
+    config: Vec<u8>,
 }
 
-fn part_rows(c: &Connection, org_id: &str) -> ApiResult<Vec<PartRow>> {
+/// The parts of the organization's machines, of the given locations only when some are given.
+fn part_rows(c: &Connection, org_id: &str, locations: &[String]) -> ApiResult<Vec<PartRow>> {
+    // The location filter in SQL: the rows of other locations are neither sorted nor read.
     let mut stmt = c.prepare_cached(
         "SELECT l.id, l.name, r.id, r.name, p.id, p.name, p.main_part, p.last_access,
-                pr.version, pr.os, pr.platform
+                pr.version, pr.os, pr.platform, p.config
          FROM parts p JOIN robots r ON r.id = p.robot_id JOIN locations l ON l.id = r.location_id
          LEFT JOIN part_reports pr ON pr.part_id = p.id
-         WHERE l.org_id = ?1
+         WHERE l.org_id = ?1 AND (?2 IS NULL OR l.id IN (SELECT value FROM json_each(?2)))
          ORDER BY l.created_on, l.id, r.created_on, r.id, p.main_part DESC, p.created_on, p.id",
     )?;
+    let filter = (!locations.is_empty()).then(|| serde_json::json!(locations).to_string());
     let rows = stmt
-        .query_map([org_id], |r| {
+        .query_map(rusqlite::params![org_id, filter], |r| {
             Ok(PartRow {
                 location_id: r.get(0)?,
                 location_name: r.get(1)?,
@@ -52,6 +58,7 @@ fn part_rows(c: &Connection, org_id: &str) -> ApiResult<Vec<PartRow>> {
                 version: r.get(8)?,
                 os: r.get(9)?,
                 platform: r.get(10)?,
+                config: r.get(11)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -59,9 +66,9 @@ fn part_rows(c: &Connection, org_id: &str) -> ApiResult<Vec<PartRow>> {
 }
 
 /// The fragments a part's config imports, with their names where the fragment exists.
-fn fragment_summaries(c: &Connection, part_id: &str) -> ApiResult<Vec<FragmentSummary>> {
+fn fragment_summaries(c: &Connection, config: &[u8]) -> ApiResult<Vec<FragmentSummary>> {
     let mut out = Vec::new();
-    for id in imported_fragments(&part_config_json(c, part_id)?) {
+    for id in imported_fragments(&stored_part_config(config)?) {
         let name: Option<String> = rusqlite::OptionalExtension::optional(row(
             c,
             "SELECT name FROM fragments WHERE id = ?1",
@@ -97,7 +104,7 @@ fn part_summary(c: &Connection, p: &PartRow) -> ApiResult<PartSummary> {
         platform: non_empty(&p.platform),
         public_ip_address: None,
         dns_name: Some(dns_label(&p.part_name)),
-        fragments: fragment_summaries(c, &p.part_id)?,
+        fragments: fragment_summaries(c, &p.config)?,
     })
 }
 
@@ -147,7 +154,7 @@ pub fn list_machine_summaries(
         let whole = who.can(Perm::ReadRobot, &scope);
         let mut out: Vec<LocationSummary> = Vec::new();
         let mut robot_visible: Option<(String, bool)> = None;
-        for p in part_rows(c, org_id)? {
+        for p in part_rows(c, org_id, &req.location_ids)? {
             if !locations.is_empty() && !locations.contains(p.location_id.as_str()) {
                 continue;
             }
