@@ -61,6 +61,15 @@ local function rows(raw)
   return out
 end
 
+-- An MQL pipeline (an array of stage tables, or BSON strings as given) as the `mql_binary` the
+-- RPCs take; `field` names the argument in the error.
+local function encode_stages(fname, field, query)
+  if type(query) ~= "table" then invalid(fname, field .. ": expected an array of stage tables") end
+  local stages = {}
+  for i, s in ipairs(query) do stages[i] = type(s) == "string" and s or cloud._bson_encode(s) end
+  return stages
+end
+
 def("tabular_data_by_sql", DATA .. "TabularDataBySQL",
   { "sql_query string", "org_id string?" },
   { "table[] rows" },
@@ -72,11 +81,7 @@ def("tabular_data_by_mql", DATA .. "TabularDataByMQL",
   { "query table[]", "use_recent_data boolean?", "tabular_data_source_type string?", "pipeline_id string?", "query_prefix_name string?", "org_id string?" },
   { "table[] rows" },
   "Run an MQL aggregation pipeline (an array of stage tables) over the readings.", function(a, f)
-  if type(a.query) ~= "table" then invalid(f, "query: expected an array of stage tables") end
-  local stages = {}
-  for i, s in ipairs(a.query) do
-    stages[i] = type(s) == "string" and s or cloud._bson_encode(s)
-  end
+  local stages = encode_stages(f, "query", a.query)
   local source = { type = a.tabular_data_source_type or "TABULAR_DATA_SOURCE_TYPE_STANDARD",
     pipeline_id = a.pipeline_id }
   if a.use_recent_data then source.type = "TABULAR_DATA_SOURCE_TYPE_HOT_STORAGE" end
@@ -572,10 +577,7 @@ end)
 -- (`mql_binary`); tabular_data_by_mql{query_prefix_name = NAME} runs one, then its own stages.
 local function stages_of(fname, query, required)
   if query == nil and not required then return nil end
-  if type(query) ~= "table" then invalid(fname, "query: expected an array of stage tables") end
-  local stages = {}
-  for i, s in ipairs(query) do stages[i] = type(s) == "string" and s or cloud._bson_encode(s) end
-  return stages
+  return encode_stages(fname, "query", query)
 end
 local function saved_query(q)
   q.query = rows(q.mql_binary)
@@ -700,9 +702,7 @@ local PIPELINES = "viam.app.datapipelines.v1.DataPipelinesService/"
 
 local function pipeline_of(p)
   if p == nil then return nil end
-  local stages = {}
-  for i, b in ipairs(p.mql_binary or {}) do stages[i] = cloud._bson_decode(b) end
-  p.mql_binary = stages
+  p.mql_binary = rows(p.mql_binary)
   return p
 end
 
@@ -722,9 +722,7 @@ def("create_data_pipeline", PIPELINES .. "CreateDataPipeline",
   { "name string", "mql_binary table[]", "schedule string", "enable_backfill boolean", "data_source_type string?", "org_id string?" },
   { "string id" },
   "Define a pipeline that runs MQL stages on a cron schedule (UTC); its id.", function(a, f)
-  if type(a.mql_binary) ~= "table" then invalid(f, "mql_binary: expected an array of stage tables") end
-  local stages = {}
-  for i, s in ipairs(a.mql_binary) do stages[i] = type(s) == "string" and s or cloud._bson_encode(s) end
+  local stages = encode_stages(f, "mql_binary", a.mql_binary)
   return call(PIPELINES .. "CreateDataPipeline", { organization_id = org(a), name = a.name, mql_binary = stages,
     schedule = a.schedule, enable_backfill = a.enable_backfill or false,
     data_source_type = a.data_source_type or "TABULAR_DATA_SOURCE_TYPE_STANDARD" }, f).id
