@@ -150,18 +150,13 @@ fn new_name<'a>(
     name: &'a str,
     except: Option<&str>,
 ) -> ApiResult<&'a str> {
-    let name = required("name", name)?;
-    let taken: Option<String> = c
-        .prepare_cached("SELECT id FROM datasets WHERE org_id = ?1 AND name = ?2")?
-        .query_row([org_id, name], |r| r.get(0))
-        .optional()?;
-    match taken {
-        Some(id) if Some(id.as_str()) != except => Err(ApiError::AlreadyExists(format!(
-            "name: organization {org_id:?} already has a dataset named {name:?} ({id}); \
-             choose another name or use that dataset"
-        ))),
-        _ => Ok(name),
-    }
+    super::unique_name(
+        c,
+        ("datasets", "a dataset", "use that dataset"),
+        org_id,
+        name,
+        except,
+    )
 }
 
 fn insert(c: &Connection, org_id: &str, name: &str, kind: i32) -> ApiResult<String> {

@@ -44,6 +44,33 @@ use super::authz::{Perm, Principal, ResourceType};
 use super::error::{ApiError, ApiResult};
 use super::store::row;
 
+/// `name`, trimmed and required; ALREADY_EXISTS when another row of `table` (one with `id`,
+/// `org_id` and `name` columns) in the organization has it. `what` names the kind ("a dataset")
+/// and `instead` says what to do.
+fn unique_name<'a>(
+    c: &Connection,
+    (table, what, instead): (&str, &str, &str),
+    org_id: &str,
+    name: &'a str,
+    except: Option<&str>,
+) -> ApiResult<&'a str> {
+    use rusqlite::OptionalExtension;
+    let name = super::error::required("name", name)?;
+    let taken: Option<String> = c
+        .prepare_cached(&format!(
+            "SELECT id FROM {table} WHERE org_id = ?1 AND name = ?2"
+        ))?
+        .query_row([org_id, name], |r| r.get(0))
+        .optional()?;
+    match taken {
+        Some(id) if Some(id.as_str()) != except => Err(ApiError::AlreadyExists(format!(
+            "name: organization {org_id:?} already has {what} named {name:?} ({id}); \
+             choose another name or {instead}"
+        ))),
+        _ => Ok(name),
+    }
+}
+
 /// The directory of binary payloads.
 fn binary_dir(api: &Api) -> PathBuf {
     api.data_dir.join("data").join("binary")

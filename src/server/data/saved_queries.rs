@@ -149,18 +149,13 @@ fn new_name<'a>(
     name: &'a str,
     except: Option<&str>,
 ) -> ApiResult<&'a str> {
-    let name = required("name", name)?;
-    let taken: Option<String> = c
-        .prepare_cached("SELECT id FROM saved_queries WHERE org_id = ?1 AND name = ?2")?
-        .query_row([org_id, name], |r| r.get(0))
-        .optional()?;
-    match taken {
-        Some(id) if Some(id.as_str()) != except => Err(ApiError::AlreadyExists(format!(
-            "name: organization {org_id:?} already has a saved query named {name:?} ({id}); \
-             choose another name or update that query"
-        ))),
-        _ => Ok(name),
-    }
+    super::unique_name(
+        c,
+        ("saved_queries", "a saved query", "update that query"),
+        org_id,
+        name,
+        except,
+    )
 }
 
 /// The stages of the organization's saved query `name`, for TabularDataByMQL.
