@@ -388,6 +388,22 @@ pub fn list_sequences(
     })
 }
 
+/// Narrows `w` (over data_binary) to what sequence `s` selects: its part's binary data of its
+/// resources within its time span.
+fn selecting(w: &mut Where, s: &Stored) {
+    w.push("part_id = ?", [Sql::Text(s.part_id.clone())]);
+    w.push(
+        "time_requested BETWEEN ? AND ?",
+        [Sql::Integer(s.start), Sql::Integer(s.end)],
+    );
+    w.push(
+        "EXISTS (SELECT 1 FROM json_each(?) r
+             WHERE json_extract(r.value, '$.resource_name') = component_name
+             AND json_extract(r.value, '$.method_name') IN ('', method_name))",
+        [Sql::Text(resources_json(&s.resources))],
+    );
+}
+
 /// The binary data of a part that a sequence's time span and resources select, in capture
 /// order, with the bytes.
 pub fn get_sequence_binary_data(
@@ -400,17 +416,7 @@ pub fn get_sequence_binary_data(
         let perm = Perm::ReadRobotDataManagement;
         let s = usable(c, who, perm, "sequence_id", &req.sequence_id)?;
         let mut w = Where::new(&Access::of(c, who, perm)?);
-        w.eq("part_id", &s.part_id);
-        w.push(
-            "time_requested BETWEEN ? AND ?",
-            [Sql::Integer(s.start), Sql::Integer(s.end)],
-        );
-        w.push(
-            "EXISTS (SELECT 1 FROM json_each(?) r
-                 WHERE json_extract(r.value, '$.resource_name') = component_name
-                 AND json_extract(r.value, '$.method_name') IN ('', method_name))",
-            [Sql::Text(resources_json(&s.resources))],
-        );
+        selecting(&mut w, &s);
         let (data, next_page_token) =
             super::binary::page_in_order(api, c, w, "page_token", &req.page_token, limit)?;
         Ok(GetSequenceBinaryDataResponse {
