@@ -357,6 +357,26 @@ def("remove_binary_data_from_dataset_by_ids", DATA .. "RemoveBinaryDataFromDatas
   call(DATA .. "RemoveBinaryDataFromDatasetByIDs", { binary_data_ids = a.binary_ids, dataset_id = a.dataset_id }, f)
 end)
 
+-- seqexport room (issue 12): sequence dataset exports, as the Python DataClient has them. The
+-- archive is a tar of manifest.json (the dataset, its sequences, their binary data's metadata)
+-- and binary/<binary data id> (the bytes); fetch the download_url with http.request or any HTTP
+-- client, no key needed, until expires_at.
+def("start_sequence_dataset_export", DATASET .. "StartSequenceDatasetExport",
+  { "dataset_id string" },
+  { "string job_id" },
+  "Start exporting a DATASET_TYPE_SEQUENCE_DATA dataset as a tar archive; returns the job's id.", function(a, f)
+  return call(DATASET .. "StartSequenceDatasetExport", { dataset_id = a.dataset_id }, f).job_id
+end)
+
+def("get_sequence_dataset_export", DATASET .. "GetSequenceDatasetExport",
+  { "job_id string" },
+  { "cloud.GetSequenceDatasetExportResponse export" },
+  "An export job: its status (SEQUENCE_DATASET_EXPORT_STATUS_RUNNING, _COMPLETED or _FAILED with error_message) "
+    .. "and, once completed, a download_url of the archive valid until expires_at (15 minutes; each call signs a new one).",
+  function(a, f)
+    return call(DATASET .. "GetSequenceDatasetExport", { job_id = a.job_id }, f)
+  end)
+
 -- Sequences (issue 12): a part's binary data between two times from named resources, each
 -- {resource_name = "cam", method_name = "GetImages"?} (no method_name: every method). Python's
 -- paged methods return one page and the next token; `iter_NAME` walks every page one item at a

@@ -4,15 +4,15 @@
 //! version or file names never become a path. A package's id is `<organization id>/<name>`, as
 //! upstream's; one id has many versions, each of one type. A grant on the organization reads
 //! its packages (read_organization: owners and operators), owners write them. GetPackage and ListPackages answer a
-//! download URL when asked (`include_url`): a `file://` URL of the stored bytes, which is where
-//! the local fleet keeps them; no HTTP route serves them. The checksum is the hex SHA-256 of
-//! the bytes.
+//! download URL when asked (`include_url`): a signed URL of the fleet's own address
+//! (data/signed_urls.rs) that serves the stored bytes for 15 minutes to whoever holds it. The
+//! checksum is the hex SHA-256 of the bytes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use prost::Message;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tonic::{Status, Streaming};
@@ -238,30 +238,78 @@ pub async fn create_package(
 
 const COLUMNS: &str = "file_id, org_id, name, info, checksum, created_on";
 
-fn package_of(
+/// A stored package, with the file id of its bytes (for a URL of them).
+fn package_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Package, String)> {
+    let file_id: String = r.get(0)?;
+    let org_id: String = r.get(1)?;
+    let name: String = r.get(2)?;
+    let blob: Vec<u8> = r.get(3)?;
+    let info = PackageInfo::decode(blob.as_slice()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e))
+    })?;
+    let package = Package {
+        id: package_id(&org_id, &name),
+        info: Some(info),
+        url: String::new(),
+        created_on: Some(to_ts(r.get(5)?)),
+        checksum: r.get(4)?,
+    };
+    Ok((package, file_id))
+}
+
+/// The packages of `rows`, each with a signed URL of its bytes when `include_url` (recorded in
+/// `c`, a transaction then).
+fn with_urls(
+    api: &Api,
+    c: &Connection,
+    rows: Vec<(Package, String)>,
+    include_url: bool,
+) -> ApiResult<Vec<Package>> {
+    rows.into_iter()
+        .map(|(mut p, file_id)| {
+            if include_url {
+                let what = super::data::signed_urls::Signed::Package(&file_id);
+                let minutes = super::data::signed_urls::DEFAULT_MINUTES;
+                p.url = super::data::signed_urls::sign(api, c, what, minutes)?.0;
+            }
+            Ok(p)
+        })
+        .collect()
+}
+
+/// Runs `f` in a transaction when URLs are asked for (signing one records its token), else in
+/// a read.
+fn reading<T>(
     api: &Api,
     include_url: bool,
-) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Package> + '_ {
-    move |r| {
-        let file_id: String = r.get(0)?;
-        let org_id: String = r.get(1)?;
-        let name: String = r.get(2)?;
-        let blob: Vec<u8> = r.get(3)?;
-        let info = PackageInfo::decode(blob.as_slice()).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, Box::new(e))
-        })?;
-        let url = match include_url.then(|| file_of(api, &file_id)) {
-            Some(Ok(p)) => format!("file://{}", p.display()),
-            _ => String::new(),
-        };
-        Ok(Package {
-            id: package_id(&org_id, &name),
-            info: Some(info),
-            url,
-            created_on: Some(to_ts(r.get(5)?)),
-            checksum: r.get(4)?,
-        })
+    f: impl FnOnce(&Connection) -> ApiResult<T>,
+) -> ApiResult<T> {
+    if include_url {
+        api.store.tx(|tx| f(tx))
+    } else {
+        api.store.read(f)
     }
+}
+
+/// What a signed URL of a package version's bytes serves (data/signed_urls.rs).
+pub(super) fn served(
+    api: &Api,
+    c: &Connection,
+    file_id: &str,
+) -> ApiResult<Option<super::data::signed_urls::Served>> {
+    let size: Option<i64> = c
+        .prepare_cached("SELECT size FROM packages WHERE file_id = ?1")?
+        .query_row([file_id], |r| r.get(0))
+        .optional()?;
+    let Some(size) = size else {
+        return Ok(None);
+    };
+    Ok(Some(super::data::signed_urls::Served {
+        path: file_of(api, file_id)?,
+        mime: "application/octet-stream".into(),
+        size,
+        file_name: None,
+    }))
 }
 
 /// One version (or the newest, `latest`) of a package, of the type and platform asked if
@@ -275,7 +323,8 @@ pub fn get_package(
     let version = required("version", &req.version)?;
     let t = req.r#type.unwrap_or(0);
     check_type("type", t, true)?;
-    api.store.read(|c| {
+    let include_url = req.include_url.unwrap_or(false);
+    reading(api, include_url, |c| {
         package_scope(c, who, Perm::ReadOrganization, &req.id, org_id)?;
         let sql = format!(
             "SELECT {COLUMNS} FROM packages WHERE org_id = ?1 AND name = ?2
@@ -287,11 +336,12 @@ pub fn get_package(
         let found = stmt
             .query_map(
                 params![org_id, name, version, t, req.platform, version == LATEST],
-                package_of(api, req.include_url.unwrap_or(false)),
+                package_of,
             )?
             .next()
             .transpose()?;
-        let package = found.ok_or_else(|| {
+        let found = with_urls(api, c, found.into_iter().collect(), include_url)?;
+        let package = found.into_iter().next().ok_or_else(|| {
             ApiError::NotFound(format!(
                 "package {:?} version {version:?} not found",
                 req.id
@@ -311,7 +361,8 @@ pub fn list_packages(
 ) -> ApiResult<ListPackagesResponse> {
     let t = req.r#type.unwrap_or(0);
     check_type("type", t, true)?;
-    api.store.read(|c| {
+    let include_url = req.include_url.unwrap_or(false);
+    reading(api, include_url, |c| {
         org_scope(c, who, Perm::ReadOrganization, &req.organization_id)?;
         let sql = format!(
             "SELECT {COLUMNS} FROM packages WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2)
@@ -319,12 +370,13 @@ pub fn list_packages(
              ORDER BY created_on DESC, file_id DESC"
         );
         let mut stmt = c.prepare_cached(&sql)?;
-        let packages = stmt
+        let rows = stmt
             .query_map(
                 params![req.organization_id, req.name, req.version, t],
-                package_of(api, req.include_url.unwrap_or(false)),
+                package_of,
             )?
             .collect::<Result<Vec<_>, _>>()?;
+        let packages = with_urls(api, c, rows, include_url)?;
         Ok(ListPackagesResponse { packages })
     })
 }

@@ -455,6 +455,39 @@ const MIGRATIONS: &[M<'static>] = &[
     // perf room (issue 15): a location's machines in their listed order straight off an
     // index; ListRobots of 10,000 machines sorted them on every call.
     M::up("CREATE INDEX robots_location_created ON robots(location_id, created_on, id);"),
+    // seqexport room (issue 12): sequence dataset export jobs (their archives in
+    // <data_dir>/exports/<id>.tar), and signed URLs that name binary data, an export archive or
+    // a package version: exactly one of the three, each going with what it names.
+    M::up(
+        "CREATE TABLE sequence_exports (
+             id TEXT PRIMARY KEY,
+             org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+             status INTEGER NOT NULL,            -- SequenceDatasetExportStatus
+             error_message TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             completed_at INTEGER,
+             size INTEGER NOT NULL               -- the archive's bytes, once completed
+         );
+         CREATE INDEX sequence_exports_dataset ON sequence_exports(dataset_id);
+         CREATE TABLE signed_urls_any (
+             token_hash TEXT PRIMARY KEY,
+             binary_id TEXT REFERENCES data_binary(id) ON DELETE CASCADE,
+             export_id TEXT REFERENCES sequence_exports(id) ON DELETE CASCADE,
+             package_file_id TEXT REFERENCES packages(file_id) ON DELETE CASCADE,
+             expires_at INTEGER NOT NULL,
+             CHECK ((binary_id IS NOT NULL) + (export_id IS NOT NULL)
+                 + (package_file_id IS NOT NULL) = 1)
+         ) WITHOUT ROWID;
+         INSERT INTO signed_urls_any(token_hash, binary_id, expires_at)
+             SELECT token_hash, binary_id, expires_at FROM signed_urls;
+         DROP TABLE signed_urls;
+         ALTER TABLE signed_urls_any RENAME TO signed_urls;
+         CREATE INDEX signed_urls_binary ON signed_urls(binary_id);
+         CREATE INDEX signed_urls_export ON signed_urls(export_id);
+         CREATE INDEX signed_urls_package ON signed_urls(package_file_id);
+         CREATE INDEX signed_urls_expiry ON signed_urls(expires_at);",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,

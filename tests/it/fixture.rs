@@ -196,11 +196,7 @@ pub fn resolve(v: &Value, ids: &Ids) -> Value {
 /// The RPCs of the served services that the local fleet does not implement yet: each answers
 /// UNIMPLEMENTED naming itself (tests/it/unimplemented.rs checks it). Implementing one moves it
 /// from here to `requests`.
-pub const NOT_YET: &[(&str, &str)] = &[
-    ("ExternalAuthService", "AuthenticateTo"),
-    ("DatasetService", "StartSequenceDatasetExport"),
-    ("DatasetService", "GetSequenceDatasetExport"),
-];
+pub const NOT_YET: &[(&str, &str)] = &[("ExternalAuthService", "AuthenticateTo")];
 
 /// A valid request for every unary RPC (service, method, JSON with placeholders). Calls that
 /// destroy something act on resources that exist only to be destroyed where that matters.

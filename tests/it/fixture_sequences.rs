@@ -1,5 +1,6 @@
 //! Issue 12, sequences: each organization's sequence of its part (in a sequence dataset), one
-//! to delete, and a valid request for every sequence RPC of DataService.
+//! to delete, an export of the dataset, and a valid request for every sequence RPC of
+//! DataService and every export RPC of DatasetService.
 
 use serde_json::{Value, json};
 
@@ -27,6 +28,20 @@ pub async fn populate(s: &TestServer, token: &str, tag: &str, ids: &mut Ids) {
     let add = json!({"dataset_id": dataset, "sequence_ids": [sequence]});
     must_on(s, token, "DataService", "AddSequencesToDataset", add).await;
     ids.insert("sequence", sequence);
+    // seqexport room: an export of the sequence dataset, to get.
+    let job = json!({"dataset_id": dataset});
+    let job = must_on(
+        s,
+        token,
+        "DatasetService",
+        "StartSequenceDatasetExport",
+        job,
+    )
+    .await;
+    ids.insert(
+        "sequence_export",
+        job["job_id"].as_str().unwrap().to_string(),
+    );
     ids.insert("sequence_dataset", dataset);
     ids.insert("doomed_sequence", new_sequence(s, token, &part).await);
 }
@@ -63,5 +78,16 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         d("AddSequencesToDataset", members.clone()),
         d("RemoveSequencesFromDataset", members),
+        // seqexport room
+        (
+            "DatasetService",
+            "StartSequenceDatasetExport",
+            json!({"dataset_id": "$sequence_dataset"}),
+        ),
+        (
+            "DatasetService",
+            "GetSequenceDatasetExport",
+            json!({"job_id": "$sequence_export"}),
+        ),
     ]
 }

@@ -11,6 +11,7 @@ mod data_api;
 mod data_datasets;
 mod data_export_stream;
 mod data_pipelines_api;
+mod data_sequence_exports; // seqexport room
 mod data_sequences;
 mod data_upload_stream;
 // issue 12, queries

@@ -202,6 +202,10 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("SequencesByDatasetID",                   [OK,   OK,   OK,   OK,   DENY]),
     ("AddSequencesToDataset",                  [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveSequencesFromDataset",             [OK,   DENY, OK,   OK,   DENY]),
+    // seqexport room: an export holds all of the dataset's data, so it is a read of the
+    // whole organization's data, to start as to get.
+    ("StartSequenceDatasetExport",             [OK,   OK,   DENY, DENY, DENY]),
+    ("GetSequenceDatasetExport",               [OK,   OK,   DENY, DENY, DENY]),
     // issue 12, queries: saved queries and indexes are organization-wide, changed by its
     // owners and read by whoever may query its data; a signed URL is a read of the data.
     ("CreateSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),

@@ -23,7 +23,7 @@ use crate::server::store::{exec, new_id, now, to_ts};
 pub(super) struct Stored {
     pub id: String,
     pub org_id: String,
-    name: String,
+    pub name: String,
     kind: i32,
     time_created: i64,
 }
@@ -193,8 +193,11 @@ pub fn delete_dataset(
         let d = writable(tx, who, "id", &req.id)?;
         // Its memberships go with it (ON DELETE CASCADE); the binary data stays.
         exec(tx, "DELETE FROM datasets WHERE id = ?1", [&d.id])?;
-        Ok(DeleteDatasetResponse {})
-    })
+        Ok(())
+    })?;
+    // Its export jobs went with it (ON DELETE CASCADE); their archives go now.
+    super::sequence_exports::remove_orphans(api);
+    Ok(DeleteDatasetResponse {})
 }
 
 pub fn rename_dataset(

@@ -26,6 +26,8 @@ mod upload;
 mod indexes;
 mod saved_queries;
 pub(super) mod signed_urls;
+// seqexport room (issue 12): sequence dataset exports, served by signed URLs.
+mod sequence_exports;
 
 // issue 12, pipelines: what a data pipeline's runs use (src/server/data_pipelines.rs).
 pub(super) use docs::{date as bson_date, encode as bson_encode};

@@ -404,6 +404,37 @@ fn selecting(w: &mut Where, s: &Stored) {
     );
 }
 
+/// A dataset's sequences in creation order, each with the ids of the binary data it selects
+/// in capture order: what an export of the dataset holds (sequence_exports.rs).
+pub(super) fn with_binary_ids(
+    c: &Connection,
+    dataset_id: &str,
+) -> ApiResult<Vec<(Sequence, Vec<String>)>> {
+    let rows = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM data_sequences
+             WHERE id IN (SELECT sequence_id FROM dataset_sequences WHERE dataset_id = ?1)
+             ORDER BY seq"
+        ))?
+        .query_map([dataset_id], stored)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|s| {
+            let mut w = Where::default();
+            selecting(&mut w, &s);
+            let sql = format!(
+                "SELECT id FROM data_binary WHERE {} ORDER BY time_requested, seq",
+                w.sql()
+            );
+            let ids = c
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(w.params.iter()), |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok((to_proto(c, s)?, ids))
+        })
+        .collect()
+}
+
 /// The binary data of a part that a sequence's time span and resources select, in capture
 /// order, with the bytes.
 pub fn get_sequence_binary_data(

@@ -1,10 +1,12 @@
 //! The routing tables of `viam.app.data.v1.DataService`, `viam.app.datasync.v1.DataSyncService`
 //! and `viam.app.dataset.v1.DatasetService`: each RPC served and its handler. RPCs not listed
-//! answer UNIMPLEMENTED naming themselves (DatasetService's sequence-dataset exports).
+//! answer UNIMPLEMENTED naming themselves.
 
 use super::{binary, database, datasets, mql, sequences, sql, tabular, upload};
 // issue 12, queries
 use super::{indexes, saved_queries, signed_urls};
+// seqexport room (issue 12)
+use super::sequence_exports;
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
 use crate::proto::viam::app::dataset::v1::dataset_service_server::DatasetService;
@@ -86,6 +88,9 @@ rpc_table! {
         list_datasets_by_organization_id(ListDatasetsByOrganizationIdRequest) -> ListDatasetsByOrganizationIdResponse = datasets::list_datasets_by_organization_id;
         list_datasets_by_i_ds(ListDatasetsByIDsRequest) -> ListDatasetsByIDsResponse = datasets::list_datasets_by_i_ds;
         merge_datasets(MergeDatasetsRequest) -> MergeDatasetsResponse = datasets::merge_datasets;
+        // seqexport room (issue 12)
+        start_sequence_dataset_export(StartSequenceDatasetExportRequest) -> StartSequenceDatasetExportResponse = sequence_exports::start_sequence_dataset_export;
+        get_sequence_dataset_export(GetSequenceDatasetExportRequest) -> GetSequenceDatasetExportResponse = sequence_exports::get_sequence_dataset_export;
     }
     server_streaming {}
     client_streaming {}

@@ -1,13 +1,16 @@
-//! Signed URLs of binary data (issue 12): CreateBinaryDataSignedURL hands out
-//! `<fleet address>/signed-url/<token>`, and the fleet's own socket answers a plain HTTP GET of
-//! it with the payload's bytes. The token is the only credential (no bearer token, as a signed
-//! URL is for whoever holds it): 43 random alphanumerics (~256 bits), of which the fleet keeps
-//! only the hash, with the expiry (15 minutes unless the request asks for 1 to 10,080). An
-//! unknown, altered or expired token is 403; payload data deleted since is 403 too (its tokens
+//! Signed URLs (issue 12): `<fleet address>/signed-url/<token>`, which the fleet's own socket
+//! answers to a plain HTTP GET with the bytes of what the token names: binary data
+//! (CreateBinaryDataSignedURL), a sequence dataset export's archive (GetSequenceDatasetExport)
+//! or a package version (GetPackage and ListPackages with `include_url`). The token is the only
+//! credential (no bearer token, as a signed URL is for whoever holds it): 43 random
+//! alphanumerics (~256 bits), of which the fleet keeps only the hash, with the expiry on the
+//! fleet's clock (15 minutes unless CreateBinaryDataSignedURL asks for 1 to 10,080). An unknown,
+//! altered or expired token is 403; what it named being deleted since is 403 too (its tokens
 //! went with it). The file served is the one the token's row names: nothing of the request's
 //! path becomes a path.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,7 +18,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::io::AsyncReadExt;
 
 use super::{binary, binary_path, checked_id};
@@ -32,11 +35,61 @@ use crate::server::store::{exec, hash_secret, new_secret, now, to_ts};
 pub const PATH_PREFIX: &str = "/signed-url/";
 
 const TOKEN_LEN: usize = 43;
-const DEFAULT_MINUTES: u32 = 15;
+/// How long a signed URL lasts unless CreateBinaryDataSignedURL asks otherwise.
+pub(in crate::server) const DEFAULT_MINUTES: u32 = 15;
 const MAX_MINUTES: u32 = 10_080;
 
 /// Bytes read from the payload file per body frame.
 const CHUNK: usize = 64 * 1024;
+
+/// What a signed URL names (by a server-made id).
+pub(in crate::server) enum Signed<'a> {
+    Binary(&'a str),
+    Export(&'a str),
+    /// A package version, by its file id.
+    Package(&'a str),
+}
+
+/// What a valid token serves.
+pub(in crate::server) struct Served {
+    pub path: PathBuf,
+    pub mime: String,
+    pub size: i64,
+    /// The file name a download saves as (Content-Disposition), when there is one to give.
+    pub file_name: Option<String>,
+}
+
+/// A new signed URL of `what`, valid for `minutes`, recorded in `tx`: the URL and its expiry
+/// (Unix ns). The caller has checked that its caller may read `what`.
+pub(in crate::server) fn sign(
+    api: &Api,
+    tx: &Connection,
+    what: Signed<'_>,
+    minutes: u32,
+) -> ApiResult<(String, i64)> {
+    let base = api.http_base.get().ok_or_else(|| {
+        ApiError::FailedPrecondition(
+            "this fleet has no HTTP address to sign URLs on; use `fleetsh serve`".into(),
+        )
+    })?;
+    let token = new_secret(TOKEN_LEN);
+    let t = now();
+    let expires = t + i64::from(minutes) * 60 * 1_000_000_000;
+    let (binary, export, package) = match what {
+        Signed::Binary(id) => (Some(id), None, None),
+        Signed::Export(id) => (None, Some(id), None),
+        Signed::Package(id) => (None, None, Some(id)),
+    };
+    // Expired tokens are useless: drop them as new ones are made.
+    exec(tx, "DELETE FROM signed_urls WHERE expires_at <= ?1", [t])?;
+    exec(
+        tx,
+        "INSERT INTO signed_urls(token_hash, binary_id, export_id, package_file_id, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash_secret(&token), binary, export, package, expires],
+    )?;
+    Ok((format!("{base}{PATH_PREFIX}{token}"), expires))
+}
 
 pub fn create_binary_data_signed_url(
     api: &Api,
@@ -54,32 +107,17 @@ pub fn create_binary_data_signed_url(
             ));
         }
     };
-    let base = api.http_base.get().ok_or_else(|| {
-        ApiError::FailedPrecondition(
-            "this fleet has no HTTP address to sign URLs on; use `fleetsh serve`".into(),
-        )
-    })?;
-    let token = new_secret(TOKEN_LEN);
-    let t = now();
-    let expires = t + i64::from(minutes) * 60 * 1_000_000_000;
-    api.store.tx(|tx| {
+    let (signed_url, expires) = api.store.tx(|tx| {
         binary::orgs_of(
             tx,
             who,
             Perm::ReadRobotDataManagement,
             std::slice::from_ref(&id),
         )?;
-        // Expired tokens are useless: drop them as new ones are made.
-        exec(tx, "DELETE FROM signed_urls WHERE expires_at <= ?1", [t])?;
-        exec(
-            tx,
-            "INSERT INTO signed_urls(token_hash, binary_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![hash_secret(&token), id, expires],
-        )?;
-        Ok(())
+        sign(api, tx, Signed::Binary(&id), minutes)
     })?;
     Ok(CreateBinaryDataSignedUrlResponse {
-        signed_url: format!("{base}{PATH_PREFIX}{token}"),
+        signed_url,
         expires_at: Some(to_ts(expires)),
     })
 }
@@ -164,19 +202,45 @@ fn plain(status: StatusCode, text: &str) -> Reply {
     r
 }
 
-/// The payload a valid, unexpired token names: (binary id, mime type, size).
-fn lookup(api: &Api, token: &str) -> ApiResult<Option<(String, String, i64)>> {
+/// What a valid, unexpired token serves.
+fn lookup(api: &Api, token: &str) -> ApiResult<Option<Served>> {
     api.store.read(|c| {
-        Ok(c.prepare_cached(
-            "SELECT b.id, b.mime_type, b.size FROM signed_urls s
-             JOIN data_binary b ON b.id = s.binary_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-        )?
-        .query_row(params![hash_secret(token), now()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?)
+        let found = c
+            .prepare_cached(
+                "SELECT binary_id, export_id, package_file_id FROM signed_urls
+                 WHERE token_hash = ?1 AND expires_at > ?2",
+            )?
+            .query_row(params![hash_secret(token), now()], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .optional()?;
+        match found {
+            Some((Some(id), _, _)) => binary_served(api, c, &id),
+            Some((_, Some(id), _)) => super::sequence_exports::served(api, c, &id),
+            Some((_, _, Some(file_id))) => crate::server::packages::served(api, c, &file_id),
+            _ => Ok(None),
+        }
     })
+}
+
+fn binary_served(api: &Api, c: &Connection, id: &str) -> ApiResult<Option<Served>> {
+    let row = c
+        .prepare_cached("SELECT mime_type, size FROM data_binary WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .optional()?;
+    let Some((mime, size)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Served {
+        path: binary_path(api, id)?,
+        mime,
+        size,
+        file_name: None,
+    }))
 }
 
 async fn answer(api: &Api, method: &Method, token: &str) -> Reply {
@@ -192,14 +256,15 @@ async fn answer(api: &Api, method: &Method, token: &str) -> Reply {
     let refused = || {
         plain(
             StatusCode::FORBIDDEN,
-            "this signed URL is not valid or has expired; ask CreateBinaryDataSignedURL \
-             (cloud.data.create_binary_data_signed_url) for a new one",
+            "this signed URL is not valid or has expired; ask for a new one \
+             (cloud.data.create_binary_data_signed_url, cloud.data.get_sequence_dataset_export, \
+             or cloud.packages.get_package with include_url)",
         )
     };
     if token.len() != TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return refused();
     }
-    let (id, mime, size) = match lookup(api, token) {
+    let served = match lookup(api, token) {
         Ok(Some(found)) => found,
         Ok(None) => return refused(),
         Err(e) => {
@@ -210,12 +275,8 @@ async fn answer(api: &Api, method: &Method, token: &str) -> Reply {
             );
         }
     };
-    let file = match binary_path(api, &id) {
-        Ok(p) => tokio::fs::File::open(p).await,
-        Err(_) => return plain(StatusCode::NOT_FOUND, "binary data not found"),
-    };
-    let Ok(file) = file else {
-        return plain(StatusCode::NOT_FOUND, "the binary data's payload is gone");
+    let Ok(file) = tokio::fs::File::open(&served.path).await else {
+        return plain(StatusCode::NOT_FOUND, "the signed URL's file is gone");
     };
     let body = if method == Method::HEAD {
         tonic::body::Body::empty()
@@ -225,12 +286,21 @@ async fn answer(api: &Api, method: &Method, token: &str) -> Reply {
     let mut r = http::Response::new(body);
     let h = r.headers_mut();
     // The type the uploader gave, when it is a valid header value.
-    let mime = HeaderValue::from_str(&mime)
+    let mime = HeaderValue::from_str(&served.mime)
         .ok()
-        .filter(|_| !mime.is_empty())
+        .filter(|_| !served.mime.is_empty())
         .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, mime);
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size.max(0)));
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(served.size.max(0)),
+    );
+    // Server-made names only (ids), so the header needs no quoting beyond its quotes.
+    if let Some(name) = served.file_name
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
     // An uploaded HTML or SVG must not run scripts on the fleet's origin.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
