@@ -452,6 +452,8 @@ pub fn delete_organization(
     let (payloads, packages) = removed;
     super::data::remove_payloads(api, &payloads);
     super::packages::remove_files(api, &packages);
+    // seqexport room: its sequence exports' archives (their jobs went with its datasets).
+    super::data::remove_export_orphans(api);
     Ok(DeleteOrganizationResponse {})
 }
 

@@ -458,6 +458,36 @@ async fn deleting_the_dataset_takes_its_exports_and_their_archives() {
     assert_eq!(fetch(&done.download_url).await.0, 403, "its URL went too");
 }
 
+#[tokio::test]
+async fn deleting_the_organization_takes_its_export_archives() {
+    use fleetsh::proto::viam::app::v1::DeleteOrganizationRequest;
+    let mut f = fleet().await;
+    let org = f
+        .app
+        .create_organization(CreateOrganizationRequest {
+            name: "short-lived".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let clips = dataset(&mut f.ds, &org, "clips", DatasetType::SequenceData).await;
+    let job = start(&mut f.ds, &clips).await.unwrap();
+    finished(&mut f.ds, &job).await;
+    let archive = exports_dir(&f.s).join(format!("{job}.tar"));
+    assert!(archive.exists());
+    f.app
+        .delete_organization(DeleteOrganizationRequest {
+            organization_id: org,
+        })
+        .await
+        .unwrap();
+    assert_status(status(&mut f.ds, &job).await, Code::NotFound, &job);
+    assert!(!archive.exists(), "the archive went with its organization");
+}
+
 fn grant(org: &str, resource_type: &str, resource_id: &str, role: &str) -> Authorization {
     Authorization {
         authorization_type: "role".into(),

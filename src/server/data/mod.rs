@@ -26,8 +26,10 @@ mod upload;
 mod indexes;
 mod saved_queries;
 pub(super) mod signed_urls;
-// seqexport room (issue 12): sequence dataset exports, served by signed URLs.
+// seqexport room (issue 12): sequence dataset exports, served by signed URLs; a deleted
+// organization's archives go with it.
 mod sequence_exports;
+pub(super) use sequence_exports::remove_orphans as remove_export_orphans;
 
 // issue 12, pipelines: what a data pipeline's runs use (src/server/data_pipelines.rs).
 pub(super) use docs::{date as bson_date, encode as bson_encode};
