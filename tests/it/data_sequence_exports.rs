@@ -601,3 +601,21 @@ async fn lua_sequence_export_script_passes_embedded_and_over_a_socket() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn types_declare_the_export_functions_and_the_reply_they_return() {
+    use crate::lua::{args, assert_exit, fleetsh, text};
+    let out = fleetsh(args(&["types"]), None).await;
+    assert_exit(&out, 0);
+    let defs = text(&out.stdout);
+    for spot in [
+        "---@param dataset_id string\n---@return string job_id\n",
+        "function cloud.data.start_sequence_dataset_export(dataset_id) end",
+        "---@param job_id string\n---@return cloud.GetSequenceDatasetExportResponse export\n",
+        "function cloud.data.get_sequence_dataset_export(job_id) end",
+        "---@class cloud.GetSequenceDatasetExportResponse\n",
+        "---@field download_url string",
+    ] {
+        assert!(defs.contains(spot), "{spot:?} missing from the definitions");
+    }
+}
