@@ -88,7 +88,8 @@ pub fn authentication(url: &str, key_id: &str, status: &tonic::Status) -> Connec
     match status.code() {
         Code::PermissionDenied | Code::Unauthenticated if status.source().is_none() => {
             let m = status.message();
-            let reason = if m.is_empty() || m.contains(key_id) {
+            // Viam's "invalid credentials" only repeats that the key was refused.
+            let reason = if m.is_empty() || m.contains(key_id) || m == "invalid credentials" {
                 String::new()
             } else {
                 format!(" ({m})")
@@ -118,12 +119,16 @@ mod tests {
             "{m}"
         );
 
-        let refused = tonic::Status::permission_denied("invalid credentials for entity \"k1\"");
+        // What Viam's cloud and the local fleet answer.
+        let refused = tonic::Status::unauthenticated("invalid credentials");
         let m = authentication("http://h:1", "k1", &refused).to_string();
         assert_eq!(
             m,
             "cannot authenticate to http://h:1: the server refused key id k1"
         );
+        let refused = tonic::Status::permission_denied("invalid credentials for entity \"k1\"");
+        let m = authentication("http://h:1", "k1", &refused).to_string();
+        assert!(m.ends_with("refused key id k1"), "{m}");
         let refused = tonic::Status::unauthenticated("key expired");
         let m = authentication("http://h:1", "k1", &refused).to_string();
         assert!(m.ends_with("key id k1 (key expired)"), "{m}");

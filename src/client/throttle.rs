@@ -17,11 +17,19 @@
 //! token) answer a congestion that was already answered; counting each of them would cut the
 //! rate again and again, down to the floor, while the server is already being sent less.
 //!
+//! Two more, from what the server says when it refuses (google.rpc.RetryInfo, "retry after
+//! d"): no call of the client is sent before the server said it takes calls again, not only the
+//! refused one; and the server that takes its next call in `d` takes about one per `d`, so
+//! the rate after a refusal is at most `BETA / d`. Without it, the first decrease starts from
+//! the measured send rate of the first burst (thousands per second when 64 calls leave at
+//! once), and each wave of refusals cuts only 30% of it: against 40/s, a dozen waves of ~20
+//! refusals each before the rate comes down.
+//!
 //! `--max-rate` is a hard ceiling on top, kept by governor.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -103,6 +111,12 @@ pub struct Throttle {
     throttled: AtomicU64,
     /// `Adaptive::generation`, readable without the lock (`cloud.parallel` asks per item).
     decreases: AtomicU64,
+    /// Calls waiting for a send token take them in turn, the first one sleeping until its
+    /// token is due at the rate of that moment: a rate lowered (or a server delay) while they
+    /// wait holds them all, a rate raised speeds them all up. (Tokens reserved at once, each
+    /// call sleeping its own computed wait, would keep the rate of the moment each queued.)
+    turn: tokio::sync::Mutex<()>,
+    queued: AtomicUsize,
 }
 
 /// The adaptive send rate and the retry budget.
@@ -189,17 +203,30 @@ impl Throttle {
         self.decreases.load(Ordering::Relaxed)
     }
 
-    /// Waits until the call may be sent, or fails at once if its send token would only come
+    /// Waits until the call may be sent, or fails as soon as its send token would only come
     /// after `deadline` (the call could not be sent in time at this rate).
     pub async fn before_send(&self, deadline: Instant) -> Result<Ticket, TooSlow> {
         if let Some(limit) = &self.ceiling {
             limit.until_ready().await;
         }
-        let (ticket, wait) = self.state().acquire(Instant::now(), deadline)?;
-        if !wait.is_zero() {
+        if self.queued.load(Ordering::Acquire) == 0
+            && let Ok(ticket) = self.state().try_take(Instant::now())
+        {
+            return Ok(ticket);
+        }
+        let ahead = self.queued.fetch_add(1, Ordering::AcqRel);
+        let _queued = Queued(&self.queued);
+        self.state().due(Instant::now(), ahead, deadline)?;
+        let _turn = self.turn.lock().await;
+        loop {
+            let now = Instant::now();
+            let wait = match self.state().try_take(now) {
+                Ok(ticket) => return Ok(ticket),
+                Err(wait) => wait,
+            };
+            self.state().due(now, 0, deadline)?;
             tokio::time::sleep(wait).await;
         }
-        Ok(ticket)
     }
 
     /// A call passed; `spent` says whether it spent retry budget (a transient retry).
@@ -217,7 +244,7 @@ impl Throttle {
     pub fn on_throttled(&self, ticket: Ticket, server_delay: Option<Duration>, n: u32) -> Duration {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state();
-        s.refused(ticket, Instant::now());
+        s.refused(ticket, Instant::now(), server_delay);
         self.decreases.store(s.generation, Ordering::Relaxed);
         drop(s);
         // The server knows when it will take the call again; a little jitter keeps the
@@ -239,6 +266,15 @@ impl Throttle {
     }
 }
 
+/// One call counted in `Throttle::queued` until it leaves (sent, failed or dropped).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Jittered exponential backoff: ~100 ms, ~200 ms, ... up to ~6.4 s.
 pub fn backoff(attempt: u32) -> Duration {
     let base = 100u64 << attempt.min(6);
@@ -246,32 +282,39 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 impl Adaptive {
-    /// Takes one send token: the ticket and the time to wait for it (zero while not enabled),
-    /// or `TooSlow` (taking nothing) when the wait would end after `deadline`.
-    fn acquire(&mut self, now: Instant, deadline: Instant) -> Result<(Ticket, Duration), TooSlow> {
+    /// Takes a send token if one is there (always, while not enabled), or says how long
+    /// until the next one comes at the current rate.
+    fn try_take(&mut self, now: Instant) -> Result<Ticket, Duration> {
         let ticket = Ticket {
             generation: self.generation,
         };
+        if self.enabled {
+            self.refill(now);
+            if self.tokens < 1.0 {
+                return Err(Duration::from_secs_f64(
+                    (1.0 - self.tokens) / self.fill_rate,
+                ));
+            }
+            self.tokens -= 1.0;
+        }
+        self.count_send(now);
+        Ok(ticket)
+    }
+
+    /// `TooSlow` if a call with `ahead` calls waiting before it would get its token only
+    /// after `deadline` at the current rate.
+    fn due(&mut self, now: Instant, ahead: usize, deadline: Instant) -> Result<(), TooSlow> {
         if !self.enabled {
-            self.count_send(now);
-            return Ok((ticket, Duration::ZERO));
+            return Ok(());
         }
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.count_send(now);
-            self.tokens -= 1.0;
-            return Ok((ticket, Duration::ZERO));
-        }
-        // The debt is paid by the refill while this call waits.
-        let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.fill_rate);
-        if now + wait > deadline {
+        let missing = ahead as f64 + 1.0 - self.tokens;
+        if missing > 0.0 && now + Duration::from_secs_f64(missing / self.fill_rate) > deadline {
             return Err(TooSlow {
                 rate: self.fill_rate,
             });
         }
-        self.count_send(now);
-        self.tokens -= 1.0;
-        Ok((ticket, wait))
+        Ok(())
     }
 
     fn refill(&mut self, now: Instant) {
@@ -310,21 +353,45 @@ impl Adaptive {
         f64::from(self.bucket_count) / dt.max(0.001)
     }
 
-    fn refused(&mut self, ticket: Ticket, now: Instant) {
-        if ticket.generation < self.generation {
-            return; // paced by an older rate: the last decrease already answered this congestion
+    /// The server refused the call of `ticket`, saying it takes calls again after
+    /// `server_delay` if it said so.
+    fn refused(&mut self, ticket: Ticket, now: Instant, server_delay: Option<Duration>) {
+        let server_delay = server_delay.filter(|d| !d.is_zero());
+        if ticket.generation == self.generation {
+            let measured = self.measured_rate(now);
+            let sent = if self.enabled {
+                self.fill_rate.min(measured)
+            } else {
+                measured
+            };
+            // The rate the server asked for is taken as it is; a rate only measured is cut,
+            // as the congestion it met is not known. Either way the cubic climbs back from
+            // it, past it, to find the limit.
+            let rate = match server_delay.map(|d| 1.0 / d.as_secs_f64()) {
+                Some(asked) if asked < sent * BETA => asked,
+                _ => sent * BETA,
+            };
+            self.last_max = rate / BETA;
+            self.last_decrease = Some(now);
+            self.generation += 1;
+            self.enabled = true;
+            self.set_rate(now, rate);
         }
-        let measured = self.measured_rate(now);
-        let rate = if self.enabled {
-            self.fill_rate.min(measured)
-        } else {
-            measured
-        };
-        self.last_max = rate;
-        self.last_decrease = Some(now);
-        self.generation += 1;
-        self.enabled = true;
-        self.set_rate(now, rate * BETA);
+        // Otherwise paced by an older rate: the last decrease already answered this
+        // congestion. What the server said about when it takes calls holds either way.
+        if let Some(d) = server_delay {
+            self.hold_until(now, now + d);
+        }
+    }
+
+    /// No send token before `until`: the next one comes then, the ones after at the rate.
+    fn hold_until(&mut self, now: Instant, until: Instant) {
+        if !self.enabled {
+            return;
+        }
+        self.refill(now);
+        let wait = until.saturating_duration_since(now).as_secs_f64();
+        self.tokens = self.tokens.min(1.0 - wait * self.fill_rate);
     }
 
     fn passed(&mut self, now: Instant) {
@@ -355,12 +422,15 @@ mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
-    fn far(now: Instant) -> Instant {
-        now + Duration::from_secs(3600)
-    }
-
-    fn take(a: &mut Adaptive, now: Instant) -> (Ticket, Duration) {
-        a.acquire(now, far(now)).expect("a far deadline is met")
+    /// A send token, waiting for it as the first of the queue does: the ticket and when.
+    fn take(a: &mut Adaptive, mut now: Instant) -> (Ticket, Instant) {
+        loop {
+            match a.try_take(now) {
+                Ok(ticket) => return (ticket, now),
+                // At least a nanosecond: the clock must move for the refill.
+                Err(wait) => now += wait.max(Duration::from_nanos(1)),
+            }
+        }
     }
 
     #[test]
@@ -380,10 +450,7 @@ mod tests {
         let mut a = Adaptive::default();
         let now = Instant::now();
         for i in 0..10_000 {
-            assert_eq!(
-                take(&mut a, now + Duration::from_micros(i)).1,
-                Duration::ZERO
-            );
+            assert!(a.try_take(now + Duration::from_micros(i)).is_ok());
         }
     }
 
@@ -398,18 +465,18 @@ mod tests {
             in_flight.push(ticket);
         }
         let t1 = t0 + Duration::from_millis(100);
-        a.refused(in_flight.pop().unwrap(), t1);
+        a.refused(in_flight.pop().unwrap(), t1, None);
         let after_first = a.fill_rate;
         assert!((6_000.0..8_000.0).contains(&after_first), "{after_first}");
         // 63 refusals of calls paced before the decrease: the same congestion, no new decrease.
         for ticket in in_flight.drain(in_flight.len() - 63..) {
-            a.refused(ticket, t1 + Duration::from_millis(1));
+            a.refused(ticket, t1 + Duration::from_millis(1), None);
         }
         assert_eq!(a.fill_rate, after_first);
         // A refusal of a call paced after it lowers again.
         let t2 = t1 + Duration::from_millis(2);
-        let (ticket, _) = take(&mut a, t2);
-        a.refused(ticket, t2);
+        let (ticket, t2) = take(&mut a, t2);
+        a.refused(ticket, t2, None);
         assert!(a.fill_rate < after_first * 0.75);
         let low = a.fill_rate;
         // Success climbs back, towards the rate that was last throttled and past it.
@@ -426,17 +493,55 @@ mod tests {
             last = Some(take(&mut a, t0 + Duration::from_millis(i)).0);
         }
         let t = t0 + Duration::from_millis(100);
-        a.refused(last.unwrap(), t); // ~1000/s measured -> 700/s
-        let waits: Vec<Duration> = (0..200).map(|_| take(&mut a, t).1).collect();
-        // 200 calls at once at ~700/s: the last waits about 0.28 s.
-        let last = waits.last().unwrap().as_secs_f64();
+        a.refused(last.unwrap(), t, None); // ~1000/s measured -> 700/s
+        // 200 calls at once at ~700/s, taking their tokens in turn: the last one's comes
+        // about 0.28 s later.
+        let mut at = t;
+        for _ in 0..200 {
+            at = take(&mut a, at).1;
+        }
+        let last = (at - t).as_secs_f64();
         assert!((0.2..0.4).contains(&last), "{last}");
         // A call whose token would come after its deadline is not queued: it fails at once,
         // taking nothing from the calls behind it.
         let before = a.tokens;
-        let e = a.acquire(t, t + Duration::from_millis(100)).unwrap_err();
+        let e = a.due(at, 99, at + Duration::from_millis(100)).unwrap_err();
         assert!((600.0..800.0).contains(&e.rate), "{e:?}");
         assert_eq!(a.tokens, before);
+        assert!(a.due(at, 10, at + Duration::from_millis(100)).is_ok());
+    }
+
+    #[test]
+    fn the_server_delay_holds_every_call_and_bounds_the_rate() {
+        let mut a = Adaptive::default();
+        let t0 = Instant::now();
+        let mut tickets = Vec::new();
+        for i in 0..64 {
+            tickets.push(take(&mut a, t0 + Duration::from_micros(10 * i)).0);
+        }
+        // 64 calls in under a millisecond; the server says its next call is in 25 ms: it
+        // takes about 40/s, not the thousands per second measured.
+        let t = t0 + Duration::from_millis(1);
+        a.refused(tickets.pop().unwrap(), t, Some(Duration::from_millis(25)));
+        assert!((39.0..41.0).contains(&a.fill_rate), "{}", a.fill_rate);
+        // A refusal of an older call says the server is busy for 40 ms more: no decrease,
+        // but no call of this client goes before then, and the ones after are paced.
+        a.refused(tickets.pop().unwrap(), t, Some(Duration::from_millis(40)));
+        assert!((39.0..41.0).contains(&a.fill_rate), "{}", a.fill_rate);
+        let (_, first) = take(&mut a, t);
+        let (ticket, second) = take(&mut a, first);
+        let (first, second) = ((first - t).as_secs_f64(), (second - t).as_secs_f64());
+        assert!((0.039..0.041).contains(&first), "{first}");
+        assert!(
+            (second - first - 1.0 / a.fill_rate).abs() < 0.001,
+            "{first} then {second}"
+        );
+        // A rate lowered while calls wait paces the next of them at once.
+        let t = t + Duration::from_secs_f64(second);
+        a.refused(ticket, t, None);
+        assert!(a.fill_rate < 30.0, "{}", a.fill_rate);
+        let next = (take(&mut a, t).1 - t).as_secs_f64();
+        assert!((next - 1.0 / a.fill_rate).abs() < 0.001, "{next}");
     }
 
     #[test]
@@ -477,14 +582,23 @@ mod tests {
         );
     }
 
+    struct Sim {
+        took: f64,
+        lowest: f64,
+        refusals: u32,
+    }
+
     /// 64 callers, each sending its next call as soon as the last one is answered (and a
     /// refused one after the server's delay), against a server that admits `limit` calls per
-    /// second with a burst of one second's calls, as `fleetsh serve --rate-limit` does: the
-    /// virtual time `calls` took, and the lowest send rate the client fell to.
-    fn simulate(limit: f64, calls: u32) -> (f64, f64) {
+    /// second with a burst of one second's calls, as `fleetsh serve --rate-limit` does (and
+    /// says when it takes the next call): the virtual time `calls` took, the lowest send rate
+    /// the client fell to, and the refusals on the way.
+    fn simulate(limit: f64, calls: u32) -> Sim {
         #[derive(PartialEq, Eq, PartialOrd, Ord)]
         enum Event {
             Acquire,
+            /// The first of the callers waiting for a token looks again.
+            Wake,
             Send(u64),
             Reply {
                 generation: u64,
@@ -499,17 +613,34 @@ mod tests {
         let mut a = Adaptive::default();
         let (mut server_tokens, mut server_at) = (limit, 0u64);
         let mut queue = BinaryHeap::new();
+        let mut waiting = std::collections::VecDeque::new();
         for caller in 0..CALLERS {
             queue.push(Reverse((caller as u64 * 1_000, caller, Event::Acquire)));
         }
-        let (mut started, mut done, mut lowest) = (CALLERS as u32, 0, f64::MAX);
+        let (mut started, mut done, mut lowest, mut refusals) = (CALLERS as u32, 0, f64::MAX, 0);
         while let Some(Reverse((now, caller, event))) = queue.pop() {
             match event {
+                // As `Throttle::before_send`: a token at once if nobody waits, else in turn.
                 Event::Acquire => {
-                    let (ticket, wait) = take(&mut a, at(now));
-                    let due = now + wait.as_nanos() as u64;
-                    queue.push(Reverse((due, caller, Event::Send(ticket.generation))));
+                    waiting.push_back(caller);
+                    if waiting.len() == 1 {
+                        queue.push(Reverse((now, usize::MAX, Event::Wake)));
+                    }
                 }
+                Event::Wake => match a.try_take(at(now)) {
+                    Ok(ticket) => {
+                        let first = waiting.pop_front().expect("a wake has a caller");
+                        queue.push(Reverse((now, first, Event::Send(ticket.generation))));
+                        if !waiting.is_empty() {
+                            queue.push(Reverse((now, usize::MAX, Event::Wake)));
+                        }
+                    }
+                    Err(wait) => {
+                        // At least a nanosecond: the virtual clock must move for the refill.
+                        let due = now + (wait.as_nanos() as u64).max(1);
+                        queue.push(Reverse((due, usize::MAX, Event::Wake)));
+                    }
+                },
                 Event::Send(generation) => {
                     server_tokens =
                         (server_tokens + (now - server_at) as f64 / 1e9 * limit).min(limit);
@@ -537,7 +668,11 @@ mod tests {
                     a.passed(at(now));
                     done += 1;
                     if done == calls {
-                        return ((now as f64) / 1e9, lowest);
+                        return Sim {
+                            took: (now as f64) / 1e9,
+                            lowest,
+                            refusals,
+                        };
                     }
                     if started < calls {
                         started += 1;
@@ -549,9 +684,24 @@ mod tests {
                     admitted: false,
                     delay_nanos,
                 } => {
-                    a.refused(Ticket { generation }, at(now));
+                    refusals += 1;
+                    if std::env::var("SIMDBG").is_ok() {
+                        eprintln!(
+                            "refused t={:.3} gen={generation} cur={} rate={:.1}",
+                            now as f64 / 1e9,
+                            a.generation,
+                            a.fill_rate
+                        );
+                    }
+                    a.refused(
+                        Ticket { generation },
+                        at(now),
+                        Some(Duration::from_nanos(delay_nanos)),
+                    );
                     lowest = lowest.min(a.fill_rate);
-                    queue.push(Reverse((now + delay_nanos, caller, Event::Acquire)));
+                    // The client's jitter, fixed: 1/8 of the delay more.
+                    let retry = delay_nanos + delay_nanos / 8;
+                    queue.push(Reverse((now + retry, caller, Event::Acquire)));
                 }
             }
         }
@@ -561,9 +711,25 @@ mod tests {
     #[test]
     fn a_fan_out_against_a_rate_limit_runs_at_the_limit() {
         // The bench row: 10,000 calls, 64 in flight, 500/s, the first second's burst free.
-        let (took, lowest) = simulate(500.0, 10_000);
+        let Sim { took, lowest, .. } = simulate(500.0, 10_000);
         assert!((18.0..22.0).contains(&took), "took {took:.1} s");
         // Refusals of calls paced by an older rate must not cut the rate again and again.
         assert!(lowest > 250.0, "the send rate fell to {lowest:.1}/s");
+    }
+
+    #[test]
+    fn a_fan_out_against_a_low_limit_is_refused_a_few_times_not_once_per_call() {
+        // tests/it/rate_limit.rs: 200 calls, 64 in flight, 40/s. Each refused wave that only
+        // cuts the rate by 30% from the measured send rate takes a dozen waves of ~20
+        // refusals to come down to 40/s from the thousands per second of the first burst.
+        let Sim { took, refusals, .. } = simulate(40.0, 200);
+        eprintln!("40/s: took {took:.2} s, {refusals} refusals");
+        assert!(refusals < 100, "{refusals} refusals for 200 calls");
+        // The first second's 40, then 160 at about the limit.
+        assert!((4.0..7.0).contains(&took), "took {took:.1} s");
+        // A limit of 5/s, 60 calls: paced near the limit, not far below it.
+        let Sim { took, refusals, .. } = simulate(5.0, 60);
+        eprintln!("5/s: took {took:.2} s, {refusals} refusals");
+        assert!((10.0..16.0).contains(&took), "took {took:.1} s");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The list stays raw-empty while it is lazy, so that every read goes through `__index` and
 //! every write through `__newindex`; `__len`, `__pairs` and `ipairs` behave as on an array. A
-//! write, `force`, or any Rust code that walks tables raw (json, printing, requests, secrets)
+//! write, `setmetatable` (which then refuses it, as it refuses an eager array), `force`, or any Rust code that walks tables raw (json, printing, requests, secrets)
 //! first turns it into a plain array with the array metatable: from then on it is exactly what
 //! an eager decode would have made. Decoding errors of an element surface when it is read.
 
@@ -19,10 +19,11 @@ const FACTORY_KEY: &str = "fleetsh.lazy_list";
 /// In Lua: element reads are the hot path (an `ipairs` over 10,000 machines), and a Lua
 /// closure reads the cache without crossing into Rust.
 const FACTORY: &str = r#"
-local array_mt = ...
+local array_mt, setmetatable = ...
 -- No rawset: the prelude wraps it (to force lazy lists), and once `array_mt` is set (it has
--- no __newindex) a plain assignment is raw.
-local setmetatable, getmetatable, mtype = setmetatable, getmetatable, math.type
+-- no __newindex) a plain assignment is raw. `setmetatable` is the raw one from Rust: the
+-- prelude's forces the list first, which would call this `force` again.
+local getmetatable, mtype = getmetatable, math.type
 return function(state, n, decode)
   local cache = {}
   local mt = { __fleetsh_array = true, __lazy = true }
@@ -62,10 +63,14 @@ fn factory(lua: &Lua) -> mlua::Result<Function> {
     if let Ok(f) = lua.named_registry_value::<Function>(FACTORY_KEY) {
         return Ok(f);
     }
+    let raw_setmetatable = lua.create_function(|_, (t, mt): (Table, Option<Table>)| {
+        t.set_metatable(mt)?;
+        Ok(t)
+    })?;
     let f: Function = lua
         .load(FACTORY)
         .set_name("=lazy list")
-        .call(super::convert::array_marker(lua)?)?;
+        .call((super::convert::array_marker(lua)?, raw_setmetatable))?;
     lua.set_named_registry_value(FACTORY_KEY, &f)?;
     Ok(f)
 }

@@ -148,6 +148,36 @@ fn writes_and_raw_accessors_see_the_array() {
 }
 
 #[test]
+fn setmetatable_refuses_a_lazy_list_as_an_eager_one_and_keeps_its_elements() {
+    let lua = state();
+    let bytes = robots(100);
+    let lazy: Table = decoded(&lua, &bytes).raw_get("robots").unwrap();
+    let Lv::Table(eager) = eager(&lua, &bytes) else {
+        panic!("a message decodes to a table")
+    };
+    let eager: Table = eager.raw_get("robots").unwrap();
+    for (list, what) in [(lazy, "lazy"), (eager, "eager")] {
+        let (ok, err, n, first): (bool, String, i64, String) = run(
+            &lua,
+            r#"local r = ...
+            local ok, err = pcall(setmetatable, r, { __index = function() return "x" end })
+            return ok, tostring(err), #r, r[1].name"#,
+            &list,
+        );
+        assert!(!ok, "{what}: setmetatable on a reply's list is refused");
+        assert!(
+            err.contains("protected metatable") && err.contains("set yours on a copy"),
+            "{what}: says why and what to do: {err}"
+        );
+        assert_eq!(
+            (n, first.as_str()),
+            (100, "m0"),
+            "{what}: the elements stay"
+        );
+    }
+}
+
+#[test]
 fn json_and_requests_see_every_element() {
     let lua = state();
     let bytes = robots(150);

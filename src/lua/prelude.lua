@@ -30,9 +30,12 @@ do
 end
 
 -- Lazy lists (a reply's long list of messages, lazy.rs) are raw-empty until forced: the raw
--- accessors force them first, so that they see the array the list stands for.
+-- accessors force them first, so that they see the array the list stands for, and so does
+-- setmetatable: it then refuses the list as it refuses an eager one (mlua's array metatable
+-- is protected), instead of replacing the lazy metatable that reads the elements.
 do
   local raw_next, raw_len, raw_get, raw_set = next, rawlen, rawget, rawset
+  local raw_setmetatable = setmetatable
   local getmetatable, type = getmetatable, type
   local function force(t)
     local mt = getmetatable(t)
@@ -42,6 +45,14 @@ do
   function rawlen(t) force(t) return raw_len(t) end
   function rawget(t, k) force(t) return raw_get(t, k) end
   function rawset(t, k, v) force(t) return raw_set(t, k, v) end
+  function setmetatable(t, mt)
+    force(t)
+    if type(t) == "table" and getmetatable(t) == false then
+      error("cannot change a protected metatable (a reply's list keeps the array metatable "
+        .. "json writes as []); set yours on a copy: setmetatable(table.move(t, 1, #t, 1, {}), mt)", 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
 end
 
 -- `labels` (request field -> argument name) lets conversion errors name what the user wrote.

@@ -193,7 +193,10 @@ impl Api {
             )),
         })?;
         if !ok {
-            return Err(ApiError::PermissionDenied(format!(
+            // Viam's cloud answers UNAUTHENTICATED "invalid credentials" (goutils rpc:
+            // errInvalidCredentials, the answer of its API-key and secret handlers); the
+            // entity is named too, as every refusal here names what it refused.
+            return Err(ApiError::Unauthenticated(format!(
                 "invalid credentials for entity {entity:?}"
             )));
         }

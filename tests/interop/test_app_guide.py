@@ -220,7 +220,7 @@ async def test_rotate_key_retires_the_old_key(creds, app, org_id):
     _, new_id = await app.rotate_key(key_id)
     ids = {k.api_key.id for k in await app.list_keys(org_id)}
     assert new_id in ids and key_id not in ids
-    await expect_status(Status.PERMISSION_DENIED, dial(creds, key_id, key))
+    await expect_status(Status.UNAUTHENTICATED, dial(creds, key_id, key))
     await expect_status(Status.NOT_FOUND, app.rotate_key(key_id), key_id)
     await expect_status(Status.NOT_FOUND, app.create_key_from_existing_key_authorizations(key_id), key_id)
     await expect_status(

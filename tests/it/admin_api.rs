@@ -24,9 +24,7 @@ fn admin(s: &TestServer, token: Option<&str>) -> Admin {
 }
 
 async fn owner_admin(s: &TestServer) -> Admin {
-    let c = &s.fleet.credentials;
-    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
-    admin(s, Some(&token))
+    admin(s, Some(&crate::setup::owner_token(s).await))
 }
 
 fn rule(method: &str) -> FaultRule {

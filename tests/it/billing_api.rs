@@ -4,47 +4,22 @@
 
 use fleetsh::proto::viam::app::v1::billing_service_client::BillingServiceClient;
 use fleetsh::proto::viam::app::v1::*;
-use fleetsh::server::store::{hash_secret, new_id, new_secret, now};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::harness::{Bearer, TestServer, assert_status};
+use crate::setup::{bearer, org_token, owner_token};
 
 pub type Billing = BillingServiceClient<InterceptedService<Channel, Bearer>>;
 
 pub fn billing_client(channel: &Channel, token: &str) -> Billing {
-    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
-    BillingServiceClient::with_interceptor(channel.clone(), b)
-}
-
-/// A token of a new key holding `role` on the whole organization `org`.
-pub async fn org_token(s: &TestServer, org: &str, role: &str) -> String {
-    let (id, key) = (new_id(), new_secret(32));
-    s.fleet
-        .api
-        .store
-        .tx(|tx| {
-            tx.execute(
-                "INSERT INTO api_keys(id, org_id, name, key_hash, created_on) VALUES (?1, ?2, 'test', ?3, ?4)",
-                rusqlite::params![id, org, hash_secret(&key), now()],
-            )?;
-            tx.execute(
-                "INSERT INTO authorizations(org_id, identity_id, identity_type, role, resource_type, resource_id)
-                 VALUES (?1, ?2, 'api-key', ?3, 'organization', ?1)",
-                rusqlite::params![org, id, role],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    s.token(&id, &key).await.unwrap()
+    BillingServiceClient::with_interceptor(channel.clone(), bearer(token))
 }
 
 async fn owner(s: &TestServer) -> Billing {
-    let c = &s.fleet.credentials;
-    let token = s.token(&c.api_key_id, &c.api_key).await.unwrap();
-    billing_client(&s.channel, &token)
+    billing_client(&s.channel, &owner_token(s).await)
 }
 
 fn usage_types(u: &GetCurrentMonthUsageResponse) -> Vec<i32> {

@@ -9,27 +9,20 @@ use fleetsh::proto::viam::app::data::v1::{
 };
 use fleetsh::proto::viam::app::datapipelines::v1::data_pipelines_service_client::DataPipelinesServiceClient;
 use fleetsh::proto::viam::app::datapipelines::v1::*;
-use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::billing_api::org_token;
 use crate::data_api::{Data, data_client, new_part, readings_upload, sync_client};
 use crate::harness::{Bearer, TestServer, assert_status};
+use crate::setup::{bearer, org_token, other_org, owner_token};
 
 type Pipelines = DataPipelinesServiceClient<InterceptedService<Channel, Bearer>>;
 
 const HOUR: i64 = 3_600_000_000_000;
 
 fn client(s: &TestServer, token: &str) -> Pipelines {
-    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
-    DataPipelinesServiceClient::with_interceptor(s.channel.clone(), b)
-}
-
-async fn owner_token(s: &TestServer) -> String {
-    let c = &s.fleet.credentials;
-    s.token(&c.api_key_id, &c.api_key).await.unwrap()
+    DataPipelinesServiceClient::with_interceptor(s.channel.clone(), bearer(token))
 }
 
 /// Makes every time the fleet stored `nanos` older: that much time passed.
@@ -471,16 +464,7 @@ async fn bad_input_and_other_organizations_are_refused() {
     );
 
     // Another organization's owner sees none of it.
-    let mut app = s.owner().await;
-    let b = app
-        .create_organization(CreateOrganizationRequest { name: "B".into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .organization
-        .unwrap()
-        .id;
-    let other = org_token(&s, &b, "owner").await;
+    let (b, other) = other_org(&s).await;
     let (mut op, mut odata) = (client(&s, &other), data_client(&s.channel, &other));
     assert_status(
         op.get_data_pipeline(GetDataPipelineRequest { id: id.clone() })

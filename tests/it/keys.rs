@@ -318,7 +318,7 @@ async fn rotate_key_replaces_the_key_and_keeps_name_and_grants() {
     );
     assert_status(
         s.token(&old_id, &old_key).await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
         "invalid credentials",
     );
     s.token(&r.id, &r.key).await.unwrap();
@@ -459,7 +459,7 @@ async fn a_deleted_keys_fresh_token_stops_working() {
     );
     assert_status(
         s.token(&id, &key).await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
         "invalid credentials",
     );
     assert_status(

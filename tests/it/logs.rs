@@ -242,7 +242,7 @@ async fn parts_push_their_own_logs_and_clients_page_through_them() {
     );
     assert_status(
         part_token(&s, &part_id, "wrong").await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
         "invalid credentials",
     );
 }

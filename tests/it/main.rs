@@ -69,6 +69,7 @@ mod security;
 mod serve_faults;
 mod serve_proc;
 mod serve_seed;
+mod setup;
 mod simulate;
 mod targets;
 mod tls;

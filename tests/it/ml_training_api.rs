@@ -12,19 +12,17 @@ use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::billing_api::org_token;
 use crate::harness::{Bearer, TestServer, assert_status};
+use crate::setup::{bearer, org_token, owner_token};
 
 type Training = MlTrainingServiceClient<InterceptedService<Channel, Bearer>>;
 
 fn client(s: &TestServer, token: &str) -> Training {
-    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
-    MlTrainingServiceClient::with_interceptor(s.channel.clone(), b)
+    MlTrainingServiceClient::with_interceptor(s.channel.clone(), bearer(token))
 }
 
 async fn owner(s: &TestServer) -> Training {
-    let c = &s.fleet.credentials;
-    client(s, &s.token(&c.api_key_id, &c.api_key).await.unwrap())
+    client(s, &owner_token(s).await)
 }
 
 /// A new dataset of `org` (of binary data unless `kind` says otherwise), made by the owner key.

@@ -149,7 +149,7 @@ async fn a_signed_up_user_authenticates_as_itself_with_its_grants_only() {
     ] {
         assert_status(
             auth.authenticate(exchange(entity, payload)).await,
-            Code::PermissionDenied,
+            Code::Unauthenticated,
             "invalid credentials",
         );
     }

@@ -175,7 +175,7 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     }
     assert_status(
         s.token(&s.fleet.credentials.api_key_id, "wrong").await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
         "invalid credentials",
     );
 }

@@ -6,25 +6,22 @@
 use fleetsh::proto::viam::app::packages::v1::create_package_request::Package as Packet;
 use fleetsh::proto::viam::app::packages::v1::package_service_client::PackageServiceClient;
 use fleetsh::proto::viam::app::packages::v1::*;
-use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::billing_api::org_token;
 use crate::harness::{Bearer, TestServer, assert_status};
+use crate::setup::{bearer, org_token, other_org, owner_token};
 
 type Packages = PackageServiceClient<InterceptedService<Channel, Bearer>>;
 
 fn client(s: &TestServer, token: &str) -> Packages {
-    let b = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
-    PackageServiceClient::with_interceptor(s.channel.clone(), b)
+    PackageServiceClient::with_interceptor(s.channel.clone(), bearer(token))
 }
 
 async fn owner(s: &TestServer) -> Packages {
-    let c = &s.fleet.credentials;
-    client(s, &s.token(&c.api_key_id, &c.api_key).await.unwrap())
+    client(s, &owner_token(s).await)
 }
 
 fn info(org: &str, name: &str, version: &str, t: PackageType) -> PackageInfo {
@@ -309,16 +306,8 @@ async fn another_organization_neither_reads_nor_writes_packages() {
     )
     .await
     .unwrap();
-    let mut app = s.owner().await;
-    let b = app
-        .create_organization(CreateOrganizationRequest { name: "B".into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .organization
-        .unwrap()
-        .id;
-    let mut other = client(&s, &org_token(&s, &b, "owner").await);
+    let (_, other) = other_org(&s).await;
+    let mut other = client(&s, &other);
     assert_status(
         other.get_package(get_req(&made.id, "1", true)).await,
         Code::PermissionDenied,

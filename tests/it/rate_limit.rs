@@ -43,11 +43,12 @@ async fn a_throttled_fan_out_finishes_without_errors_and_slows_down() {
     // second's burst of 40 the server let 40/s through: the run was paced.
     assert!(took.as_secs_f64() >= 3.5, "took {took:?}");
     assert!(refused > 0, "the server refused some calls");
-    // Slowing down, not hammering. With 64 in flight against 40/s, the first second's waves
-    // are refused before the send rate comes down to the limit (each wave lowers it by 30%
-    // from the measured send rate): about one refusal per call here, where the 500/s bench
-    // row sees 2 per 100. Hammering (no pacing) is many refusals per call.
-    assert!(refused < 400, "{refused} refusals for 201 calls");
+    // Slowing down, not hammering. With 64 in flight against 40/s the first wave is refused
+    // (the calls past the burst of 40), then the client sends at the rate the server's retry
+    // delay says and holds every call until then: a few more refusals where the send rate
+    // climbs past the limit. Hammering (no pacing) is many refusals per call; cutting the
+    // rate by 30% per wave from the first burst's measured rate was about one per call.
+    assert!(refused < 80, "{refused} refusals for 201 calls");
 }
 
 /// Far more calls at once than the limit lets through in a second: each call is refused many

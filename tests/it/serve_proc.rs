@@ -135,7 +135,7 @@ async fn the_default_log_has_no_colours_and_no_successful_authentications() {
             }),
         })
         .await;
-    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.contains('\x1b'),
@@ -150,7 +150,7 @@ async fn the_default_log_has_no_colours_and_no_successful_authentications() {
         1,
         "only the refused Authenticate is logged at info:\n{text}"
     );
-    assert!(auth_lines[0].contains("PermissionDenied"), "{text}");
+    assert!(auth_lines[0].contains("Unauthenticated"), "{text}");
 }
 
 /// `fleetsh serve` on `listen` over `dir`, expected to fail; returns its stderr.

@@ -1,0 +1,58 @@
+//! Setup shared by the service tests (`*_api.rs`): the owner's token, tokens of keys made for
+//! an organization and role, and a second organization with an owner key of its own, the
+//! one that must neither read nor change the first's resources.
+
+use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
+use fleetsh::server::store::{hash_secret, new_id, new_secret, now};
+
+use crate::harness::{Bearer, TestServer};
+
+/// The `authorization` value of a service client's interceptor.
+pub fn bearer(token: &str) -> Bearer {
+    Bearer(Some(format!("Bearer {token}").parse().unwrap()))
+}
+
+/// A token of the owner key created at the fleet's first start.
+pub async fn owner_token(s: &TestServer) -> String {
+    let c = &s.fleet.credentials;
+    s.token(&c.api_key_id, &c.api_key).await.unwrap()
+}
+
+/// A token of a new key holding `role` on the whole organization `org`.
+pub async fn org_token(s: &TestServer, org: &str, role: &str) -> String {
+    let (id, key) = (new_id(), new_secret(32));
+    s.fleet
+        .api
+        .store
+        .tx(|tx| {
+            tx.execute(
+                "INSERT INTO api_keys(id, org_id, name, key_hash, created_on) VALUES (?1, ?2, 'test', ?3, ?4)",
+                rusqlite::params![id, org, hash_secret(&key), now()],
+            )?;
+            tx.execute(
+                "INSERT INTO authorizations(org_id, identity_id, identity_type, role, resource_type, resource_id)
+                 VALUES (?1, ?2, 'api-key', ?3, 'organization', ?1)",
+                rusqlite::params![org, id, role],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    s.token(&id, &key).await.unwrap()
+}
+
+/// A second organization "B", made by the fleet's owner, and a token of an owner key of B's
+/// own (which holds nothing in the fleet's first organization).
+pub async fn other_org(s: &TestServer) -> (String, String) {
+    let b = s
+        .owner()
+        .await
+        .create_organization(CreateOrganizationRequest { name: "B".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    let token = org_token(s, &b, "owner").await;
+    (b, token)
+}
