@@ -7,11 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "build/lua_bytecode.rs"]
+mod lua_bytecode;
+
 fn main() -> anyhow::Result<()> {
     println!("cargo:rerun-if-changed=proto");
     let (files, includes) = proto_files(Path::new("proto"))?;
     let fds = protox::compile(&files, &includes)?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    lua_bytecode::compile_all(&out)?;
     // With comments, for help() and `fleetsh types` only; of the source info only the
     // commented locations (the RPCs' lines), since nothing reads spans.
     let mut docs = fds.clone();

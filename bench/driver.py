@@ -221,13 +221,87 @@ def data_rows(d):
     ]
 
 
+# embedded room (issue 15): the embedded local fleet (the default target: no credentials, `--data
+# DIR`, calls served in-process) against `fleetsh serve` on loopback, with the same scripts and
+# sizes, run by run in turn. Each side has a fleet of its own, seeded alike (one machine to read,
+# writes into the fleet's location), so neither reads the other's data.
+EMBEDDED_STARTS = 20
+
+
+class Embedded:
+    def __init__(self, b):
+        self.b = b
+        self.dir = b.tmp / "embedded"
+        # Creates the fleet: credentials.json names its location and key.
+        _, out = timed_child([b.fleetsh, "--data", self.dir, "-e", "print(cloud.new_robot('seq'))"], b.local_env)
+        self.robot = out.strip().splitlines()[-1]
+        self.loc = json.loads((self.dir / "credentials.json").read_text())["location_id"]
+        proc, c, self.env, _ = b.serve_on("loopback")
+        _, out = timed_child([b.fleetsh, "-e", "print(cloud.new_robot('seq'))"], self.env)
+        self.peer = {"robot": out.strip().splitlines()[-1], "loc": c["location_id"]}
+        log(f"embedded fleet in {self.dir}; its loopback peer at {c['address']}")
+
+    def cmd(self, embedded, *args):
+        """(argv, env) of one fleetsh run on the embedded fleet or over loopback."""
+        if embedded:
+            return [self.b.fleetsh, "--data", self.dir, *map(str, args)], self.b.local_env
+        return [self.b.fleetsh, *map(str, args)], self.env
+
+    def ids(self, embedded):
+        return (self.robot, self.loc) if embedded else (self.peer["robot"], self.peer["loc"])
+
+    def medians(self):
+        """{"seq_reads" | "seq_writes": (embedded s, loopback s), "start_call": (embedded ms, loopback ms)}."""
+        runs = {k: ([], []) for k in ("seq_reads", "seq_writes", "start_call")}
+        for i in range(RUNS):
+            log(f"embedded run {i + 1}/{RUNS}")
+            for side, embedded in ((0, True), (1, False)):
+                robot, loc = self.ids(embedded)
+                _, out = timed_child(*self.cmd(embedded, "run", BENCH / "seq_reads.lua", robot, SEQ_READS))
+                runs["seq_reads"][side].append(last_float(out))
+                _, out = timed_child(*self.cmd(embedded, "run", BENCH / "seq_writes.lua", loc, f"e{i}-", SEQ_WRITES))
+                runs["seq_writes"][side].append(last_float(out))
+        # Startup plus one get_robot, timed from outside: the process's whole life.
+        for _ in range(max(RUNS, EMBEDDED_STARTS)):
+            for side, embedded in ((0, True), (1, False)):
+                robot, _ = self.ids(embedded)
+                wall, _ = timed_child(*self.cmd(embedded, "-e", f"cloud.get_robot('{robot}')"))
+                runs["start_call"][side].append(wall * 1000)
+        return {k: (median(e), median(l)) for k, (e, l) in runs.items()}
+
+
+def embedded_table(e, startup_ms, idle_mib):
+    """The embedded-vs-loopback table (its own columns), with the start and idle-memory targets."""
+    def row(name, emb, loop, ratio, target, ok):
+        return f"| {name} | {emb} | {loop} | {ratio} | {target} | {'yes' if ok else '**no**'} |"
+
+    (sr_e, sr_l), (sw_e, sw_l), (st_e, st_l) = e["seq_reads"], e["seq_writes"], e["start_call"]
+    return [
+        "",
+        f"Embedded local fleet (`--data DIR`, no credentials) vs `fleetsh serve` on loopback, same scripts: "
+        f"medians of {RUNS} runs (startup + one call: of {max(RUNS, EMBEDDED_STARTS)}), run in turn.",
+        "",
+        "| Workload | embedded | loopback | embedded vs loopback | target | met |",
+        "|---|---:|---:|---:|---|---|",
+        row(f"sequential reads ({SEQ_READS:,} get_robot)", f"{SEQ_READS / sr_e:,.0f}/s", f"{SEQ_READS / sr_l:,.0f}/s",
+            f"{sr_l / sr_e:.1f}×", "≥ 3× loopback", sr_l >= 3 * sr_e),
+        row(f"sequential writes ({SEQ_WRITES:,} new_robot + {SEQ_WRITES:,} update_robot)",
+            f"{2 * SEQ_WRITES / sw_e:,.0f}/s", f"{2 * SEQ_WRITES / sw_l:,.0f}/s", f"{sw_l / sw_e:.1f}×",
+            "≥ 3× loopback", sw_l >= 3 * sw_e),
+        row("startup + one get_robot (`-e`, whole process)", f"{st_e:.1f} ms", f"{st_l:.1f} ms", f"{st_l / st_e:.1f}×",
+            "≥ 3× loopback", st_l >= 3 * st_e),
+        row("startup, embedded (`-e 'return 1'`)", f"{startup_ms:.1f} ms", "", "", "< 5 ms", startup_ms < 5),
+        row("peak RSS, idle embedded (`-e 'sleep(1)'`)", f"{idle_mib:.1f} MiB", "", "", "< 15 MiB", idle_mib < 15),
+    ]
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // 1024**2
     return f"{os.cpu_count()} × {cpu}, {mem} GiB RAM, Linux {platform.release()}"
 
 
-def table(m, startup, rates, idle, serve, throttled, data):
+def table(m, startup, rates, idle, serve, throttled, data, embedded):
     def rate(n, secs):
         return n / secs
 
@@ -275,6 +349,7 @@ def table(m, startup, rates, idle, serve, throttled, data):
         "",
         f"The floor itself runs sequential calls at {sr_floor / sr_p:.1f}× the Python SDK's rate: the most any "
         "client built on tonic could show against the Python SDK on this machine.",
+        *embedded_table(embedded, fs, idle),  # embedded room
     ]
     return "\n".join(lines) + "\n"
 
@@ -289,12 +364,13 @@ def main():
         log(f"startup: fleetsh {startup[0]:.1f} ms, python {startup[1]:.0f} ms")
         rates = b.rates()
         data = data_medians(b)
+        embedded = Embedded(b).medians()  # embedded room
         idle = b.idle_rss()
         serve = b.serve_rss()
         throttled = b.throttled()
     finally:
         b.stop()
-    text = table(machine(), startup, rates, idle, serve, throttled, data)
+    text = table(machine(), startup, rates, idle, serve, throttled, data, embedded)
     out.write_text(text)
     print(text)
 

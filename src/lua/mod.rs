@@ -23,23 +23,59 @@ use mlua::{Lua, LuaSerdeExt};
 pub use cloud::{Cloud, Defaults};
 pub use hooks::Setup;
 
-const PRELUDE: &str = include_str!("prelude.lua");
-/// `cloud.data.*` in the Python DataClient's shape (issue 12), on top of the prelude.
-const DATA: &str = include_str!("data.lua");
-/// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape (issue 12, billing).
-const BILLING: &str = include_str!("billing.lua");
-/// `cloud.packages.create_package`, which streams (issue 12, pipelines).
-const PACKAGES: &str = include_str!("packages.lua");
+/// A Lua file of fleetsh's, as source and as the bytecode build.rs compiled it to (issue 15,
+/// embedded: undumping is ~10x cheaper than parsing, and parsing was ~40% of a start).
+struct LuaFile {
+    /// `@name.lua`: what errors and tracebacks call it.
+    chunk_name: &'static str,
+    source: &'static str,
+    bytecode: &'static [u8],
+}
 
-/// The areas whose functions are a Lua file of their own, and that file (chunk name, source).
+macro_rules! lua_file {
+    ($name:literal) => {
+        LuaFile {
+            chunk_name: concat!("@", $name, ".lua"),
+            source: include_str!(concat!($name, ".lua")),
+            bytecode: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".luac")),
+        }
+    };
+}
+
+const PRELUDE: LuaFile = lua_file!("prelude");
+/// `cloud.data.*` in the Python DataClient's shape (issue 12), on top of the prelude.
+const DATA: LuaFile = lua_file!("data");
+/// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape (issue 12, billing).
+const BILLING: LuaFile = lua_file!("billing");
+/// `cloud.packages.create_package`, which streams (issue 12, pipelines).
+const PACKAGES: LuaFile = lua_file!("packages");
+
+/// The areas whose functions are a Lua file of their own, and that file.
 /// Loaded on the first read of the area (prelude.lua's `cloud` __index), not at every start:
 /// parsing them was a third of a state's setup.
-const AREA_FILES: &[(&str, &str, &str)] = &[
-    ("data", "@data.lua", DATA),
-    ("billing", "@billing.lua", BILLING),
-    ("ml_training", "@billing.lua", BILLING),
-    ("packages", "@packages.lua", PACKAGES),
+const AREA_FILES: &[(&str, &LuaFile)] = &[
+    ("data", &DATA),
+    ("billing", &BILLING),
+    ("ml_training", &BILLING),
+    ("packages", &PACKAGES),
 ];
+
+/// `file` as a function: its bytecode, or its source when that does not load (bytecode is
+/// specific to the Lua build's word sizes, which a cross build may not share with build.rs).
+fn load_file(lua: &Lua, file: &LuaFile) -> mlua::Result<mlua::Function> {
+    let compiled = lua
+        .load(file.bytecode)
+        .set_name(file.chunk_name)
+        .set_mode(mlua::chunk::ChunkMode::Binary)
+        .into_function();
+    compiled.or_else(|e| {
+        tracing::debug!(file = file.chunk_name, error = %e, "precompiled Lua did not load; parsing the source");
+        lua.load(file.source)
+            .set_name(file.chunk_name)
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+    })
+}
 
 /// A Lua state with `cloud`, `json`, `log`, `sleep` and `env` installed, then each of `setups`.
 /// Without `cloud` (None) the state is complete but every call fails: it serves to read the
@@ -60,9 +96,7 @@ fn state(cloud: Option<Rc<Cloud>>, setups: &[Setup], eager: bool) -> mlua::Resul
     bson::register(&lua, &table)?;
     register_area_files(&lua, &table)?;
     lua.globals().set("cloud", table.clone())?;
-    lua.load(PRELUDE)
-        .set_name("@prelude.lua")
-        .call::<()>(table.clone())?;
+    load_file(&lua, &PRELUDE)?.call::<()>(table.clone())?;
     if eager {
         load_areas(&table)?;
     }
@@ -75,19 +109,19 @@ fn state(cloud: Option<Rc<Cloud>>, setups: &[Setup], eager: bool) -> mlua::Resul
 /// `cloud._area_file(area)` -> the chunk name of the file that defines the area's functions,
 /// if any; `cloud._area_chunk(name)` -> that file, compiled (prelude.lua runs it once).
 fn register_area_files(lua: &Lua, cloud: &mlua::Table) -> mlua::Result<()> {
-    let file = |area: &str| AREA_FILES.iter().find(|(a, ..)| *a == area);
+    let file = |area: &str| AREA_FILES.iter().find(|(a, _)| *a == area);
     cloud.raw_set(
         "_area_file",
-        lua.create_function(move |_, area: String| Ok(file(&area).map(|(_, name, _)| *name)))?,
+        lua.create_function(move |_, area: String| Ok(file(&area).map(|(_, f)| f.chunk_name)))?,
     )?;
     cloud.raw_set(
         "_area_chunk",
         lua.create_function(|lua, name: String| {
-            let (_, name, source) = AREA_FILES
+            let (_, file) = AREA_FILES
                 .iter()
-                .find(|(_, n, _)| *n == name)
+                .find(|(_, f)| f.chunk_name == name)
                 .ok_or_else(|| mlua::Error::runtime(format!("no area file {name}")))?;
-            lua.load(*source).set_name(*name).into_function()
+            load_file(lua, file)
         })?,
     )
 }
@@ -145,6 +179,46 @@ mod tests {
         let once = |n: &str| names.iter().filter(|s| *s == n).count() == 1;
         assert!(once("billing.get_current_month_usage"), "{names:?}");
         assert!(once("ml_training.submit_training_job"), "{names:?}");
+    }
+
+    /// issue 15, embedded: every file ships as bytecode that this Lua loads as such.
+    #[test]
+    fn the_lua_files_ship_precompiled() {
+        let lua = Lua::new();
+        for file in [&PRELUDE, &DATA, &BILLING, &PACKAGES] {
+            assert!(
+                file.bytecode.starts_with(b"\x1bLua"),
+                "{}: not bytecode",
+                file.chunk_name
+            );
+            lua.load(file.bytecode)
+                .set_mode(mlua::chunk::ChunkMode::Binary)
+                .into_function()
+                .unwrap_or_else(|e| panic!("{}: {e}", file.chunk_name));
+        }
+    }
+
+    /// Precompiled with its debug info: tracebacks and errors still name `prelude.lua` and lines.
+    #[test]
+    fn precompiled_functions_keep_their_file_and_lines() {
+        let lua = state(None, &[], false).unwrap();
+        let f: mlua::Function = lua.load("return cloud.get_robot").eval().unwrap();
+        let info = f.info();
+        assert_eq!(info.source.as_deref(), Some("@prelude.lua"));
+        assert!(info.line_defined.is_some_and(|l| l > 1), "{info:?}");
+    }
+
+    #[test]
+    fn a_file_whose_bytecode_does_not_load_is_parsed_from_its_source() {
+        let lua = Lua::new();
+        let file = LuaFile {
+            chunk_name: "@other_build.lua",
+            source: "return 42",
+            // The header of a build with other word sizes.
+            bytecode: b"\x1bLuaT\x00\x19\x93\r\n\x1a\n\x02\x02\x02",
+        };
+        let f = load_file(&lua, &file).unwrap();
+        assert_eq!(f.call::<i64>(()).unwrap(), 42);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod favorites;
 mod fragment_revisions;
 mod fragment_usage;
 mod fragments;
+mod in_process; // issue 15, embedded
 mod invites;
 mod keys;
 pub mod limits;
@@ -211,6 +212,11 @@ impl RunningFleet {
 
 /// Every service of the local fleet, each behind the token check it needs.
 fn routes(api: &Arc<Api>) -> Routes {
+    add_services(api, Routes::default())
+}
+
+/// `routes()`'s services, added to `to` (tonic's router, or the in-process dispatch).
+fn add_services<T: in_process::AddService>(api: &Arc<Api>, to: T) -> T {
     let intercept = auth::interceptor(api.tokens.clone());
     let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -235,28 +241,30 @@ fn routes(api: &Arc<Api>) -> Routes {
     let packages_svc = PackageServiceServer::new(packages::PackageSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    Routes::new(AuthServiceServer::new(auth::AuthSvc(api.clone())))
-        .add_service(InterceptedService::new(pipelines_svc, intercept.clone()))
-        .add_service(InterceptedService::new(packages_svc, intercept.clone()))
-        .add_service(InterceptedService::new(billing_svc, intercept.clone()))
-        .add_service(InterceptedService::new(training_svc, intercept.clone()))
-        .add_service(InterceptedService::new(app, intercept.clone()))
-        .add_service(InterceptedService::new(data_svc, intercept.clone()))
-        .add_service(InterceptedService::new(data_sync, intercept.clone()))
-        .add_service(InterceptedService::new(datasets, intercept.clone()))
-        .add_service(InterceptedService::new(robot, intercept.clone()))
-        .add_service(InterceptedService::new(
+    // The busiest first: the in-process dispatch looks services up in this order.
+    to.add(InterceptedService::new(app, intercept.clone()))
+        .add(AuthServiceServer::new(auth::AuthSvc(api.clone())))
+        .add(InterceptedService::new(pipelines_svc, intercept.clone()))
+        .add(InterceptedService::new(packages_svc, intercept.clone()))
+        .add(InterceptedService::new(billing_svc, intercept.clone()))
+        .add(InterceptedService::new(training_svc, intercept.clone()))
+        .add(InterceptedService::new(data_svc, intercept.clone()))
+        .add(InterceptedService::new(data_sync, intercept.clone()))
+        .add(InterceptedService::new(datasets, intercept.clone()))
+        .add(InterceptedService::new(robot, intercept.clone()))
+        .add(InterceptedService::new(
             FleetAdminServiceServer::new(admin::AdminSvc(api.clone())),
             intercept,
         ))
 }
 
 /// The fleet as a tower service, for a client in the same process (the embedded fleet): the
-/// same routes, token checks, codec and messages as over a socket, without the socket, HTTP/2
-/// framing or a second runtime hop.
+/// same services, token checks, codec and messages as over a socket, without the socket, HTTP/2
+/// framing, a second runtime hop or the router (in_process.rs).
 pub fn in_process(api: &Arc<Api>) -> crate::client::Transport {
     use tower::{Layer, ServiceExt};
-    let svc = call::NamedUnimplementedLayer.layer(routes(api));
+    let dispatch = add_services(api, in_process::Dispatch::default());
+    let svc = call::NamedUnimplementedLayer.layer(dispatch);
     let svc = ServiceExt::<http::Request<tonic::body::Body>>::map_err(
         svc,
         |e: std::convert::Infallible| -> Box<dyn std::error::Error + Send + Sync> { match e {} },
