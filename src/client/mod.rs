@@ -67,6 +67,8 @@ pub struct Client {
     token: Mutex<Option<Token>>,
     timeout: Duration,
     throttle: Throttle,
+    /// Request paths by method full name (`path`).
+    paths: Mutex<std::collections::HashMap<String, PathAndQuery>>,
 }
 
 /// `http://` is plaintext HTTP/2 (a `fleetsh serve`); `https://` or a bare host is TLS.
@@ -115,6 +117,7 @@ pub async fn connect(
         token: Mutex::new(None),
         timeout,
         throttle: Throttle::default(),
+        paths: Mutex::default(),
     };
     if let Some(key) = &client.key {
         client
@@ -135,6 +138,7 @@ pub fn in_process(transport: Transport, key: ApiKey, token: String, timeout: Dur
         token: Mutex::new(Some(Token::new(token))),
         timeout,
         throttle: Throttle::default(),
+        paths: Mutex::default(),
     }
 }
 
@@ -281,10 +285,10 @@ impl Client {
             .get_service_by_name(auth::AUTH_SERVICE)
             .and_then(|s| s.methods().find(|m| m.name() == "Authenticate"))
             .expect("auth.proto is compiled in");
-        let mut req = Request::new(auth::request(key));
-        req.set_timeout(self.timeout);
+        let deadline = Instant::now() + self.timeout;
+        let req = self.bare_request(auth::request(key), Some(deadline))?;
         let resp = self
-            .raw_unary(&method, req)
+            .raw_unary(&method, req, deadline)
             .await
             .map_err(Failed::into_status)?;
         auth::token(&resp.decode()?)
@@ -296,11 +300,30 @@ impl Client {
         self.exchange(key).await.map(|_| ())
     }
 
-    fn request<T>(&self, msg: T, deadline: bool) -> Result<Request<T>, Status> {
+    /// A request without the token; `deadline` bounds the server's work (grpc-timeout): what
+    /// is left of the call's time, so a retried attempt does not get the whole timeout again.
+    fn bare_request<T>(&self, msg: T, deadline: Option<Instant>) -> Result<Request<T>, Status> {
         let mut req = Request::new(msg);
-        if deadline {
-            req.set_timeout(self.timeout);
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.expired());
+            }
+            req.set_timeout(left);
         }
+        Ok(req)
+    }
+
+    /// DEADLINE_EXCEEDED for a call whose time is up.
+    fn expired(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "no reply within the call timeout of {} (--call-timeout)",
+            humantime::format_duration(self.timeout)
+        ))
+    }
+
+    fn request<T>(&self, msg: T, deadline: Option<Instant>) -> Result<Request<T>, Status> {
+        let mut req = self.bare_request(msg, deadline)?;
         let header = self
             .token
             .lock()
@@ -323,43 +346,60 @@ impl Client {
         Ok(grpc)
     }
 
-    /// Bounds a call by the call timeout: the grpc-timeout header bounds the server, this a
-    /// silent network.
+    /// Bounds an attempt by the call's `deadline`: the grpc-timeout header bounds the server,
+    /// this a silent network.
     async fn bounded<T>(
         &self,
         what: &str,
+        deadline: Instant,
         fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
     ) -> Result<T, Failed> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        match tokio::time::timeout_at(deadline.into(), fut).await {
             Ok(r) => Ok(r.map(|r| r.into_inner())?),
-            Err(_) => {
-                Err(Status::deadline_exceeded(format!("{what} within {:?}", self.timeout)).into())
-            }
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "{what} within the call timeout of {} (--call-timeout)",
+                humantime::format_duration(self.timeout)
+            ))
+            .into()),
         }
+    }
+
+    /// The request path of `method`, made once per method rather than formatted and parsed
+    /// on every call.
+    fn path(&self, method: &MethodDescriptor) -> PathAndQuery {
+        let mut paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = paths.get(method.full_name()) {
+            return p.clone();
+        }
+        let p = path(method);
+        paths.insert(method.full_name().to_string(), p.clone());
+        p
     }
 
     async fn raw_unary(
         &self,
         method: &MethodDescriptor,
         req: Request<DynamicMessage>,
+        deadline: Instant,
     ) -> Result<Reply, Failed> {
         let mut grpc = self.ready().await?;
-        let fut = grpc.unary(req, path(method), DynCodec::new(method.output()));
-        self.bounded("no reply", fut).await
+        let fut = grpc.unary(req, self.path(method), DynCodec::new(method.output()));
+        self.bounded("no reply", deadline, fut).await
     }
 
     /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
     /// token), retrying what `retry::after_failure` says is safe to repeat, and pacing every
     /// attempt through the client's throttle (throttle.rs). The call timeout bounds the whole
-    /// call too, its waits for the throttle and for the server included: a throttled call is
-    /// retried until then, and fails saying so.
+    /// call, its waits for the throttle and for the server included: `attempt` gets the
+    /// call's deadline, so a retry has only what is left of it; a throttled call is retried
+    /// until then, and fails saying so.
     async fn with_policy<T, F, Fut>(
         &self,
         method: &MethodDescriptor,
         mut attempt: F,
     ) -> Result<T, Status>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(Instant) -> Fut,
         Fut: Future<Output = Result<T, Failed>>,
     {
         self.renew_if_due().await?;
@@ -376,7 +416,7 @@ impl Client {
                 Ok(t) => t,
                 Err(slow) => return Err(self.too_slow(slow, refused, n, started)),
             };
-            let (err, sent) = match attempt().await {
+            let (err, sent) = match attempt(deadline).await {
                 Ok(v) => {
                     self.throttle.on_success(spent);
                     return Ok(v);
@@ -416,10 +456,17 @@ impl Client {
                     refused = Some(err.clone());
                     delay
                 }
+                // No time left for another attempt: the call fails as the last one did.
+                Next::Transient if Instant::now() + retry::MIN_ATTEMPT >= deadline => {
+                    return Err(err);
+                }
                 Next::Transient => match self.throttle.on_transient(n) {
+                    // A retry waits at most until shortly before the deadline.
                     Verdict::RetryAfter(delay) => {
                         spent = true;
-                        delay
+                        delay.min(
+                            deadline.saturating_duration_since(Instant::now() + retry::MIN_ATTEMPT),
+                        )
                     }
                     Verdict::BudgetSpent => {
                         return Err(Status::new(
@@ -482,9 +529,10 @@ impl Client {
         method: &MethodDescriptor,
         msg: DynamicMessage,
     ) -> Result<Reply, Status> {
-        self.with_policy(method, || async {
-            self.raw_unary(method, self.request(msg.clone(), true)?)
-                .await
+        let msg = &msg;
+        self.with_policy(method, |deadline| async move {
+            let req = self.request(msg.clone(), Some(deadline))?;
+            self.raw_unary(method, req, deadline).await
         })
         .await
     }
@@ -497,9 +545,10 @@ impl Client {
         msg: DynamicMessage,
         metadata: &[(String, String)],
     ) -> Result<(tonic::metadata::MetadataMap, Streaming<Reply>), Status> {
-        self.with_policy(method, || async {
+        let msg = &msg;
+        self.with_policy(method, |deadline| async move {
             let mut grpc = self.ready().await?;
-            let mut req = self.request(msg.clone(), false)?;
+            let mut req = self.request(msg.clone(), None)?;
             for (name, value) in metadata {
                 let bad =
                     || Status::invalid_argument(format!("metadata {name:?}: not a valid header"));
@@ -508,15 +557,15 @@ impl Client {
                 let value = MetadataValue::try_from(value.as_str()).map_err(|_| bad())?;
                 req.metadata_mut().insert(key, value);
             }
-            let fut = grpc.server_streaming(req, path(method), DynCodec::new(method.output()));
-            match tokio::time::timeout(self.timeout, fut).await {
+            let fut = grpc.server_streaming(req, self.path(method), DynCodec::new(method.output()));
+            match tokio::time::timeout_at(deadline.into(), fut).await {
                 Ok(r) => Ok(r.map(|r| {
                     let (headers, stream, _) = r.into_parts();
                     (headers, stream)
                 })?),
                 Err(_) => Err(Status::deadline_exceeded(format!(
-                    "stream not opened within {:?}",
-                    self.timeout
+                    "stream not opened within the call timeout of {} (--call-timeout)",
+                    humantime::format_duration(self.timeout)
                 ))
                 .into()),
             }
@@ -545,11 +594,12 @@ impl Client {
         F: Fn() -> S,
         S: futures::Stream<Item = DynamicMessage> + Send + 'static,
     {
-        self.with_policy(method, || async {
+        let messages = &messages;
+        self.with_policy(method, |deadline| async move {
             let mut grpc = self.ready().await?;
-            let req = self.request(messages(), true)?;
-            let fut = grpc.client_streaming(req, path(method), DynCodec::new(method.output()));
-            self.bounded("no reply", fut).await
+            let req = self.request(messages(), Some(deadline))?;
+            let fut = grpc.client_streaming(req, self.path(method), DynCodec::new(method.output()));
+            self.bounded("no reply", deadline, fut).await
         })
         .await
     }
@@ -616,6 +666,73 @@ mod tests {
         ] {
             assert!(!is_read(m), "{m}");
         }
+    }
+
+    /// A grpc-timeout header's value ("700000u") as a duration.
+    fn grpc_timeout(v: &str) -> Duration {
+        let (n, unit) = v.split_at(v.len() - 1);
+        let n: u64 = n.parse().unwrap();
+        match unit {
+            "n" => Duration::from_nanos(n),
+            "u" => Duration::from_micros(n),
+            "m" => Duration::from_millis(n),
+            "S" => Duration::from_secs(n),
+            other => panic!("unexpected grpc-timeout unit {other:?} in {v:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_gets_what_is_left_of_the_deadline_not_the_whole_timeout() {
+        type Seen = std::sync::Arc<Mutex<Vec<Option<Duration>>>>;
+        let seen = Seen::default();
+        let log = seen.clone();
+        // Attempt 1 fails as UNAVAILABLE after 300 ms (a read: retried); attempt 2 never ends.
+        let server = tower::service_fn(move |req: http::Request<tonic::body::Body>| {
+            let log = log.clone();
+            async move {
+                let timeout = req
+                    .headers()
+                    .get("grpc-timeout")
+                    .map(|v| grpc_timeout(v.to_str().unwrap()));
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.push(timeout);
+                    l.len()
+                };
+                if n == 1 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    return Ok(Status::unavailable("restarting").into_http());
+                }
+                std::future::pending::<Result<_, Box<dyn std::error::Error + Send + Sync>>>().await
+            }
+        });
+        let timeout = Duration::from_secs(1);
+        let client = Client {
+            channel: Transport::new(server),
+            key: None,
+            token: Mutex::new(None),
+            timeout,
+            throttle: Throttle::default(),
+            paths: Mutex::default(),
+        };
+        let method = crate::proto::method("GetRobot").unwrap();
+        let started = Instant::now();
+        let err = client
+            .unary(&method, DynamicMessage::new(method.input()))
+            .await
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "one retry: {seen:?}");
+        assert!(seen[0].is_some_and(|t| t <= timeout), "{seen:?}");
+        // The retry starts after 300 ms and a backoff of at least 100 ms: at most 600 ms are left.
+        assert!(
+            seen[1].is_some_and(|t| t <= Duration::from_millis(600)),
+            "the retry's grpc-timeout must be what is left of the call's 1 s: {seen:?}"
+        );
+        // With the whole timeout again, the call would last 300 + 100 + 1000 ms or more.
+        assert!(elapsed < Duration::from_millis(1300), "{elapsed:?}");
     }
 
     #[test]

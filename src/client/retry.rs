@@ -4,6 +4,9 @@
 use tonic::{Code, Status};
 
 pub const READ_ATTEMPTS: u32 = 3;
+/// Every attempt of a call runs within what is left of the call's deadline; with less than
+/// this left, a transient failure is not retried (no reply could come back in time).
+pub const MIN_ATTEMPT: std::time::Duration = std::time::Duration::from_millis(10);
 /// A throttled call without a retry delay from the server may be tried this often; one with a
 /// delay ("retry after X") is tried until its deadline, since the server says it will take it.
 pub const THROTTLED_ATTEMPTS: u32 = 10;

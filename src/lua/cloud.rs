@@ -305,6 +305,23 @@ fn call_file_source(opts: Option<&Table>) -> Result<Option<FileSource>, String> 
     }))
 }
 
+thread_local! {
+    /// Methods by the name `_call` was given: the pool's lookup walks the service's methods
+    /// comparing names (~2,000 instructions a call), and a script calls the same few.
+    static METHODS: std::cell::RefCell<std::collections::HashMap<String, MethodDescriptor>> =
+        Default::default();
+}
+
+/// `find_method`, remembered per thread (Lua states stay on theirs; the pool is static).
+fn method_named(name: &str) -> Result<MethodDescriptor, String> {
+    if let Some(m) = METHODS.with_borrow(|ms| ms.get(name).cloned()) {
+        return Ok(m);
+    }
+    let m = find_method(name)?;
+    METHODS.with_borrow_mut(|ms| ms.insert(name.to_string(), m.clone()));
+    Ok(m)
+}
+
 /// Registers the Rust core functions into `cloud`. Without a connection (`None`: a state made
 /// to read the specs) every call fails with UNAVAILABLE.
 pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Result<()> {
@@ -314,7 +331,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
             String,
             Lv,
             Option<String>,
-            Option<Labels>,
+            Option<Table>,
             Option<Table>,
         )| {
             // Looked up per call: `fleetsh test` gives each test a fleet of its own (`connect`).
@@ -328,7 +345,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                     return fail(&lua, e);
                 };
                 let invalid = |e| fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e));
-                let method = match find_method(&name) {
+                let method = match method_named(&name) {
                     Ok(m) => m,
                     Err(e) => return invalid(e),
                 };
@@ -336,7 +353,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
                     Ok(a) => a,
                     Err(e) => return invalid(e),
                 };
-                let labels = labels.unwrap_or_default();
+                let labels = Labels(labels);
                 let file = match call_file_source(opts.as_ref()) {
                     Ok(f) => f,
                     Err(e) => return invalid(e),

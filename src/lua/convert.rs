@@ -64,8 +64,16 @@ fn too_deep(path: &str) -> String {
     format!("{arg}: nested deeper than {MAX_DEPTH} levels (or it contains itself)")
 }
 
-/// Top-level field name -> the name the user wrote it as (the prelude's `map` reversed).
-pub type Labels = std::collections::HashMap<String, String>;
+/// Top-level field name -> the name the user wrote it as (the prelude's `map` reversed): the
+/// Lua table itself, read field by field, rather than a map built on every call.
+#[derive(Default)]
+pub struct Labels(pub Option<Table>);
+
+impl Labels {
+    fn get(&self, field: &str) -> Option<String> {
+        self.0.as_ref()?.raw_get::<Option<String>>(field).ok()?
+    }
+}
 
 /// Like `to_message`, but errors about a top-level field (and anything inside it) name it by its
 /// label: `robot_id: expected string`, not the proto field `id` the user never typed.
@@ -114,8 +122,8 @@ fn message_from_table(
         let Some(field) = desc.get_field_by_name(&name) else {
             return Err(unknown_field(desc, &name));
         };
-        let label = labels.and_then(|l| l.get(&name)).unwrap_or(&name);
-        let fpath = join(path, label);
+        let label = labels.and_then(|l| l.get(&name));
+        let fpath = join(path, label.as_deref().unwrap_or(&name));
         let value = field_value(&field, v, &fpath, depth)?;
         msg.try_set_field(&field, value)
             .map_err(|e| format!("{fpath}: {e}"))?;

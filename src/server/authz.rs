@@ -199,35 +199,42 @@ pub struct Scope {
     pub what: String,
 }
 
-/// A location and its ancestors with their organization, in one statement: scopes are looked up
-/// on every call, and one recursive query costs less than a query per step.
-/// `start` picks the first location (`?1` is the id looked up).
-macro_rules! chain_sql {
-    ($start:literal) => {
-        concat!(
-            "WITH RECURSIVE up(id, parent_id, org_id) AS (
-                 SELECT id, parent_id, org_id FROM locations WHERE id = ",
-            $start,
-            "
-                 UNION ALL SELECT l.id, l.parent_id, l.org_id FROM locations l
-                 JOIN up ON l.id = up.parent_id)
-             SELECT id, org_id FROM up"
-        )
+/// A location (`?1`: a parent) and its ancestors, in one statement: one recursive query costs
+/// less than a query per step.
+const ANCESTORS_SQL: &str = "WITH RECURSIVE up(id, parent_id) AS (
+         SELECT id, parent_id FROM locations WHERE id = ?1
+         UNION ALL SELECT l.id, l.parent_id FROM locations l JOIN up ON l.id = up.parent_id)
+     SELECT id FROM up";
+
+/// The organization and the location chain (own location first) of the location that `sql`
+/// finds for `id` (a row of its id, organization and parent); `None` when it finds none.
+/// Scopes are looked up on every call and most locations are top-level: the recursive query
+/// (~20,000 instructions a call, most of it SQLite opening and closing its queue table) runs
+/// only for a location that has a parent.
+fn chain(c: &Connection, sql: &str, id: &str) -> ApiResult<Option<(String, Vec<String>)>> {
+    let first: Option<(String, String, Option<String>)> =
+        row(c, sql, [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+    let Some((location_id, org_id, parent)) = first else {
+        return Ok(None);
     };
+    Ok(Some((org_id, with_ancestors(c, location_id, parent)?)))
 }
 
-/// The organization and the location chain (own location first) that `sql` (a `chain_sql!`)
-/// yields for `id`; `None` when it yields nothing.
-fn chain(c: &Connection, sql: &str, id: &str) -> ApiResult<Option<(String, Vec<String>)>> {
-    let mut stmt = c.prepare_cached(sql)?;
-    let mut rows = stmt.query([id])?;
-    let mut org_id = None;
-    let mut locations = Vec::new();
-    while let Some(r) = rows.next()? {
-        locations.push(r.get(0)?);
-        org_id.get_or_insert(r.get(1)?);
+/// `location_id` and, when it has a `parent`, the chain above it.
+fn with_ancestors(
+    c: &Connection,
+    location_id: String,
+    parent: Option<String>,
+) -> ApiResult<Vec<String>> {
+    let mut locations = vec![location_id];
+    if let Some(parent) = parent {
+        let mut stmt = c.prepare_cached(ANCESTORS_SQL)?;
+        let mut rows = stmt.query([parent])?;
+        while let Some(r) = rows.next()? {
+            locations.push(r.get(0)?);
+        }
     }
-    Ok(org_id.map(|o| (o, locations)))
+    Ok(locations)
 }
 
 impl Scope {
@@ -263,8 +270,12 @@ impl Scope {
 
     /// The scope of a location, or NOT_FOUND.
     pub fn location(c: &Connection, location_id: &str) -> ApiResult<Self> {
-        let (org_id, locations) = chain(c, chain_sql!("?1"), location_id)?
-            .ok_or_else(|| ApiError::not_found("location", location_id))?;
+        let (org_id, locations) = chain(
+            c,
+            "SELECT id, org_id, parent_id FROM locations WHERE id = ?1",
+            location_id,
+        )?
+        .ok_or_else(|| ApiError::not_found("location", location_id))?;
         Ok(Self {
             org_id,
             locations,
@@ -277,13 +288,29 @@ impl Scope {
     pub fn robot(c: &Connection, robot_id: &str) -> ApiResult<Self> {
         let (org_id, locations) = chain(
             c,
-            chain_sql!("(SELECT location_id FROM robots WHERE id = ?1)"),
+            "SELECT l.id, l.org_id, l.parent_id FROM robots r
+             JOIN locations l ON l.id = r.location_id WHERE r.id = ?1",
             robot_id,
         )?
         .ok_or_else(|| ApiError::not_found("robot", robot_id))?;
         Ok(Self {
             org_id,
             locations,
+            robot_id: Some(robot_id.into()),
+            what: format!("robot {robot_id:?}"),
+        })
+    }
+
+    /// The scope of machine `robot_id`, from its location's row (id, organization, parent) that
+    /// the caller read along with the machine: a read of one machine is then one query.
+    pub fn robot_at(
+        c: &Connection,
+        robot_id: &str,
+        (location_id, org_id, parent): (String, String, Option<String>),
+    ) -> ApiResult<Self> {
+        Ok(Self {
+            org_id,
+            locations: with_ancestors(c, location_id, parent)?,
             robot_id: Some(robot_id.into()),
             what: format!("robot {robot_id:?}"),
         })
