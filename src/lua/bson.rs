@@ -61,9 +61,11 @@ fn rows(lua: &Lua, docs: &Table) -> mlua::Result<Table> {
     Ok(out)
 }
 
-/// The Lua strings of the keys seen so far (rows of one answer share their few keys).
+/// The Lua strings of the keys seen so far (rows of one answer share their few keys), and
+/// the last document's size: its table is made that size (growing each table key by key was
+/// a tenth of the decoding).
 #[derive(Default)]
-struct Keys(Vec<(Box<[u8]>, mlua::LuaString)>);
+struct Keys(Vec<(Box<[u8]>, mlua::LuaString)>, usize);
 
 impl Keys {
     fn get(&mut self, lua: &Lua, key: &str) -> mlua::Result<mlua::LuaString> {
@@ -84,11 +86,14 @@ fn malformed(e: impl std::fmt::Display) -> mlua::Error {
 }
 
 fn raw_document_to_lua(lua: &Lua, d: &bson::RawDocument, keys: &mut Keys) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
+    let t = lua.create_table_with_capacity(0, keys.1)?;
+    let mut n = 0;
     for item in d.iter() {
         let (k, v) = item.map_err(malformed)?;
         t.raw_set(keys.get(lua, k.as_str())?, raw_to_lua(lua, v, keys)?)?;
+        n += 1;
     }
+    keys.1 = n;
     Ok(t)
 }
 
