@@ -56,9 +56,7 @@ end
 local function org(a) return a.org_id or cloud.default_org_id() end
 
 local function rows(raw)
-  local out = {}
-  for i, b in ipairs(raw or {}) do out[i] = cloud._bson_decode(b) end
-  return out
+  return cloud._bson_rows(raw or {})
 end
 
 -- An MQL pipeline (an array of stage tables, or BSON strings as given) as the `mql_binary` the

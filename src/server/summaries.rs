@@ -32,8 +32,15 @@ struct PartRow {
     config: Vec<u8>,
 }
 
-/// The parts of the organization's machines, of the given locations only when some are given.
-fn part_rows(c: &Connection, org_id: &str, locations: &[String]) -> ApiResult<Vec<PartRow>> {
+/// Calls `each` with the parts of the organization's machines in their listed order, of the
+/// given locations only when some are given. Rows go to `each` as SQLite steps to them: a
+/// Vec of 10,000 rows, grown by doubling and copied each time, was a tenth of the call.
+fn for_each_part(
+    c: &Connection,
+    org_id: &str,
+    locations: &[String],
+    mut each: impl FnMut(PartRow) -> ApiResult<()>,
+) -> ApiResult<()> {
     // The location filter in SQL: the rows of other locations are neither sorted nor read.
     let mut stmt = c.prepare_cached(
         "SELECT l.id, l.name, r.id, r.name, p.id, p.name, p.main_part, p.last_access,
@@ -44,25 +51,26 @@ fn part_rows(c: &Connection, org_id: &str, locations: &[String]) -> ApiResult<Ve
          ORDER BY l.created_on, l.id, r.created_on, r.id, p.main_part DESC, p.created_on, p.id",
     )?;
     let filter = (!locations.is_empty()).then(|| serde_json::json!(locations).to_string());
-    let rows = stmt
-        .query_map(rusqlite::params![org_id, filter], |r| {
-            Ok(PartRow {
-                location_id: r.get(0)?,
-                location_name: r.get(1)?,
-                robot_id: r.get(2)?,
-                robot_name: r.get(3)?,
-                part_id: r.get(4)?,
-                part_name: r.get(5)?,
-                main: r.get(6)?,
-                last_access: r.get(7)?,
-                version: r.get(8)?,
-                os: r.get(9)?,
-                platform: r.get(10)?,
-                config: r.get(11)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let rows = stmt.query_map(rusqlite::params![org_id, filter], |r| {
+        Ok(PartRow {
+            location_id: r.get(0)?,
+            location_name: r.get(1)?,
+            robot_id: r.get(2)?,
+            robot_name: r.get(3)?,
+            part_id: r.get(4)?,
+            part_name: r.get(5)?,
+            main: r.get(6)?,
+            last_access: r.get(7)?,
+            version: r.get(8)?,
+            os: r.get(9)?,
+            platform: r.get(10)?,
+            config: r.get(11)?,
+        })
+    })?;
+    for row in rows {
+        each(row?)?;
+    }
+    Ok(())
 }
 
 /// The fragments a part's config imports, with their names where the fragment exists.
@@ -83,27 +91,29 @@ fn fragment_summaries(c: &Connection, config: &[u8]) -> ApiResult<Vec<FragmentSu
     Ok(out)
 }
 
-fn part_summary(c: &Connection, p: &PartRow) -> ApiResult<PartSummary> {
+/// The part's summary, taking the strings it needs out of its row.
+fn part_summary(c: &Connection, p: &mut PartRow) -> ApiResult<PartSummary> {
     let (state, seconds) = online(p.last_access);
-    let non_empty = |s: &Option<String>| s.clone().filter(|v| !v.is_empty());
+    let non_empty = |s: &mut Option<String>| s.take().filter(|v| !v.is_empty());
+    let dns_name = Some(dns_label(&p.part_name));
     Ok(PartSummary {
-        part_id: p.part_id.clone(),
-        part_name: p.part_name.clone(),
+        part_id: std::mem::take(&mut p.part_id),
+        part_name: std::mem::take(&mut p.part_name),
         is_main_part: p.main,
         online_state: state as i32,
         seconds_since_online: seconds,
         last_access: p.last_access.map(to_ts),
         // The local fleet sees a part only when it calls in, so it was online then.
         last_online: p.last_access.map(to_ts),
-        viam_server_version: non_empty(&p.version).map(|v| ViamServerVersion {
+        viam_server_version: non_empty(&mut p.version).map(|v| ViamServerVersion {
             version: Some(viam_server_version::Version::Major(v)),
         }),
         // Nothing a part sends names its agent's version.
         viam_agent_version: None,
-        os: non_empty(&p.os),
-        platform: non_empty(&p.platform),
+        os: non_empty(&mut p.os),
+        platform: non_empty(&mut p.platform),
         public_ip_address: None,
-        dns_name: Some(dns_label(&p.part_name)),
+        dns_name,
         fragments: fragment_summaries(c, &p.config)?,
     })
 }
@@ -154,9 +164,9 @@ pub fn list_machine_summaries(
         let whole = who.can(Perm::ReadRobot, &scope);
         let mut out: Vec<LocationSummary> = Vec::new();
         let mut robot_visible: Option<(String, bool)> = None;
-        for p in part_rows(c, org_id, &req.location_ids)? {
+        for_each_part(c, org_id, &req.location_ids, |mut p| {
             if !locations.is_empty() && !locations.contains(p.location_id.as_str()) {
-                continue;
+                return Ok(());
             }
             let visible = match &robot_visible {
                 Some((id, v)) if *id == p.robot_id => *v,
@@ -167,9 +177,9 @@ pub fn list_machine_summaries(
                 }
             };
             if !visible {
-                continue;
+                return Ok(());
             }
-            let part = part_summary(c, &p)?;
+            let part = part_summary(c, &mut p)?;
             let new_machine = out
                 .last()
                 .and_then(|l| l.machine_summaries.last())
@@ -177,15 +187,15 @@ pub fn list_machine_summaries(
             if new_machine {
                 if out.last().is_none_or(|l| l.location_id != p.location_id) {
                     out.push(LocationSummary {
-                        location_id: p.location_id.clone(),
-                        location_name: p.location_name.clone(),
+                        location_id: p.location_id,
+                        location_name: p.location_name,
                         machine_summaries: vec![],
                     });
                 }
                 if let Some(l) = out.last_mut() {
                     l.machine_summaries.push(MachineSummary {
-                        machine_id: p.robot_id.clone(),
-                        machine_name: p.robot_name.clone(),
+                        machine_id: p.robot_id,
+                        machine_name: p.robot_name,
                         part_summaries: vec![],
                     });
                 }
@@ -193,7 +203,8 @@ pub fn list_machine_summaries(
             if let Some(m) = out.last_mut().and_then(|l| l.machine_summaries.last_mut()) {
                 m.part_summaries.push(part);
             }
-        }
+            Ok(())
+        })?;
         if !fragments.is_empty() {
             // Only machines with a part importing one of the fragments.
             for l in &mut out {
