@@ -177,7 +177,7 @@ async fn a_location_is_paid_for_by_its_organization_until_another_is_chosen() {
     let s = TestServer::start().await;
     let mut b = owner(&s).await;
     let mut app = s.owner().await;
-    let other = crate::fragments::second_org(&mut app).await;
+    let other = crate::setup::second_org(&mut app).await;
     let loc = s.location_id().to_string();
     let get = || GetLocationBillingOrganizationRequest {
         location_id: loc.clone(),
@@ -208,7 +208,7 @@ async fn a_payment_required_email_goes_to_the_outbox_unsent() {
     let s = TestServer::start().await;
     let mut b = owner(&s).await;
     let mut app = s.owner().await;
-    let customer = crate::fragments::second_org(&mut app).await;
+    let customer = crate::setup::second_org(&mut app).await;
     b.send_payment_required_email(SendPaymentRequiredEmailRequest {
         customer_org_id: customer.clone(),
         billing_owner_org_id: s.org_id().into(),

@@ -1,10 +1,10 @@
-//! Sequence dataset exports (issue 12, seqexport room): StartSequenceDatasetExport builds a tar
+//! Sequence dataset exports: StartSequenceDatasetExport builds a tar
 //! archive of a sequence dataset (manifest.json + each selected binary datum's bytes) while the
 //! job reads RUNNING; GetSequenceDatasetExport answers COMPLETED with a signed URL that the
 //! fleet's own socket serves until it expires on the fleet's clock. Jobs survive a restart; a job
 //! RUNNING when its fleet died reads FAILED, saying to start it again; the archive goes with its
 //! dataset. Only sequence datasets export, and only for a data reader of the whole organization.
-//! The Lua functions run embedded and over a socket (tests/lua/sequence_exports.lua).
+//! The Lua functions run embedded and over a socket in tests/lua/sequence_exports.lua (lua.rs runs every script).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -574,31 +574,6 @@ async fn only_sequence_datasets_export_and_only_for_readers_of_the_whole_organiz
     assert_eq!(
         status(&mut op, &job).await.unwrap().status,
         SequenceDatasetExportStatus::Completed as i32
-    );
-}
-
-#[tokio::test]
-async fn lua_sequence_export_script_passes_embedded_and_over_a_socket() {
-    use crate::lua::{assert_exit, fleetsh, local, remote, text};
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/lua/sequence_exports.lua"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let out = fleetsh(local(dir.path(), &["run", script]), None).await;
-    assert_exit(&out, 0);
-    assert!(
-        text(&out.stdout).contains("sequence_exports ok"),
-        "{}",
-        text(&out.stdout)
-    );
-    let s = TestServer::start().await;
-    let out = fleetsh(remote(&s, &["run", script]), None).await;
-    assert_exit(&out, 0);
-    assert!(
-        text(&out.stdout).contains("sequence_exports ok"),
-        "{}",
-        text(&out.stdout)
     );
 }
 

@@ -867,28 +867,6 @@ async fn another_organization_is_refused_and_operators_only_read() {
 }
 
 #[tokio::test]
-async fn lua_sequences_script_passes_embedded_and_over_a_socket() {
-    use crate::lua::{assert_exit, fleetsh, local, remote, text};
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lua/sequences.lua");
-    let dir = tempfile::tempdir().unwrap();
-    let out = fleetsh(local(dir.path(), &["run", script]), None).await;
-    assert_exit(&out, 0);
-    assert!(
-        text(&out.stdout).contains("sequences ok"),
-        "{}",
-        text(&out.stdout)
-    );
-    let s = TestServer::start().await;
-    let out = fleetsh(remote(&s, &["run", script]), None).await;
-    assert_exit(&out, 0);
-    assert!(
-        text(&out.stdout).contains("sequences ok"),
-        "{}",
-        text(&out.stdout)
-    );
-}
-
-#[tokio::test]
 async fn types_declare_the_sequence_functions_and_the_classes_they_return() {
     use crate::lua::{args, assert_exit, fleetsh, text};
     let out = fleetsh(args(&["types"]), None).await;

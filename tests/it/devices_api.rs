@@ -4,8 +4,8 @@
 use fleetsh::proto::viam::app::v1::*;
 use tonic::Code;
 
-use crate::fragments::{key_in, second_org};
 use crate::harness::{App, TestServer, assert_status};
+use crate::setup::{key_in, second_org};
 
 const CONFIG: &str =
     r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----secret"}"#;

@@ -1,47 +1,14 @@
 use fleetsh::proto::viam::app::v1::*;
-use fleetsh::server::store::{from_ts, hash_secret, new_id, new_secret, now};
+use fleetsh::server::store::from_ts;
 use prost_types::value::Kind;
 use tonic::Code;
 
 use crate::harness::{App, TestServer, assert_status};
+use crate::setup::{key_in, second_org};
 
 const PRIVATE: i32 = FragmentVisibility::Private as i32;
 const PUBLIC: i32 = FragmentVisibility::Public as i32;
 const UNLISTED: i32 = FragmentVisibility::PublicUnlisted as i32;
-
-/// A client whose key holds only `role` on `org`. Written straight into the store because
-/// CreateKey is another area's work.
-pub async fn key_in(s: &TestServer, org: &str, role: &str) -> App {
-    let (id, key) = (new_id(), new_secret(32));
-    s.fleet
-        .api
-        .store
-        .tx(|tx| {
-            tx.execute(
-                "INSERT INTO api_keys(id, org_id, name, key_hash, created_on) VALUES (?1, ?2, 'test', ?3, ?4)",
-                rusqlite::params![id, org, hash_secret(&key), now()],
-            )?;
-            tx.execute(
-                "INSERT INTO authorizations(org_id, identity_id, identity_type, role, resource_type, resource_id)
-                 VALUES (?1, ?2, 'api-key', ?3, 'organization', ?1)",
-                rusqlite::params![org, id, role],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    s.client_for(&id, &key).await
-}
-
-pub async fn second_org(app: &mut App) -> String {
-    let req = CreateOrganizationRequest { name: "B".into() };
-    app.create_organization(req)
-        .await
-        .unwrap()
-        .into_inner()
-        .organization
-        .unwrap()
-        .id
-}
 
 async fn create(app: &mut App, org: &str, name: &str, visibility: Option<i32>) -> Fragment {
     let req = CreateFragmentRequest {

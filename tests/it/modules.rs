@@ -4,8 +4,8 @@ use fleetsh::proto::viam::app::v1::*;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
-use crate::fragments::{key_in, second_org};
 use crate::harness::{App, TestServer, assert_status};
+use crate::setup::{key_in, second_org};
 
 const PRIVATE: i32 = Visibility::Private as i32;
 const PUBLIC: i32 = Visibility::Public as i32;

@@ -5,8 +5,8 @@ use fleetsh::proto::viam::app::v1::*;
 use fleetsh::server::store::hash_secret;
 use tonic::Code;
 
-use crate::fragments::{key_in, second_org};
 use crate::harness::{App, TestServer, assert_status};
+use crate::setup::{key_in, second_org};
 
 fn config(redirect: &str) -> OAuthConfig {
     OAuthConfig {

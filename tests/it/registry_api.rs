@@ -7,8 +7,8 @@ use fleetsh::proto::viam::app::v1::registry_item::Metadata;
 use fleetsh::proto::viam::app::v1::*;
 use tonic::Code;
 
-use crate::fragments::{key_in, second_org};
 use crate::harness::{App, TestServer, assert_status};
+use crate::setup::{key_in, second_org};
 
 const MODULE: i32 = PackageType::Module as i32;
 const ML_MODEL: i32 = PackageType::MlModel as i32;

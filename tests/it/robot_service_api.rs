@@ -13,10 +13,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tonic::Code;
 
-use crate::fragments::second_org;
 use crate::harness::{Bearer, TestServer, assert_status};
 use crate::logs::as_part;
 use crate::parts::machine;
+use crate::setup::second_org;
 
 /// A RobotService client holding a new owner key of `org`.
 async fn robot_as_owner_of(

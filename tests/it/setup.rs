@@ -5,7 +5,7 @@
 use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
 use fleetsh::server::store::{hash_secret, new_id, new_secret, now};
 
-use crate::harness::{Bearer, TestServer};
+use crate::harness::{App, Bearer, TestServer};
 
 /// The `authorization` value of a service client's interceptor.
 pub fn bearer(token: &str) -> Bearer {
@@ -18,8 +18,9 @@ pub async fn owner_token(s: &TestServer) -> String {
     s.token(&c.api_key_id, &c.api_key).await.unwrap()
 }
 
-/// A token of a new key holding `role` on the whole organization `org`.
-pub async fn org_token(s: &TestServer, org: &str, role: &str) -> String {
+/// A new key (id, secret) holding `role` on the whole organization `org`, written straight
+/// into the store so that a test of one area does not lean on another area's CreateKey.
+pub fn org_key(s: &TestServer, org: &str, role: &str) -> (String, String) {
     let (id, key) = (new_id(), new_secret(32));
     s.fleet
         .api
@@ -37,22 +38,37 @@ pub async fn org_token(s: &TestServer, org: &str, role: &str) -> String {
             Ok(())
         })
         .unwrap();
+    (id, key)
+}
+
+/// A token of a new key holding `role` on the whole organization `org`.
+pub async fn org_token(s: &TestServer, org: &str, role: &str) -> String {
+    let (id, key) = org_key(s, org, role);
     s.token(&id, &key).await.unwrap()
 }
 
-/// A second organization "B", made by the fleet's owner, and a token of an owner key of B's
-/// own (which holds nothing in the fleet's first organization).
-pub async fn other_org(s: &TestServer) -> (String, String) {
-    let b = s
-        .owner()
-        .await
-        .create_organization(CreateOrganizationRequest { name: "B".into() })
+/// An app client whose key holds only `role` on `org`.
+pub async fn key_in(s: &TestServer, org: &str, role: &str) -> App {
+    let (id, key) = org_key(s, org, role);
+    s.client_for(&id, &key).await
+}
+
+/// A second organization "B", made by `app`'s key; its id.
+pub async fn second_org(app: &mut App) -> String {
+    let req = CreateOrganizationRequest { name: "B".into() };
+    app.create_organization(req)
         .await
         .unwrap()
         .into_inner()
         .organization
         .unwrap()
-        .id;
+        .id
+}
+
+/// A second organization "B", made by the fleet's owner, and a token of an owner key of B's
+/// own (which holds nothing in the fleet's first organization).
+pub async fn other_org(s: &TestServer) -> (String, String) {
+    let b = second_org(&mut s.owner().await).await;
     let token = org_token(s, &b, "owner").await;
     (b, token)
 }
