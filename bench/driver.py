@@ -221,7 +221,7 @@ def data_rows(d):
     ]
 
 
-# embedded room (issue 15): the embedded local fleet (the default target: no credentials, `--data
+# The embedded local fleet (the default target: no credentials, `--data
 # DIR`, calls served in-process) against `fleetsh serve` on loopback, with the same scripts and
 # sizes, run by run in turn. Each side has a fleet of its own, seeded alike (one machine to read,
 # writes into the fleet's location), so neither reads the other's data.
@@ -349,7 +349,7 @@ def table(m, startup, rates, idle, serve, throttled, data, embedded):
         "",
         f"The floor itself runs sequential calls at {sr_floor / sr_p:.1f}× the Python SDK's rate: the most any "
         "client built on tonic could show against the Python SDK on this machine.",
-        *embedded_table(embedded, fs, idle),  # embedded room
+        *embedded_table(embedded, fs, idle),
     ]
     return "\n".join(lines) + "\n"
 
@@ -364,7 +364,7 @@ def main():
         log(f"startup: fleetsh {startup[0]:.1f} ms, python {startup[1]:.0f} ms")
         rates = b.rates()
         data = data_medians(b)
-        embedded = Embedded(b).medians()  # embedded room
+        embedded = Embedded(b).medians()
         idle = b.idle_rss()
         serve = b.serve_rss()
         throttled = b.throttled()

@@ -1,4 +1,4 @@
-//! issue 15, embedded: the Lua files every state loads (src/lua/*.lua), precompiled to bytecode
+//! The Lua files every state loads (src/lua/*.lua), precompiled to bytecode
 //! by the same Lua 5.4 that mlua vendors, so that a start undumps them instead of parsing ~90 KB
 //! of source. Debug info is kept: errors still say `prelude.lua:LINE:`. src/lua/mod.rs falls
 //! back to the source when the bytecode does not load (a cross build's other word sizes).

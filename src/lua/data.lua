@@ -355,7 +355,7 @@ def("remove_binary_data_from_dataset_by_ids", DATA .. "RemoveBinaryDataFromDatas
   call(DATA .. "RemoveBinaryDataFromDatasetByIDs", { binary_data_ids = a.binary_ids, dataset_id = a.dataset_id }, f)
 end)
 
--- seqexport room (issue 12): sequence dataset exports, as the Python DataClient has them. The
+-- Sequence dataset exports, as the Python DataClient has them. The
 -- archive is a tar of manifest.json (the dataset, its sequences, their binary data's metadata)
 -- and binary/<binary data id> (the bytes); fetch the download_url with http.request or any HTTP
 -- client, no key needed, until expires_at.
@@ -589,7 +589,7 @@ def("streaming_data_capture_upload", SYNC .. "StreamingDataCaptureUpload",
   return call(SYNC .. "StreamingDataCaptureUpload", chunks({ metadata = meta }, a.data or "",
     function(c) return { data = c } end), f).binary_data_id
 end)
--- Saved queries, custom indexes and signed URLs (issue 12, queries). Saved queries have no
+-- Saved queries, custom indexes and signed URLs. Saved queries have no
 -- DataClient method: their functions are the RPCs' snake_case names. A saved query is returned
 -- with its stages decoded (`query`, as tabular_data_by_mql takes them) beside the stored BSON
 -- (`mql_binary`); tabular_data_by_mql{query_prefix_name = NAME} runs one, then its own stages.
@@ -713,7 +713,7 @@ def("create_binary_data_signed_url", DATA .. "CreateBinaryDataSignedURL",
     return r.signed_url, r.expires_at
   end)
 
--- issue 12, pipelines: data pipelines, as the Python DataClient has them (an MQL pipeline is an
+-- Data pipelines, as the Python DataClient has them (an MQL pipeline is an
 -- array of stage tables, as for tabular_data_by_mql). EnableDataPipeline and DisableDataPipeline,
 -- which the SDK does not wrap, come from the descriptors: data.enable_data_pipeline(id).
 local PIPELINES = "viam.app.datapipelines.v1.DataPipelinesService/"

@@ -45,9 +45,9 @@ macro_rules! lua_file {
 const PRELUDE: LuaFile = lua_file!("prelude");
 /// `cloud.data.*` in the Python DataClient's shape (issue 12), on top of the prelude.
 const DATA: LuaFile = lua_file!("data");
-/// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape (issue 12, billing).
+/// `cloud.billing.*` and `cloud.ml_training.*` in the Python clients' shape.
 const BILLING: LuaFile = lua_file!("billing");
-/// `cloud.packages.create_package`, which streams (issue 12, pipelines).
+/// `cloud.packages.create_package`, which streams.
 const PACKAGES: LuaFile = lua_file!("packages");
 
 /// The areas whose functions are a Lua file of their own, and that file.
@@ -181,7 +181,7 @@ mod tests {
         assert!(once("ml_training.submit_training_job"), "{names:?}");
     }
 
-    /// issue 15, embedded: every file ships as bytecode that this Lua loads as such.
+    /// Every file ships as bytecode that this Lua loads as such.
     #[test]
     fn the_lua_files_ship_precompiled() {
         let lua = Lua::new();

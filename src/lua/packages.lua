@@ -1,4 +1,4 @@
--- cloud.packages (issue 12, pipelines): PackageService, which no SDK client wraps. get_package,
+-- cloud.packages: PackageService, which no SDK client wraps. get_package,
 -- list_packages and delete_package come from the descriptors (the request's fields by name or in
 -- order, the organization implicit); create_package is written here because it streams: the
 -- package's info first, then its bytes, read from `path` while they are sent or taken from

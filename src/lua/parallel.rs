@@ -100,7 +100,7 @@ pub fn function(lua: &Lua) -> mlua::Result<Function> {
                     ));
                 }
                 let body: Function = wrap.call(f)?;
-                // perf room: a reply's lazy list (lazy.rs) is raw-empty until forced.
+                // A reply's lazy list (lazy.rs) is raw-empty until forced.
                 super::lazy::force(&list)?;
                 let items = list
                     .sequence_values::<Lv>()

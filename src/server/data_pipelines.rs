@@ -1,4 +1,4 @@
-//! `viam.app.datapipelines.v1.DataPipelinesService` (issue 12, pipelines): a pipeline is an
+//! `viam.app.datapipelines.v1.DataPipelinesService`: a pipeline is an
 //! organization's MQL aggregation run on a five-field cron schedule (UTC). As upstream, each run
 //! processes one window [start, end) between two schedule ticks, windows follow each other
 //! without gaps or overlaps, and the documents a run produces land in the pipeline's sink,

@@ -1,4 +1,4 @@
-//! issue 15, embedded: the local fleet as a tower service for a client in the same process (the
+//! The local fleet as a tower service for a client in the same process (the
 //! embedded fleet, the default target). The same services, token checks, codec and messages as
 //! over a socket (`routes()` adds the same list to both), dispatched by the service name of the
 //! path instead of through tonic's axum router: its matching, URL-parameter map and per-call

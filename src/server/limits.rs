@@ -20,15 +20,15 @@ pub const MAX_JSON_CHARS: usize = 4 * 1024 * 1024;
 
 const ROBOT_SERVICE: &str = "viam.app.v1.RobotService";
 const AUTH_SERVICE: &str = "proto.rpc.v1.AuthService";
-// issue 12, data
+// data
 const DATA_SERVICE: &str = "viam.app.data.v1.DataService";
 const DATA_SYNC_SERVICE: &str = "viam.app.datasync.v1.DataSyncService";
-// issue 12, datasets
+// datasets
 const DATASET_SERVICE: &str = "viam.app.dataset.v1.DatasetService";
-// issue 12, billing
+// billing
 const BILLING_SERVICE: &str = "viam.app.v1.BillingService";
 const ML_TRAINING_SERVICE: &str = "viam.app.mltraining.v1.MLTrainingService";
-// issue 12, pipelines
+// pipelines
 const DATA_PIPELINES_SERVICE: &str = "viam.app.datapipelines.v1.DataPipelinesService";
 const PACKAGE_SERVICE: &str = "viam.app.packages.v1.PackageService";
 
@@ -36,7 +36,7 @@ fn limit_for(field: &str) -> usize {
     match field {
         f if f.ends_with("_json") => MAX_JSON_CHARS,
         "description" | "markdown_description" | "message" | "stack" => MAX_TEXT_CHARS,
-        // issue 12, data: a query is free text.
+        // A query is free text.
         "sql_query" => MAX_TEXT_CHARS,
         _ => MAX_NAME_CHARS,
     }

@@ -6,13 +6,13 @@ mod app_content;
 mod app_service;
 pub mod auth;
 pub mod authz;
-mod billing; // issue 12, billing
+mod billing;
 mod bootstrap;
 mod call;
 mod certificates;
 pub mod clock;
 mod data;
-mod data_pipelines; // issue 12, pipelines
+mod data_pipelines;
 mod devices;
 pub mod error;
 pub mod faults;
@@ -20,20 +20,20 @@ mod favorites;
 mod fragment_revisions;
 mod fragment_usage;
 mod fragments;
-mod in_process; // issue 15, embedded
+mod in_process;
 mod invites;
 mod keys;
 pub mod limits;
 mod locations;
 mod logs;
-mod members; // issue 13, members: made through the admin API
+mod members; // made through the admin API
 mod metadata;
-mod ml_training; // issue 12, billing
+mod ml_training;
 mod module_usage;
 mod modules;
 mod oauth_apps;
 mod orgs;
-mod packages; // issue 12, pipelines
+mod packages;
 mod parts;
 pub mod rate_limit;
 mod registry;
@@ -95,10 +95,10 @@ pub struct Api {
     pub faults: faults::Faults,
     /// `--rate-limit`: calls per principal and second; None = unlimited.
     pub rate_limit: Option<rate_limit::RateLimit>,
-    /// issue 12, queries: `http(s)://<listening address>`, where signed URLs point; set once
+    /// `http(s)://<listening address>`, where signed URLs point; set once
     /// the socket is bound.
     pub http_base: std::sync::OnceLock<String>,
-    /// perf room: callers' grants, kept until the next commit (call.rs).
+    /// Callers' grants, kept until the next commit (call.rs).
     pub principals: call::Principals,
 }
 
@@ -222,19 +222,19 @@ fn add_services<T: in_process::AddService>(api: &Arc<Api>, to: T) -> T {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let robot = RobotServiceServer::new(robot_service::RobotSvc(api.clone()));
-    // issue 12, data: captured data and its uploads.
+    // Captured data and its uploads.
     let data_svc = DataServiceServer::new(data::service::DataSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let data_sync = DataSyncServiceServer::new(data::service::DataSyncSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    // issue 12, datasets
+    // datasets
     let datasets = DatasetServiceServer::new(data::service::DatasetSvc(api.clone()));
-    // issue 12, billing: billing and ML training, stored and returned only.
+    // Billing and ML training, stored and returned only.
     let billing_svc = BillingServiceServer::new(billing::BillingSvc(api.clone()));
     let training_svc = MlTrainingServiceServer::new(ml_training::MlTrainingSvc(api.clone()));
-    // issue 12, pipelines: data pipelines (runs over the readings, results in a sink) and
+    // Data pipelines (runs over the readings, results in a sink) and
     // packages (records with their bytes in the data dir, uploaded in chunks).
     let pipelines_svc =
         DataPipelinesServiceServer::new(data_pipelines::DataPipelinesSvc(api.clone()));
@@ -315,7 +315,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     let router = Server::builder()
         .accept_http1(true)
         .layer(opts.cors.layer())
-        // issue 12, queries: signed URLs are plain HTTP GETs, answered before gRPC-web (which
+        // Signed URLs are plain HTTP GETs, answered before gRPC-web (which
         // refuses other HTTP/1.1 requests) and outside the token checks (the URL's token is
         // the credential).
         .layer(data::signed_urls::layer(&api))

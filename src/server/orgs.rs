@@ -441,7 +441,7 @@ pub fn delete_organization(
             stmt.query_map([id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
-        // issue 12, pipelines: and its packages' files.
+        // And its packages' files.
         let packages = super::packages::files_of_org(tx, id)?;
         exec(tx, "DELETE FROM orgs WHERE id = ?1", [id])?;
         for other in &elsewhere {
@@ -452,7 +452,7 @@ pub fn delete_organization(
     let (payloads, packages) = removed;
     super::data::remove_payloads(api, &payloads);
     super::packages::remove_files(api, &packages);
-    // seqexport room: its sequence exports' archives (their jobs went with its datasets).
+    // Its sequence exports' archives (their jobs went with its datasets).
     super::data::remove_export_orphans(api);
     Ok(DeleteOrganizationResponse {})
 }

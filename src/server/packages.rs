@@ -1,4 +1,4 @@
-//! `viam.app.packages.v1.PackageService` (issue 12, pipelines): an organization's packages (ML
+//! `viam.app.packages.v1.PackageService`: an organization's packages (ML
 //! models, archives, modules, SLAM maps, training scripts), each version stored as a record with
 //! its bytes in `<data_dir>/packages/<file_id>`, a UUID the server makes: a package's name,
 //! version or file names never become a path. A package's id is `<organization id>/<name>`, as

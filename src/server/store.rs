@@ -38,7 +38,7 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE logs_new RENAME TO logs;
          CREATE INDEX logs_part_time ON logs(part_id, time, seq);",
     ),
-    // issue 11, registry: registry items other than modules (a module's item is its module
+    // Registry items other than modules (a module's item is its module
     // row), and the deprecation, billing and last update of every item and version.
     M::up(
         "CREATE TABLE registry_items (
@@ -72,7 +72,7 @@ const MIGRATIONS: &[M<'static>] = &[
              DELETE FROM registry_version_deprecations WHERE item_id = OLD.id;
          END;",
     ),
-    // issue 11, registry: white-label settings of an organization (stored and returned only).
+    // White-label settings of an organization (stored and returned only).
     M::up(
         "CREATE TABLE white_label (
              org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
@@ -82,7 +82,7 @@ const MIGRATIONS: &[M<'static>] = &[
              billing_address BLOB
          );",
     ),
-    // issue 11, registry: an organization's Firebase app (a digest of its config, which nothing
+    // An organization's Firebase app (a digest of its config, which nothing
     // here uses) and its devices' push tokens.
     M::up(
         "CREATE TABLE firebase_apps (
@@ -99,9 +99,9 @@ const MIGRATIONS: &[M<'static>] = &[
              PRIMARY KEY (app_id, device_uuid)
          );",
     ),
-    // issue 11, registry: whether an organization's auth service (for OAuth apps) is enabled.
+    // Whether an organization's auth service (for OAuth apps) is enabled.
     M::up("ALTER TABLE white_label ADD COLUMN auth_service_enabled INTEGER NOT NULL DEFAULT 0;"),
-    // issue 11, orgs: user-defined metadata, one google.protobuf.Struct (encoded) per resource;
+    // User-defined metadata, one google.protobuf.Struct (encoded) per resource;
     // dropped with its resource so a deleted one leaves nothing behind.
     M::up(
         "CREATE TABLE metadata (
@@ -123,13 +123,13 @@ const MIGRATIONS: &[M<'static>] = &[
              DELETE FROM metadata WHERE resource_type = 'part' AND resource_id = OLD.id;
          END;",
     ),
-    // issue 11, orgs: what UpdateOrganization was given beyond name/namespace/region/cid, kept
+    // What UpdateOrganization was given beyond name/namespace/region/cid, kept
     // (encoded FragmentImportList / AllowedLoginMethods) and returned with the organization.
     M::up(
         "ALTER TABLE orgs ADD COLUMN default_fragments BLOB;
          ALTER TABLE orgs ADD COLUMN allowed_login_methods BLOB;",
     ),
-    // issue 11, orgs: locations shared with organizations other than their own.
+    // Locations shared with organizations other than their own.
     M::up(
         "CREATE TABLE location_shares (
              location_id TEXT NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
@@ -138,7 +138,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX location_shares_org ON location_shares(org_id);",
     ),
-    // issue 11, machines: favorite machines per caller; they go with their machine.
+    // Favorite machines per caller; they go with their machine.
     M::up(
         "CREATE TABLE favorite_machines (
              principal_id TEXT NOT NULL,
@@ -148,7 +148,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX favorite_machines_robot ON favorite_machines(robot_id);",
     ),
-    // issue 11, machines: what a part reported with its last Config call (agent_info).
+    // What a part reported with its last Config call (agent_info).
     M::up(
         "CREATE TABLE part_reports (
              part_id TEXT PRIMARY KEY REFERENCES parts(id) ON DELETE CASCADE,
@@ -158,7 +158,7 @@ const MIGRATIONS: &[M<'static>] = &[
              reported_on INTEGER NOT NULL
          );",
     ),
-    // issue 11, machines: every revision of a fragment as it was, and tags naming revisions.
+    // Every revision of a fragment as it was, and tags naming revisions.
     M::up(
         "CREATE TABLE fragment_revisions (
              fragment_id TEXT NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
@@ -176,7 +176,7 @@ const MIGRATIONS: &[M<'static>] = &[
              PRIMARY KEY (fragment_id, tag)
          );",
     ),
-    // issue 11, oauth: OAuth applications of an organization; the client secret as SHA-256 only.
+    // OAuth applications of an organization; the client secret as SHA-256 only.
     M::up(
         "CREATE TABLE oauth_apps (
              client_id TEXT PRIMARY KEY,
@@ -188,7 +188,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX oauth_apps_org ON oauth_apps(org_id);",
     ),
-    // issue 11, oauth: users signed up through an OAuth app (CreateOAuthAppUser), one
+    // Users signed up through an OAuth app (CreateOAuthAppUser), one
     // registration per user; the password as an argon2 PHC string only.
     M::up(
         "CREATE TABLE oauth_app_users (
@@ -202,7 +202,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX oauth_app_users_app ON oauth_app_users(client_id);",
     ),
-    // issue 12, data: captured readings and binary data with their capture metadata, as the
+    // Captured readings and binary data with their capture metadata, as the
     // uploads sent it (names as they were at capture; data outlives its machine, as upstream).
     // Tabular `data` and every `tags` are JSON text, which SQL queries read with json_extract.
     // Binary payloads are files under <data_dir>/data/, named by the row's server-made id.
@@ -263,7 +263,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX data_bboxes_binary ON data_bboxes(binary_id);",
     ),
-    // issue 12, datasets: named sets of an organization's binary data. A name is unique in its
+    // Named sets of an organization's binary data. A name is unique in its
     // organization; a membership goes when its dataset or its binary data does, the data stays
     // when its dataset goes.
     M::up(
@@ -282,7 +282,7 @@ const MIGRATIONS: &[M<'static>] = &[
          ) WITHOUT ROWID;
          CREATE INDEX dataset_binary_binary ON dataset_binary(binary_id);",
     ),
-    // issue 12, billing: what the billing and ML-training services were asked, stored and
+    // What the billing and ML-training services were asked, stored and
     // returned only (the local fleet bills no one and trains nothing). A location without a
     // location_billing row is paid for by its own organization.
     M::up(
@@ -331,7 +331,7 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX training_containers_org ON training_containers(org_id, created_on);",
     ),
-    // issue 12, sequences: a part's binary data between two times from named resources,
+    // A part's binary data between two times from named resources,
     // kept as that definition (never as binary ids, so deleting data cannot leave a dangling
     // one). The machine's place is recorded as captured data records it: a sequence outlives
     // its machine as its data does, and goes with its organization. A membership goes when
@@ -361,7 +361,7 @@ const MIGRATIONS: &[M<'static>] = &[
          -- A sequence's page: one part's binary data in capture order.
          CREATE INDEX data_binary_part_time ON data_binary(part_id, time_requested, seq);",
     ),
-    // issue 12, queries: saved MQL pipelines (the stages' BSON documents back to back; each
+    // Saved MQL pipelines (the stages' BSON documents back to back; each
     // carries its own length), custom index specs (recorded, not built: see indexes.rs) and
     // the tokens of signed URLs (only their hashes; a token goes with its binary data).
     M::up(
@@ -391,7 +391,7 @@ const MIGRATIONS: &[M<'static>] = &[
          CREATE INDEX signed_urls_binary ON signed_urls(binary_id);
          CREATE INDEX signed_urls_expiry ON signed_urls(expires_at);",
     ),
-    // issue 12, pipelines: data pipelines, their runs and what each run produced (the sink,
+    // Data pipelines, their runs and what each run produced (the sink,
     // queried with TabularDataByMQL's PIPELINE_SINK source); packages with their bytes in
     // <data_dir>/packages/<file_id>, a name the server makes.
     M::up(
@@ -445,17 +445,17 @@ const MIGRATIONS: &[M<'static>] = &[
          );
          CREATE INDEX packages_org ON packages(org_id, name, created_on);",
     ),
-    // usage room (issue 12, the data benchmark rows): a source's readings in capture-time order
+    // A source's readings in capture-time order
     // (exports, latest readings, filter pages by part) walk this index; without it every page of
     // an export sorted all of the source's readings (100,000 exported in 10 s, not 0.3 s).
     M::up(
         "CREATE INDEX data_readings_source_time
              ON data_readings(part_id, component_name, method_name, time_requested, id);",
     ),
-    // perf room (issue 15): a location's machines in their listed order straight off an
+    // A location's machines in their listed order straight off an
     // index; ListRobots of 10,000 machines sorted them on every call.
     M::up("CREATE INDEX robots_location_created ON robots(location_id, created_on, id);"),
-    // seqexport room (issue 12): sequence dataset export jobs (their archives in
+    // Sequence dataset export jobs (their archives in
     // <data_dir>/exports/<id>.tar), and signed URLs that name binary data, an export archive or
     // a package version: exactly one of the three, each going with what it names.
     M::up(

@@ -1,5 +1,5 @@
-"""The Python SDK's DataClient sequence dataset exports against `fleetsh serve` (issue 12,
-seqexport room): start_sequence_dataset_export on a sequence dataset, get_sequence_dataset_export
+"""The Python SDK's DataClient sequence dataset exports against `fleetsh serve`:
+start_sequence_dataset_export on a sequence dataset, get_sequence_dataset_export
 until COMPLETED, then the archive downloaded from its download_url over plain HTTP: a tar of
 manifest.json and each selected frame's bytes. A binary-data dataset is refused, an unknown job
 is NOT_FOUND."""

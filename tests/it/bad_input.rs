@@ -190,7 +190,7 @@ const NOT_LOOKUPS: &[(&str, &str, &[Bad])] = &[
         "permissions.resource_id",
         &[Bad::Malformed, Bad::OtherOrg],
     ),
-    // issue 12, data: a filter's empty id means "any" (proto3's unset), narrowing nothing.
+    // A filter's empty id means "any" (proto3's unset), narrowing nothing.
     (
         "TabularDataByFilter",
         "data_request.filter.part_id",

@@ -1,4 +1,4 @@
-//! DataPipelinesService in the local fleet (issue 12, pipelines): a pipeline's due windows run
+//! DataPipelinesService in the local fleet: a pipeline's due windows run
 //! its MQL over the readings received in them, by the fleet's clock; each run is recorded and
 //! its documents are queried back through TabularDataByMQL's PIPELINE_SINK source; backfill,
 //! disable and enable decide which windows run; bad input and other organizations are refused.

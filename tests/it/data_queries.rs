@@ -1,4 +1,4 @@
-//! Saved queries, custom indexes and signed URLs (issue 12, queries): saved pipelines come back
+//! Saved queries, custom indexes and signed URLs: saved pipelines come back
 //! as stored and run by name in TabularDataByMQL; index specs are checked, listed per collection
 //! and deleted by name; a signed URL is answered over plain HTTP by the fleet's own socket with
 //! exactly the uploaded bytes, and an altered, expired or revoked token is refused. Another

@@ -103,7 +103,7 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     let module = str_at(&module, "/module_id");
     let key = must(s, token, "CreateKey", json!({"authorizations": [grant(org, "operator", "organization", org)], "name": format!("{tag}-key")})).await;
     let key = str_at(&key, "/id");
-    // issue 11, orgs: an organization to share the location with.
+    // An organization to share the location with.
     let peer = must(
         s,
         token,
@@ -126,10 +126,10 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
         .pointer("/members/0/user_id")
         .and_then(Value::as_str)
         .map_or_else(|| format!("{tag}-no-such-user"), str::to_string);
-    // issue 11, oauth: an OAuth app of the organization.
+    // An OAuth app of the organization.
     let oauth = must(s, token, "CreateOAuthApp", json!({"org_id": org, "client_name": format!("{tag}-app"), "oauth_config": crate::fixture_oauth::config()})).await;
     ids.insert("oauth_app", str_at(&oauth, "/client_id"));
-    // issue 11, oauth: a hosted app declared by the module.
+    // A hosted app declared by the module.
     let app = json!({"name": "dashboard", "type": "multi_machine", "entrypoint": "dist/index.html",
                      "logo_path": "static/logo.png", "fragment_ids": [frag],
                      "customizations": {"machine_picker": {"heading": "Pick one"}}});
@@ -160,17 +160,17 @@ pub async fn populate(s: &TestServer, token: &str, org: &str, tag: &str) -> Ids 
     ] {
         ids.insert(k, v);
     }
-    // issue 12, data: a reading, binary data and a bounding box of the part.
+    // A reading, binary data and a bounding box of the part.
     crate::fixture_data::populate(s, token, &mut ids).await;
-    // issue 12, datasets: a dataset holding the binary data, and one to delete.
+    // A dataset holding the binary data, and one to delete.
     crate::fixture_datasets::populate(s, token, tag, &mut ids).await;
-    // issue 12, sequences: a sequence in a sequence dataset, and one to delete.
+    // A sequence in a sequence dataset, and one to delete.
     crate::fixture_sequences::populate(s, token, tag, &mut ids).await;
-    // issue 12, billing: a pending and a canceled training job.
+    // A pending and a canceled training job.
     crate::fixture_billing::populate(s, token, &mut ids).await;
-    // issue 12, queries: saved queries (one to delete) and an index to delete.
+    // Saved queries (one to delete) and an index to delete.
     crate::fixture_queries::populate(s, token, tag, &mut ids).await;
-    // issue 12, pipelines: a data pipeline and a package, each with one to delete.
+    // A data pipeline and a package, each with one to delete.
     crate::fixture_pipelines::populate(s, token, tag, &mut ids).await;
     ids
 }
@@ -220,7 +220,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
             "ListOrganizationMembers",
             json!({"organization_id": "$org"}),
         ),
-        // issue 11, orgs: the first start's admin, a member until DeleteOrganizationMember below.
+        // The first start's admin, a member until DeleteOrganizationMember below.
         app("GetUserIDByEmail", json!({"email": "admin@localhost"})),
         app(
             "CreateOrganizationInvite",
@@ -345,13 +345,13 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
     .chain(crate::fixture_oauth::requests())
     .chain(crate::fixture_data::requests())
     .chain(crate::fixture_datasets::requests())
-    // issue 12, sequences
+    // sequences
     .chain(crate::fixture_sequences::requests())
-    // issue 12, billing
+    // billing
     .chain(crate::fixture_billing::requests())
-    // issue 12, queries
+    // queries
     .chain(crate::fixture_queries::requests())
-    // issue 12, pipelines
+    // pipelines
     .chain(crate::fixture_pipelines::requests())
     .collect()
 }

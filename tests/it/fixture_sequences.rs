@@ -28,7 +28,7 @@ pub async fn populate(s: &TestServer, token: &str, tag: &str, ids: &mut Ids) {
     let add = json!({"dataset_id": dataset, "sequence_ids": [sequence]});
     must_on(s, token, "DataService", "AddSequencesToDataset", add).await;
     ids.insert("sequence", sequence);
-    // seqexport room: an export of the sequence dataset, to get.
+    // An export of the sequence dataset, to get.
     let job = json!({"dataset_id": dataset});
     let job = must_on(
         s,
@@ -78,7 +78,7 @@ pub fn requests() -> Vec<(&'static str, &'static str, Value)> {
         ),
         d("AddSequencesToDataset", members.clone()),
         d("RemoveSequencesFromDataset", members),
-        // seqexport room
+        // sequence exports
         (
             "DatasetService",
             "StartSequenceDatasetExport",

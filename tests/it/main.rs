@@ -11,10 +11,10 @@ mod data_api;
 mod data_datasets;
 mod data_export_stream;
 mod data_pipelines_api;
-mod data_sequence_exports; // seqexport room
+mod data_sequence_exports;
 mod data_sequences;
 mod data_upload_stream;
-// issue 12, queries
+// queries
 mod data_queries;
 mod devices_api;
 mod durability;
@@ -26,7 +26,7 @@ mod fixture_datasets;
 mod fixture_machines;
 mod fixture_oauth;
 mod fixture_orgs;
-// issue 12, queries
+// queries
 mod fixture_pipelines;
 mod fixture_queries;
 mod fixture_registry;

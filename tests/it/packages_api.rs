@@ -1,4 +1,4 @@
-//! PackageService in the local fleet (issue 12, pipelines): a package version is uploaded in
+//! PackageService in the local fleet: a package version is uploaded in
 //! chunks, stored with its bytes under a server-made file name, got (with a URL to its bytes),
 //! listed with filters and deleted; names that would be paths, unknown ids and other
 //! organizations are refused.

@@ -120,7 +120,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("EnableAuthService",                      [OK,   DENY, DENY, DENY, DENY]),
     ("DisableAuthService",                     [OK,   DENY, DENY, DENY, DENY]),
     ("Log",                                    [OK,   DENY, OK,   OK,   DENY]),
-    // issue 11, orgs
+    // orgs
     ("GetOrganizationMetadata",                [OK,   OK,   DENY, DENY, DENY]),
     ("UpdateOrganizationMetadata",             [OK,   DENY, DENY, DENY, DENY]),
     ("GetLocationMetadata",                    [OK,   OK,   OK,   DENY, DENY]),
@@ -148,7 +148,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("NeedsRestart",                           [OK,   DENY, OK,   OK,   DENY]),
     ("Certificate",                            [OK,   DENY, OK,   OK,   DENY]),
     ("Config",                                 [OK,   DENY, OK,   OK,   DENY]),
-    // issue 11, oauth: organization-wide; members read, owners write.
+    // Organization-wide; members read, owners write.
     ("CreateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
     ("ReadOAuthApp",                           [OK,   OK,   DENY, DENY, DENY]),
     ("UpdateOAuthApp",                         [OK,   DENY, DENY, DENY, DENY]),
@@ -158,7 +158,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // A private module's app: readers of its organization.
     ("GetAppBranding",                         [OK,   OK,   DENY, DENY, DENY]),
     ("GetAppContent",                          [OK,   OK,   DENY, DENY, DENY]),
-    // issue 12, data: members read the data their grants cover, owners (of the organization,
+    // Members read the data their grants cover, owners (of the organization,
     // the location or the machine) write it; another organization's ids are refused.
     ("DataCaptureUpload",                      [OK,   DENY, OK,   OK,   DENY]),
     ("TabularDataByFilter",                    [OK,   OK,   OK,   OK,   DENY]),
@@ -182,7 +182,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     // The organization's database user: organization-wide.
     ("ConfigureDatabaseUser",                  [OK,   DENY, DENY, DENY, DENY]),
     ("GetDatabaseConnection",                  [OK,   OK,   DENY, DENY, DENY]),
-    // issue 12, datasets: organization-wide; data readers list, owners of the organization
+    // Organization-wide; data readers list, owners of the organization
     // create, rename, merge and delete; putting data in or out is writing that data.
     ("CreateDataset",                          [OK,   DENY, DENY, DENY, DENY]),
     ("RenameDataset",                          [OK,   DENY, DENY, DENY, DENY]),
@@ -192,7 +192,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ListDatasetsByIDs",                      [OK,   OK,   OK,   OK,   DENY]),
     ("AddBinaryDataToDatasetByIDs",            [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveBinaryDataFromDatasetByIDs",       [OK,   DENY, OK,   OK,   DENY]),
-    // issue 12, sequences: data of their part's machine, read and written as its data is.
+    // Data of their part's machine, read and written as its data is.
     ("CreateSequence",                         [OK,   DENY, OK,   OK,   DENY]),
     ("GetSequence",                            [OK,   OK,   OK,   OK,   DENY]),
     ("UpdateSequence",                         [OK,   DENY, OK,   OK,   DENY]),
@@ -202,11 +202,11 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("SequencesByDatasetID",                   [OK,   OK,   OK,   OK,   DENY]),
     ("AddSequencesToDataset",                  [OK,   DENY, OK,   OK,   DENY]),
     ("RemoveSequencesFromDataset",             [OK,   DENY, OK,   OK,   DENY]),
-    // seqexport room: an export holds all of the dataset's data, so it is a read of the
+    // An export holds all of the dataset's data, so it is a read of the
     // whole organization's data, to start as to get.
     ("StartSequenceDatasetExport",             [OK,   OK,   DENY, DENY, DENY]),
     ("GetSequenceDatasetExport",               [OK,   OK,   DENY, DENY, DENY]),
-    // issue 12, queries: saved queries and indexes are organization-wide, changed by its
+    // Saved queries and indexes are organization-wide, changed by its
     // owners and read by whoever may query its data; a signed URL is a read of the data.
     ("CreateSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),
     ("UpdateSavedQuery",                       [OK,   DENY, DENY, DENY, DENY]),
@@ -217,7 +217,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("ListIndexes",                            [OK,   OK,   OK,   OK,   DENY]),
     ("DeleteIndex",                            [OK,   DENY, DENY, DENY, DENY]),
     ("CreateBinaryDataSignedURL",              [OK,   OK,   OK,   OK,   DENY]),
-    // issue 12, billing: an organization owner's, to read as to change; charges are refused.
+    // An organization owner's, to read as to change; charges are refused.
     ("GetCurrentMonthUsage",                   [OK,   DENY, DENY, DENY, DENY]),
     ("GetOrgBillingInformation",               [OK,   DENY, DENY, DENY, DENY]),
     ("GetInvoicesSummary",                     [OK,   DENY, DENY, DENY, DENY]),
@@ -228,7 +228,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("UpdateLocationBillingOrganization",      [OK,   DENY, DENY, DENY, DENY]),
     ("ChargeOrganization",                     [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
     ("CreateInvoiceAndChargeImmediately",      [Code::FailedPrecondition, DENY, DENY, DENY, DENY]),
-    // issue 12, billing: training jobs are data management of the organization.
+    // Training jobs are data management of the organization.
     ("SubmitTrainingJob",                      [OK,   DENY, DENY, DENY, DENY]),
     ("SubmitCustomTrainingJob",                [OK,   DENY, DENY, DENY, DENY]),
     ("GetTrainingJob",                         [OK,   OK,   DENY, DENY, DENY]),
@@ -241,7 +241,7 @@ const MATRIX: &[(&str, [Code; 5])] = &[
     ("GetContainer",                           [OK,   OK,   DENY, DENY, DENY]),
     ("RegisterCustomTrainingContainer",        [OK,   DENY, DENY, DENY, DENY]),
     ("DeleteCustomTrainingContainer",          [OK,   DENY, DENY, DENY, DENY]),
-    // issue 12, pipelines: pipelines are data management of the organization; packages are the
+    // Pipelines are data management of the organization; packages are the
     // organization's, read with a grant on it (owner, operator), written by owners.
     ("GetDataPipeline",                        [OK,   OK,   DENY, DENY, DENY]),
     ("ListDataPipelines",                      [OK,   OK,   DENY, DENY, DENY]),
@@ -406,7 +406,7 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
                 .unwrap();
             return;
         }
-        // issue 12, data: a binary to delete, a box to update or remove.
+        // A binary to delete, a box to update or remove.
         "DeleteBinaryDataByIDs" => {
             let b = crate::fixture_data::new_binary(s, root, &ids["part"]).await;
             ("doomed_binary", json!(b))
@@ -415,18 +415,18 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let b = crate::fixture_data::new_bbox(s, root, &ids["binary"]).await;
             ("bbox", json!(b))
         }
-        // issue 12, datasets: a dataset to delete.
+        // A dataset to delete.
         "DeleteDataset" => {
             let name = format!("doomed{n}");
             let d = crate::fixture_datasets::new_dataset(s, root, &org, &name).await;
             ("doomed_dataset", json!(d))
         }
-        // issue 12, sequences: a sequence to delete.
+        // A sequence to delete.
         "DeleteSequence" => {
             let q = crate::fixture_sequences::new_sequence(s, root, &ids["part"]).await;
             ("doomed_sequence", json!(q))
         }
-        // issue 12, queries: a saved query and an index to delete.
+        // A saved query and an index to delete.
         "DeleteSavedQuery" => {
             let name = format!("doomed{n}");
             let q = crate::fixture_queries::new_saved_query(s, root, &org, &name).await;
@@ -437,7 +437,7 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             crate::fixture_queries::new_index(s, root, &org, &name).await;
             ("doomed_index", json!(name))
         }
-        // issue 12, billing: a pending job to cancel, a canceled one to delete.
+        // A pending job to cancel, a canceled one to delete.
         "CancelTrainingJob" => {
             let j = crate::fixture_billing::new_job(s, root, &org, &ids["dataset"]).await;
             ("job", json!(j))
@@ -450,7 +450,7 @@ async fn renew(s: &TestServer, root: &str, name: &str, ids: &mut Ids, n: usize) 
             let c = crate::fixture_billing::new_container(s, root, &org).await;
             ("container", json!(c))
         }
-        // issue 12, pipelines: a pipeline and a package to delete.
+        // A pipeline and a package to delete.
         "DeleteDataPipeline" => {
             let name = format!("doomed{n}");
             let p = crate::fixture_pipelines::new_pipeline(s, root, &org, &name).await;

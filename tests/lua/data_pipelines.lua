@@ -1,4 +1,4 @@
--- Data pipelines (issue 12, pipelines): the Python DataClient's pipeline methods, MQL as stage
+-- Data pipelines: the Python DataClient's pipeline methods, MQL as stage
 -- tables; a backfilling pipeline runs the windows since the oldest reading; its results are
 -- queried back from the sink; enable and disable come from the descriptors.
 local loc = cloud.create_location("pipes-" .. os.time()).id

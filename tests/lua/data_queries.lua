@@ -1,4 +1,4 @@
--- Saved queries, custom indexes and signed URLs (issue 12, queries): a saved pipeline runs by
+-- Saved queries, custom indexes and signed URLs: a saved pipeline runs by
 -- name before the query's own stages, indexes are recorded per collection and listed back, and
 -- a signed URL fetched over plain HTTP gives the uploaded bytes (the embedded fleet's URL points
 -- at its own socket).

@@ -1,4 +1,4 @@
--- Packages (issue 12, pipelines): cloud.packages.create_package streams a version's bytes from a
+-- Packages: cloud.packages.create_package streams a version's bytes from a
 -- file or a string; get_package, list_packages and delete_package come from the descriptors.
 local org = cloud.default_org_id()
 local path = os.tmpname()

@@ -1,4 +1,4 @@
--- Sequence dataset exports (issue 12, seqexport room): start an export of a sequence dataset,
+-- Sequence dataset exports: start an export of a sequence dataset,
 -- wait for it to complete, download the archive from its URL (the embedded fleet's URL points
 -- at its own socket) and read the tar: the manifest and each selected frame's bytes.
 local loc = cloud.create_location("exports-" .. os.time()).id

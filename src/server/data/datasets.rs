@@ -299,7 +299,7 @@ pub fn merge_datasets(
              WHERE dataset_id IN (SELECT value FROM json_each(?2))",
             params![dataset_id, serde_json::to_string(&req.dataset_ids).unwrap_or_default()],
         )?;
-        // issue 12, sequences: a merge of sequence datasets holds their sequences.
+        // A merge of sequence datasets holds their sequences.
         super::sequences::copy_memberships(tx, &dataset_id, &req.dataset_ids)?;
         Ok(MergeDatasetsResponse { dataset_id })
     })

@@ -22,20 +22,20 @@ pub(super) mod service;
 mod sql;
 mod tabular;
 mod upload;
-// issue 12, queries: saved queries, custom indexes, signed URLs (and their HTTP answer).
+// Saved queries, custom indexes, signed URLs (and their HTTP answer).
 mod indexes;
 mod saved_queries;
 pub(super) mod signed_urls;
-// seqexport room (issue 12): sequence dataset exports, served by signed URLs; a deleted
+// Sequence dataset exports, served by signed URLs; a deleted
 // organization's archives go with it.
 mod sequence_exports;
 pub(super) use sequence_exports::remove_orphans as remove_export_orphans;
 
-// issue 12, pipelines: what a data pipeline's runs use (src/server/data_pipelines.rs).
+// What a data pipeline's runs use (src/server/data_pipelines.rs).
 pub(super) use docs::{date as bson_date, encode as bson_encode};
 pub(super) use mql::{check_stages, parse_stages, run_window};
 
-// usage room (issue 12): training jobs name a dataset, checked where datasets live.
+// Training jobs name a dataset, checked where datasets live.
 pub(crate) use datasets::check_training as check_training_dataset;
 
 use std::path::PathBuf;

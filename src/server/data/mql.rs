@@ -749,7 +749,7 @@ pub fn tabular_data_by_mql(
                 | TabularDataSourceType::Standard
                 | TabularDataSourceType::HotStorage,
             ) => {}
-            // issue 12, pipelines: what a pipeline's runs stored, not the readings.
+            // What a pipeline's runs stored, not the readings.
             Ok(TabularDataSourceType::PipelineSink) => {
                 let stages = parse_stages(&req.mql_binary)?;
                 let pipeline_id = src.pipeline_id.as_deref().unwrap_or_default();
@@ -764,7 +764,7 @@ pub fn tabular_data_by_mql(
             }
         }
     }
-    // issue 12, queries: a saved query named by query_prefix_name runs first.
+    // A saved query named by query_prefix_name runs first.
     let mut stages = match req.query_prefix_name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => {
             super::saved_queries::stages_named(api, who, org_id, name)?

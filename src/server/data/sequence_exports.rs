@@ -1,4 +1,4 @@
-//! Sequence dataset exports (issue 12, seqexport room). StartSequenceDatasetExport snapshots a
+//! Sequence dataset exports. StartSequenceDatasetExport snapshots a
 //! DATASET_TYPE_SEQUENCE_DATA dataset into a tar archive in `<data_dir>/exports/<job id>.tar`
 //! (a name the server makes): `manifest.json` (the dataset, its sequences with the ids of the
 //! binary data each selects, and that data's metadata) and `binary/<binary data id>`, each

@@ -3,9 +3,9 @@
 //! answer UNIMPLEMENTED naming themselves.
 
 use super::{binary, database, datasets, mql, sequences, sql, tabular, upload};
-// issue 12, queries
+// queries
 use super::{indexes, saved_queries, signed_urls};
-// seqexport room (issue 12)
+// sequence exports
 use super::sequence_exports;
 use crate::proto::viam::app::data::v1::data_service_server::DataService;
 use crate::proto::viam::app::data::v1::*;
@@ -40,7 +40,7 @@ rpc_table! {
         configure_database_user(ConfigureDatabaseUserRequest) -> ConfigureDatabaseUserResponse = database::configure_database_user;
         add_binary_data_to_dataset_by_i_ds(AddBinaryDataToDatasetByIDsRequest) -> AddBinaryDataToDatasetByIDsResponse = datasets::add_binary_data_to_dataset_by_i_ds;
         remove_binary_data_from_dataset_by_i_ds(RemoveBinaryDataFromDatasetByIDsRequest) -> RemoveBinaryDataFromDatasetByIDsResponse = datasets::remove_binary_data_from_dataset_by_i_ds;
-        // issue 12, sequences
+        // sequences
         create_sequence(CreateSequenceRequest) -> CreateSequenceResponse = sequences::create_sequence;
         get_sequence(GetSequenceRequest) -> GetSequenceResponse = sequences::get_sequence;
         update_sequence(UpdateSequenceRequest) -> UpdateSequenceResponse = sequences::update_sequence;
@@ -50,7 +50,7 @@ rpc_table! {
         sequences_by_dataset_id(SequencesByDatasetIdRequest) -> SequencesByDatasetIdResponse = sequences::sequences_by_dataset_id;
         add_sequences_to_dataset(AddSequencesToDatasetRequest) -> AddSequencesToDatasetResponse = sequences::add_sequences_to_dataset;
         remove_sequences_from_dataset(RemoveSequencesFromDatasetRequest) -> RemoveSequencesFromDatasetResponse = sequences::remove_sequences_from_dataset;
-        // issue 12, queries: saved queries, custom indexes, signed URLs.
+        // Saved queries, custom indexes, signed URLs.
         create_saved_query(CreateSavedQueryRequest) -> CreateSavedQueryResponse = saved_queries::create_saved_query;
         update_saved_query(UpdateSavedQueryRequest) -> UpdateSavedQueryResponse = saved_queries::update_saved_query;
         get_saved_query(GetSavedQueryRequest) -> GetSavedQueryResponse = saved_queries::get_saved_query;
@@ -88,7 +88,7 @@ rpc_table! {
         list_datasets_by_organization_id(ListDatasetsByOrganizationIdRequest) -> ListDatasetsByOrganizationIdResponse = datasets::list_datasets_by_organization_id;
         list_datasets_by_i_ds(ListDatasetsByIDsRequest) -> ListDatasetsByIDsResponse = datasets::list_datasets_by_i_ds;
         merge_datasets(MergeDatasetsRequest) -> MergeDatasetsResponse = datasets::merge_datasets;
-        // seqexport room (issue 12)
+        // sequence exports
         start_sequence_dataset_export(StartSequenceDatasetExportRequest) -> StartSequenceDatasetExportResponse = sequence_exports::start_sequence_dataset_export;
         get_sequence_dataset_export(GetSequenceDatasetExportRequest) -> GetSequenceDatasetExportResponse = sequence_exports::get_sequence_dataset_export;
     }
