@@ -299,9 +299,9 @@ test('deleting machines, organizations and members', async () => {
 });
 
 test('a wrong API key is refused, and a call without a valid token is UNAUTHENTICATED', async () => {
-  // Authenticate refuses bad credentials as the cloud does: PERMISSION_DENIED.
+  // Authenticate refuses bad credentials as the cloud does (goutils' errInvalidCredentials): UNAUTHENTICATED.
   const e = await recordError('bad key', connect(fleet.keyId, 'not-the-key'));
-  assert.equal(e.code, Code.PermissionDenied, e.message);
+  assert.equal(e.code, Code.Unauthenticated, e.message);
   assert.match(e.rawMessage, /invalid credentials/);
   const forged = await createViamClient({ serviceHost: fleet.address, credentials: { type: 'access-token', payload: 'forged' } });
   const u = await recordError('forged token', forged.appClient.listOrganizations());

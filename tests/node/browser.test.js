@@ -118,7 +118,7 @@ test('a page gets the fleet\'s refusals as gRPC statuses with their messages', a
     { ...creds, key: 'not-the-key' },
   );
   // 7: PERMISSION_DENIED, read from the gRPC-web answer's grpc-status and grpc-message.
-  assert.match(err, /^7 \[permission_denied\] invalid credentials for entity/, err);
+  assert.match(err, /^16 \[unauthenticated\] invalid credentials for entity/, err);
   assert.match(await page.textContent('#status'), /invalid credentials/);
   await page.close();
 });
