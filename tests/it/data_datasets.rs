@@ -8,13 +8,14 @@ use fleetsh::proto::viam::app::data::v1::*;
 use fleetsh::proto::viam::app::dataset::v1::dataset_service_client::DatasetServiceClient;
 use fleetsh::proto::viam::app::dataset::v1::*;
 use fleetsh::proto::viam::app::datasync::v1::*;
-use fleetsh::proto::viam::app::v1::{Authorization, CreateKeyRequest, CreateOrganizationRequest};
+use fleetsh::proto::viam::app::v1::{Authorization, CreateOrganizationRequest};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::data_api::{Data, Sync, data_client, new_part, readings_upload, sync_client};
 use crate::harness::{App, Bearer, TestServer, assert_status};
+use crate::setup::{key_grant, token_with};
 
 type Datasets = DatasetServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -372,29 +373,13 @@ async fn a_dataset_holds_what_is_added_found_by_filter_until_removed_renamed_mer
     );
 }
 
+/// A role on the whole organization `org`.
 fn grant(org: &str, role: &str) -> Authorization {
-    Authorization {
-        authorization_type: "role".into(),
-        authorization_id: format!("organization_{role}"),
-        resource_type: "organization".into(),
-        resource_id: org.into(),
-        organization_id: org.into(),
-        identity_type: "api-key".into(),
-        ..Default::default()
-    }
+    key_grant(org, "organization", org, role)
 }
 
 async fn token_for(f: &mut Fleet, g: Authorization) -> String {
-    let key = f
-        .app
-        .create_key(CreateKeyRequest {
-            authorizations: vec![g],
-            name: "k".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    f.s.token(&key.id, &key.key).await.unwrap()
+    token_with(&mut f.app, &f.s, g).await
 }
 
 #[tokio::test]

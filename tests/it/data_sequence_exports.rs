@@ -14,7 +14,7 @@ use fleetsh::proto::viam::app::data::v1::*;
 use fleetsh::proto::viam::app::dataset::v1::dataset_service_client::DatasetServiceClient;
 use fleetsh::proto::viam::app::dataset::v1::*;
 use fleetsh::proto::viam::app::datasync::v1::*;
-use fleetsh::proto::viam::app::v1::{Authorization, CreateKeyRequest, CreateOrganizationRequest};
+use fleetsh::proto::viam::app::v1::{Authorization, CreateOrganizationRequest};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 
 use crate::data_api::{Data, Sync, data_client, new_part, sync_client};
 use crate::harness::{App, Bearer, TestServer, assert_status};
+use crate::setup::{key_grant as grant, token_with};
 
 type Datasets = DatasetServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -488,30 +489,8 @@ async fn deleting_the_organization_takes_its_export_archives() {
     assert!(!archive.exists(), "the archive went with its organization");
 }
 
-fn grant(org: &str, resource_type: &str, resource_id: &str, role: &str) -> Authorization {
-    Authorization {
-        authorization_type: "role".into(),
-        authorization_id: format!("{resource_type}_{role}"),
-        resource_type: resource_type.into(),
-        resource_id: resource_id.into(),
-        organization_id: org.into(),
-        identity_type: "api-key".into(),
-        ..Default::default()
-    }
-}
-
 async fn datasets_as(f: &mut Fleet, g: Authorization) -> Datasets {
-    let key = f
-        .app
-        .create_key(CreateKeyRequest {
-            authorizations: vec![g],
-            name: "k".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let token = f.s.token(&key.id, &key.key).await.unwrap();
-    datasets_client(&f.s.channel, &token)
+    datasets_client(&f.s.channel, &token_with(&mut f.app, &f.s, g).await)
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use fleetsh::proto::viam::app::data::v1::*;
 use fleetsh::proto::viam::app::dataset::v1::dataset_service_client::DatasetServiceClient;
 use fleetsh::proto::viam::app::dataset::v1::*;
 use fleetsh::proto::viam::app::datasync::v1::*;
-use fleetsh::proto::viam::app::v1::{Authorization, CreateKeyRequest, CreateOrganizationRequest};
+use fleetsh::proto::viam::app::v1::{Authorization, CreateOrganizationRequest};
 use prost_types::{FieldMask, Timestamp};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
@@ -18,6 +18,7 @@ use tonic::transport::Channel;
 
 use crate::data_api::{Data, Sync, data_client, new_part, sync_client};
 use crate::harness::{App, Bearer, TestServer, assert_status};
+use crate::setup::{key_grant, token_with};
 
 type Datasets = DatasetServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -715,30 +716,13 @@ async fn unknown_ids_are_not_found_and_missing_fields_invalid() {
     );
 }
 
+/// A role on the whole organization `org`.
 fn grant(org: &str, role: &str) -> Authorization {
-    Authorization {
-        authorization_type: "role".into(),
-        authorization_id: format!("organization_{role}"),
-        resource_type: "organization".into(),
-        resource_id: org.into(),
-        organization_id: org.into(),
-        identity_type: "api-key".into(),
-        ..Default::default()
-    }
+    key_grant(org, "organization", org, role)
 }
 
 async fn data_as(f: &mut Fleet, g: Authorization) -> Data {
-    let key = f
-        .app
-        .create_key(CreateKeyRequest {
-            authorizations: vec![g],
-            name: "k".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let token = f.s.token(&key.id, &key.key).await.unwrap();
-    data_client(&f.s.channel, &token)
+    data_client(&f.s.channel, &token_with(&mut f.app, &f.s, g).await)
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! an organization and role, and a second organization with an owner key of its own, the
 //! one that must neither read nor change the first's resources.
 
-use fleetsh::proto::viam::app::v1::CreateOrganizationRequest;
+use fleetsh::proto::viam::app::v1::{Authorization, CreateKeyRequest, CreateOrganizationRequest};
 use fleetsh::server::store::{hash_secret, new_id, new_secret, now};
 
 use crate::harness::{App, Bearer, TestServer};
@@ -71,4 +71,30 @@ pub async fn other_org(s: &TestServer) -> (String, String) {
     let b = second_org(&mut s.owner().await).await;
     let token = org_token(s, &b, "owner").await;
     (b, token)
+}
+
+/// An API key's role grant on one resource (`resource_type` organization, location or robot).
+pub fn key_grant(org: &str, resource_type: &str, resource_id: &str, role: &str) -> Authorization {
+    Authorization {
+        authorization_type: "role".into(),
+        authorization_id: format!("{resource_type}_{role}"),
+        resource_type: resource_type.into(),
+        resource_id: resource_id.into(),
+        organization_id: org.into(),
+        identity_type: "api-key".into(),
+        ..Default::default()
+    }
+}
+
+/// A token of a key made through CreateKey (by `app`'s key) holding `grant`.
+pub async fn token_with(app: &mut App, s: &TestServer, grant: Authorization) -> String {
+    let key = app
+        .create_key(CreateKeyRequest {
+            authorizations: vec![grant],
+            name: "k".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    s.token(&key.id, &key.key).await.unwrap()
 }
