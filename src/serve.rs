@@ -59,7 +59,7 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(rate) = opts.rate_limit {
         eprintln!("fleetsh: each API key and part may make {rate} calls (--rate-limit)");
     }
-    let simulated = crate::sim::serve(args.simulate.as_deref(), &fleet.credentials).await?;
+    let simulated = crate::sim::serve(args.simulate.as_deref(), &fleet).await?;
     shutdown_signal().await;
     if let Some(limit) = &fleet.api.rate_limit {
         eprintln!("fleetsh: the rate limit refused {} calls", limit.refused());

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use tonic::transport::Channel;
 use tonic::{Request, Status};
 
 use super::spec::MachineSpec;
+use crate::client::Transport;
 use crate::proto::rpc::v1::auth_service_client::AuthServiceClient;
 use crate::proto::rpc::v1::{AuthenticateRequest, Credentials};
 use crate::proto::viam::app::v1::app_service_client::AppServiceClient;
@@ -49,11 +49,47 @@ pub struct Resolved {
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn channel(url: &str) -> Result<Channel, String> {
+/// How the simulator's calls reach the fleet: a connection, or the fleet's services in this
+/// process (`server::in_process`).
+pub type Link = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    LinkError,
+>;
+
+/// A failed call's transport error. A type of its own: with `Transport`'s boxed error, rustc
+/// cannot prove a spawned part's future `Send` (tonic's `Into<StdError>` bound is then checked
+/// for every lifetime).
+#[derive(Debug)]
+pub struct LinkError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// The simulator's calls through `transport`.
+pub fn link(transport: Transport) -> Link {
+    use tower::ServiceExt;
+    Link::new(transport.map_err(LinkError))
+}
+
+/// A connection to the fleet at `url`, as a real part makes one.
+pub async fn channel(url: &str) -> Result<Link, String> {
+    use tower::ServiceExt;
     let ep = crate::client::endpoint(url).map_err(|e| format!("{e:#}"))?;
-    ep.connect()
+    let channel = ep
+        .connect()
         .await
-        .map_err(|e| format!("cannot reach the fleet at {url}: {e}"))
+        .map_err(|e| format!("cannot reach the fleet at {url}: {e}"))?;
+    Ok(Link::new(channel.map_err(|e| LinkError(e.into()))))
 }
 
 /// A request with the bearer token and the simulator's deadline.
@@ -68,7 +104,7 @@ pub fn authed<T>(msg: T, token: &str) -> Request<T> {
 
 /// Exchanges credentials ("api-key" or "robot-secret") for an access token.
 pub async fn authenticate(
-    channel: &Channel,
+    channel: &Link,
     entity: &str,
     kind: &str,
     secret: &str,
@@ -89,7 +125,7 @@ pub async fn authenticate(
 }
 
 struct Operator {
-    app: AppServiceClient<Channel>,
+    app: AppServiceClient<Link>,
     token: String,
     access: Access,
 }
@@ -192,7 +228,7 @@ impl Operator {
 /// Every machine of the spec, found or made, in order.
 pub async fn resolve(
     access: &Access,
-    channel: &Channel,
+    channel: &Link,
     specs: &[MachineSpec],
 ) -> Result<Vec<Resolved>, String> {
     let token = authenticate(channel, &access.key_id, "api-key", &access.key)

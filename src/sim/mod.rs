@@ -1,5 +1,6 @@
 //! Simulated parts in a local fleet (issue 13, "Machines that live"): tokio tasks that act as
-//! viam-server does, over a real gRPC connection to the fleet, through the RPCs a real part
+//! viam-server does, over a real gRPC connection to the fleet (under `fleetsh serve`, through
+//! its services in the same process, with the same token checks), through the RPCs a real part
 //! uses (Authenticate with the part secret, RobotService/Config, Log, NeedsRestart). The
 //! fleet cannot tell them from real parts: summaries, logs and tails show what they report.
 //! Readings are captured by the spec's components and uploaded with DataSyncService's
@@ -109,13 +110,23 @@ impl Simulation {
 }
 
 /// Finds or makes each machine of `specs` with the operator's key in `access`, then starts a
-/// part task for each, on the current tokio runtime.
+/// part task for each, on the current tokio runtime; the parts connect to `access.url`.
 pub async fn start(
     access: &Access,
     specs: Vec<MachineSpec>,
     clock: SimClock,
 ) -> Result<Simulation, String> {
     let channel = fleet::channel(&access.url).await?;
+    start_on(channel, access, specs, clock).await
+}
+
+/// As `start`, with the parts calling through `channel` (e.g. `server::in_process`).
+pub async fn start_on(
+    channel: fleet::Link,
+    access: &Access,
+    specs: Vec<MachineSpec>,
+    clock: SimClock,
+) -> Result<Simulation, String> {
     let resolved = fleet::resolve(access, &channel, &specs).await?;
     let cancel = CancellationToken::new();
     let mut parts = Vec::new();
@@ -152,15 +163,18 @@ pub async fn start(
 }
 
 /// `fleetsh serve --simulate FILE`: the file's machines, simulated against the fleet just
-/// started (its owner key finds or makes them).
+/// started (its owner key finds or makes them). The parts call it in this process: the
+/// fleet's socket may speak TLS with a certificate no system root vouches for, or listen on
+/// an address (0.0.0.0) that names no host, and neither should keep its own parts out.
 pub async fn serve(
     file: Option<&std::path::Path>,
-    credentials: &crate::server::Credentials,
+    fleet: &crate::server::RunningFleet,
 ) -> anyhow::Result<Option<Simulation>> {
     let Some(file) = file else { return Ok(None) };
     let specs = spec::from_file(file).map_err(|e| anyhow::anyhow!("--simulate {e}"))?;
-    let access = Access::from_credentials(credentials);
-    let sim = start(&access, specs, SimClock::new())
+    let access = Access::from_credentials(&fleet.credentials);
+    let channel = fleet::link(crate::server::in_process(&fleet.api));
+    let sim = start_on(channel, &access, specs, SimClock::new())
         .await
         .map_err(|e| anyhow::anyhow!("--simulate {}: {e}", file.display()))?;
     let names: Vec<&str> = sim.parts.iter().map(|p| p.machine_name.as_str()).collect();

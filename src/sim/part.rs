@@ -12,10 +12,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tonic::Status as RpcStatus;
-use tonic::transport::Channel;
 
 use super::clock::SimClock;
-use super::fleet::{Resolved, authed, authenticate};
+use super::fleet::{Link, Resolved, authed, authenticate};
 use super::logs::{Generator, entry};
 use super::readings::Capture;
 use super::schedule::Offline;
@@ -109,7 +108,7 @@ pub struct Part {
     pub resolved: Resolved,
     pub spec: MachineSpec,
     pub offline: Offline,
-    pub channel: Channel,
+    pub channel: Link,
     pub clock: SimClock,
     pub status: watch::Sender<Status>,
     pub cancel: CancellationToken,
@@ -150,7 +149,7 @@ impl Part {
         });
     }
 
-    fn robot(&self) -> RobotServiceClient<Channel> {
+    fn robot(&self) -> RobotServiceClient<Link> {
         RobotServiceClient::new(self.channel.clone())
     }
 

@@ -636,3 +636,25 @@ async fn serve_refuses_a_simulate_file_it_cannot_use() {
         "{stderr}"
     );
 }
+
+/// `serve --tls-cert --simulate`: the fleet's certificate is signed by a CA no system root
+/// knows, yet its simulated parts reach it and come online.
+#[tokio::test]
+async fn serve_simulate_reaches_a_tls_fleet_with_its_own_certificate() {
+    const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fleetsh::server::ServeOptions::new(dir.path().join("data"));
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    opts.tls_cert = Some(format!("{TLS}/server.pem").into());
+    opts.tls_key = Some(format!("{TLS}/server.key").into());
+    let fleet = fleetsh::server::start(&opts).await.unwrap();
+    let file = dir.path().join("fleet.json");
+    std::fs::write(&file, r#"[{"name": "tls-rover", "check_in": "1h"}]"#).unwrap();
+    let sim = fleetsh::sim::serve(Some(&file), &fleet)
+        .await
+        .unwrap()
+        .expect("a simulation");
+    live(&sim.parts[0]).await;
+    sim.stop().await;
+    fleet.stop().await.unwrap();
+}
