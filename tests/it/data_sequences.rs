@@ -963,3 +963,33 @@ async fn a_sequence_outlives_its_machine_as_its_data_does_and_goes_with_its_orga
             .unwrap();
     assert_eq!(left, 0, "no membership outlives its organization");
 }
+
+/// `fleet.clock.advance` moves a sequence's span with the capture times of its data: the
+/// sequence is as much older as its data and still selects it.
+#[tokio::test]
+async fn the_fleet_clock_moves_a_sequences_span_with_its_data() {
+    let mut f = fleet().await;
+    let bin = capture(&mut f.sync, &f.part, "cam", "GetImages", 10, b"frame").await;
+    let req = create_req(&f.part, vec![res("cam", "GetImages")]);
+    let id = create(&mut f.data, req).await.unwrap();
+    let day: i64 = 86_400;
+    f.s.fleet
+        .api
+        .store
+        .tx(|tx| fleetsh::server::clock::advance(tx, day * 1_000_000_000))
+        .unwrap();
+    let moved = get(&mut f.data, &id).await.unwrap();
+    assert_eq!(
+        moved.start_time,
+        at(-day),
+        "start_time did not move with the clock"
+    );
+    assert_eq!(
+        moved.end_time,
+        at(50 - day),
+        "end_time did not move with the clock"
+    );
+    let (selected, _) = frames(&mut f.data, &id, 10).await.unwrap();
+    let ids: Vec<&String> = selected.iter().map(|(i, _)| i).collect();
+    assert_eq!(ids, [&bin], "the sequence no longer selects its data");
+}
