@@ -82,26 +82,53 @@ pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
     ConnectError::Unreachable(format!("cannot connect to {url}: {cause}; {hint}"))
 }
 
-/// The Authenticate call failed: a refusal of the key, or a connection that does not work.
-pub fn authentication(url: &str, key_id: &str, status: &tonic::Status) -> ConnectError {
+/// The server's reason for refusing `key_id` (` (...)`), or empty when it only repeats that
+/// the key was refused; None when `status` is no refusal of the key.
+fn refusal_reason(key_id: &str, status: &tonic::Status) -> Option<String> {
     use tonic::Code;
     match status.code() {
         Code::PermissionDenied | Code::Unauthenticated if status.source().is_none() => {
             let m = status.message();
             // Viam's "invalid credentials" only repeats that the key was refused.
-            let reason = if m.is_empty() || m.contains(key_id) || m == "invalid credentials" {
-                String::new()
-            } else {
-                format!(" ({m})")
-            };
-            ConnectError::KeyRefused {
-                url: url.to_string(),
-                key_id: key_id.to_string(),
-                reason,
-            }
+            Some(
+                if m.is_empty() || m.contains(key_id) || m == "invalid credentials" {
+                    String::new()
+                } else {
+                    format!(" ({m})")
+                },
+            )
         }
-        _ => unreachable(url, status),
+        _ => None,
     }
+}
+
+/// The Authenticate call failed: a refusal of the key, or a connection that does not work.
+pub fn authentication(url: &str, key_id: &str, status: &tonic::Status) -> ConnectError {
+    match refusal_reason(key_id, status) {
+        Some(reason) => ConnectError::KeyRefused {
+            url: url.to_string(),
+            key_id: key_id.to_string(),
+            reason,
+        },
+        None => unreachable(url, status),
+    }
+}
+
+/// Authenticating again mid-run (the token expired, or the server stopped taking it) failed:
+/// a refusal of the key says which key, where it came from and what to do (`remedy`, as at
+/// connect), with the status's code kept; any other failure is returned as it is.
+pub fn refused_again(key_id: &str, status: tonic::Status, remedy: Option<&str>) -> tonic::Status {
+    let Some(reason) = refusal_reason(key_id, &status) else {
+        return status;
+    };
+    let remedy = remedy.map_or_else(
+        || "; check that the key still exists and was not rotated".to_string(),
+        |r| format!(" {r}"),
+    );
+    tonic::Status::new(
+        status.code(),
+        format!("authenticating again, the server refused key id {key_id}{reason}{remedy}"),
+    )
 }
 
 #[cfg(test)]

@@ -69,6 +69,8 @@ pub struct Client {
     throttle: Throttle,
     /// Request paths by method full name (`path`).
     paths: Mutex<std::collections::HashMap<String, PathAndQuery>>,
+    /// Where the key came from and what to do, said when the server refuses it mid-run.
+    refusal_remedy: Option<String>,
 }
 
 /// `http://` is plaintext HTTP/2 (a `fleetsh serve`); `https://` or a bare host is TLS.
@@ -118,6 +120,7 @@ pub async fn connect(
         timeout,
         throttle: Throttle::default(),
         paths: Mutex::default(),
+        refusal_remedy: None,
     };
     if let Some(key) = &client.key {
         client
@@ -139,6 +142,7 @@ pub fn in_process(transport: Transport, key: ApiKey, token: String, timeout: Dur
         timeout,
         throttle: Throttle::default(),
         paths: Mutex::default(),
+        refusal_remedy: None,
     }
 }
 
@@ -240,6 +244,11 @@ pub fn normalize(s: Status) -> Status {
 }
 
 impl Client {
+    /// What a refusal of the key mid-run adds: where the key came from and what to do.
+    pub fn set_refusal_remedy(&mut self, remedy: String) {
+        self.refusal_remedy = Some(remedy);
+    }
+
     /// A hard ceiling on this client's send rate (`--max-rate`), shared by all its calls.
     pub fn set_max_rate(&mut self, rate: Option<Rate>) {
         self.throttle = Throttle::with_ceiling(rate);
@@ -276,7 +285,15 @@ impl Client {
             return Ok(());
         }
         tracing::debug!("access token about to expire; renewing it");
-        self.authenticate().await
+        self.authenticate_again().await
+    }
+
+    /// `authenticate` mid-run: a refused key says so as at connect, and what to do.
+    async fn authenticate_again(&self) -> Result<(), Status> {
+        self.authenticate().await.map_err(|s| match &self.key {
+            Some(key) => failure::refused_again(&key.id, s, self.refusal_remedy.as_deref()),
+            None => s,
+        })
     }
 
     /// API key -> access token, on this connection.
@@ -445,7 +462,7 @@ impl Client {
                     );
                     reauthed = true;
                     n -= 1;
-                    self.authenticate().await?;
+                    self.authenticate_again().await?;
                     continue;
                 }
                 Next::Throttled => {
@@ -714,6 +731,7 @@ mod tests {
             timeout,
             throttle: Throttle::default(),
             paths: Mutex::default(),
+            refusal_remedy: None,
         };
         let method = crate::proto::method("GetRobot").unwrap();
         let started = Instant::now();

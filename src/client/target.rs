@@ -190,7 +190,7 @@ async fn remote(
     notice: Option<String>,
 ) -> anyhow::Result<Target> {
     let url = url.as_deref().unwrap_or(DEFAULT_URL);
-    let client = connect(url, Some(key), g.call_timeout)
+    let mut client = connect(url, Some(key), g.call_timeout)
         .await
         .map_err(|e| match e {
             ConnectError::KeyRefused { .. } => {
@@ -198,6 +198,7 @@ async fn remote(
             }
             ConnectError::Unreachable(_) => e.into(),
         })?;
+    client.set_refusal_remedy(format!("(from {origin}); {}", origin.remedy()));
     Ok(Target {
         client,
         defaults,

@@ -554,3 +554,40 @@ fn retries(stderr: &str, method: &str) -> usize {
         .filter(|l| l.contains("retrying") && l.contains(&format!("method=\"{method}\"")))
         .count()
 }
+
+/// A key the server stops taking mid-script (deleted, here by the script itself) is refused
+/// when the client authenticates again: the error names the key, where it came from and what
+/// to do, as a refusal at connect does.
+#[tokio::test]
+async fn a_key_refused_mid_script_names_where_it_came_from_and_what_to_do() {
+    let s = TestServer::start().await;
+    let c = &s.fleet.credentials;
+    let (id, key) = crate::setup::org_key(&s, &c.org_id, "owner");
+    let chunk = format!(
+        "cloud.delete_key('{id}') \
+         local ok, err = pcall(cloud.list_locations) \
+         print(ok, err.code, err.message)"
+    );
+    let a = args(&[
+        "--url",
+        &c.address,
+        "--api-key-id",
+        &id,
+        "--api-key",
+        &key,
+        "-e",
+        &chunk,
+    ]);
+    let out = fleetsh(a, None).await;
+    assert_exit(&out, 0);
+    let said = text(&out.stdout);
+    for needle in [
+        "false\tUNAUTHENTICATED\t",
+        &format!("the server refused key id {id}"),
+        "(from the --api-key-id flag)",
+        "check the key id and the key, or save a working pair with `fleetsh profile add`",
+    ] {
+        assert!(said.contains(needle), "no {needle:?} in {said:?}");
+    }
+    assert!(!said.contains(&key), "the key's secret was shown: {said}");
+}
