@@ -51,8 +51,13 @@ pub async fn run(global: &GlobalOpts, args: &ServeArgs) -> anyhow::Result<()> {
         }
         eprintln!("fleetsh: {n} fault rules from {}", path.display());
     }
+    let bound = if fleet.addr.ip().is_unspecified() {
+        format!(", listening on {}", fleet.addr)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "fleetsh: serving the local fleet on {} (credentials: {})",
+        "fleetsh: serving the local fleet on {}{bound} (credentials: {})",
         fleet.credentials.address,
         Credentials::path(&opts.data_dir).display()
     );

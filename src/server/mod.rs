@@ -303,8 +303,19 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     } else {
         "http"
     };
-    let credentials = boot.credentials(&format!("{scheme}://{addr}"));
-    let _ = api.http_base.set(format!("{scheme}://{addr}"));
+    // Bound to every address (0.0.0.0, ::), the fleet is reached at loopback from here; signed
+    // URLs name the address each request came to (signed_urls.rs).
+    let reachable: SocketAddr = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, addr.port()).into()
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, addr.port()).into()
+        }
+        _ => addr,
+    };
+    let credentials = boot.credentials(&format!("{scheme}://{reachable}"));
+    let _ = api.http_base.set(format!("{scheme}://{reachable}"));
     if opts.publish_address || boot.created {
         credentials.write(&opts.data_dir)?;
     }
@@ -318,7 +329,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
         // Signed URLs are plain HTTP GETs, answered before gRPC-web (which
         // refuses other HTTP/1.1 requests) and outside the token checks (the URL's token is
         // the credential).
-        .layer(data::signed_urls::layer(&api))
+        .layer(data::signed_urls::layer(&api, addr))
         .layer(tonic_web::GrpcWebLayer::new())
         // Names the method in UNIMPLEMENTED answers, which tonic sends without a message.
         .layer(call::NamedUnimplementedLayer)

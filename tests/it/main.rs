@@ -70,6 +70,7 @@ mod serve_faults;
 mod serve_proc;
 mod serve_seed;
 mod setup;
+mod signed_url_address;
 mod simulate;
 mod targets;
 mod tls;

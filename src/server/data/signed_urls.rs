@@ -67,11 +67,15 @@ pub(in crate::server) fn sign(
     what: Signed<'_>,
     minutes: u32,
 ) -> ApiResult<(String, i64)> {
-    let base = api.http_base.get().ok_or_else(|| {
-        ApiError::FailedPrecondition(
-            "this fleet has no HTTP address to sign URLs on; use `fleetsh serve`".into(),
-        )
-    })?;
+    let reached = REACHED_AT.try_with(Clone::clone).ok().flatten();
+    let base = reached
+        .as_deref()
+        .or(api.http_base.get().map(String::as_str))
+        .ok_or_else(|| {
+            ApiError::FailedPrecondition(
+                "this fleet has no HTTP address to sign URLs on; use `fleetsh serve`".into(),
+            )
+        })?;
     let token = new_secret(TOKEN_LEN);
     let t = now();
     let expires = t + i64::from(minutes) * 60 * 1_000_000_000;
@@ -122,19 +126,55 @@ pub fn create_binary_data_signed_url(
     })
 }
 
+tokio::task_local! {
+    /// `scheme://host:port` the request being answered reached the fleet at, when the fleet
+    /// listens on every address (0.0.0.0, ::): its own address names no host a client can
+    /// reach, the one the client used does.
+    static REACHED_AT: Option<String>;
+}
+
+/// `scheme://authority` of the address `req` was sent to (HTTP/2's `:authority`, HTTP/1.1's
+/// Host), when it is a well-formed host and port; userinfo is dropped.
+fn reached_at<B>(req: &http::Request<B>, scheme: &str) -> Option<String> {
+    let authority = match req.uri().authority() {
+        Some(a) => a.clone(),
+        None => {
+            let host = req.headers().get(header::HOST)?.as_bytes();
+            http::uri::Authority::try_from(host).ok()?
+        }
+    };
+    let host = authority.host();
+    if host.is_empty() {
+        return None;
+    }
+    Some(match authority.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
 /// The layer that answers signed URLs in front of the gRPC(-web) services.
 #[derive(Clone)]
-pub struct SignedUrlLayer(Arc<Api>);
+pub struct SignedUrlLayer {
+    api: Arc<Api>,
+    /// URLs name the address each request reached (the fleet listens on every address).
+    by_request: bool,
+}
 
-pub fn layer(api: &Arc<Api>) -> SignedUrlLayer {
-    SignedUrlLayer(api.clone())
+/// `listen` is the address the fleet is bound to.
+pub fn layer(api: &Arc<Api>, listen: std::net::SocketAddr) -> SignedUrlLayer {
+    SignedUrlLayer {
+        api: api.clone(),
+        by_request: listen.ip().is_unspecified(),
+    }
 }
 
 impl<S> tower::Layer<S> for SignedUrlLayer {
     type Service = SignedUrls<S>;
     fn layer(&self, inner: S) -> Self::Service {
         SignedUrls {
-            api: self.0.clone(),
+            api: self.api.clone(),
+            by_request: self.by_request,
             inner,
         }
     }
@@ -143,6 +183,7 @@ impl<S> tower::Layer<S> for SignedUrlLayer {
 #[derive(Clone)]
 pub struct SignedUrls<S> {
     api: Arc<Api>,
+    by_request: bool,
     inner: S,
 }
 
@@ -163,7 +204,15 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let Some(token) = req.uri().path().strip_prefix(PATH_PREFIX) else {
-            return Box::pin(self.inner.call(req));
+            if !self.by_request {
+                return Box::pin(self.inner.call(req));
+            }
+            let scheme = match self.api.http_base.get() {
+                Some(b) if b.starts_with("https:") => "https",
+                _ => "http",
+            };
+            let reached = reached_at(&req, scheme);
+            return Box::pin(REACHED_AT.scope(reached, self.inner.call(req)));
         };
         let api = self.api.clone();
         let token = token.to_string();
