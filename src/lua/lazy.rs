@@ -7,6 +7,7 @@
 //! write, `setmetatable` (which then refuses it, as it refuses an eager array), `force`, or any Rust code that walks tables raw (json, printing, requests, secrets)
 //! first turns it into a plain array with the array metatable: from then on it is exactly what
 //! an eager decode would have made. Decoding errors of an element surface when it is read.
+//! `getmetatable` answers `false` for it, as for an eager array (whose metatable is protected).
 
 use mlua::{Function, Lua, Table, Value as Lv};
 
@@ -23,9 +24,11 @@ local array_mt, setmetatable = ...
 -- No rawset: the prelude wraps it (to force lazy lists), and once `array_mt` is set (it has
 -- no __newindex) a plain assignment is raw. `setmetatable` is the raw one from Rust: the
 -- prelude's forces the list first, which would call this `force` again.
-local getmetatable, mtype = getmetatable, math.type
+-- Not getmetatable: the prelude's answers `false` for a lazy list, as for an eager one.
+local mtype = math.type
 return function(state, n, decode)
   local cache = {}
+  local forced = false
   local mt = { __fleetsh_array = true, __lazy = true }
   local function element(i)
     local v = cache[i]
@@ -36,8 +39,9 @@ return function(state, n, decode)
     return v
   end
   local function force(t)
-    if getmetatable(t) ~= mt then return end
+    if forced then return end
     for i = 1, n do element(i) end
+    forced = true
     setmetatable(t, array_mt)
     for i = 1, n do t[i] = cache[i] end
   end

@@ -226,3 +226,63 @@ fn an_element_that_does_not_decode_fails_when_read() {
         "{err}"
     );
 }
+
+#[test]
+fn getmetatable_answers_false_for_a_lazy_list_as_for_an_eager_one() {
+    let lua = state();
+    let bytes = robots(100);
+    let lazy: Table = decoded(&lua, &bytes).raw_get("robots").unwrap();
+    let Lv::Table(eager) = eager(&lua, &bytes) else {
+        panic!("a message decodes to a table")
+    };
+    let eager: Table = eager.raw_get("robots").unwrap();
+    for (list, what) in [(lazy, "lazy"), (eager, "eager")] {
+        let (before, n, after): (Lv, i64, Lv) = run(
+            &lua,
+            "local r = ... local before = getmetatable(r) local n = rawlen(r) \
+             return before, n, getmetatable(r)",
+            &list,
+        );
+        assert!(
+            matches!(
+                (&before, n, &after),
+                (Lv::Boolean(false), 100, Lv::Boolean(false))
+            ),
+            "{what}: getmetatable before and after forcing, and rawlen: {before:?} {n} {after:?}"
+        );
+    }
+}
+
+/// The prelude's raw accessors (which force lazy lists) refuse bad arguments in Lua's own
+/// words, naming the function and the caller's line, as the built-ins do.
+#[test]
+fn the_raw_accessors_name_themselves_in_bad_argument_errors_as_lua_does() {
+    let prelude = state();
+    let plain = Lua::new();
+    for call in [
+        "next()",
+        "next(nil)",
+        "next(5)",
+        "rawlen()",
+        "rawlen(5)",
+        "rawget(nil, 1)",
+        "rawget({})",
+        "rawset(1, 1, 1)",
+        "rawset({}, 1)",
+    ] {
+        let chunk =
+            format!("local ok, err = pcall(function() local x = {call} return x end) return err");
+        let said = |lua: &Lua| -> String {
+            lua.load(chunk.as_str())
+                .set_name("=check")
+                .eval()
+                .unwrap_or_else(|e| panic!("{call}: {e}"))
+        };
+        let (ours, lua_s) = (said(&prelude), said(&plain));
+        assert_eq!(
+            ours, lua_s,
+            "{call}: the wrapper's error differs from Lua's"
+        );
+        assert!(!ours.contains("'?'"), "{call}: {ours}");
+    }
+}

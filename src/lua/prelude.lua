@@ -33,21 +33,62 @@ end
 -- accessors force them first, so that they see the array the list stands for, and so does
 -- setmetatable: it then refuses the list as it refuses an eager one (mlua's array metatable
 -- is protected), instead of replacing the lazy metatable that reads the elements.
+-- getmetatable answers `false` for a lazy list, as for an eager one (protected).
 do
   local raw_next, raw_len, raw_get, raw_set = next, rawlen, rawget, rawset
-  local raw_setmetatable = setmetatable
-  local getmetatable, type = getmetatable, type
-  local function force(t)
-    local mt = getmetatable(t)
-    if type(mt) == "table" and raw_get(mt, "__lazy") then mt.__force(t) end
+  local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+  local type, select, error = type, select, error
+  local function lazy(t)
+    local mt = raw_getmetatable(t)
+    return type(mt) == "table" and raw_get(mt, "__lazy") and mt
   end
-  function next(t, k) force(t) return raw_next(t, k) end
-  function rawlen(t) force(t) return raw_len(t) end
-  function rawget(t, k) force(t) return raw_get(t, k) end
-  function rawset(t, k, v) force(t) return raw_set(t, k, v) end
+  local function force(t)
+    local mt = lazy(t)
+    if mt then mt.__force(t) end
+  end
+  -- The wrappers' own argument errors, worded and placed (the caller's line) as Lua's: the
+  -- raw functions, tail-called from here, would name the function '?'.
+  local function bad(i, name, what, ...)
+    local got = select("#", ...) < i and "no value" or type((select(i, ...)))
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, name, what, got), 3)
+  end
+  local function missing(i, name)
+    error(("bad argument #%d to '%s' (value expected)"):format(i, name), 3)
+  end
+  function next(...)
+    local t, k = ...
+    if type(t) ~= "table" then bad(1, "next", "table", ...) end
+    force(t)
+    return raw_next(t, k)
+  end
+  function rawlen(...)
+    local t = ...
+    local ty = type(t)
+    if ty ~= "table" and ty ~= "string" then bad(1, "rawlen", "table or string", ...) end
+    force(t)
+    return raw_len(t)
+  end
+  function rawget(...)
+    local t, k = ...
+    if type(t) ~= "table" then bad(1, "rawget", "table", ...) end
+    if select("#", ...) < 2 then missing(2, "rawget") end
+    force(t)
+    return raw_get(t, k)
+  end
+  function rawset(...)
+    local t, k, v = ...
+    if type(t) ~= "table" then bad(1, "rawset", "table", ...) end
+    if select("#", ...) < 3 then missing(3, "rawset") end
+    force(t)
+    return raw_set(t, k, v)
+  end
+  function getmetatable(v)
+    if lazy(v) then return false end
+    return raw_getmetatable(v)
+  end
   function setmetatable(t, mt)
     force(t)
-    if type(t) == "table" and getmetatable(t) == false then
+    if type(t) == "table" and raw_getmetatable(t) == false then
       error("cannot change a protected metatable (a reply's list keeps the array metatable "
         .. "json writes as []); set yours on a copy: setmetatable(table.move(t, 1, #t, 1, {}), mt)", 2)
     end
