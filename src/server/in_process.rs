@@ -16,34 +16,50 @@ use tower::{Service, ServiceExt};
 
 type Svc = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
+/// A service `routes()` can add: a tonic server (maybe intercepted), with the bounds both of
+/// its destinations need, said once.
+pub trait FleetService<B>:
+    Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible, Future: Send>
+    + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B> FleetService<B> for S where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible, Future: Send>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A reply body either destination can send.
+pub trait ReplyBody:
+    http_body::Body<Data = bytes::Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+
+impl<B> ReplyBody for B where
+    B: http_body::Body<Data = bytes::Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
 /// Where `routes()` puts each service: tonic's router (`fleetsh serve`) or `Dispatch`.
 pub trait AddService: Sized {
-    fn add<S, B>(self, svc: S) -> Self
-    where
-        S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>;
+    fn add<S: FleetService<B>, B: ReplyBody>(self, svc: S) -> Self;
 }
 
 impl AddService for tonic::service::Routes {
-    fn add<S, B>(self, svc: S) -> Self
-    where
-        S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    fn add<S: FleetService<B>, B: ReplyBody>(self, svc: S) -> Self {
         self.add_service(svc)
     }
 }
@@ -54,18 +70,7 @@ impl AddService for tonic::service::Routes {
 pub struct Dispatch(Arc<Vec<(&'static str, Svc)>>);
 
 impl AddService for Dispatch {
-    fn add<S, B>(mut self, svc: S) -> Self
-    where
-        S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    fn add<S: FleetService<B>, B: ReplyBody>(mut self, svc: S) -> Self {
         let svc = svc.map_response(|r: http::Response<B>| r.map(Body::new));
         Arc::make_mut(&mut self.0).push((S::NAME, BoxCloneSyncService::new(svc)));
         self
