@@ -630,33 +630,18 @@ async fn unknown_ids_are_not_found_and_missing_fields_invalid() {
         assert_status(create(d, req).await, Code::InvalidArgument, field);
     }
     assert_status(get(d, "").await, Code::InvalidArgument, "id");
-    let no_mask = UpdateSequenceRequest {
-        field_mask: None,
-        ..update(&id)
-    };
-    assert_status(
-        d.update_sequence(no_mask).await,
-        Code::InvalidArgument,
-        "field_mask",
-    );
-    let bad_path = UpdateSequenceRequest {
-        field_mask: mask(&["part_id"]),
-        ..update(&id)
-    };
-    assert_status(
-        d.update_sequence(bad_path).await,
-        Code::InvalidArgument,
-        "part_id",
-    );
-    let no_resources = UpdateSequenceRequest {
-        field_mask: mask(&["resources"]),
-        ..update(&id)
-    };
-    assert_status(
-        d.update_sequence(no_resources).await,
-        Code::InvalidArgument,
-        "resources",
-    );
+    let bad_updates = [
+        (None, "field_mask"),
+        (mask(&["part_id"]), "part_id"),
+        (mask(&["resources"]), "resources"),
+    ];
+    for (field_mask, field) in bad_updates {
+        let req = UpdateSequenceRequest {
+            field_mask,
+            ..update(&id)
+        };
+        assert_status(d.update_sequence(req).await, Code::InvalidArgument, field);
+    }
     assert_eq!(get(d, &id).await.unwrap().resources, [res("cam", "")]);
     assert_status(
         d.list_sequences(ListSequencesRequest::default()).await,
