@@ -230,6 +230,19 @@ fn path(method: &MethodDescriptor) -> PathAndQuery {
     PathAndQuery::from_maybe_shared(p).expect("service and method names are valid paths")
 }
 
+/// The grpc-timeout a request carries for `left` of the call's time: above two seconds, rounded
+/// down to whole seconds. An exact value differs on every call, so HPACK added a new header to
+/// its table each time and sent it literally; a value repeated call after call is sent as one
+/// table index (and the server decodes it as such). The server may give up up to a second before
+/// the client's own deadline, never after it.
+fn sent_timeout(left: Duration) -> Duration {
+    if left > Duration::from_secs(2) {
+        Duration::from_secs(left.as_secs())
+    } else {
+        left
+    }
+}
+
 /// tonic reports its client-side deadline as CANCELLED "Timeout expired" and a connection
 /// that broke under a call as UNKNOWN (with the transport error as source); name them as gRPC
 /// does, so retries and scripts see DEADLINE_EXCEEDED and UNAVAILABLE.
@@ -326,7 +339,7 @@ impl Client {
             if left.is_zero() {
                 return Err(self.expired());
             }
-            req.set_timeout(left);
+            req.set_timeout(sent_timeout(left));
         }
         Ok(req)
     }
@@ -625,6 +638,49 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sequential_calls_send_the_same_grpc_timeout() {
+        type Seen = std::sync::Arc<Mutex<Vec<String>>>;
+        let seen = Seen::default();
+        let log = seen.clone();
+        let server = tower::service_fn(move |req: http::Request<tonic::body::Body>| {
+            let header = req.headers().get("grpc-timeout").cloned();
+            log.lock().unwrap().push(format!("{header:?}"));
+            async move {
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                    Status::not_found("no such robot").into_http(),
+                )
+            }
+        });
+        let client = Client {
+            channel: Transport::new(server),
+            key: None,
+            token: Mutex::new(None),
+            timeout: Duration::from_secs(60),
+            throttle: Throttle::default(),
+            paths: Mutex::default(),
+        };
+        let method = crate::proto::method("GetRobot").unwrap();
+        for _ in 0..3 {
+            let err = client
+                .unary(&method, DynamicMessage::new(method.input()))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Code::NotFound, "{err:?}");
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        // Identical values: HPACK sends a repeated one as a table index, not a new literal.
+        assert!(seen.iter().all(|h| *h == seen[0]), "{seen:?}");
+        assert_eq!(
+            seen[0], r#"Some("59000000u")"#,
+            "whole seconds, below what is left"
+        );
+        // Short times stay exact rather than rounding to zero.
+        let short = Duration::from_millis(1500);
+        assert_eq!(sent_timeout(short), short);
+    }
 
     #[test]
     fn reads_and_writes() {

@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value as Lv};
+use mlua::{Lua, LuaString, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value as Lv};
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::Streaming;
 
@@ -328,7 +328,7 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
     let call_fn = lua.create_async_function(
         move |lua,
               (name, args, display, labels, opts): (
-            String,
+            LuaString,
             Lv,
             Option<String>,
             Option<Table>,
@@ -337,15 +337,21 @@ pub fn register(lua: &Lua, table: &Table, cloud: Option<Rc<Cloud>>) -> mlua::Res
             // Looked up per call: `fleetsh test` gives each test a fleet of its own (`connect`).
             let cloud = lua.app_data_ref::<Rc<Cloud>>().map(|c| Rc::clone(&c));
             async move {
-                let display =
-                    display.unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
+                // Read in place: the method is found by the Lua string, not a copy of it.
+                let (display, method) = {
+                    let name = name.to_str()?;
+                    let display = display
+                        .unwrap_or_else(|| snake_case(name.rsplit('/').next().unwrap_or(&name)));
+                    let method = method_named(&name);
+                    (display, method)
+                };
                 let Some(cloud) = cloud else {
                     let e =
                         CallError::new(&display, "UNAVAILABLE", "this Lua state is not connected");
                     return fail(&lua, e);
                 };
                 let invalid = |e| fail(&lua, CallError::new(&display, "INVALID_ARGUMENT", e));
-                let method = match method_named(&name) {
+                let method = match method {
                     Ok(m) => m,
                     Err(e) => return invalid(e),
                 };

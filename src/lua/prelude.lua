@@ -483,6 +483,27 @@ local function request_of(spec, fname, a)
   return req
 end
 
+-- request_of of positional arguments (a spec without build or fix), in the same order of
+-- defaults and fields, without first making the named-arguments table args_of would.
+local function positional_request(spec, fname, params, n, ...)
+  local org
+  for i = 1, n do
+    if params[i] == "org_id" then org = (select(i, ...)) end
+  end
+  if spec.org and org == nil then org = default_org(fname) end
+  local req = {}
+  if type(spec.org) == "string" then req[spec.org] = org end
+  local defaults, map = spec.defaults, spec.map
+  for i, p in ipairs(params) do
+    local v
+    if i <= n then v = (select(i, ...)) end
+    if v == nil and defaults then v = defaults[p] end
+    if v == nil and p == "location_id" and spec.loc then v = default_location(fname) end
+    if v ~= nil and p ~= "org_id" then req[(map and map[p]) or p] = v end
+  end
+  return req
+end
+
 -- Request field -> argument name, for the fields whose names differ.
 local function labels_of(spec)
   local labels = {}
@@ -510,7 +531,15 @@ local function define(spec)
   end
   assert(spec.build == nil or spec.types, fname .. ": a spec with build needs types")
   local params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
+  -- Positional calls of a spec without build/fix skip the named-arguments table.
+  local positional = not (spec.build or spec.fix)
   cloud[fname] = function(...)
+    if positional and type((...)) ~= "table" then
+      local n = select("#", ...)
+      if n <= #params then
+        return unwrap(call(rpc, positional_request(spec, fname, params, n, ...), fname, labels), spec.ret)
+      end
+    end
     local a = args_of(fname, params, allowed, ...)
     return unwrap(call(rpc, request_of(spec, fname, a), fname, labels), spec.ret)
   end
