@@ -488,6 +488,18 @@ const MIGRATIONS: &[M<'static>] = &[
          CREATE INDEX signed_urls_package ON signed_urls(package_file_id);
          CREATE INDEX signed_urls_expiry ON signed_urls(expires_at);",
     ),
+    // Server-bound lists. ListMachineSummaries sorted every part of the organization (a temp
+    // B-tree, a sixth of the call): locations and parts indexed in their listed order let the
+    // join walk them in order, and each new index serves the lookups of the one it replaces.
+    // A reading's insert updated three indexes keyed by long text; data_readings_source
+    // (by time_received) served no query that data_readings_source_time does not.
+    M::up(
+        "CREATE INDEX locations_org_created ON locations(org_id, created_on, id);
+         DROP INDEX locations_org;
+         CREATE INDEX parts_robot_order ON parts(robot_id, main_part DESC, created_on, id);
+         DROP INDEX parts_robot;
+         DROP INDEX data_readings_source;",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
@@ -887,6 +899,49 @@ mod tests {
             [5, 10],
             "the deleted seq 9 was handed out again"
         );
+    }
+
+    #[test]
+    fn the_list_index_migration_keeps_machines_parts_and_readings() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        migrations
+            .to_version(&mut conn, MIGRATIONS.len() - 1)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs(id, name, created_on) VALUES ('o', 'org', 0);
+             INSERT INTO locations(id, org_id, name, created_on) VALUES ('l', 'o', 'loc', 1);
+             INSERT INTO robots(id, location_id, name, created_on) VALUES ('r', 'l', 'm', 2);
+             INSERT INTO parts(id, robot_id, name, main_part, config, created_on, last_updated)
+                 VALUES ('p', 'r', 'm-main', 1, x'', 3, 3);
+             INSERT INTO data_readings(org_id, location_id, robot_id, robot_name, part_id,
+                 part_name, component_type, component_name, method_name, method_parameters,
+                 tags, time_requested, time_received, time_synced, data)
+                 VALUES ('o', 'l', 'r', 'm', 'p', 'm-main', 't', 'c', 'Readings', '{}', '[]',
+                     4, 5, 6, '{\"a\":1}');",
+        )
+        .unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        let got: (String, String, String, String) = row(
+            &conn,
+            "SELECT l.name, r.name, p.name, d.data FROM locations l JOIN robots r
+                 ON r.location_id = l.id JOIN parts p ON p.robot_id = r.id
+                 JOIN data_readings d ON d.part_id = p.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            (
+                "loc".into(),
+                "m".into(),
+                "m-main".into(),
+                r#"{"a":1}"#.into()
+            )
+        );
+        let check: String = row(&conn, "PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
     }
 
     /// The shape of tabular.rs's page query for one source after a cursor (ExportTabularData).

@@ -131,6 +131,10 @@ fn quote(s: &str) -> String {
 }
 
 /// The view's definition for one caller: literal ids (all read from the store, quoted).
+/// The organization's term is marked as matching half of the rows: without statistics SQLite
+/// rated `org_id = ?` as selective as `part_id = ?` and walked the organization's index, reading
+/// every reading of the organization to answer a query about one part (100,000 rows of
+/// 1,100,000: 1.1 s). A query that names no part still walks the organization's index.
 fn view_sql(org_id: &str, access: &Access) -> String {
     let list = |v: &Vec<String>| quote(&serde_json::to_string(v).unwrap_or_default());
     let time = |c: &str| format!("{TIME_FUNCTION}({c}) AS {c}");
@@ -139,7 +143,7 @@ fn view_sql(org_id: &str, access: &Access) -> String {
              org_id AS organization_id, location_id, robot_id, robot_name, part_id, part_name,
              component_type, component_name, method_name, {}, {}, tags, method_parameters, data
          FROM main.data_readings
-         WHERE org_id = {} AND (org_id IN (SELECT value FROM json_each({}))
+         WHERE likelihood(org_id = {}, 0.5) AND (org_id IN (SELECT value FROM json_each({}))
              OR location_id IN (SELECT value FROM json_each({}))
              OR robot_id IN (SELECT value FROM json_each({})))",
         time("time_requested"),
@@ -262,6 +266,15 @@ fn open(api: &Api, org_id: &str, access: &Access) -> ApiResult<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    create_view(&conn, org_id, access)?;
+    conn.authorizer(Some(authorize))?;
+    let deadline = Instant::now() + MAX_DURATION;
+    conn.progress_handler(10_000, Some(move || Instant::now() > deadline))?;
+    Ok(conn)
+}
+
+/// The `readings` view of one caller on `conn`, with the time function it reads through.
+fn create_view(conn: &Connection, org_id: &str, access: &Access) -> ApiResult<()> {
     conn.create_scalar_function(
         TIME_FUNCTION,
         1,
@@ -274,10 +287,7 @@ fn open(api: &Api, org_id: &str, access: &Access) -> ApiResult<Connection> {
         },
     )?;
     conn.execute_batch(&view_sql(org_id, access))?;
-    conn.authorizer(Some(authorize))?;
-    let deadline = Instant::now() + MAX_DURATION;
-    conn.progress_handler(10_000, Some(move || Instant::now() > deadline))?;
-    Ok(conn)
+    Ok(())
 }
 
 fn is_utc_time(s: &str) -> bool {
@@ -489,6 +499,34 @@ mod tests {
             doc(raw_value(ValueRef::Integer(1 << 40))),
             bson::Bson::Int64(1 << 40)
         );
+    }
+
+    #[test]
+    fn a_query_about_one_part_walks_that_parts_index_not_the_organizations() {
+        let store = crate::server::store::Store::open_in_memory().unwrap();
+        let access = Access {
+            orgs: vec!["o".into()],
+            ..Access::default()
+        };
+        let plan = |q: &str| {
+            store
+                .read(|c| {
+                    create_view(c, "o", &access)?;
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {q}"))?;
+                    let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                    let plan = rows.collect::<Result<Vec<_>, _>>()?.join("\n");
+                    c.execute_batch("DROP VIEW temp.readings")?;
+                    Ok(plan)
+                })
+                .unwrap()
+        };
+        let one_part = plan("SELECT data FROM readings WHERE part_id = 'p'");
+        assert!(
+            one_part.contains("data_readings_source_time (part_id=?)"),
+            "a query about one part reads the whole organization:\n{one_part}"
+        );
+        let all = plan("SELECT data FROM readings");
+        assert!(all.contains("data_readings_org_time"), "{all}");
     }
 
     #[test]

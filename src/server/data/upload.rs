@@ -324,7 +324,7 @@ pub fn data_capture_upload(
                 time_requested,
                 time_received,
                 t,
-                docs::reading_json(s).to_string(),
+                docs::reading_json(s),
             ])?;
         }
         Ok(())
