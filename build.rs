@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "build/lua_bytecode.rs"]
 mod lua_bytecode;
+#[path = "build/method_sets.rs"]
+mod method_sets;
 
 fn main() -> anyhow::Result<()> {
     println!("cargo:rerun-if-changed=proto");
@@ -40,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         out.join("fleetsh_descriptor.bin"),
         prost::Message::encode_to_vec(&bare),
     )?;
+    method_sets::write_all(&bare, &out)?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

@@ -2,7 +2,7 @@
 //! The module tree mirrors the proto packages because generated code refers to its
 //! neighbours by relative paths (`super::super::...`).
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use prost_reflect::DescriptorPool;
 
@@ -117,10 +117,46 @@ pub const LUA_SERVICES: &[(&str, &str)] = &[
     (ADMIN_SERVICE, "admin"),
 ];
 
+mod method_sets {
+    include!(concat!(env!("OUT_DIR"), "/fleetsh_methods.rs"));
+}
+use method_sets::METHOD_SETS;
+
+/// The sets of `METHOD_SETS`, one after another (build/method_sets.rs).
+const METHOD_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fleetsh_methods.bin"));
+
+/// Each RPC's descriptor, from its own pool, decoded on first use. Descriptors of different
+/// pools are never equal: a method's request and reply types all come from its own pool.
+static METHOD_CELLS: [OnceLock<prost_reflect::MethodDescriptor>; METHOD_SETS.len()] =
+    [const { OnceLock::new() }; METHOD_SETS.len()];
+
+/// `pkg.Service/Method` from the RPC's own small pool, without building `POOL`.
+fn own_pool_method(service: &str, method: &str) -> Option<prost_reflect::MethodDescriptor> {
+    let i = METHOD_SETS
+        .binary_search_by(|(n, _, _)| {
+            let (s, m) = n.split_once('/').unwrap_or((n, ""));
+            (s, m).cmp(&(service, method))
+        })
+        .ok()?;
+    let m = METHOD_CELLS[i].get_or_init(|| {
+        let (_, start, end) = METHOD_SETS[i];
+        DescriptorPool::decode(&METHOD_BYTES[start..end])
+            .expect("method set built by build.rs is valid")
+            .services()
+            .next()
+            .and_then(|s| s.methods().next())
+            .expect("a method set holds its method")
+    });
+    Some(m.clone())
+}
+
 /// The one method lookup: `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`; the
 /// error names the service or hints at the closest method name.
 pub fn method(name: &str) -> Result<prost_reflect::MethodDescriptor, String> {
     let (service, method) = name.split_once('/').unwrap_or((APP_SERVICE, name));
+    if let Some(m) = own_pool_method(service, method) {
+        return Ok(m);
+    }
     let svc = POOL
         .get_service_by_name(service)
         .ok_or_else(|| format!("unknown service '{service}'"))?;
@@ -192,6 +228,92 @@ mod tests {
             .find(|m| m.name() == "UploadModuleFile")
             .unwrap();
         assert!(m.is_client_streaming() && !m.is_server_streaming());
+    }
+
+    #[test]
+    fn every_rpc_has_its_own_pool_with_the_same_types() {
+        let mut count = 0;
+        for svc in POOL.services() {
+            for full in svc.methods() {
+                let name = format!("{}/{}", svc.full_name(), full.name());
+                let own = method(&name).unwrap();
+                assert_ne!(own, full, "{name} came from POOL, not its own pool");
+                assert_eq!(own.full_name(), full.full_name());
+                assert_eq!(own.parent_pool().services().count(), 1, "{name}");
+                assert_eq!(own.is_server_streaming(), full.is_server_streaming());
+                assert_eq!(own.is_client_streaming(), full.is_client_streaming());
+                for (a, b) in [(own.input(), full.input()), (own.output(), full.output())] {
+                    same_message(&a, &b, &mut Vec::new());
+                }
+                count += 1;
+            }
+        }
+        assert_eq!(count, METHOD_SETS.len());
+        // Short names are AppService's; unknown ones still get the hint.
+        assert_eq!(
+            method("GetRobot").unwrap().full_name(),
+            "viam.app.v1.AppService.GetRobot"
+        );
+        assert!(
+            method("GetRobott")
+                .unwrap_err()
+                .contains("did you mean 'GetRobot'")
+        );
+    }
+
+    /// The same fields, numbers, kinds and nested types, all the way down.
+    fn same_message(
+        a: &prost_reflect::MessageDescriptor,
+        b: &prost_reflect::MessageDescriptor,
+        seen: &mut Vec<String>,
+    ) {
+        if seen.iter().any(|s| s == a.full_name()) {
+            return;
+        }
+        seen.push(a.full_name().to_string());
+        assert_eq!(a.full_name(), b.full_name());
+        let fa: Vec<_> = a
+            .fields()
+            .map(|f| {
+                (
+                    f.number(),
+                    f.name().to_string(),
+                    f.is_list(),
+                    f.supports_presence(),
+                )
+            })
+            .collect();
+        let fb: Vec<_> = b
+            .fields()
+            .map(|f| {
+                (
+                    f.number(),
+                    f.name().to_string(),
+                    f.is_list(),
+                    f.supports_presence(),
+                )
+            })
+            .collect();
+        assert_eq!(fa, fb, "{}", a.full_name());
+        for (x, y) in a.fields().zip(b.fields()) {
+            match (x.kind(), y.kind()) {
+                (prost_reflect::Kind::Message(x), prost_reflect::Kind::Message(y)) => {
+                    same_message(&x, &y, seen)
+                }
+                (prost_reflect::Kind::Enum(x), prost_reflect::Kind::Enum(y)) => {
+                    let vx: Vec<_> = x
+                        .values()
+                        .map(|v| (v.number(), v.name().to_string()))
+                        .collect();
+                    let vy: Vec<_> = y
+                        .values()
+                        .map(|v| (v.number(), v.name().to_string()))
+                        .collect();
+                    assert_eq!(vx, vy, "{}", x.full_name());
+                }
+                (kx, ky) => assert_eq!(format!("{kx:?}"), format!("{ky:?}"), "{}", x.full_name()),
+            }
+        }
     }
 
     #[test]
