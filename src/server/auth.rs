@@ -30,16 +30,62 @@ pub const USER: &str = "user";
 pub const REFRESH_TOKEN: &str = "refresh-token";
 /// How long a refresh token stays exchangeable.
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 86_400);
+/// The audience of tokens issued before they were shortened, still checked on those.
 const AUDIENCE: &str = "fleetsh-local-fleet";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a verified token says: who it was issued to, as what, and until when.
+#[derive(Debug, Clone)]
 pub struct Claims {
     pub sub: String,
-    pub aud: String,
     pub exp: u64,
-    pub iat: u64,
-    /// The credential type that was exchanged ("api-key" or "robot-secret").
-    pub rpc_creds_type: String,
+    /// The credential type that was exchanged (`API_KEY`, `ROBOT_SECRET`, `USER` or
+    /// `REFRESH_TOKEN`).
+    pub rpc_creds_type: &'static str,
+}
+
+/// A token's claims as signed. Every call carries the token in an `authorization` header,
+/// which HPACK never indexes: each call Huffman-codes it on the client and decodes it on the
+/// server, so it is kept short (no `typ` header, no audience: the signing key is the fleet's
+/// own; the credential type as one letter). Only `exp` matters to a client (auth.proto).
+#[derive(Serialize, Deserialize)]
+struct SignedClaims {
+    sub: String,
+    exp: u64,
+    /// Only on tokens living under `IAT_MATTERS_BELOW`, where the client needs the lifetime
+    /// to renew a tenth of it early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+    /// A `CREDS_CODES` letter; tokens issued before named the type in full, as
+    /// `rpc_creds_type`, and are still accepted until they expire.
+    #[serde(alias = "rpc_creds_type")]
+    t: String,
+}
+
+/// Each credential type's letter in a token.
+const CREDS_CODES: [(&str, &str); 4] = [
+    ("k", API_KEY),
+    ("s", ROBOT_SECRET),
+    ("u", USER),
+    ("r", REFRESH_TOKEN),
+];
+
+/// The client (client/auth.rs `renew_at`) renews a tenth of a token's lifetime before `exp`,
+/// at most a minute, taking 600 s for a token without `iat`: from 600 s on, `iat` changes
+/// nothing it does, so it is left out.
+const IAT_MATTERS_BELOW: Duration = Duration::from_secs(600);
+
+fn creds_code(creds_type: &str) -> Option<&'static str> {
+    CREDS_CODES
+        .iter()
+        .find(|(_, t)| *t == creds_type)
+        .map(|(c, _)| *c)
+}
+
+fn creds_type(code: &str) -> Option<&'static str> {
+    CREDS_CODES
+        .iter()
+        .find(|(c, t)| *c == code || *t == code)
+        .map(|(_, t)| *t)
 }
 
 /// Signs and verifies access tokens with a per-fleet key kept in the database, so tokens
@@ -53,7 +99,7 @@ pub struct Tokens {
     /// Tokens whose signature was already checked, with their claims. A client sends the same
     /// token on every call, and the HMAC + JSON decode was ~9% of the server's CPU per
     /// get_robot. Only signature and expiry are cached: grants are still read on every call.
-    verified: Arc<Mutex<HashMap<String, Claims>>>,
+    verified: Arc<Mutex<HashMap<String, Arc<Claims>>>>,
 }
 
 /// Verified tokens kept at most; the cache is emptied when full (a token is re-checked once).
@@ -87,18 +133,24 @@ impl Tokens {
 
     pub fn issue_for(&self, entity: &str, creds_type: &str, ttl: Duration) -> ApiResult<String> {
         let now = unix_now();
-        let claims = Claims {
+        let code = creds_code(creds_type).ok_or_else(|| {
+            ApiError::Internal(format!("no token for credential type {creds_type:?}"))
+        })?;
+        let claims = SignedClaims {
             sub: entity.into(),
-            aud: AUDIENCE.into(),
-            iat: now,
             exp: now + ttl.as_secs().max(1),
-            rpc_creds_type: creds_type.into(),
+            iat: (ttl < IAT_MATTERS_BELOW).then_some(now),
+            t: code.into(),
         };
-        jsonwebtoken::encode(&Header::default(), &claims, &self.enc)
+        let header = Header {
+            typ: None,
+            ..Header::default()
+        };
+        jsonwebtoken::encode(&header, &claims, &self.enc)
             .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, Status> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Status> {
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(claims) = verified.get(token) {
             if claims.exp > unix_now() {
@@ -106,11 +158,21 @@ impl Tokens {
             }
             verified.remove(token);
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.dec, &self.validation)
+        let signed = jsonwebtoken::decode::<SignedClaims>(token, &self.dec, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| {
                 Status::unauthenticated(format!("unauthenticated: {e}; authenticate again"))
             })?;
+        let claims = Arc::new(Claims {
+            rpc_creds_type: creds_type(&signed.t).ok_or_else(|| {
+                Status::unauthenticated(format!(
+                    "unauthenticated: unknown credential type {:?} in the token; authenticate again",
+                    signed.t
+                ))
+            })?,
+            sub: signed.sub,
+            exp: signed.exp,
+        });
         if verified.len() >= VERIFIED_TOKENS {
             verified.clear();
         }
@@ -131,6 +193,9 @@ fn unix_now() -> u64 {
 pub fn interceptor(
     tokens: Tokens,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+    // tonic's router clones a service, interceptor included, for every call: cloning the keys
+    // and validation rules each time was ~900 instructions of a get_robot.
+    let tokens = Arc::new(tokens);
     move |mut req: Request<()>| {
         let mut values = req.metadata().get_all("authorization").iter();
         let (Some(value), None) = (values.next(), values.next()) else {
@@ -305,9 +370,144 @@ mod tests {
         assert_eq!(t.verified.lock().unwrap().len(), 1);
         assert_eq!(t.verify(&token).unwrap().sub, "key-1");
         // An entry past its expiry is dropped and the token checked again in full.
-        t.verified.lock().unwrap().get_mut(&token).unwrap().exp = unix_now() - 1;
+        Arc::make_mut(t.verified.lock().unwrap().get_mut(&token).unwrap()).exp = unix_now() - 1;
         assert_eq!(t.verify(&token).unwrap().sub, "key-1");
         assert!(t.verified.lock().unwrap()[&token].exp > unix_now());
+    }
+
+    /// A token signed with `t`'s key, with exactly these claims.
+    fn signed(t: &Tokens, header: &Header, claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(header, &claims, &t.enc).unwrap()
+    }
+
+    fn part(token: &str, i: usize) -> serde_json::Value {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(i).unwrap())
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn tokens_carry_only_what_verifying_and_renewing_need() {
+        let t = tokens();
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let token = t.issue_for(id, API_KEY, Duration::from_secs(3600)).unwrap();
+        // 160 bytes with a UUID subject; was 261 (a typ header, the audience, iat and
+        // "rpc_creds_type":"api-key").
+        assert!(token.len() <= 160, "{} bytes: {token}", token.len());
+        assert_eq!(part(&token, 0), serde_json::json!({"alg": "HS256"}));
+        let claims = part(&token, 1);
+        let mut keys: Vec<&str> = claims
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["exp", "sub", "t"], "{claims}");
+        assert_eq!(t.verify(&token).unwrap().rpc_creds_type, API_KEY);
+        for kind in [ROBOT_SECRET, USER, REFRESH_TOKEN] {
+            assert_eq!(
+                t.issue("x", kind)
+                    .map(|k| t.verify(&k).unwrap().rpc_creds_type)
+                    .unwrap(),
+                kind
+            );
+        }
+        assert!(
+            t.issue("x", "password").is_err(),
+            "no token for an unknown type"
+        );
+
+        // The client renews a tenth of the lifetime early, at most a minute: without `iat` a
+        // long-lived token still renews a minute early, a short-lived one keeps its `iat`.
+        let exp = claims["exp"].as_u64().unwrap();
+        let renew = crate::client::auth::renew_at(&token).unwrap();
+        assert_eq!(renew, UNIX_EPOCH + Duration::from_secs(exp - 60));
+        let short = t.issue_for(id, API_KEY, Duration::from_secs(100)).unwrap();
+        let short_claims = part(&short, 1);
+        assert!(short_claims.get("iat").is_some(), "{short_claims}");
+        let exp = short_claims["exp"].as_u64().unwrap();
+        let renew = crate::client::auth::renew_at(&short).unwrap();
+        assert_eq!(renew, UNIX_EPOCH + Duration::from_secs(exp - 10));
+    }
+
+    #[test]
+    fn expired_forged_and_unknown_tokens_are_refused() {
+        let t = tokens();
+        let now = unix_now();
+        let short = Header {
+            typ: None,
+            ..Header::default()
+        };
+        let expired = signed(
+            &t,
+            &short,
+            serde_json::json!({"sub": "k", "exp": now - 1, "t": "k"}),
+        );
+        let err = t.verify(&expired).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert!(
+            err.message().contains("authenticate again"),
+            "{}",
+            err.message()
+        );
+
+        // Claims changed after signing: the signature no longer matches.
+        let good = t.issue("key-1", API_KEY).unwrap();
+        let forged_claims = signed(
+            &t,
+            &short,
+            serde_json::json!({"sub": "key-2", "exp": now + 60, "t": "k"}),
+        );
+        let mut pieces: Vec<&str> = good.split('.').collect();
+        pieces[1] = forged_claims.split('.').nth(1).unwrap();
+        assert!(
+            t.verify(&pieces.join(".")).is_err(),
+            "claims swapped under a signature"
+        );
+
+        let unknown = signed(
+            &t,
+            &short,
+            serde_json::json!({"sub": "k", "exp": now + 60, "t": "z"}),
+        );
+        let err = t.verify(&unknown).unwrap_err();
+        assert!(
+            err.message().contains("unknown credential type"),
+            "{}",
+            err.message()
+        );
+        let untyped = signed(&t, &short, serde_json::json!({"sub": "k", "exp": now + 60}));
+        assert!(
+            t.verify(&untyped).is_err(),
+            "a token must say its credential type"
+        );
+        let no_exp = signed(&t, &short, serde_json::json!({"sub": "k", "t": "k"}));
+        assert!(t.verify(&no_exp).is_err(), "a token must expire");
+    }
+
+    #[test]
+    fn tokens_issued_before_the_short_form_are_accepted_until_they_expire() {
+        let t = tokens();
+        let now = unix_now();
+        let old = |aud: &str| {
+            let claims = serde_json::json!({
+                "sub": "key-1", "aud": aud, "exp": now + 60, "iat": now,
+                "rpc_creds_type": "api-key",
+            });
+            signed(&t, &Header::default(), claims)
+        };
+        let claims = t.verify(&old(AUDIENCE)).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.rpc_creds_type),
+            ("key-1", API_KEY)
+        );
+        assert!(
+            t.verify(&old("another-service")).is_err(),
+            "another audience"
+        );
     }
 
     #[test]

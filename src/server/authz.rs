@@ -199,6 +199,24 @@ pub struct Scope {
     pub what: String,
 }
 
+/// `kind "id"`, as `format!("{kind} {id:?}")` writes it. Every scope gets one, even when no
+/// message is made: formatting was ~1,250 instructions of a get_robot, so ids that need no
+/// escaping (all the fleet makes) are copied instead.
+fn named(kind: &str, id: &str) -> String {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return format!("{kind} {id:?}");
+    }
+    let mut s = String::with_capacity(kind.len() + id.len() + 3);
+    s.push_str(kind);
+    s.push_str(" \"");
+    s.push_str(id);
+    s.push('"');
+    s
+}
+
 /// A location (`?1`: a parent) and its ancestors, in one statement: one recursive query costs
 /// less than a query per step.
 const ANCESTORS_SQL: &str = "WITH RECURSIVE up(id, parent_id) AS (
@@ -254,7 +272,7 @@ impl Scope {
     pub fn stored_org(org_id: &str) -> Self {
         Self {
             org_id: org_id.into(),
-            what: format!("organization {org_id:?}"),
+            what: named("organization", org_id),
             ..Self::default()
         }
     }
@@ -280,7 +298,7 @@ impl Scope {
             org_id,
             locations,
             robot_id: None,
-            what: format!("location {location_id:?}"),
+            what: named("location", location_id),
         })
     }
 
@@ -297,7 +315,7 @@ impl Scope {
             org_id,
             locations,
             robot_id: Some(robot_id.into()),
-            what: format!("robot {robot_id:?}"),
+            what: named("robot", robot_id),
         })
     }
 
@@ -312,7 +330,7 @@ impl Scope {
             org_id,
             locations: with_ancestors(c, location_id, parent)?,
             robot_id: Some(robot_id.into()),
-            what: format!("robot {robot_id:?}"),
+            what: named("robot", robot_id),
         })
     }
 
@@ -327,7 +345,7 @@ impl Scope {
         .optional()?;
         let robot_id = robot_id.ok_or_else(|| ApiError::not_found("robot part", part_id))?;
         let mut s = Self::robot(c, &robot_id)?;
-        s.what = format!("robot part {part_id:?}");
+        s.what = named("robot part", part_id);
         Ok(s)
     }
 }
@@ -403,6 +421,20 @@ mod tests {
             locations: vec!["child".into(), "parent".into()],
             robot_id: Some("r".into()),
             what: "robot".into(),
+        }
+    }
+
+    #[test]
+    fn scope_names_quote_ids_as_debug_formatting_does() {
+        for id in [
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            "a_b",
+            "",
+            "with \"quote\"",
+            "tab\t",
+            "é",
+        ] {
+            assert_eq!(named("robot", id), format!("robot {id:?}"), "{id}");
         }
     }
 

@@ -37,10 +37,11 @@ pub type MetadataStreamHandler<Req, T> = fn(
 /// caller's grants were loaded since the last commit that changed any reuses them instead of
 /// two queries.
 #[derive(Default)]
-pub struct Principals(Mutex<HashMap<CallerKey, (u64, Arc<Principal>)>>);
+pub struct Principals(Mutex<HashMap<String, KeptPrincipal>>);
 
-/// A token's subject and credential type.
-type CallerKey = (String, String);
+/// A caller's principal, by its token's subject: the credential type, the grants generation it
+/// was loaded at, and the principal.
+type KeptPrincipal = (&'static str, u64, Arc<Principal>);
 
 /// More callers than this at one generation is not a script's loop: start over.
 const PRINCIPALS_KEPT: usize = 1024;
@@ -52,12 +53,12 @@ impl Api {
     pub fn principal(&self, claims: Option<&Claims>) -> ApiResult<Arc<Principal>> {
         let claims =
             claims.ok_or_else(|| ApiError::Unauthenticated("authentication required".into()))?;
-        let key = (claims.sub.clone(), claims.rpc_creds_type.clone());
         // Read before loading: a commit in between leaves the entry at a stale generation.
         let generation = self.store.grants_generation();
         let kept = self.principals.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, p)) = kept.get(&key)
+        if let Some((t, g, p)) = kept.get(&claims.sub)
             && *g == generation
+            && *t == claims.rpc_creds_type
         {
             return Ok(p.clone());
         }
@@ -67,12 +68,15 @@ impl Api {
         if kept.len() >= PRINCIPALS_KEPT {
             kept.clear();
         }
-        kept.insert(key, (generation, p.clone()));
+        kept.insert(
+            claims.sub.clone(),
+            (claims.rpc_creds_type, generation, p.clone()),
+        );
         Ok(p)
     }
 
     fn load_principal(&self, claims: &Claims) -> ApiResult<Principal> {
-        self.store.read(|c| match claims.rpc_creds_type.as_str() {
+        self.store.read(|c| match claims.rpc_creds_type {
             API_KEY => {
                 let org_id: Option<String> = row(
                     c,
@@ -131,7 +135,7 @@ impl Api {
         method: &'static str,
         request: &Request<Req>,
     ) -> Result<(), Status> {
-        let claims = request.extensions().get::<Claims>();
+        let claims = request.extensions().get::<Arc<Claims>>().map(|c| &**c);
         if let Some(limit) = &self.rate_limit {
             limit.admit(principal_of(claims)).inspect_err(|s| {
                 log_call(method, principal_of(claims), Some(s.code()), Instant::now())
@@ -146,19 +150,19 @@ impl Api {
     pub fn unary<Req: prost::Message, Resp>(
         &self,
         method: &'static str,
-        request: Request<Req>,
+        mut request: Request<Req>,
         handler: fn(&Api, &Principal, Req) -> ApiResult<Resp>,
     ) -> Result<Response<Resp>, Status> {
         let start = Instant::now();
-        let claims = request.extensions().get::<Claims>().cloned();
-        let result = self.principal(claims.as_ref()).and_then(|who| {
+        let claims = request.extensions_mut().remove::<Arc<Claims>>();
+        let result = self.principal(claims.as_deref()).and_then(|who| {
             let req = request.into_inner();
             limits::check(method, &req)?;
             handler(self, &who, req)
         });
         log_call(
             method,
-            principal_of(claims.as_ref()),
+            principal_of(claims.as_deref()),
             code_of(&result),
             start,
         );
@@ -170,19 +174,19 @@ impl Api {
     pub fn server_stream<Req: prost::Message, T>(
         self: &Arc<Self>,
         method: &'static str,
-        request: Request<Req>,
+        mut request: Request<Req>,
         handler: fn(&Arc<Api>, &Principal, Req) -> ApiResult<ServerStream<T>>,
     ) -> Result<Response<ServerStream<T>>, Status> {
         let start = Instant::now();
-        let claims = request.extensions().get::<Claims>().cloned();
-        let result = self.principal(claims.as_ref()).and_then(|who| {
+        let claims = request.extensions_mut().remove::<Arc<Claims>>();
+        let result = self.principal(claims.as_deref()).and_then(|who| {
             let req = request.into_inner();
             limits::check(method, &req)?;
             handler(self, &who, req)
         });
         log_call(
             method,
-            principal_of(claims.as_ref()),
+            principal_of(claims.as_deref()),
             code_of(&result),
             start,
         );
@@ -194,19 +198,19 @@ impl Api {
     pub fn server_stream_with_metadata<Req: prost::Message, T>(
         self: &Arc<Self>,
         method: &'static str,
-        request: Request<Req>,
+        mut request: Request<Req>,
         handler: MetadataStreamHandler<Req, T>,
     ) -> Result<Response<ServerStream<T>>, Status> {
         let start = Instant::now();
-        let claims = request.extensions().get::<Claims>().cloned();
-        let result = self.principal(claims.as_ref()).and_then(|who| {
+        let claims = request.extensions_mut().remove::<Arc<Claims>>();
+        let result = self.principal(claims.as_deref()).and_then(|who| {
             let (md, _, req) = request.into_parts();
             limits::check(method, &req)?;
             handler(self, &who, &md, req)
         });
         log_call(
             method,
-            principal_of(claims.as_ref()),
+            principal_of(claims.as_deref()),
             code_of(&result),
             start,
         );
@@ -218,7 +222,7 @@ impl Api {
     pub async fn client_stream<Req, Resp, F, Fut>(
         self: &Arc<Self>,
         method: &'static str,
-        request: Request<Streaming<Req>>,
+        mut request: Request<Streaming<Req>>,
         handler: F,
     ) -> Result<Response<Resp>, Status>
     where
@@ -226,14 +230,14 @@ impl Api {
         Fut: Future<Output = ApiResult<Resp>>,
     {
         let start = Instant::now();
-        let claims = request.extensions().get::<Claims>().cloned();
-        let result = match self.principal(claims.as_ref()) {
+        let claims = request.extensions_mut().remove::<Arc<Claims>>();
+        let result = match self.principal(claims.as_deref()) {
             Ok(who) => handler(self.clone(), (*who).clone(), request.into_inner()).await,
             Err(e) => Err(e),
         };
         log_call(
             method,
-            principal_of(claims.as_ref()),
+            principal_of(claims.as_deref()),
             code_of(&result),
             start,
         );

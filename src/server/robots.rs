@@ -97,29 +97,50 @@ fn ensure_unique_name(
 /// The hottest read: the machine and its location's row (for its scope) in one query.
 pub fn get_robot(api: &Api, who: &Principal, req: GetRobotRequest) -> ApiResult<GetRobotResponse> {
     let id = required("id", &req.id)?;
-    api.store.read(|c| {
-        let (robot, location) = found(
-            row(
-                c,
-                concat!(
-                    "SELECT ",
-                    robot_columns!(),
-                    ", l.org_id, l.parent_id FROM robots r
-                     JOIN locations l ON l.id = r.location_id WHERE r.id = ?1"
-                ),
-                [id],
-                |r| {
-                    let robot = robot_from_row(r)?;
-                    let location = (robot.location.clone(), r.get(5)?, r.get(6)?);
-                    Ok((robot, location))
-                },
+    // A machine at a top-level location is one statement (its scope needs no more); one in a
+    // sub-location needs its location's ancestors too, read in the same snapshot.
+    let top_level = api.store.read_one_statement(|c| {
+        let (robot, location) = robot_and_location(c, id)?;
+        if location.2.is_some() {
+            return Ok(None);
+        }
+        Ok(Some((robot, Scope::robot_at(c, id, location)?)))
+    })?;
+    let (robot, scope) = match top_level {
+        Some(found) => found,
+        None => api.store.read(|c| {
+            let (robot, location) = robot_and_location(c, id)?;
+            Ok((robot, Scope::robot_at(c, id, location)?))
+        })?,
+    };
+    who.require(Perm::ReadRobot, &scope)?;
+    Ok(GetRobotResponse { robot: Some(robot) })
+}
+
+/// A location's id, organization and parent.
+type LocationRow = (String, String, Option<String>);
+
+/// Machine `id` and its location's row, in one query.
+fn robot_and_location(c: &Connection, id: &str) -> ApiResult<(Robot, LocationRow)> {
+    found(
+        row(
+            c,
+            concat!(
+                "SELECT ",
+                robot_columns!(),
+                ", l.org_id, l.parent_id FROM robots r
+                 JOIN locations l ON l.id = r.location_id WHERE r.id = ?1"
             ),
-            "robot",
-            id,
-        )?;
-        who.require(Perm::ReadRobot, &Scope::robot_at(c, id, location)?)?;
-        Ok(GetRobotResponse { robot: Some(robot) })
-    })
+            [id],
+            |r| {
+                let robot = robot_from_row(r)?;
+                let location = (robot.location.clone(), r.get(5)?, r.get(6)?);
+                Ok((robot, location))
+            },
+        ),
+        "robot",
+        id,
+    )
 }
 
 pub fn get_rover_rental_robots(

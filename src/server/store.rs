@@ -510,12 +510,22 @@ const STATEMENT_CACHE: usize = 256;
 /// process) before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs `f` inside BEGIN ... COMMIT on `conn`; the flag says whether the transaction ended
-/// (a read-only transaction's COMMIT does not fail in practice; ROLLBACK is the fallback).
+/// Runs `f` inside BEGIN ... COMMIT on `conn` (or, for a read of one statement, bare: SQLite
+/// runs a lone statement in a read transaction of its own); the flag says whether the
+/// transaction ended (a read-only transaction's COMMIT does not fail in practice; ROLLBACK is
+/// the fallback).
 fn snapshot<T>(
     conn: &Connection,
+    how: Read,
     f: impl FnOnce(&Connection) -> ApiResult<T>,
 ) -> (ApiResult<T>, bool) {
+    if how == Read::OneStatement {
+        let out = f(conn);
+        return (
+            out,
+            conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok(),
+        );
+    }
     if let Err(e) = conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])) {
         return (Err(e.into()), true);
     }
@@ -526,6 +536,13 @@ fn snapshot<T>(
         .is_ok()
         || conn.execute_batch("ROLLBACK").is_ok();
     (out, ended)
+}
+
+/// How a read runs: its statements in one snapshot, or a single statement on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Snapshot,
+    OneStatement,
 }
 
 /// A read-only connection to the database at `path` (the writer has set it up already).
@@ -666,16 +683,30 @@ impl Store {
     /// embedded fleet never opens a second connection), else on a read-only connection, so that
     /// reads never queue behind a write.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+        self.read_as(Read::Snapshot, f)
+    }
+
+    /// As `read`, for an `f` that runs at most one statement: without BEGIN and COMMIT, two
+    /// statements of their own (~3,000 instructions of a get_robot), since SQLite reads a lone
+    /// statement in one snapshot anyway. A second statement in `f` would see another snapshot.
+    pub fn read_one_statement<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        self.read_as(Read::OneStatement, f)
+    }
+
+    fn read_as<T>(&self, how: Read, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
         let free_writer = match self.writer.try_lock() {
             Ok(g) => Some(g),
             Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         };
         if let Some(conn) = free_writer {
-            return self.snapshot_on_writer(&conn, f);
+            return self.snapshot_on_writer(&conn, how, f);
         }
         let Some(path) = &self.path else {
-            return self.snapshot_on_writer(&self.lock(), f);
+            return self.snapshot_on_writer(&self.lock(), how, f);
         };
         let idle = self
             .idle_readers
@@ -686,7 +717,7 @@ impl Store {
             Some(c) => c,
             None => open_reader(path)?,
         };
-        let (out, ended) = snapshot(&conn, f);
+        let (out, ended) = snapshot(&conn, how, f);
         // A reader whose transaction would not end is dropped rather than reused.
         if ended {
             self.idle_readers
@@ -702,10 +733,11 @@ impl Store {
     fn snapshot_on_writer<T>(
         &self,
         conn: &Connection,
+        how: Read,
         f: impl FnOnce(&Connection) -> ApiResult<T>,
     ) -> ApiResult<T> {
         let before = self.start_watch(conn);
-        let out = snapshot(conn, f).0;
+        let out = snapshot(conn, how, f).0;
         self.end_watch(conn, before);
         out
     }

@@ -2,9 +2,13 @@
 //! (tower-http). The CORS layer sits outside authentication, so a preflight is answered
 //! without a token, and only origins allowed here get `Access-Control-Allow-Origin`.
 
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, Method};
+use futures::future::Either;
+use http::{HeaderName, HeaderValue, Method, Request, Response, header::ORIGIN};
+use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Which page origins may call the fleet. Loopback origins always may.
@@ -80,6 +84,60 @@ impl CorsOptions {
     }
 }
 
+/// CORS only for requests with an `Origin` header, which browsers send on every cross-origin
+/// call and every POST (a preflight is an OPTIONS with one): gRPC clients send none and get no
+/// CORS headers. tower-http's layer built `Vary` and its other headers on every call and the
+/// server's layer stack is cloned per call (~2,500 instructions of a get_robot).
+#[derive(Clone)]
+pub struct BrowserCorsLayer(Arc<CorsLayer>);
+
+impl BrowserCorsLayer {
+    pub fn new(cors: CorsLayer) -> Self {
+        Self(Arc::new(cors))
+    }
+}
+
+impl<S> Layer<S> for BrowserCorsLayer {
+    type Service = BrowserCors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BrowserCors {
+            cors: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct BrowserCors<S> {
+    cors: Arc<CorsLayer>,
+    inner: S,
+}
+
+impl<S, B, ResB> Service<Request<B>> for BrowserCors<S>
+where
+    S: Service<Request<B>, Response = Response<ResB>> + Clone,
+    ResB: Default,
+{
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = Either<tower_http::cors::ResponseFuture<S::Future>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if !req.headers().contains_key(ORIGIN) {
+            return Either::Right(self.inner.call(req));
+        }
+        // The service polled ready goes into the CORS service; a clone stays for the next call.
+        let next = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, next);
+        Either::Left(self.cors.layer(ready).call(req))
+    }
+}
+
 /// `scheme://host[:port]` split into host and port text; None when it is not an origin.
 fn split_origin(o: &str) -> Option<(&str, &str)> {
     let rest = o
@@ -107,6 +165,60 @@ fn is_loopback_origin(o: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_requests_with_an_origin_get_cors_headers() {
+        use tower::ServiceExt;
+        let svc = BrowserCorsLayer::new(CorsOptions::default().layer()).layer(tower::service_fn(
+            |_: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(String::from("reply")))
+            },
+        ));
+        let call = |method: Method, origin: Option<&str>| {
+            let mut req = Request::builder().method(method).uri("/s/M");
+            if let Some(o) = origin {
+                req = req
+                    .header(ORIGIN, o)
+                    .header("access-control-request-method", "POST");
+            }
+            svc.clone().oneshot(req.body(()).unwrap())
+        };
+        let grpc = call(Method::POST, None).await.unwrap();
+        assert!(
+            grpc.headers().is_empty(),
+            "a call without Origin got CORS headers: {:?}",
+            grpc.headers()
+        );
+        assert_eq!(grpc.body(), "reply");
+
+        let page = "http://localhost:5173";
+        let browser = call(Method::POST, Some(page)).await.unwrap();
+        assert_eq!(browser.headers()["access-control-allow-origin"], page);
+        assert!(browser.headers().contains_key("vary"));
+        assert_eq!(browser.body(), "reply");
+
+        let preflight = call(Method::OPTIONS, Some(page)).await.unwrap();
+        assert_eq!(preflight.headers()["access-control-allow-origin"], page);
+        assert!(
+            preflight
+                .headers()
+                .contains_key("access-control-allow-methods")
+        );
+        assert_eq!(
+            preflight.body(),
+            "",
+            "a preflight is answered, not passed on"
+        );
+
+        let elsewhere = call(Method::POST, Some("https://elsewhere.example"))
+            .await
+            .unwrap();
+        assert!(
+            !elsewhere
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
+    }
 
     #[test]
     fn loopback_origins_on_any_port_are_loopback() {
