@@ -31,8 +31,6 @@ pub use failure::ConnectError;
 use retry::{Failed, Next, after_failure};
 use throttle::{Rate, Throttle, Verdict};
 
-use crate::proto::POOL;
-
 pub const DEFAULT_URL: &str = "https://app.viam.com:443";
 /// Module files travel whole in one message; match the server's limit.
 const MAX_MESSAGE_BYTES: usize = crate::server::MAX_MESSAGE_BYTES;
@@ -311,12 +309,10 @@ impl Client {
 
     /// API key -> access token, on this connection.
     async fn exchange(&self, key: &ApiKey) -> Result<String, Status> {
-        let method = POOL
-            .get_service_by_name(auth::AUTH_SERVICE)
-            .and_then(|s| s.methods().find(|m| m.name() == "Authenticate"))
+        let method = crate::proto::method(&format!("{}/Authenticate", auth::AUTH_SERVICE))
             .expect("auth.proto is compiled in");
         let deadline = Instant::now() + self.timeout;
-        let req = self.bare_request(auth::request(key), Some(deadline))?;
+        let req = self.bare_request(auth::request(key, method.input()), Some(deadline))?;
         let resp = self
             .raw_unary(&method, req, deadline)
             .await
@@ -660,6 +656,7 @@ mod tests {
             timeout: Duration::from_secs(60),
             throttle: Throttle::default(),
             paths: Mutex::default(),
+            refusal_remedy: None,
         };
         let method = crate::proto::method("GetRobot").unwrap();
         for _ in 0..3 {
@@ -706,7 +703,9 @@ mod tests {
 
     #[test]
     fn every_app_method_has_a_known_verb() {
-        let svc = POOL.get_service_by_name(crate::proto::APP_SERVICE).unwrap();
+        let svc = crate::proto::POOL
+            .get_service_by_name(crate::proto::APP_SERVICE)
+            .unwrap();
         for m in svc.methods() {
             let v = verb(m.name());
             assert!(
