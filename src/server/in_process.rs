@@ -1,8 +1,8 @@
 //! The local fleet as a tower service for a client in the same process (the
 //! embedded fleet, the default target). The same services, token checks, codec and messages as
-//! over a socket (`routes()` adds the same list to both), dispatched by the service name of the
-//! path instead of through tonic's axum router: its matching, URL-parameter map and per-call
-//! route clone were ~8% of an in-process get_robot (callgrind).
+//! over a socket (`fleetsh serve` serves this same dispatch under its layers), by the service
+//! name of the path instead of through tonic's axum router: its matching, URL-parameter map and
+//! per-call route clone were ~8% of an in-process get_robot (callgrind).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,8 +16,7 @@ use tower::{Service, ServiceExt};
 
 type Svc = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
-/// A service `routes()` can add: a tonic server (maybe intercepted), with the bounds both of
-/// its destinations need, said once.
+/// A service the dispatch can hold: a tonic server (maybe intercepted), its bounds said once.
 pub trait FleetService<B>:
     Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible, Future: Send>
     + NamedService
@@ -38,7 +37,7 @@ impl<S, B> FleetService<B> for S where
 {
 }
 
-/// A reply body either destination can send.
+/// A reply body the dispatch can send.
 pub trait ReplyBody:
     http_body::Body<Data = bytes::Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
     + Send
@@ -53,31 +52,19 @@ impl<B> ReplyBody for B where
 {
 }
 
-/// Where `routes()` puts each service: tonic's router (`fleetsh serve`) or `Dispatch`.
-pub trait AddService: Sized {
-    fn add<S: FleetService<B>, B: ReplyBody>(self, svc: S) -> Self;
-}
-
-impl AddService for tonic::service::Routes {
-    fn add<S: FleetService<B>, B: ReplyBody>(self, svc: S) -> Self {
-        self.add_service(svc)
-    }
-}
-
 /// The services by name; a path naming none is answered UNIMPLEMENTED, as the router does
 /// (`call::NamedUnimplemented` then names the method).
 #[derive(Clone, Default)]
 pub struct Dispatch(Arc<Vec<(&'static str, Svc)>>);
 
-impl AddService for Dispatch {
-    fn add<S: FleetService<B>, B: ReplyBody>(mut self, svc: S) -> Self {
+impl Dispatch {
+    /// `svc` added under its service name (`services` in server/mod.rs lists them all).
+    pub fn add<S: FleetService<B>, B: ReplyBody>(mut self, svc: S) -> Self {
         let svc = svc.map_response(|r: http::Response<B>| r.map(Body::new));
         Arc::make_mut(&mut self.0).push((S::NAME, BoxCloneSyncService::new(svc)));
         self
     }
-}
 
-impl Dispatch {
     /// The service a request's path (`/package.Service/Method`) names.
     fn service(&self, path: &str) -> Option<&Svc> {
         let name = path.strip_prefix('/')?.split_once('/')?.0;

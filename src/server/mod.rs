@@ -210,9 +210,9 @@ impl RunningFleet {
     }
 }
 
-/// Every service of the local fleet, each behind the token check it needs, added to `to` (the
-/// dispatch that `fleetsh serve` and the embedded fleet both serve).
-fn add_services<T: in_process::AddService>(api: &Arc<Api>, to: T) -> T {
+/// Every service of the local fleet, each behind the token check it needs: the dispatch that
+/// `fleetsh serve` and the embedded fleet both serve.
+fn services(api: &Arc<Api>) -> in_process::Dispatch {
     let intercept = auth::interceptor(api.tokens.clone());
     let app = AppServiceServer::new(app_service::AppSvc(api.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -238,7 +238,8 @@ fn add_services<T: in_process::AddService>(api: &Arc<Api>, to: T) -> T {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     // The busiest first: the in-process dispatch looks services up in this order.
-    to.add(InterceptedService::new(app, intercept.clone()))
+    in_process::Dispatch::default()
+        .add(InterceptedService::new(app, intercept.clone()))
         .add(AuthServiceServer::new(auth::AuthSvc(api.clone())))
         .add(InterceptedService::new(pipelines_svc, intercept.clone()))
         .add(InterceptedService::new(packages_svc, intercept.clone()))
@@ -259,7 +260,7 @@ fn add_services<T: in_process::AddService>(api: &Arc<Api>, to: T) -> T {
 /// framing, a second runtime hop or the router (in_process.rs).
 pub fn in_process(api: &Arc<Api>) -> crate::client::Transport {
     use tower::{Layer, ServiceExt};
-    let dispatch = add_services(api, in_process::Dispatch::default());
+    let dispatch = services(api);
     let svc = call::NamedUnimplementedLayer.layer(dispatch);
     let svc = ServiceExt::<http::Request<tonic::body::Body>>::map_err(
         svc,
@@ -319,7 +320,7 @@ pub async fn start(opts: &ServeOptions) -> anyhow::Result<RunningFleet> {
     // HTTP/1.1 too: the TypeScript SDK's fetch and pages speak gRPC-web over it. CORS comes
     // first, so preflights are answered before any authentication; gRPC-web translation next,
     // so that everything inside sees plain gRPC.
-    let dispatch = add_services(&api, in_process::Dispatch::default());
+    let dispatch = services(&api);
     let router = Server::builder()
         .accept_http1(true)
         .layer(web::BrowserCorsLayer::new(opts.cors.layer()))
