@@ -272,28 +272,19 @@ mod tests {
         }
         seen.push(a.full_name().to_string());
         assert_eq!(a.full_name(), b.full_name());
-        let fa: Vec<_> = a
-            .fields()
-            .map(|f| {
-                (
-                    f.number(),
-                    f.name().to_string(),
-                    f.is_list(),
-                    f.supports_presence(),
-                )
-            })
-            .collect();
-        let fb: Vec<_> = b
-            .fields()
-            .map(|f| {
-                (
-                    f.number(),
-                    f.name().to_string(),
-                    f.is_list(),
-                    f.supports_presence(),
-                )
-            })
-            .collect();
+        let shape = |m: &prost_reflect::MessageDescriptor| -> Vec<_> {
+            m.fields()
+                .map(|f| {
+                    (
+                        f.number(),
+                        f.name().to_string(),
+                        f.is_list(),
+                        f.supports_presence(),
+                    )
+                })
+                .collect()
+        };
+        let (fa, fb) = (shape(a), shape(b));
         assert_eq!(fa, fb, "{}", a.full_name());
         for (x, y) in a.fields().zip(b.fields()) {
             match (x.kind(), y.kind()) {

@@ -12,6 +12,24 @@ pub fn bearer(token: &str) -> Bearer {
     Bearer(Some(format!("Bearer {token}").parse().unwrap()))
 }
 
+/// A token for the key `key_id`/`key`, exchanged on `channel` (for fleets a test reaches by its
+/// own channel: TLS, another address).
+pub async fn token_on(channel: &tonic::transport::Channel, key_id: &str, key: &str) -> String {
+    use fleetsh::proto::rpc::v1::{AuthenticateRequest, Credentials};
+    fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient::new(channel.clone())
+        .authenticate(AuthenticateRequest {
+            entity: key_id.into(),
+            credentials: Some(Credentials {
+                r#type: "api-key".into(),
+                payload: key.into(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token
+}
+
 /// A token of the owner key created at the fleet's first start.
 pub async fn owner_token(s: &TestServer) -> String {
     let c = &s.fleet.credentials;

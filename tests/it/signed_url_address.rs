@@ -32,19 +32,7 @@ async fn a_fleet_on_every_address_signs_urls_on_the_address_the_client_reached()
         .await
         .unwrap();
     let c = fleet.credentials.clone();
-    let token =
-        fleetsh::proto::rpc::v1::auth_service_client::AuthServiceClient::new(channel.clone())
-            .authenticate(fleetsh::proto::rpc::v1::AuthenticateRequest {
-                entity: c.api_key_id.clone(),
-                credentials: Some(fleetsh::proto::rpc::v1::Credentials {
-                    r#type: "api-key".into(),
-                    payload: c.api_key.clone(),
-                }),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
+    let token = crate::setup::token_on(&channel, &c.api_key_id, &c.api_key).await;
     let header = format!("Bearer {token}").parse().unwrap();
     let mut app = AppServiceClient::with_interceptor(channel.clone(), Bearer(Some(header)));
     let part = new_part(&mut app, &c.location_id, "lan-bot").await;
