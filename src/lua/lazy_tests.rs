@@ -147,16 +147,20 @@ fn writes_and_raw_accessors_see_the_array() {
     assert_eq!(sorted, "m99");
 }
 
+/// The same reply's `robots` list decoded lazily and eagerly, named for assertion messages.
+fn lazy_and_eager(lua: &Lua, bytes: &[u8]) -> [(Table, &'static str); 2] {
+    let lazy: Table = decoded(lua, bytes).raw_get("robots").unwrap();
+    let Lv::Table(eager) = eager(lua, bytes) else {
+        panic!("a message decodes to a table")
+    };
+    [(lazy, "lazy"), (eager.raw_get("robots").unwrap(), "eager")]
+}
+
 #[test]
 fn setmetatable_refuses_a_lazy_list_as_an_eager_one_and_keeps_its_elements() {
     let lua = state();
     let bytes = robots(100);
-    let lazy: Table = decoded(&lua, &bytes).raw_get("robots").unwrap();
-    let Lv::Table(eager) = eager(&lua, &bytes) else {
-        panic!("a message decodes to a table")
-    };
-    let eager: Table = eager.raw_get("robots").unwrap();
-    for (list, what) in [(lazy, "lazy"), (eager, "eager")] {
+    for (list, what) in lazy_and_eager(&lua, &bytes) {
         let (ok, err, n, first): (bool, String, i64, String) = run(
             &lua,
             r#"local r = ...
@@ -231,12 +235,7 @@ fn an_element_that_does_not_decode_fails_when_read() {
 fn getmetatable_answers_false_for_a_lazy_list_as_for_an_eager_one() {
     let lua = state();
     let bytes = robots(100);
-    let lazy: Table = decoded(&lua, &bytes).raw_get("robots").unwrap();
-    let Lv::Table(eager) = eager(&lua, &bytes) else {
-        panic!("a message decodes to a table")
-    };
-    let eager: Table = eager.raw_get("robots").unwrap();
-    for (list, what) in [(lazy, "lazy"), (eager, "eager")] {
+    for (list, what) in lazy_and_eager(&lua, &bytes) {
         let (before, n, after): (Lv, i64, Lv) = run(
             &lua,
             "local r = ... local before = getmetatable(r) local n = rawlen(r) \
