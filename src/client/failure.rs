@@ -50,6 +50,23 @@ fn cause(err: &(dyn Error + 'static)) -> (String, Option<ErrorKind>) {
     (text, kind)
 }
 
+/// h2 itself refused the peer's bytes as HTTP/2 frames: what a plaintext connection reads when
+/// the server answers in TLS (its alert record parses as an oversized frame) or in HTTP/1.
+fn not_http2(err: &(dyn Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_library()
+                && matches!(
+                    h2.reason(),
+                    Some(h2::Reason::FRAME_SIZE_ERROR | h2::Reason::PROTOCOL_ERROR)
+                );
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// `cannot connect to URL: CAUSE; WHAT TO TRY`.
 pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
     let (cause, kind) = cause(err);
@@ -76,6 +93,12 @@ pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
         )
     {
         format!("the server closed the connection; if it serves TLS, use https://{host}")
+    } else if plaintext && not_http2(err) {
+        // Which of the two a TLS server's refusal shows (a reset, or its alert read as a
+        // frame) depends on timing; both get the same advice.
+        format!(
+            "the server does not answer in plaintext HTTP/2; if it serves TLS, use https://{host}"
+        )
     } else {
         "check the URL and that the server is up".to_string()
     };

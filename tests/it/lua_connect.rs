@@ -484,6 +484,32 @@ async fn connection_failures_say_once_what_failed_and_what_to_try() {
         ],
     );
 
+    // A plaintext connection whose answer is not HTTP/2 frames (an HTTP/1 server here; a TLS
+    // server's alert reads the same way when it comes before the reset).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = listener.local_addr().unwrap().port();
+    // Every connection the client makes (it retries a failed connect) gets the same answer.
+    let held = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+                let _ = s.write_all(answer).await;
+                // Held open, so the client's verdict comes from the bytes, not from a close.
+                let _ = s.read_to_end(&mut Vec::new()).await;
+            });
+        }
+    });
+    let url = format!("http://127.0.0.1:{other}");
+    let out = fleetsh(creds_args(dir, &url, &["-e", "print(1)"]), None).await;
+    assert_one_line(
+        &out,
+        &[
+            "does not answer in plaintext HTTP/2",
+            &format!("use https://127.0.0.1:{other}"),
+        ],
+    );
+    held.abort();
+
     // Nothing listens: the address, and what to try.
     let dead = free_port();
     let url = format!("http://127.0.0.1:{dead}");
