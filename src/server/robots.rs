@@ -35,12 +35,18 @@ pub fn online(last_access: Option<i64>) -> (OnlineState, i64) {
 pub const ROVER_RENTAL_LOCATION: &str = "Rover Rentals";
 
 fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
+    robot_in(r.get(2)?, r)
+}
+
+/// A machine of `robot_columns!()`'s row, at a location the caller already holds: a list of
+/// one location selects `located_robot_columns!()` and reads no location column per row.
+fn robot_in(location: String, r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
     let last_access: Option<i64> = r.get(3)?;
     let (online_state, seconds) = online(last_access);
     Ok(Robot {
         id: r.get(0)?,
         name: r.get(1)?,
-        location: r.get(2)?,
+        location,
         last_access: last_access.map(to_ts),
         created_on: Some(to_ts(r.get(4)?)),
         online_state: online_state as i32,
@@ -53,6 +59,13 @@ fn robot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Robot> {
 macro_rules! robot_columns {
     () => {
         "r.id, r.name, r.location_id, r.last_access, r.created_on"
+    };
+}
+
+/// `robot_columns!()` with a constant in the location's place, for `robot_in`.
+macro_rules! located_robot_columns {
+    () => {
+        "r.id, r.name, NULL, r.last_access, r.created_on"
     };
 }
 
@@ -183,10 +196,10 @@ fn robots_in_location(c: &Connection, who: &Principal, location_id: &str) -> Api
     let whole = who.can(Perm::ReadRobot, &scope) || who.can(Perm::ReadLocation, &scope);
     let mut stmt = c.prepare_cached(concat!(
         "SELECT ",
-        robot_columns!(),
+        located_robot_columns!(),
         " FROM robots r WHERE r.location_id = ?1 ORDER BY r.created_on, r.id"
     ))?;
-    let all = stmt.query_map([location_id], robot_from_row)?;
+    let all = stmt.query_map([location_id], |r| robot_in(location_id.to_string(), r))?;
     let mut robots = Vec::new();
     for robot in all {
         let robot = robot?;
