@@ -48,6 +48,8 @@ fn main() -> anyhow::Result<()> {
         .build_client(true)
         // Unimplemented RPCs answer UNIMPLEMENTED, so a service impl names only what it serves.
         .generate_default_stubs(true)
+        // prost's codec, encoding each message into one buffer of its size (src/codec.rs).
+        .codec_path("crate::codec::SizedCodec")
         .bytes(".viam.app.v1.UploadModuleFileRequest.file")
         .compile_fds(fds)?;
     Ok(())

@@ -2,6 +2,7 @@
 pub mod chores;
 pub mod cli;
 pub mod client;
+pub mod codec;
 pub mod config;
 pub mod exit;
 pub mod logging;
