@@ -741,3 +741,97 @@ async fn set_config_property_changes_paths_and_reports_each_change() {
         "the update and the property change are both in the history"
     );
 }
+
+/// A machine's id and its parts' names, in order.
+type MachineParts = (String, Vec<String>);
+
+/// Summaries group parts under their machine and machines under their location in the listed
+/// order, filter by location in the query, and leave out what a key scoped to one machine
+/// cannot read (its location then appears only for that machine).
+#[tokio::test]
+async fn summaries_group_parts_by_machine_and_location_and_show_only_readable_machines() {
+    let s = TestServer::start().await;
+    let mut app = s.owner().await;
+    let home = s.location_id().to_string();
+    let lab = new_location(&mut app, &s, "lab").await;
+    let a = machine_in(&mut app, &home, "a").await;
+    let b = machine_in(&mut app, &lab, "b").await;
+    let c = machine_in(&mut app, &lab, "c").await;
+    app.new_robot_part(NewRobotPartRequest {
+        robot_id: b.clone(),
+        part_name: "b-arm".into(),
+    })
+    .await
+    .unwrap();
+    let shape = |ls: &[LocationSummary]| -> Vec<(String, Vec<MachineParts>)> {
+        ls.iter()
+            .map(|l| {
+                let machines = l
+                    .machine_summaries
+                    .iter()
+                    .map(|m| {
+                        let parts = m.part_summaries.iter().map(|p| p.part_name.clone());
+                        (m.machine_id.clone(), parts.collect())
+                    })
+                    .collect();
+                (l.location_id.clone(), machines)
+            })
+            .collect()
+    };
+    let list = |location_ids: Vec<String>| ListMachineSummariesRequest {
+        organization_id: s.org_id().into(),
+        location_ids,
+        ..Default::default()
+    };
+    let all = app
+        .list_machine_summaries(list(vec![]))
+        .await
+        .unwrap()
+        .into_inner();
+    let s_ = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        shape(&all.location_summaries),
+        [
+            (home.clone(), vec![(a.clone(), s_(&["a-main"]))]),
+            (
+                lab.clone(),
+                vec![
+                    (b.clone(), s_(&["b-main", "b-arm"])),
+                    (c.clone(), s_(&["c-main"]))
+                ]
+            ),
+        ]
+    );
+    let lab_part = &all.location_summaries[1].machine_summaries[0].part_summaries[1];
+    assert_eq!(
+        (lab_part.is_main_part, lab_part.dns_name.as_deref()),
+        (false, Some("b-arm"))
+    );
+    let lab_only = app
+        .list_machine_summaries(list(vec![lab.clone()]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        shape(&lab_only.location_summaries),
+        shape(&all.location_summaries[1..]),
+        "filtered by location"
+    );
+
+    let (key_id, key) = crate::keys::create_key(
+        &mut app,
+        vec![crate::keys::grant(s.org_id(), "operator", "robot", &c)],
+    )
+    .await;
+    let mut scoped = s.client_for(&key_id, &key).await;
+    let seen = scoped
+        .list_machine_summaries(list(vec![]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        shape(&seen.location_summaries),
+        [(lab.clone(), vec![(c.clone(), s_(&["c-main"]))])],
+        "a key for machine c sees only c"
+    );
+}
