@@ -50,9 +50,17 @@ fn cause(err: &(dyn Error + 'static)) -> (String, Option<ErrorKind>) {
     (text, kind)
 }
 
-/// h2 itself refused the peer's bytes as HTTP/2 frames: what a plaintext connection reads when
-/// the server answers in TLS (its alert record parses as an oversized frame) or in HTTP/1.
-fn not_http2(err: &(dyn Error + 'static)) -> bool {
+/// The connection ended, or h2 refused the peer's bytes as HTTP/2 frames, before any answer:
+/// what a plaintext connection shows when the server speaks TLS (a reset, or its alert record
+/// read as an oversized frame) or HTTP/1. Which one shows depends on timing; when the
+/// connection dies before the request was even taken, hyper only says it was cancelled.
+fn ended_without_http2(err: &(dyn Error + 'static), kind: Option<ErrorKind>) -> bool {
+    if matches!(
+        kind,
+        Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)
+    ) {
+        return true;
+    }
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
@@ -61,6 +69,11 @@ fn not_http2(err: &(dyn Error + 'static)) -> bool {
                     h2.reason(),
                     Some(h2::Reason::FRAME_SIZE_ERROR | h2::Reason::PROTOCOL_ERROR)
                 );
+        }
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
         }
         cur = e.source();
     }
@@ -86,18 +99,9 @@ pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
         "the host name does not resolve; check the URL".to_string()
     } else if kind == Some(ErrorKind::TimedOut) || cause.contains("timed out") {
         format!("no answer from {host}; check the URL and the network")
-    } else if plaintext
-        && matches!(
-            kind,
-            Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)
-        )
-    {
-        format!("the server closed the connection; if it serves TLS, use https://{host}")
-    } else if plaintext && not_http2(err) {
-        // Which of the two a TLS server's refusal shows (a reset, or its alert read as a
-        // frame) depends on timing; both get the same advice.
+    } else if plaintext && ended_without_http2(err, kind) {
         format!(
-            "the server does not answer in plaintext HTTP/2; if it serves TLS, use https://{host}"
+            "the server ended the connection without an HTTP/2 answer; if it serves TLS, use https://{host}"
         )
     } else {
         "check the URL and that the server is up".to_string()

@@ -504,7 +504,7 @@ async fn connection_failures_say_once_what_failed_and_what_to_try() {
     assert_one_line(
         &out,
         &[
-            "does not answer in plaintext HTTP/2",
+            "without an HTTP/2 answer",
             &format!("use https://127.0.0.1:{other}"),
         ],
     );
