@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
 use mlua::{Lua, Table, Value as Lv};
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, Value as Pv};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value as Pv};
 
 use super::secret;
 use super::session::Session;
@@ -17,13 +17,47 @@ use crate::lua::hooks::{Call, Outcome};
 /// The value id fields of a planned call's response carry.
 pub const PLANNED: &str = "(planned)";
 
+/// What `around` asks of every call's method, worked out at its first call.
+#[derive(Clone, Copy)]
+struct Facts {
+    mutating: bool,
+    /// The reply has secret fields to wrap.
+    secret: bool,
+    /// The reply has a `next_page_token` (a page of a longer list).
+    paged: bool,
+}
+
+thread_local! {
+    /// By method (a script calls a few): classifying the name, the secret walk's lookup by type
+    /// name and reading a `next_page_token` the reply cannot have were ~1,500 instructions a call.
+    static FACTS: std::cell::RefCell<Vec<(MethodDescriptor, Facts)>> = const {
+        std::cell::RefCell::new(Vec::new())
+    };
+}
+
+fn facts(method: &MethodDescriptor) -> Facts {
+    let known = FACTS.with_borrow(|fs| fs.iter().find(|(m, _)| m == method).map(|(_, f)| *f));
+    if let Some(f) = known {
+        return f;
+    }
+    let output = method.output();
+    let f = Facts {
+        mutating: is_mutating(method.name()),
+        secret: secret::has_secret(&output),
+        paged: output.get_field_by_name("next_page_token").is_some(),
+    };
+    FACTS.with_borrow_mut(|fs| fs.push((method.clone(), f)));
+    f
+}
+
 pub async fn around(lua: &Lua, call: Call<'_>, send: LocalBoxFuture<'_, Outcome>) -> Outcome {
     let Call {
         method,
         display,
         args,
     } = call;
-    let mutating = is_mutating(method.name());
+    let facts = facts(method);
+    let mutating = facts.mutating;
     // Clone the Rc so no app-data borrow is held across the await.
     let session = lua.app_data_ref::<Rc<Session>>().map(|s| Rc::clone(&s));
     // A dry run's plan names what it touches: it learns names from what reads return.
@@ -45,8 +79,12 @@ pub async fn around(lua: &Lua, call: Call<'_>, send: LocalBoxFuture<'_, Outcome>
         s.learn_names(t)?;
     }
     if let Ok(Lv::Table(t)) = &out {
-        secret::wrap(lua, &method.output(), t)?;
-        if let Some(token) = t.raw_get::<Option<mlua::LuaString>>("next_page_token")? {
+        if facts.secret {
+            secret::wrap(lua, &method.output(), t)?;
+        }
+        if facts.paged
+            && let Some(token) = t.raw_get::<Option<mlua::LuaString>>("next_page_token")?
+        {
             super::progress::page(display, !token.as_bytes().is_empty());
         }
     }

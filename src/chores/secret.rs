@@ -104,7 +104,7 @@ thread_local! {
 }
 
 /// Whether messages of `desc` can hold a secret anywhere (memoised; a cycle counts as no).
-fn has_secret(desc: &MessageDescriptor) -> bool {
+pub(super) fn has_secret(desc: &MessageDescriptor) -> bool {
     if let Some(b) = HAS_SECRET.with(|m| m.borrow().get(desc.full_name()).copied()) {
         return b;
     }

@@ -1,7 +1,10 @@
-//! A tonic codec for the generic client: requests are `prost_reflect::DynamicMessage`s, replies
-//! stay encoded (`Reply`) so that the Lua side decodes them straight into tables.
+//! A tonic codec for the generic client: requests are `prost_reflect::DynamicMessage`s or
+//! bytes already encoded (`Wire`), replies stay encoded (`Reply`) so that the Lua side decodes
+//! them straight into tables.
 
-use bytes::{Buf, Bytes};
+use std::marker::PhantomData;
+
+use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::Status;
@@ -22,25 +25,49 @@ impl Reply {
     }
 }
 
-/// Encodes any request message; tags responses with `response` (the method's output type).
-pub struct DynCodec {
-    response: MessageDescriptor,
+/// A request message as the codec writes it.
+pub trait Wire: Send + Sync + 'static {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status>;
 }
 
-impl DynCodec {
-    pub fn new(response: MessageDescriptor) -> Self {
-        Self { response }
+impl Wire for DynamicMessage {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        self.encode(dst)
+            .map_err(|e| Status::internal(format!("encoding request: {e}")))
     }
 }
 
-impl Codec for DynCodec {
-    type Encode = DynamicMessage;
+/// A message encoded once before the call: a retry sends the same bytes again.
+impl Wire for Bytes {
+    fn write(&self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(self);
+        Ok(())
+    }
+}
+
+/// Encodes any request message; tags responses with `response` (the method's output type).
+pub struct DynCodec<T = DynamicMessage> {
+    response: MessageDescriptor,
+    request: PhantomData<fn(T)>,
+}
+
+impl<T> DynCodec<T> {
+    pub fn new(response: MessageDescriptor) -> Self {
+        Self {
+            response,
+            request: PhantomData,
+        }
+    }
+}
+
+impl<T: Wire> Codec for DynCodec<T> {
+    type Encode = T;
     type Decode = Reply;
-    type Encoder = DynEncoder;
+    type Encoder = WireEncoder<T>;
     type Decoder = RawDecoder;
 
-    fn encoder(&mut self) -> DynEncoder {
-        DynEncoder
+    fn encoder(&mut self) -> WireEncoder<T> {
+        WireEncoder(PhantomData)
     }
 
     fn decoder(&mut self) -> RawDecoder {
@@ -48,15 +75,14 @@ impl Codec for DynCodec {
     }
 }
 
-pub struct DynEncoder;
+pub struct WireEncoder<T>(PhantomData<fn(T)>);
 
-impl Encoder for DynEncoder {
-    type Item = DynamicMessage;
+impl<T: Wire> Encoder for WireEncoder<T> {
+    type Item = T;
     type Error = Status;
 
-    fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding request: {e}")))
+    fn encode(&mut self, item: T, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.write(dst)
     }
 }
 

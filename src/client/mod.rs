@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bytes::Bytes;
 use http::uri::PathAndQuery;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::client::Grpc;
@@ -25,8 +26,8 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status, Streaming};
 
 pub use auth::ApiKey;
-use codec::DynCodec;
 pub use codec::Reply;
+use codec::{DynCodec, Wire};
 pub use failure::ConnectError;
 use retry::{Failed, Next, after_failure};
 use throttle::{Rate, Throttle, Verdict};
@@ -61,6 +62,12 @@ pub type Transport = tower::util::BoxCloneSyncService<
 
 pub struct Client {
     channel: Transport,
+    /// Transports ready for another call, given back after each (`give_back`): a clone per call
+    /// (for a channel, a buffer sender whose poll state is boxed; in-process, every service's
+    /// handle) cost ~1,000 instructions.
+    idle: Mutex<Vec<Grpc<Transport>>>,
+    /// The last grpc-timeout sent, as a header: whole seconds repeat call after call.
+    last_timeout: Mutex<Option<(Duration, MetadataValue<tonic::metadata::Ascii>)>>,
     key: Option<ApiKey>,
     token: Mutex<Option<Token>>,
     timeout: Duration,
@@ -111,15 +118,7 @@ pub async fn connect(
     key: Option<ApiKey>,
     timeout: Duration,
 ) -> Result<Client, ConnectError> {
-    let client = Client {
-        channel: channel(url).await?,
-        key,
-        token: Mutex::new(None),
-        timeout,
-        throttle: Throttle::default(),
-        paths: Mutex::default(),
-        refusal_remedy: None,
-    };
+    let client = Client::new(channel(url).await?, key, None, timeout);
     if let Some(key) = &client.key {
         client
             .authenticate()
@@ -133,15 +132,7 @@ pub async fn connect(
 /// (the embedded fleet issues one in-process, sparing a key exchange and its `last_used`
 /// write at every script start); `key` renews it later.
 pub fn in_process(transport: Transport, key: ApiKey, token: String, timeout: Duration) -> Client {
-    Client {
-        channel: transport,
-        key: Some(key),
-        token: Mutex::new(Some(Token::new(token))),
-        timeout,
-        throttle: Throttle::default(),
-        paths: Mutex::default(),
-        refusal_remedy: None,
-    }
+    Client::new(transport, Some(key), Some(Token::new(token)), timeout)
 }
 
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
@@ -254,7 +245,49 @@ pub fn normalize(s: Status) -> Status {
     s
 }
 
+/// How many ready transports a client keeps between calls (as many as calls ran at once, up
+/// to this).
+const MAX_IDLE: usize = 256;
+
+/// The grpc-timeout header for `d`, as tonic's `Request::set_timeout` writes it: the most
+/// precise unit whose value has at most 8 digits.
+fn grpc_timeout(d: Duration) -> MetadataValue<tonic::metadata::Ascii> {
+    const MAX: u128 = 99_999_999;
+    let secs = u128::from(d.as_secs());
+    let (value, unit) = [
+        (d.as_nanos(), 'n'),
+        (d.as_micros(), 'u'),
+        (d.as_millis(), 'm'),
+        (secs, 'S'),
+        (secs / 60, 'M'),
+        (secs / 3600, 'H'),
+    ]
+    .into_iter()
+    .find(|(v, _)| *v <= MAX)
+    .unwrap_or((MAX, 'H'));
+    MetadataValue::try_from(format!("{value}{unit}")).expect("digits and a unit letter")
+}
+
 impl Client {
+    fn new(
+        channel: Transport,
+        key: Option<ApiKey>,
+        token: Option<Token>,
+        timeout: Duration,
+    ) -> Self {
+        Client {
+            channel,
+            idle: Mutex::default(),
+            last_timeout: Mutex::default(),
+            key,
+            token: Mutex::new(token),
+            timeout,
+            throttle: Throttle::default(),
+            paths: Mutex::default(),
+            refusal_remedy: None,
+        }
+    }
+
     /// What a refusal of the key mid-run adds: where the key came from and what to do.
     pub fn set_refusal_remedy(&mut self, remedy: String) {
         self.refusal_remedy = Some(remedy);
@@ -335,9 +368,23 @@ impl Client {
             if left.is_zero() {
                 return Err(self.expired());
             }
-            req.set_timeout(sent_timeout(left));
+            req.metadata_mut()
+                .insert("grpc-timeout", self.timeout_header(sent_timeout(left)));
         }
         Ok(req)
+    }
+
+    /// The grpc-timeout header for `d`, formatted only when it differs from the last one.
+    fn timeout_header(&self, d: Duration) -> MetadataValue<tonic::metadata::Ascii> {
+        let mut last = self.last_timeout.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((sent, v)) = &*last
+            && *sent == d
+        {
+            return v.clone();
+        }
+        let v = grpc_timeout(d);
+        *last = Some((d, v.clone()));
+        v
     }
 
     /// DEADLINE_EXCEEDED for a call whose time is up.
@@ -363,13 +410,23 @@ impl Client {
         Ok(req)
     }
 
-    /// A channel ready to send on; a connection that is not ready means nothing was sent.
+    /// A channel ready to send on (an idle one, else a new clone); a connection that is not
+    /// ready means nothing was sent. Hand it back with `give_back` after the call.
     async fn ready(&self) -> Result<Grpc<Transport>, Failed> {
-        let mut grpc = self.grpc();
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut grpc = idle.unwrap_or_else(|| self.grpc());
         grpc.ready().await.map_err(|e| {
             Failed::NotSent(Status::unavailable(format!("connection not ready: {e}")))
         })?;
         Ok(grpc)
+    }
+
+    /// Keeps a channel of `ready` for the next call.
+    fn give_back(&self, grpc: Grpc<Transport>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(grpc);
+        }
     }
 
     /// Bounds an attempt by the call's `deadline`: the grpc-timeout header bounds the server,
@@ -402,15 +459,17 @@ impl Client {
         p
     }
 
-    async fn raw_unary(
+    async fn raw_unary<T: Wire>(
         &self,
         method: &MethodDescriptor,
-        req: Request<DynamicMessage>,
+        req: Request<T>,
         deadline: Instant,
     ) -> Result<Reply, Failed> {
         let mut grpc = self.ready().await?;
         let fut = grpc.unary(req, self.path(method), DynCodec::new(method.output()));
-        self.bounded("no reply", deadline, fut).await
+        let reply = self.bounded("no reply", deadline, fut).await;
+        self.give_back(grpc);
+        reply
     }
 
     /// Runs `attempt` with the token, re-authenticating once on UNAUTHENTICATED (an expired
@@ -550,11 +609,9 @@ impl Client {
         Status::resource_exhausted(message)
     }
 
-    pub async fn unary(
-        &self,
-        method: &MethodDescriptor,
-        msg: DynamicMessage,
-    ) -> Result<Reply, Status> {
+    /// One unary call of `method` with its request `msg` already encoded (each attempt sends
+    /// the same bytes).
+    pub async fn unary(&self, method: &MethodDescriptor, msg: Bytes) -> Result<Reply, Status> {
         let msg = &msg;
         self.with_policy(method, |deadline| async move {
             let req = self.request(msg.clone(), Some(deadline))?;
@@ -568,7 +625,7 @@ impl Client {
     pub async fn server_streaming(
         &self,
         method: &MethodDescriptor,
-        msg: DynamicMessage,
+        msg: Bytes,
         metadata: &[(String, String)],
     ) -> Result<(tonic::metadata::MetadataMap, Streaming<Reply>), Status> {
         let msg = &msg;
@@ -584,7 +641,9 @@ impl Client {
                 req.metadata_mut().insert(key, value);
             }
             let fut = grpc.server_streaming(req, self.path(method), DynCodec::new(method.output()));
-            match tokio::time::timeout_at(deadline.into(), fut).await {
+            let opened = tokio::time::timeout_at(deadline.into(), fut).await;
+            self.give_back(grpc);
+            match opened {
                 Ok(r) => Ok(r.map(|r| {
                     let (headers, stream, _) = r.into_parts();
                     (headers, stream)
@@ -625,7 +684,9 @@ impl Client {
             let mut grpc = self.ready().await?;
             let req = self.request(messages(), Some(deadline))?;
             let fut = grpc.client_streaming(req, self.path(method), DynCodec::new(method.output()));
-            self.bounded("no reply", deadline, fut).await
+            let reply = self.bounded("no reply", deadline, fut).await;
+            self.give_back(grpc);
+            reply
         })
         .await
     }
@@ -649,21 +710,10 @@ mod tests {
                 )
             }
         });
-        let client = Client {
-            channel: Transport::new(server),
-            key: None,
-            token: Mutex::new(None),
-            timeout: Duration::from_secs(60),
-            throttle: Throttle::default(),
-            paths: Mutex::default(),
-            refusal_remedy: None,
-        };
+        let client = Client::new(Transport::new(server), None, None, Duration::from_secs(60));
         let method = crate::proto::method("GetRobot").unwrap();
         for _ in 0..3 {
-            let err = client
-                .unary(&method, DynamicMessage::new(method.input()))
-                .await
-                .unwrap_err();
+            let err = client.unary(&method, Bytes::new()).await.unwrap_err();
             assert_eq!(err.code(), Code::NotFound, "{err:?}");
         }
         let seen = seen.lock().unwrap().clone();
@@ -779,21 +829,10 @@ mod tests {
             }
         });
         let timeout = Duration::from_secs(1);
-        let client = Client {
-            channel: Transport::new(server),
-            key: None,
-            token: Mutex::new(None),
-            timeout,
-            throttle: Throttle::default(),
-            paths: Mutex::default(),
-            refusal_remedy: None,
-        };
+        let client = Client::new(Transport::new(server), None, None, timeout);
         let method = crate::proto::method("GetRobot").unwrap();
         let started = Instant::now();
-        let err = client
-            .unary(&method, DynamicMessage::new(method.input()))
-            .await
-            .unwrap_err();
+        let err = client.unary(&method, Bytes::new()).await.unwrap_err();
         let elapsed = started.elapsed();
         assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
         let seen = seen.lock().unwrap().clone();

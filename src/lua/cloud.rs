@@ -6,8 +6,10 @@
 
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use mlua::{Lua, LuaString, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value as Lv};
-use prost_reflect::{DynamicMessage, MethodDescriptor};
+use prost_reflect::MethodDescriptor;
 use tonic::Streaming;
 
 use super::convert::{self, Labels, closest};
@@ -56,14 +58,16 @@ fn reply(lua: &Lua, r: &Reply, display: &str) -> mlua::Result<Result<Lv, CallErr
     }
 }
 
+/// The request, encoded straight from the Lua table (encode.rs); every attempt of the call
+/// sends these bytes.
 fn request(
     method: &MethodDescriptor,
     args: Option<Table>,
     labels: &Labels,
-) -> Result<DynamicMessage, String> {
+) -> Result<Bytes, String> {
     match args {
-        Some(t) => convert::to_message_labeled(&method.input(), &t, labels),
-        None => Ok(DynamicMessage::new(method.input())),
+        Some(t) => super::encode::encode(&method.input(), &t, Some(labels)).map(Bytes::from),
+        None => Ok(Bytes::new()),
     }
 }
 

@@ -28,6 +28,9 @@ use smallvec::{SmallVec, smallvec};
 use super::convert::{self, LIST_VALUE, STRUCT, TIMESTAMP, VALUE};
 use super::lazy::{self, LAZY_MIN};
 
+#[path = "decode_raw.rs"]
+mod raw;
+
 /// Nesting deeper than this is refused, as prost's own decoder does: the walk recurses, and a
 /// hostile reply must not overflow the stack.
 const MAX_DEPTH: u32 = 100;
@@ -52,6 +55,11 @@ pub fn from_bytes(lua: &Lua, desc: &MessageDescriptor, bytes: &[u8]) -> mlua::Re
 /// `from_bytes` of a reply's buffer, which lazy lists keep (a reference, not a copy).
 pub fn from_reply(lua: &Lua, desc: &MessageDescriptor, bytes: &Bytes) -> mlua::Result<Lv> {
     let plans = plans(lua, desc)?;
+    if plans.msgs[0].simple
+        && let Some(v) = raw::decode(lua, &plans, 0, bytes, 0)?
+    {
+        return Ok(v);
+    }
     let walk = Walk {
         lua,
         plans: &plans,
@@ -90,6 +98,11 @@ fn element_decoder(lua: &Lua) -> mlua::Result<Function> {
             root: &d.bytes,
         };
         let m = &d.plans.msgs[d.msg];
+        if m.simple
+            && let Some(v) = raw::decode(lua, &d.plans, d.msg, &d.bytes[start..end], d.depth)?
+        {
+            return Ok(v);
+        }
         match walk.message(d.msg, &d.bytes[start..end], d.depth) {
             Ok(out) => out.into_lua(lua),
             Err(bad) => Err(bad.into_lua_error(m)),
@@ -189,6 +202,10 @@ struct MsgPlan {
     fields: Vec<FieldPlan>,
     /// Members (indices into `fields`) of each oneof, by oneof index.
     oneofs: Vec<Vec<usize>>,
+    /// Decoded by decode_raw.rs's fast path (`raw::simple`).
+    simple: bool,
+    /// Where field 0's name is in `PlanSet::keys` (and its default in `defaults`).
+    key_base: i64,
 }
 
 impl MsgPlan {
@@ -197,8 +214,9 @@ impl MsgPlan {
     }
 }
 
-/// Value names by number (sorted); numbers the enum does not know stay integers.
-struct EnumPlan(Vec<(i32, LuaString)>);
+/// Value names by number (sorted), as Lua strings and as text (for the fast path); numbers the
+/// enum does not know stay integers.
+struct EnumPlan(Vec<(i32, LuaString)>, Vec<String>);
 
 /// The plans of a root message type and of every type reachable from it (`msgs[0]` is the root).
 struct PlanSet {
@@ -206,6 +224,10 @@ struct PlanSet {
     msgs: Vec<MsgPlan>,
     enums: Vec<EnumPlan>,
     array_mt: Table,
+    /// Every message's field names in one array (`MsgPlan::key_base`), and beside them the
+    /// values unset fields show (nil for none): what the fast path reads from the stack.
+    keys: Table,
+    defaults: Table,
 }
 
 /// Plans by root type name, for the Lua state's lifetime (their Lua strings belong to it).
@@ -253,11 +275,30 @@ impl<'a> Planner<'a> {
 
     fn build(mut self, root: &MessageDescriptor) -> mlua::Result<PlanSet> {
         self.message(root)?;
+        let total = self.msgs.iter().map(|m| m.fields.len()).sum();
+        let keys = self.lua.create_table_with_capacity(total, 0)?;
+        let defaults = self.lua.create_table_with_capacity(total, 0)?;
+        let mut next = 1i64;
+        for m in &mut self.msgs {
+            m.key_base = next;
+            for f in &m.fields {
+                keys.raw_set(next, &f.key)?;
+                if let Unset::Value(v) = &f.default {
+                    defaults.raw_set(next, v)?;
+                }
+                next += 1;
+            }
+        }
+        for i in 0..self.msgs.len() {
+            self.msgs[i].simple = raw::simple(&self.msgs, i, &mut Vec::new());
+        }
         Ok(PlanSet {
             root: root.clone(),
             msgs: self.msgs,
             enums: self.enums,
             array_mt: convert::array_marker(self.lua)?,
+            keys,
+            defaults,
         })
     }
 
@@ -279,6 +320,8 @@ impl<'a> Planner<'a> {
             },
             fields: Vec::new(),
             oneofs: Vec::new(),
+            simple: false,
+            key_base: 0,
         });
         let mut fields = desc.fields().collect::<Vec<_>>();
         fields.sort_by_key(|f| f.number());
@@ -365,12 +408,16 @@ impl<'a> Planner<'a> {
                 numbers.sort_unstable();
                 numbers.dedup();
                 // The name `get_value` gives, so that aliases show as from_message shows them.
-                let values = numbers
+                let named: Vec<_> = numbers
                     .into_iter()
-                    .filter_map(|n| e.get_value(n).map(|v| (n, v)))
-                    .map(|(n, v)| Ok((n, self.lua.create_string(v.name())?)))
+                    .filter_map(|n| e.get_value(n).map(|v| (n, v.name().to_string())))
+                    .collect();
+                let values = named
+                    .iter()
+                    .map(|(n, name)| Ok((*n, self.lua.create_string(name)?)))
                     .collect::<mlua::Result<Vec<_>>>()?;
-                self.enums.push(EnumPlan(values));
+                let names = named.into_iter().map(|(_, name)| name).collect();
+                self.enums.push(EnumPlan(values, names));
                 self.enum_index
                     .insert(e.full_name().to_string(), self.enums.len() - 1);
                 Ty::Enum(self.enums.len() - 1)
@@ -517,6 +564,21 @@ fn scalar(s: Scalar, wire: WireType, buf: &mut &[u8]) -> Res<Lv> {
         Scalar::Sfixed64 => Lv::Integer(read!(sfixed64)),
         Scalar::Bool => Lv::Boolean(read!(bool)),
     })
+}
+
+/// A `google.protobuf.Timestamp` from its encoding.
+fn timestamp_of(mut buf: &[u8]) -> Res<prost_types::Timestamp> {
+    let mut ts = prost_types::Timestamp::default();
+    let ctx = DecodeContext::default;
+    while !buf.is_empty() {
+        let (number, wire) = decode_key(&mut buf)?;
+        match number {
+            1 => encoding::int64::merge(wire, &mut ts.seconds, &mut buf, ctx())?,
+            2 => encoding::int32::merge(wire, &mut ts.nanos, &mut buf, ctx())?,
+            _ => skip_field(wire, number, &mut buf, ctx())?,
+        }
+    }
+    Ok(ts)
 }
 
 struct Walk<'a> {
@@ -818,17 +880,8 @@ impl Walk<'_> {
     }
 
     /// An RFC 3339 string, as prost_types::Timestamp displays it.
-    fn timestamp(&self, mut buf: &[u8]) -> Res<Out<'static>> {
-        let mut ts = prost_types::Timestamp::default();
-        let ctx = DecodeContext::default;
-        while !buf.is_empty() {
-            let (number, wire) = decode_key(&mut buf)?;
-            match number {
-                1 => encoding::int64::merge(wire, &mut ts.seconds, &mut buf, ctx())?,
-                2 => encoding::int32::merge(wire, &mut ts.nanos, &mut buf, ctx())?,
-                _ => skip_field(wire, number, &mut buf, ctx())?,
-            }
-        }
+    fn timestamp(&self, buf: &[u8]) -> Res<Out<'static>> {
+        let ts = timestamp_of(buf)?;
         // Formatted on the stack; a time too long for it (a year beyond 9999) takes the heap.
         let short = super::rfc3339::format(&ts);
         Ok(if short.is_full() {

@@ -458,3 +458,51 @@ fn field_names_are_interned_once_per_state() {
     from_bytes(&lua, &d, &[]).unwrap();
     assert!(Rc::ptr_eq(&first, &plans(&lua, &d).unwrap()));
 }
+
+#[test]
+fn simple_messages_are_built_in_one_raw_session_and_merges_take_the_full_walk() {
+    let lua = lua();
+    let d = desc("viam.app.v1.GetRobotResponse");
+    let plans = plans(&lua, &d).unwrap();
+    assert!(
+        plans.msgs[0].simple,
+        "GetRobotResponse: singular fields only"
+    );
+    let list = plans_of(&lua, "viam.app.v1.ListRobotsResponse");
+    assert!(!list.msgs[0].simple, "a list is not for the fast path");
+    assert!(list.msgs[1].simple, "its Robot elements are");
+
+    let one = encode(
+        &lua,
+        &d,
+        "{ robot = { id = 'r1', name = 'n', created_on = '2024-01-02T03:04:05Z',
+           online_state = 'ONLINE_STATE_ONLINE' } }",
+    );
+    let fast = raw::decode(&lua, &plans, 0, &one, 0).unwrap();
+    assert!(fast.is_some(), "the fast path took a plain reply");
+    assert_same(&lua, &d, &one);
+    // The robot twice: protobuf merges the two, which the fast path leaves to the full walk.
+    let mut twice = one.clone();
+    twice.extend(encode(
+        &lua,
+        &d,
+        "{ robot = { name = 'second', seconds_since_online = 3 } }",
+    ));
+    assert!(raw::decode(&lua, &plans, 0, &twice, 0).unwrap().is_none());
+    assert_same(&lua, &d, &twice);
+    let out: Table = lua.unpack(from_bytes(&lua, &d, &twice).unwrap()).unwrap();
+    let robot: Table = out.get("robot").unwrap();
+    assert_eq!(
+        robot.get::<String>("id").unwrap(),
+        "r1",
+        "kept from the first"
+    );
+    assert_eq!(robot.get::<String>("name").unwrap(), "second");
+    // Damaged: the fast path gives up and the full walk names the message.
+    let e = from_bytes(&lua, &d, &one[..one.len() - 3]).unwrap_err();
+    assert!(e.to_string().contains("decoding viam.app.v1."), "{e}");
+}
+
+fn plans_of(lua: &Lua, name: &str) -> Rc<PlanSet> {
+    plans(lua, &desc(name)).unwrap()
+}

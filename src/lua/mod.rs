@@ -6,6 +6,7 @@ pub mod bson;
 pub mod cloud;
 pub mod convert;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod generated;
 pub mod helpers;
