@@ -42,9 +42,25 @@ def timed_child(cmd, env=None):
     return wall, p.stdout
 
 
-# Peak RSS of one command: a fresh interpreter whose only child is that command.
-PEAK_RSS = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); " \
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+def peak_rss_kib(cmd, env=None):
+    """Peak RSS (VmHWM, KiB) of cmd's process, read from /proc while it runs. Not the children's
+    ru_maxrss: a child spawned by vfork (as subprocess does) is charged the parent's RSS before
+    its exec, so any command read as at least the Python interpreter's own ~14 MiB."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while p.poll() is None:
+        try:
+            status = Path(f"/proc/{p.pid}/status").read_text()
+        except OSError:
+            break
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+        time.sleep(0.02)
+    err = p.communicate()[1]
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {err.decode()[-2000:]}")
+    return peak
 
 
 def last_float(out):
@@ -122,8 +138,7 @@ class Bench:
 
     def idle_rss(self):
         cmd = [self.fleetsh, "--data", self.tmp / "local", "-e", "sleep(1)"]
-        _, out = timed_child([self.python, "-c", PEAK_RSS, *cmd], self.local_env)
-        return int(out) / 1024  # Linux reports KiB
+        return peak_rss_kib(cmd, self.local_env) / 1024
 
     def serve_rss(self):
         t = time.perf_counter()

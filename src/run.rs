@@ -17,7 +17,7 @@ use crate::cli::{GlobalOpts, OutputFormat, RunnerOpts};
 use crate::client::target::{UsageError, resolve};
 use crate::lua::{Cloud, new_state};
 use crate::repl::printer::Printer;
-use crate::server::RunningFleet;
+use crate::server::Embedded;
 
 use crate::exit;
 
@@ -175,6 +175,15 @@ async fn run(g: &GlobalOpts, r: &RunnerOpts, source: Source, args: Vec<String>) 
             };
             // Lua's print/io.write buffer in C stdio: flush before the plan is printed.
             let _ = lua.load("io.stdout:flush()").exec();
+            // The embedded fleet opens at the first call: if it could not, the run fails as
+            // one whose fleet could not start before the script (its message, exit code 3),
+            // whatever the script made of the failed call.
+            if let Some(e) = fleet.as_ref().and_then(Embedded::failed_open) {
+                logger.runner("error", &e);
+                drop(lua);
+                stop_fleet(fleet, &logger).await;
+                return exit::CONNECT;
+            }
             match ended {
                 Ended::Returned(values) => match print_values(&lua, &values, r.output) {
                     Ok(json) => {
@@ -225,7 +234,7 @@ pub const SETUPS: &[crate::lua::Setup] = &[crate::chores::register, crate::repl:
 pub struct Connected {
     pub lua: Lua,
     /// The in-process local fleet, to stop (`stop_fleet`) after the state is dropped.
-    pub fleet: Option<RunningFleet>,
+    pub fleet: Option<Embedded>,
     /// Where calls go, for people (`local fleet DIR` or the remote URL).
     pub label: String,
 }
@@ -263,22 +272,26 @@ pub async fn connect(
         lua.set_app_data(logger.clone());
         lua.set_app_data(session);
     });
+    let fleet = match (target.fleet, target.on_first_call) {
+        (Some(started), _) => Some(Embedded::Started(started)),
+        (None, lazy) => lazy.map(Embedded::OnFirstCall),
+    };
     match state {
         Ok(lua) => Ok(Connected {
             lua,
-            fleet: target.fleet,
+            fleet,
             label: target.label,
         }),
         Err(e) => {
             logger.runner("error", &format!("cannot set up Lua: {e}"));
-            stop_fleet(target.fleet, logger).await;
+            stop_fleet(fleet, logger).await;
             Err(exit::SCRIPT)
         }
     }
 }
 
 /// Stops the in-process local fleet, if one was started (its store is closed cleanly).
-pub async fn stop_fleet(fleet: Option<RunningFleet>, logger: &Logger) {
+pub async fn stop_fleet(fleet: Option<Embedded>, logger: &Logger) {
     if let Some(fleet) = fleet
         && let Err(e) = fleet.stop().await
     {

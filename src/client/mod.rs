@@ -135,6 +135,19 @@ pub fn in_process(transport: Transport, key: ApiKey, token: String, timeout: Dur
     Client::new(transport, Some(key), Some(Token::new(token)), timeout)
 }
 
+/// A client of a fleet in this process whose transport adds the fleet's token to requests
+/// that carry none (the embedded fleet opened at its first call, `server::FleetOnFirstCall`);
+/// `key` is exchanged for a token of its own if the fleet refuses that one.
+pub fn in_process_token_from_transport(
+    transport: Transport,
+    key: ApiKey,
+    timeout: Duration,
+) -> Client {
+    let client = in_process(transport, key, String::new(), timeout);
+    *client.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    client
+}
+
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
 const READ_VERBS: &[&str] = &[
     "Get",

@@ -8,13 +8,15 @@ use std::time::Duration;
 use crate::client::{ApiKey, Client, ConnectError, DEFAULT_URL, connect, in_process, viam_cli};
 use crate::config::{self, Config, Profile};
 use crate::lua::Defaults;
-use crate::server::{RunningFleet, ServeOptions, start};
+use crate::server::{Credentials, FleetOnFirstCall, RunningFleet, ServeOptions, start};
 
 /// A connected client, the defaults its credentials imply, and the in-process fleet if any.
 pub struct Target {
     pub client: Client,
     pub defaults: Defaults,
     pub fleet: Option<RunningFleet>,
+    /// The embedded fleet of a run, when it opens at the first call instead (`embedded`).
+    pub on_first_call: Option<FleetOnFirstCall>,
     /// Where calls go, for people: `local fleet DIR` or the remote URL.
     pub label: String,
     /// A line for stderr when the choice was implicit (the local fleet; a login found on disk).
@@ -175,7 +177,7 @@ async fn select(g: &Selection) -> anyhow::Result<Target> {
                 };
                 remote(g, login.url, login.key, origin, defaults, Some(notice)).await
             }
-            None => local(g).await,
+            None => embedded(g).await,
         },
     }
 }
@@ -203,17 +205,61 @@ async fn remote(
         client,
         defaults,
         fleet: None,
+        on_first_call: None,
         label: format!("{url} (key from {origin})"),
         notice,
     })
 }
 
-pub async fn local(g: &Selection) -> anyhow::Result<Target> {
-    let dir = &g.data;
+/// How the embedded fleet is served: its own loopback port (for signed URLs and other clients),
+/// not recorded in credentials.json, since it dies with the run.
+fn embedded_options(dir: &Path) -> ServeOptions {
     let mut opts = ServeOptions::new(dir);
     opts.listen = ([127, 0, 0, 1], 0).into();
     opts.publish_address = false;
-    let fleet = start(&opts).await?;
+    opts
+}
+
+/// The embedded fleet of a script run or the REPL: opened at the first call
+/// (`server::FleetOnFirstCall`), so that a run that makes none never opens the store. A data
+/// directory without a readable credentials.json (a first start, or a lost key file) is opened
+/// now, as `local` does: that start makes the fleet or a new owner key.
+async fn embedded(g: &Selection) -> anyhow::Result<Target> {
+    let dir = &g.data;
+    let Ok(c) = Credentials::read(dir) else {
+        return local(g).await;
+    };
+    let fleet = FleetOnFirstCall::new(embedded_options(dir));
+    let key = ApiKey {
+        id: c.api_key_id,
+        key: c.api_key,
+    };
+    let client =
+        crate::client::in_process_token_from_transport(fleet.transport(), key, g.call_timeout);
+    Ok(Target {
+        client,
+        defaults: Defaults::default(),
+        fleet: None,
+        on_first_call: Some(fleet),
+        label: local_label(dir),
+        notice: Some(local_notice(dir)),
+    })
+}
+
+fn local_label(dir: &Path) -> String {
+    format!("local fleet {}", dir.display())
+}
+
+fn local_notice(dir: &Path) -> String {
+    format!(
+        "local fleet at {} (no cloud credentials given)",
+        dir.display()
+    )
+}
+
+pub async fn local(g: &Selection) -> anyhow::Result<Target> {
+    let dir = &g.data;
+    let fleet = start(&embedded_options(dir)).await?;
     let c = &fleet.credentials;
     let key = ApiKey {
         id: c.api_key_id.clone(),
@@ -240,10 +286,8 @@ pub async fn local(g: &Selection) -> anyhow::Result<Target> {
         client,
         defaults,
         fleet: Some(fleet),
-        label: format!("local fleet {}", dir.display()),
-        notice: Some(format!(
-            "local fleet at {} (no cloud credentials given)",
-            dir.display()
-        )),
+        on_first_call: None,
+        label: local_label(dir),
+        notice: Some(local_notice(dir)),
     })
 }

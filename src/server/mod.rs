@@ -32,6 +32,7 @@ mod ml_training;
 mod module_usage;
 mod modules;
 mod oauth_apps;
+mod on_first_call;
 mod orgs;
 mod packages;
 mod parts;
@@ -61,6 +62,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 pub use bootstrap::Credentials;
+pub use on_first_call::{Embedded, FleetOnFirstCall};
 
 use crate::proto::fleetsh::admin::v1::fleet_admin_service_server::FleetAdminServiceServer;
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;

@@ -19,6 +19,7 @@ mod data_queries;
 mod devices_api;
 mod durability;
 mod dynamic;
+mod embedded_open;
 mod fixture;
 mod fixture_billing;
 mod fixture_data;
