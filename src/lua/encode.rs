@@ -313,6 +313,13 @@ fn single(
             encode_varint(n, buf);
         }
     };
+    // A fixed-width value, given as its little-endian bytes.
+    let fixed = |buf: &mut Vec<u8>, zero: bool, wire: WireType, le: &[u8]| {
+        if !(skip_default && zero) {
+            key(buf, wire);
+            buf.extend_from_slice(le);
+        }
+    };
     match kind {
         Kind::Double | Kind::Float => {
             let n = match &v {
@@ -322,13 +329,9 @@ fn single(
             };
             if matches!(kind, Kind::Float) {
                 let n = n as f32;
-                if !(skip_default && n == 0.0) {
-                    key(buf, WireType::ThirtyTwoBit);
-                    buf.put_f32_le(n);
-                }
-            } else if !(skip_default && n == 0.0) {
-                key(buf, WireType::SixtyFourBit);
-                buf.put_f64_le(n);
+                fixed(buf, n == 0.0, WireType::ThirtyTwoBit, &n.to_le_bytes());
+            } else {
+                fixed(buf, n == 0.0, WireType::SixtyFourBit, &n.to_le_bytes());
             }
         }
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
@@ -336,11 +339,7 @@ fn single(
             match kind {
                 Kind::Int32 => varint(buf, i64::from(i) as u64),
                 Kind::Sint32 => varint(buf, u64::from(((i << 1) ^ (i >> 31)) as u32)),
-                _ if skip_default && i == 0 => {}
-                _ => {
-                    key(buf, WireType::ThirtyTwoBit);
-                    buf.put_i32_le(i);
-                }
+                _ => fixed(buf, i == 0, WireType::ThirtyTwoBit, &i.to_le_bytes()),
             }
         }
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
@@ -348,22 +347,14 @@ fn single(
             match kind {
                 Kind::Int64 => varint(buf, i as u64),
                 Kind::Sint64 => varint(buf, ((i << 1) ^ (i >> 63)) as u64),
-                _ if skip_default && i == 0 => {}
-                _ => {
-                    key(buf, WireType::SixtyFourBit);
-                    buf.put_i64_le(i);
-                }
+                _ => fixed(buf, i == 0, WireType::SixtyFourBit, &i.to_le_bytes()),
             }
         }
         Kind::Uint32 | Kind::Fixed32 => {
             let i: u32 = ranged(integer(&v, path, "uint32")?, path, "uint32")?;
             match kind {
                 Kind::Uint32 => varint(buf, u64::from(i)),
-                _ if skip_default && i == 0 => {}
-                _ => {
-                    key(buf, WireType::ThirtyTwoBit);
-                    buf.put_u32_le(i);
-                }
+                _ => fixed(buf, i == 0, WireType::ThirtyTwoBit, &i.to_le_bytes()),
             }
         }
         // Lua integers are signed 64-bit: uint64 values above i64::MAX are not representable.
@@ -371,11 +362,7 @@ fn single(
             let i: u64 = ranged(integer(&v, path, "uint64")?, path, "uint64")?;
             match kind {
                 Kind::Uint64 => varint(buf, i),
-                _ if skip_default && i == 0 => {}
-                _ => {
-                    key(buf, WireType::SixtyFourBit);
-                    buf.put_u64_le(i);
-                }
+                _ => fixed(buf, i == 0, WireType::SixtyFourBit, &i.to_le_bytes()),
             }
         }
         Kind::Bool => match v {
