@@ -1,7 +1,8 @@
 //! The client side of the app API: connect (TLS or h2c), API key -> token, deadlines, retries,
 //! and ONE generic call path for every method of the descriptor pool (unary, server- and
-//! client-streaming): requests are `prost_reflect::DynamicMessage`s, replies stay encoded
-//! (`codec::Reply`) until the caller decodes them.
+//! client-streaming): requests are bytes already encoded (from Lua tables) or
+//! `prost_reflect::DynamicMessage`s (`codec::Wire`), replies stay encoded (`codec::Reply`) until
+//! the caller decodes them.
 
 pub mod auth;
 pub mod codec;
@@ -143,9 +144,7 @@ pub fn in_process_token_from_transport(
     key: ApiKey,
     timeout: Duration,
 ) -> Client {
-    let client = in_process(transport, key, String::new(), timeout);
-    *client.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    client
+    Client::new(transport, Some(key), None, timeout)
 }
 
 /// Verbs of read-only methods: retried on transient failures, sent even in a dry run.
