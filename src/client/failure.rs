@@ -40,8 +40,12 @@ fn cause(err: &(dyn Error + 'static)) -> (String, Option<ErrorKind>) {
         if !t.is_empty() {
             text = t;
         }
+        // h2 keeps an I/O error inside its own and names no source: look in both.
+        let io = e
+            .downcast_ref::<std::io::Error>()
+            .or_else(|| e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io));
         if kind.is_none()
-            && let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(io) = io
         {
             kind = Some(io.kind());
         }
@@ -103,6 +107,10 @@ pub fn unreachable(url: &str, err: &(dyn Error + 'static)) -> ConnectError {
         format!(
             "the server ended the connection without an HTTP/2 answer; if it serves TLS, use https://{host}"
         )
+    } else if plaintext {
+        // How a plaintext connection to a TLS server fails depends on timing and on which
+        // layer notices first; the hint must not hang on telling them apart.
+        format!("check the URL and that the server is up; if it serves TLS, use https://{host}")
     } else {
         "check the URL and that the server is up".to_string()
     };
@@ -186,5 +194,51 @@ mod tests {
         let refused = tonic::Status::unauthenticated("key expired");
         let m = authentication("http://h:1", "k1", &refused).to_string();
         assert!(m.ends_with("key id k1 (key expired)"), "{m}");
+    }
+
+    #[test]
+    fn a_plaintext_failure_of_no_known_kind_still_names_https() {
+        let status = tonic::Status::unknown("transport error");
+        let m = unreachable("http://127.0.0.1:9", &status).to_string();
+        assert!(
+            m.contains("that the server is up; if it serves TLS, use https://127.0.0.1:9"),
+            "{m}"
+        );
+        let m = unreachable("https://h:1", &status).to_string();
+        assert!(
+            m.ends_with("check the URL and that the server is up"),
+            "{m}"
+        );
+    }
+
+    /// A server that takes one byte of the client's HTTP/2 preface and closes: the unread rest
+    /// makes the kernel reset the connection, as a TLS server does to a plaintext client.
+    #[tokio::test]
+    async fn a_server_resetting_a_plaintext_connection_gets_the_https_hint() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut first = [0u8; 1];
+                conn.read_exact(&mut first).unwrap();
+                // Let the rest of the preface arrive so that closing resets.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let key = crate::client::ApiKey {
+            id: "k1".into(),
+            key: "secret".into(),
+        };
+        let timeout = std::time::Duration::from_secs(5);
+        let err = crate::client::connect(&url, Some(key), timeout)
+            .await
+            .err()
+            .expect("a server that resets cannot be connected to");
+        let m = err.to_string();
+        assert!(m.contains(&format!("use https://127.0.0.1:{port}")), "{m}");
+        drop(server);
     }
 }
