@@ -2,12 +2,21 @@
 //! and the top-level messages and enums its request and reply refer to, transitively, in their
 //! files. Decoding the whole set was two thirds of a start plus one call (18.4 M of 27.7 M
 //! instructions for GetRobot); a call decodes only its own small set.
+//!
+//! A set keeps only the options that change what a message is (a map's entry, an unpacked
+//! repeated field, an enum's aliases): prost-reflect interprets any option it meets against
+//! descriptor.proto, and for a set without it builds its global pool of every well-known type,
+//! most of a first call's descriptor work. File, service, method and other options (go_package,
+//! google.api.http, tags) are read by nothing at run time.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, EnumOptions, FieldDescriptorProto, FieldOptions,
+    FileDescriptorProto, FileDescriptorSet, MessageOptions,
+};
 
 /// A top-level type: (file index, is a message, index in the file's messages or enums).
 type Top = (usize, bool, usize);
@@ -117,9 +126,59 @@ fn method_set(
                 file.dependency.push(dep.clone());
             }
         }
+        file.options = None;
+        file.message_type
+            .iter_mut()
+            .for_each(message_shape_options_only);
+        file.enum_type.iter_mut().for_each(enum_shape_options_only);
+        for svc in &mut file.service {
+            svc.options = None;
+            svc.method.iter_mut().for_each(|m| m.options = None);
+        }
         out.file.push(file);
     }
     Ok(out)
+}
+
+/// `m` and its nested types with only the options that shape their values (module comment).
+fn message_shape_options_only(m: &mut DescriptorProto) {
+    m.options = m
+        .options
+        .as_ref()
+        .filter(|o| o.map_entry.is_some())
+        .map(|o| MessageOptions {
+            map_entry: o.map_entry,
+            ..Default::default()
+        });
+    m.field.iter_mut().for_each(field_shape_options_only);
+    m.nested_type
+        .iter_mut()
+        .for_each(message_shape_options_only);
+    m.enum_type.iter_mut().for_each(enum_shape_options_only);
+    m.oneof_decl.iter_mut().for_each(|o| o.options = None);
+}
+
+fn field_shape_options_only(f: &mut FieldDescriptorProto) {
+    f.options = f
+        .options
+        .as_ref()
+        .filter(|o| o.packed.is_some())
+        .map(|o| FieldOptions {
+            packed: o.packed,
+            ..Default::default()
+        });
+}
+
+fn enum_shape_options_only(e: &mut EnumDescriptorProto) {
+    e.options = e
+        .options
+        .as_ref()
+        .filter(|o| o.allow_alias.is_some())
+        .map(|o| EnumOptions {
+            allow_alias: o.allow_alias,
+            ..Default::default()
+        });
+    e.value.iter_mut().for_each(|v| v.options = None);
 }
 
 /// Writes `fleetsh_methods.bin` (the sets, one after another) and `fleetsh_methods.rs`

@@ -242,6 +242,11 @@ mod tests {
                 assert_eq!(own.parent_pool().services().count(), 1, "{name}");
                 assert_eq!(own.is_server_streaming(), full.is_server_streaming());
                 assert_eq!(own.is_client_streaming(), full.is_client_streaming());
+                // Options that shape no value are left out (build/method_sets.rs): an
+                // option makes prost-reflect build its pool of every well-known type.
+                for f in own.parent_pool().file_descriptor_protos() {
+                    assert!(f.options.is_none(), "{name}: {} keeps options", f.name());
+                }
                 for (a, b) in [(own.input(), full.input()), (own.output(), full.output())] {
                     same_message(&a, &b, &mut Vec::new());
                 }
@@ -279,6 +284,8 @@ mod tests {
                         f.number(),
                         f.name().to_string(),
                         f.is_list(),
+                        f.is_map(),
+                        f.is_packed(),
                         f.supports_presence(),
                     )
                 })
