@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http::uri::PathAndQuery;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::client::Grpc;
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{AsciiMetadataKey, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status, Streaming};
 
@@ -73,8 +73,9 @@ pub struct Client {
     token: Mutex<Option<Token>>,
     timeout: Duration,
     throttle: Throttle,
-    /// Request paths by method full name (`path`).
-    paths: Mutex<std::collections::HashMap<String, PathAndQuery>>,
+    /// Request paths by method (`path`): a script calls a few, found by comparing descriptors
+    /// (a pool pointer and an index) instead of hashing the method's full name.
+    paths: Mutex<Vec<(MethodDescriptor, PathAndQuery)>>,
     /// Where the key came from and what to do, said when the server refuses it mid-run.
     refusal_remedy: Option<String>,
 }
@@ -257,6 +258,13 @@ pub fn normalize(s: Status) -> Status {
     s
 }
 
+/// The two headers every call sets, as keys made once: a `&str` key is parsed and checked on
+/// every insert.
+static GRPC_TIMEOUT: std::sync::LazyLock<AsciiMetadataKey> =
+    std::sync::LazyLock::new(|| AsciiMetadataKey::from_static("grpc-timeout"));
+static AUTHORIZATION: std::sync::LazyLock<AsciiMetadataKey> =
+    std::sync::LazyLock::new(|| AsciiMetadataKey::from_static("authorization"));
+
 /// How many ready transports a client keeps between calls (as many as calls ran at once, up
 /// to this).
 const MAX_IDLE: usize = 256;
@@ -381,7 +389,7 @@ impl Client {
                 return Err(self.expired());
             }
             req.metadata_mut()
-                .insert("grpc-timeout", self.timeout_header(sent_timeout(left)));
+                .insert(&*GRPC_TIMEOUT, self.timeout_header(sent_timeout(left)));
         }
         Ok(req)
     }
@@ -417,7 +425,7 @@ impl Client {
             .map(|t| t.header.clone());
         if let Some(h) = header {
             let v = h.map_err(|()| Status::internal("access token is not a valid header value"))?;
-            req.metadata_mut().insert("authorization", v);
+            req.metadata_mut().insert(&*AUTHORIZATION, v);
         }
         Ok(req)
     }
@@ -463,11 +471,11 @@ impl Client {
     /// on every call.
     fn path(&self, method: &MethodDescriptor) -> PathAndQuery {
         let mut paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = paths.get(method.full_name()) {
+        if let Some((_, p)) = paths.iter().find(|(m, _)| m == method) {
             return p.clone();
         }
         let p = path(method);
-        paths.insert(method.full_name().to_string(), p.clone());
+        paths.push((method.clone(), p.clone()));
         p
     }
 

@@ -230,25 +230,24 @@ struct PlanSet {
     defaults: Table,
 }
 
-/// Plans by root type name, for the Lua state's lifetime (their Lua strings belong to it).
+/// Plans by root type, for the Lua state's lifetime (their Lua strings belong to it). A script
+/// reads a few reply types: they are found by comparing descriptors (a pool pointer and an
+/// index) rather than by hashing the type's full name. The same type from another pool (each
+/// RPC has its own) has a plan of its own.
 #[derive(Default)]
-struct PlanCache(HashMap<String, Rc<PlanSet>>);
+struct PlanCache(Vec<Rc<PlanSet>>);
 
 fn plans(lua: &Lua, desc: &MessageDescriptor) -> mlua::Result<Rc<PlanSet>> {
     if let Some(cache) = lua.app_data_ref::<PlanCache>()
-        && let Some(p) = cache.0.get(desc.full_name())
-        && p.root == *desc
+        && let Some(p) = cache.0.iter().find(|p| p.root == *desc)
     {
         return Ok(p.clone());
     }
     let set = Rc::new(Planner::new(lua).build(desc)?);
-    let name = desc.full_name().to_string();
     match lua.app_data_mut::<PlanCache>() {
-        Some(mut cache) => {
-            cache.0.insert(name, set.clone());
-        }
+        Some(mut cache) => cache.0.push(set.clone()),
         None => {
-            lua.set_app_data(PlanCache(HashMap::from([(name, set.clone())])));
+            lua.set_app_data(PlanCache(vec![set.clone()]));
         }
     }
     Ok(set)

@@ -504,6 +504,34 @@ local function positional_request(spec, fname, params, n, ...)
   return req
 end
 
+-- The function of a spec of one to three positional arguments without org, defaults, build or
+-- fix, for its positional calls: the request is made in one table constructor from the
+-- arguments as they come, without positional_request's loops, select calls and the table's
+-- growth; any other call goes to `general`. nil when the spec has more to do.
+local function direct(spec, fname, rpc, params, labels, positional, general)
+  local np = #params
+  if not positional or spec.org or spec.defaults or np < 1 or np > 3 then return nil end
+  local fields, loc = {}, nil
+  for i, p in ipairs(params) do
+    if p == "org_id" then return nil end
+    if p == "location_id" and spec.loc then loc = i end
+    fields[i] = (spec.map and spec.map[p]) or p
+  end
+  local f1, f2, f3, ret = fields[1], fields[2], fields[3], spec.ret
+  return function(...)
+    local a1, a2, a3 = ...
+    if type(a1) == "table" or select("#", ...) > np then return general(...) end
+    if loc == 1 and a1 == nil then a1 = default_location(fname)
+    elseif loc == 2 and a2 == nil then a2 = default_location(fname)
+    elseif loc == 3 and a3 == nil then a3 = default_location(fname) end
+    local req
+    if np == 1 then req = { [f1] = a1 }
+    elseif np == 2 then req = { [f1] = a1, [f2] = a2 }
+    else req = { [f1] = a1, [f2] = a2, [f3] = a3 } end
+    return unwrap(call(rpc, req, fname, labels), ret)
+  end
+end
+
 -- Request field -> argument name, for the fields whose names differ.
 local function labels_of(spec)
   local labels = {}
@@ -533,7 +561,7 @@ local function define(spec)
   local params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
   -- Positional calls of a spec without build/fix skip the named-arguments table.
   local positional = not (spec.build or spec.fix)
-  cloud[fname] = function(...)
+  local general = function(...)
     if positional and type((...)) ~= "table" then
       local n = select("#", ...)
       if n <= #params then
@@ -543,6 +571,7 @@ local function define(spec)
     local a = args_of(fname, params, allowed, ...)
     return unwrap(call(rpc, request_of(spec, fname, a), fname, labels), spec.ret)
   end
+  cloud[fname] = direct(spec, fname, rpc, params, labels, positional, general) or general
 end
 
 -- Specs of every function, for help, types and tests (Rust-defined ones add theirs too).
