@@ -150,6 +150,16 @@ fn own_pool_method(service: &str, method: &str) -> Option<prost_reflect::MethodD
     Some(m.clone())
 }
 
+/// The method names of `service` (`pkg.Service`), from the build's index of method sets:
+/// finding a function's RPC by name builds no pool.
+pub fn method_names(service: &str) -> impl Iterator<Item = &'static str> + '_ {
+    METHOD_SETS.iter().filter_map(move |(n, _, _)| {
+        n.split_once('/')
+            .filter(|(s, _)| *s == service)
+            .map(|(_, m)| m)
+    })
+}
+
 /// The one method lookup: `"GetRobot"` (an AppService method) or `"pkg.Service/Method"`; the
 /// error names the service or hints at the closest method name.
 pub fn method(name: &str) -> Result<prost_reflect::MethodDescriptor, String> {
