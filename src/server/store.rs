@@ -500,21 +500,6 @@ const MIGRATIONS: &[M<'static>] = &[
          DROP INDEX parts_robot;
          DROP INDEX data_readings_source;",
     ),
-    // ListMachineSummaries sought each machine's and each part's row beside its index entry
-    // (a rowid seek per machine and per part) and read every part's config to look for
-    // fragments. These indexes hold what the list shows, with whether the config names
-    // `fragments` (an indexed expression: configs are read only for those parts), so the
-    // join reads machines from an index alone and parts' rows only for last_access; each
-    // serves every order and lookup of the one it replaces. last_access stays out: every
-    // Log or Config call of a part would rewrite its index entry (149.6k -> 162.2k
-    // instructions a Log) to save 3.3M of a 10,000-machine list.
-    M::up(
-        "CREATE INDEX robots_location_listed ON robots(location_id, created_on, id, name);
-         DROP INDEX robots_location_created;
-         CREATE INDEX parts_robot_listed ON parts(robot_id, main_part DESC, created_on, id,
-             name, instr(config, CAST('fragments' AS BLOB)) > 0);
-         DROP INDEX parts_robot_order;",
-    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
