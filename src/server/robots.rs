@@ -86,18 +86,20 @@ pub fn load(c: &Connection, id: &str) -> ApiResult<Robot> {
     )
 }
 
+/// Another machine of the location with the name. It must seek robots_location_name: an index
+/// that covers `id` but not `name` tempts the planner into scanning the location's machines
+/// on every new_robot and update_robot.
+const NAME_CLASH: &str = "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3";
+
 fn ensure_unique_name(
     c: &Connection,
     location_id: &str,
     name: &str,
     except: &str,
 ) -> ApiResult<()> {
-    let clash = row(
-        c,
-        "SELECT id FROM robots WHERE location_id = ?1 AND name = ?2 AND id != ?3",
-        params![location_id, name, except],
-        |r| r.get::<_, String>(0),
-    )
+    let clash = row(c, NAME_CLASH, params![location_id, name, except], |r| {
+        r.get::<_, String>(0)
+    })
     .optional()?;
     match clash {
         Some(other) => Err(ApiError::AlreadyExists(format!(
@@ -373,4 +375,26 @@ pub fn delete_robot(
         exec(tx, "DELETE FROM robots WHERE id = ?1", [id])?;
         Ok(DeleteRobotResponse {})
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::Store;
+
+    #[test]
+    fn the_name_check_seeks_by_location_and_name() {
+        let store = Store::open_in_memory().unwrap();
+        let plan = store
+            .read(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {NAME_CLASH}"))?;
+                let rows = stmt.query_map(params!["l", "n", "r"], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
+            })
+            .unwrap();
+        assert!(
+            plan.contains("robots_location_name (location_id=? AND name=?)"),
+            "{plan}"
+        );
+    }
 }
