@@ -417,12 +417,18 @@ mod tests {
     use super::*;
     use bson::doc;
 
-    #[test]
-    fn stages_round_trip_and_sort_pairs_keep_their_order() {
+    /// A Lua state whose `cloud` holds this file's functions only.
+    fn with_cloud() -> Lua {
         let lua = Lua::new();
         let cloud = lua.create_table().unwrap();
         register(&lua, &cloud).unwrap();
         lua.globals().set("cloud", cloud).unwrap();
+        lua
+    }
+
+    #[test]
+    fn stages_round_trip_and_sort_pairs_keep_their_order() {
+        let lua = with_cloud();
         let bytes: mlua::LuaString = lua
             .load(r#"return cloud._bson_encode({["$sort"] = {{"b", -1}, {"a", 1}}})"#)
             .eval()
@@ -441,10 +447,7 @@ mod tests {
 
     #[test]
     fn rows_decode_as_bson_decode_does() {
-        let lua = Lua::new();
-        let cloud = lua.create_table().unwrap();
-        register(&lua, &cloud).unwrap();
-        lua.globals().set("cloud", cloud).unwrap();
+        let lua = with_cloud();
         let oid = bson::oid::ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
         let docs: Vec<Vec<u8>> = [
             doc! {"n": 1_i64 << 40, "i": 7_i32, "t": bson::DateTime::from_millis(1_700_000_000_120),
@@ -493,10 +496,7 @@ mod tests {
 
     #[test]
     fn rows_refuse_what_is_no_document_and_keep_the_collector_as_it_was() {
-        let lua = Lua::new();
-        let cloud = lua.create_table().unwrap();
-        register(&lua, &cloud).unwrap();
-        lua.globals().set("cloud", cloud).unwrap();
+        let lua = with_cloud();
         let good = doc! {"a": 1_i64}.to_vec().unwrap();
         let mut deep = doc! {"x": 1_i64};
         for _ in 0..150 {
