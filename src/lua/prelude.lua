@@ -504,32 +504,21 @@ local function positional_request(spec, fname, params, n, ...)
   return req
 end
 
--- The function of a spec of one to three positional arguments without org, defaults, build or
--- fix, for its positional calls: the request is made in one table constructor from the
--- arguments as they come, without positional_request's loops, select calls and the table's
--- growth; any other call goes to `general`. nil when the spec has more to do.
-local function direct(spec, fname, rpc, params, labels, positional, general)
+-- The positional fast path of a spec of one to three positional arguments without org,
+-- defaults, build or fix: its request is made in one table constructor from the arguments as
+-- they come, without positional_request's loops, select calls and the table's growth. Returns
+-- the number of arguments (0: no fast path), the request fields they go to and which one is
+-- location_id (defaulted).
+local function direct_plan(spec, params, positional)
   local np = #params
-  if not positional or spec.org or spec.defaults or np < 1 or np > 3 then return nil end
+  if not positional or spec.org or spec.defaults or np < 1 or np > 3 then return 0 end
   local fields, loc = {}, nil
   for i, p in ipairs(params) do
-    if p == "org_id" then return nil end
+    if p == "org_id" then return 0 end
     if p == "location_id" and spec.loc then loc = i end
     fields[i] = (spec.map and spec.map[p]) or p
   end
-  local f1, f2, f3, ret = fields[1], fields[2], fields[3], spec.ret
-  return function(...)
-    local a1, a2, a3 = ...
-    if type(a1) == "table" or select("#", ...) > np then return general(...) end
-    if loc == 1 and a1 == nil then a1 = default_location(fname)
-    elseif loc == 2 and a2 == nil then a2 = default_location(fname)
-    elseif loc == 3 and a3 == nil then a3 = default_location(fname) end
-    local req
-    if np == 1 then req = { [f1] = a1 }
-    elseif np == 2 then req = { [f1] = a1, [f2] = a2 }
-    else req = { [f1] = a1, [f2] = a2, [f3] = a3 } end
-    return unwrap(call(rpc, req, fname, labels), ret)
-  end
+  return np, fields[1], fields[2], fields[3], loc
 end
 
 -- Request field -> argument name, for the fields whose names differ.
@@ -558,20 +547,42 @@ local function define(spec)
     return
   end
   assert(spec.build == nil or spec.types, fname .. ": a spec with build needs types")
-  local params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
-  -- Positional calls of a spec without build/fix skip the named-arguments table.
-  local positional = not (spec.build or spec.fix)
-  local general = function(...)
-    if positional and type((...)) ~= "table" then
-      local n = select("#", ...)
-      if n <= #params then
-        return unwrap(call(rpc, positional_request(spec, fname, params, n, ...), fname, labels), spec.ret)
+  -- The function exists from the start (pairs(cloud), help and `==` see it as always), but what
+  -- it calls with is made at its first call: making every spec's tables and fast path at each
+  -- start cost ~0.5 M instructions, for the one or two functions a script calls.
+  local params, allowed, labels, general
+  -- The positional fast path (direct_plan); np == 0: none.
+  local np, f1, f2, f3, loc, ret
+  local function setup()
+    params, allowed, labels = spec.args or {}, allowed_of(spec), labels_of(spec)
+    -- Positional calls of a spec without build/fix skip the named-arguments table.
+    local positional = not (spec.build or spec.fix)
+    np, f1, f2, f3, loc = direct_plan(spec, params, positional)
+    ret = spec.ret
+    general = function(...)
+      if positional and type((...)) ~= "table" then
+        local n = select("#", ...)
+        if n <= #params then
+          return unwrap(call(rpc, positional_request(spec, fname, params, n, ...), fname, labels), ret)
+        end
       end
+      local a = args_of(fname, params, allowed, ...)
+      return unwrap(call(rpc, request_of(spec, fname, a), fname, labels), ret)
     end
-    local a = args_of(fname, params, allowed, ...)
-    return unwrap(call(rpc, request_of(spec, fname, a), fname, labels), spec.ret)
   end
-  cloud[fname] = direct(spec, fname, rpc, params, labels, positional, general) or general
+  cloud[fname] = function(...)
+    if not general then setup() end
+    local a1, a2, a3 = ...
+    if np == 0 or type(a1) == "table" or select("#", ...) > np then return general(...) end
+    if loc == 1 and a1 == nil then a1 = default_location(fname)
+    elseif loc == 2 and a2 == nil then a2 = default_location(fname)
+    elseif loc == 3 and a3 == nil then a3 = default_location(fname) end
+    local req
+    if np == 1 then req = { [f1] = a1 }
+    elseif np == 2 then req = { [f1] = a1, [f2] = a2 }
+    else req = { [f1] = a1, [f2] = a2, [f3] = a3 } end
+    return unwrap(call(rpc, req, fname, labels), ret)
+  end
 end
 
 -- Specs of every function, for help, types and tests (Rust-defined ones add theirs too).
