@@ -24,7 +24,16 @@ pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
     )?;
     cloud.set(
         "_bson_rows",
-        lua.create_function(|lua, docs: Table| rows(lua, &docs))?,
+        lua.create_function(|lua, docs: Table| rows(lua, Docs::Table(&docs)))?,
+    )?;
+    cloud.set(
+        "_bson_reply_rows",
+        lua.create_function(|lua, reply: mlua::LuaString| {
+            let bytes = reply.as_bytes();
+            let docs = raw_data(&bytes)
+                .map_err(|e| mlua::Error::runtime(format!("malformed reply: {e}")))?;
+            rows(lua, Docs::Reply(&reply, &docs))
+        })?,
     )?;
     cloud.set(
         "_bson_encode",
@@ -44,8 +53,42 @@ pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
     )
 }
 
+/// The field number of `raw_data` in TabularDataBySQLResponse and TabularDataByMQLResponse
+/// (a test holds both to it).
+const RAW_DATA: u32 = 2;
+
+/// The documents of an encoded SQL or MQL reply (its `raw_data`), in place; other fields are
+/// skipped as any decoder skips fields it does not know.
+fn raw_data(mut buf: &[u8]) -> Result<Vec<&[u8]>, String> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let (tag, wire) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        if tag != RAW_DATA || wire != WireType::LengthDelimited {
+            skip_field(wire, tag, &mut buf, DecodeContext::default()).map_err(|e| e.to_string())?;
+            continue;
+        }
+        let len = decode_varint(&mut buf).map_err(|e| e.to_string())?;
+        let Some(doc) = usize::try_from(len).ok().and_then(|n| buf.get(..n)) else {
+            return Err(format!("raw_data {}: buffer underflow", out.len() + 1));
+        };
+        buf = &buf[doc.len()..];
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+/// Where a `rows` session finds its documents: an array of Lua strings, or slices of a reply
+/// (kept alive by its Lua string).
+enum Docs<'a> {
+    Table(&'a Table),
+    Reply(&'a mlua::LuaString, &'a [&'a [u8]]),
+}
+
 /// `cloud._bson_rows(docs)`: an array of BSON documents (an SQL or MQL answer's raw_data) as
-/// an array of tables, the same tables `_bson_decode` makes, in one call. Each document is
+/// an array of tables, the same tables `_bson_decode` makes, in one call;
+/// `cloud._bson_reply_rows(reply)` the same of an encoded reply (`_call`'s `reply_bytes`),
+/// without a Lua string per document first. Each document is
 /// read in place (no `Document` built and dropped per row), and the whole answer is built in
 /// one raw session on the Lua stack (`Lua::exec_raw`, as decode_raw.rs does for replies):
 /// through mlua, each field's `raw_set` (locking, a checked stack, pushing handles, dropping
@@ -56,9 +99,14 @@ pub fn register(lua: &Lua, cloud: &Table) -> mlua::Result<()> {
 /// no `__gc`); their only error is running out of memory, which mlua's allocator turns into an
 /// abort (no memory limit is set), so nothing unwinds over the Rust frames. The stack is grown
 /// (`lua_checkstack`) before each table's pushes.
-fn rows(lua: &Lua, docs: &Table) -> mlua::Result<Table> {
-    super::lazy::force(docs)?;
-    let n = docs.raw_len();
+fn rows(lua: &Lua, docs: Docs<'_>) -> mlua::Result<Table> {
+    let n = match docs {
+        Docs::Table(t) => {
+            super::lazy::force(t)?;
+            t.raw_len()
+        }
+        Docs::Reply(_, slices) => slices.len(),
+    };
     if n > c_int::MAX as usize {
         return Err(mlua::Error::runtime("too many documents"));
     }
@@ -68,10 +116,14 @@ fn rows(lua: &Lua, docs: &Table) -> mlua::Result<Table> {
     // answer is built, error or not.
     let _paused = GcPause::new(lua);
     let mut session = Session::default();
+    let (first, slices) = match docs {
+        Docs::Table(t) => (Lv::Table(t.clone()), None),
+        Docs::Reply(s, slices) => (Lv::String(s.clone()), Some(slices)),
+    };
     // SAFETY: see above; the closure leaves exactly one value on the stack.
     let answer: Lv = unsafe {
-        lua.exec_raw((docs, lua.array_metatable()), |st| {
-            if let Err(e) = session.rows(st, n as c_int) {
+        lua.exec_raw((first, lua.array_metatable()), |st| {
+            if let Err(e) = session.rows(st, n as c_int, slices) {
                 session.error = Some(e);
                 ffi::lua_pushnil(st);
             }
@@ -126,13 +178,26 @@ unsafe fn grow(st: *mut ffi::lua_State, depth: u32) -> Result<(), String> {
 }
 
 impl Session {
-    /// Pushes the array of the `n` documents in `DOCS`.
-    unsafe fn rows(&mut self, st: *mut ffi::lua_State, n: c_int) -> Result<(), String> {
+    /// Pushes the array of the `n` documents in `slices`, or else in the table at `DOCS`.
+    unsafe fn rows(
+        &mut self,
+        st: *mut ffi::lua_State,
+        n: c_int,
+        slices: Option<&[&[u8]]>,
+    ) -> Result<(), String> {
         unsafe {
             grow(st, 0)?;
             ffi::lua_createtable(st, 0, MAX_KEYS as c_int);
             ffi::lua_createtable(st, n, 0);
             let out = ffi::lua_gettop(st);
+            if let Some(slices) = slices {
+                for (i, bytes) in (1..).zip(slices) {
+                    let doc = bson::RawDocument::from_bytes(bytes).map_err(malformed)?;
+                    self.document(st, doc, 0)?;
+                    ffi::lua_rawseti(st, out, i);
+                }
+                return Ok(());
+            }
             for i in 1..=ffi::lua_Integer::from(n) {
                 if ffi::lua_rawgeti(st, DOCS, i) != ffi::LUA_TSTRING {
                     let kind = std::ffi::CStr::from_ptr(ffi::luaL_typename(st, -1));
@@ -492,6 +557,82 @@ mod tests {
             .eval()
             .unwrap();
         assert!(same, "dates as the time crate writes them");
+    }
+
+    #[test]
+    fn reply_rows_are_the_rows_of_the_replys_raw_data() {
+        use crate::proto::viam::app::data::v1::{
+            TabularDataByMqlResponse, TabularDataBySqlResponse,
+        };
+        use prost::Message;
+        for rpc in ["TabularDataBySQL", "TabularDataByMQL"] {
+            let m = crate::proto::method(&format!("viam.app.data.v1.DataService/{rpc}")).unwrap();
+            let f = m.output().get_field_by_name("raw_data").unwrap();
+            assert_eq!(f.number(), RAW_DATA, "{rpc}");
+            assert!(
+                f.is_list() && f.kind() == prost_reflect::Kind::Bytes,
+                "{rpc}"
+            );
+        }
+        let lua = with_cloud();
+        let docs: Vec<Vec<u8>> = (0..70_i64)
+            .map(|i| {
+                doc! {"i": i, "t": bson::DateTime::from_millis(1_700_000_000_000 + i), "d": {"x": [1.5, "y"]}}
+                    .to_vec()
+                    .unwrap()
+            })
+            .collect();
+        let sql = TabularDataBySqlResponse {
+            raw_data: docs.clone(),
+        }
+        .encode_to_vec();
+        let mql = TabularDataByMqlResponse {
+            raw_data: docs.clone(),
+        }
+        .encode_to_vec();
+        assert_eq!(sql, mql);
+        // An unknown field before the documents is skipped, as a decoder skips it.
+        let mut reply = vec![0x08, 0x2a];
+        reply.extend(&sql);
+        let list = lua
+            .create_sequence_from(docs.iter().map(|d| lua.create_string(d).unwrap()))
+            .unwrap();
+        lua.globals().set("docs", list).unwrap();
+        lua.globals()
+            .set("reply", lua.create_string(&reply).unwrap())
+            .unwrap();
+        lua.globals()
+            .set("empty", lua.create_string(b"").unwrap())
+            .unwrap();
+        lua.load(
+            r#"
+            local a, b = cloud._bson_reply_rows(reply), cloud._bson_rows(docs)
+            assert(#a == 70 and #b == 70)
+            for i = 1, 70 do
+              assert(a[i].i == b[i].i and a[i].t == b[i].t and a[i].d.x[2] == "y", i)
+              assert(getmetatable(a[i].d.x) == getmetatable(b[i].d.x))
+            end
+            assert(#cloud._bson_reply_rows(empty) == 0)
+            "#,
+        )
+        .exec()
+        .unwrap();
+        // A document cut short, a length beyond the reply, a document that is no BSON.
+        for (bad, want) in [
+            (&sql[..sql.len() - 3], "buffer underflow"),
+            (&[0x12, 0x7f, 0x05][..], "buffer underflow"),
+            (&[0x12, 0x04, 0x05, 0, 0, 0][..], "malformed BSON document"),
+        ] {
+            lua.globals()
+                .set("bad", lua.create_string(bad).unwrap())
+                .unwrap();
+            let e = lua
+                .load("cloud._bson_reply_rows(bad)")
+                .exec()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

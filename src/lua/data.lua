@@ -10,8 +10,8 @@ local data = cloud.data
 local DATA = "viam.app.data.v1.DataService/"
 local SYNC = "viam.app.datasync.v1.DataSyncService/"
 
-local function call(rpc, req, fname)
-  local ok, v = cloud._call(rpc, req, fname)
+local function call(rpc, req, fname, opts)
+  local ok, v = cloud._call(rpc, req, fname, nil, opts)
   if not ok then error(v, 0) end
   return v
 end
@@ -59,6 +59,11 @@ local function rows(raw)
   return cloud._bson_rows(raw or {})
 end
 
+-- An SQL or MQL answer's rows, read from the reply's bytes (no Lua string per row first).
+local function reply_rows(rpc, req, fname)
+  return cloud._bson_reply_rows(call(rpc, req, fname, { reply_bytes = true }))
+end
+
 -- An MQL pipeline (an array of stage tables, or BSON strings as given) as the `mql_binary` the
 -- RPCs take; `field` names the argument in the error.
 local function encode_stages(fname, field, query)
@@ -72,7 +77,7 @@ def("tabular_data_by_sql", DATA .. "TabularDataBySQL",
   { "sql_query string", "org_id string?" },
   { "table[] rows" },
   "Run an SQL query over the readings; rows as plain tables.", function(a, f)
-  return rows(call(DATA .. "TabularDataBySQL", { organization_id = org(a), sql_query = a.sql_query }, f).raw_data)
+  return reply_rows(DATA .. "TabularDataBySQL", { organization_id = org(a), sql_query = a.sql_query }, f)
 end)
 
 def("tabular_data_by_mql", DATA .. "TabularDataByMQL",
@@ -83,8 +88,8 @@ def("tabular_data_by_mql", DATA .. "TabularDataByMQL",
   local source = { type = a.tabular_data_source_type or "TABULAR_DATA_SOURCE_TYPE_STANDARD",
     pipeline_id = a.pipeline_id }
   if a.use_recent_data then source.type = "TABULAR_DATA_SOURCE_TYPE_HOT_STORAGE" end
-  return rows(call(DATA .. "TabularDataByMQL", { organization_id = org(a), mql_binary = stages,
-    data_source = source, query_prefix_name = a.query_prefix_name }, f).raw_data)
+  return reply_rows(DATA .. "TabularDataByMQL", { organization_id = org(a), mql_binary = stages,
+    data_source = source, query_prefix_name = a.query_prefix_name }, f)
 end)
 
 local function data_request(a)
