@@ -534,6 +534,24 @@ fn delimited<'b>(wire: WireType, buf: &mut &'b [u8]) -> Res<&'b [u8]> {
     Ok(head)
 }
 
+/// The key of a length-delimited field `number` as the encoder writes it, and its length.
+fn list_key(number: u32) -> ([u8; 5], usize) {
+    let mut key = [0u8; 5];
+    let mut rest = &mut key[..];
+    encoding::encode_key(number, WireType::LengthDelimited, &mut rest);
+    let len = 5 - rest.len();
+    (key, len)
+}
+
+/// How many elements a list whose first element has `first` bytes likely has in the `left`
+/// bytes after it (elements of one type are about one size): growing the ranges by doubling
+/// copied them 14 times for 10,000 machines. At most one range per 16 bytes left, so a list
+/// of small elements followed by other fields reserves no more than the reply's own size.
+fn list_estimate(first: usize, left: usize) -> usize {
+    // The key and the length prefix: at least two bytes.
+    1 + left / (first + 2).max(16)
+}
+
 fn utf8(b: &[u8]) -> Res<&str> {
     std::str::from_utf8(b).map_err(|_| Bad::Wire("string is not valid UTF-8".into()))
 }
@@ -696,11 +714,25 @@ impl Walk<'_> {
                     && self.plans.msgs[sub].shape == Shape::Plain
                 {
                     let bytes = delimited(wire, buf)?;
-                    let start = bytes.as_ptr() as usize - self.root.as_ptr() as usize;
-                    let range = (start, start + bytes.len());
-                    match t.deferred.iter_mut().find(|(j, _)| *j == i) {
-                        Some((_, ranges)) => ranges.push(range),
-                        None => t.deferred.push((i, vec![range])),
+                    let ranges = match t.deferred.iter().position(|(j, _)| *j == i) {
+                        Some(k) => &mut t.deferred[k].1,
+                        None => {
+                            t.deferred.push((i, Vec::new()));
+                            &mut t.deferred.last_mut().expect("just pushed").1
+                        }
+                    };
+                    if ranges.is_empty() {
+                        ranges.reserve(list_estimate(bytes.len(), buf.len()));
+                    }
+                    ranges.push(self.range(bytes));
+                    // A list's elements come one after another under the same key: they are
+                    // read here rather than by one turn of `fill`'s loop each (decode_key, the
+                    // field lookup, this match: ~130 instructions an element of 10,000).
+                    let (key, key_len) = list_key(f.number);
+                    while let Some(rest) = buf.strip_prefix(&key[..key_len]) {
+                        *buf = rest;
+                        let bytes = delimited(WireType::LengthDelimited, buf)?;
+                        ranges.push(self.range(bytes));
                     }
                     t.seen[i] = true;
                     return Ok(());
@@ -734,6 +766,12 @@ impl Walk<'_> {
         }
         t.seen[i] = true;
         Ok(())
+    }
+
+    /// Where `bytes`, a part of the reply, lies in it.
+    fn range(&self, bytes: &[u8]) -> (usize, usize) {
+        let start = bytes.as_ptr() as usize - self.root.as_ptr() as usize;
+        (start, start + bytes.len())
     }
 
     /// The elements of a repeated message field: decoded now when they are few, else a lazy
