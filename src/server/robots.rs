@@ -62,6 +62,13 @@ macro_rules! robot_columns {
     };
 }
 
+/// `robot_columns!()` without the table's alias, for RETURNING (which takes none).
+macro_rules! robot_columns_unqualified {
+    () => {
+        "id, name, location_id, last_access, created_on"
+    };
+}
+
 /// `robot_columns!()` with a constant in the location's place, for `robot_in`.
 macro_rules! located_robot_columns {
     () => {
@@ -343,14 +350,21 @@ pub fn update_robot(
         }
         let location_id = target.to_string();
         ensure_unique_name(tx, &location_id, name, id)?;
-        exec(
-            tx,
-            "UPDATE robots SET name = ?2, location_id = ?3 WHERE id = ?1",
-            params![id, name, location_id],
+        // The machine as updated comes back from the UPDATE itself: one statement less.
+        let robot = found(
+            row(
+                tx,
+                concat!(
+                    "UPDATE robots SET name = ?2, location_id = ?3 WHERE id = ?1 RETURNING ",
+                    robot_columns_unqualified!()
+                ),
+                params![id, name, location_id],
+                robot_from_row,
+            ),
+            "robot",
+            id,
         )?;
-        Ok(UpdateRobotResponse {
-            robot: Some(load(tx, id)?),
-        })
+        Ok(UpdateRobotResponse { robot: Some(robot) })
     })
 }
 
