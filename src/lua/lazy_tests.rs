@@ -285,3 +285,27 @@ fn the_raw_accessors_name_themselves_in_bad_argument_errors_as_lua_does() {
         assert!(!ours.contains("'?'"), "{call}: {ours}");
     }
 }
+
+#[test]
+fn a_list_in_several_runs_keeps_every_element_in_order_and_a_cut_run_is_an_error() {
+    // decode.rs reads a run of one list's elements under its key in one loop: a run broken by
+    // another field (here an unknown varint field 99) must continue the same list.
+    let lua = state();
+    let mut bytes = robots(120);
+    bytes.extend([0x98, 0x06, 0x01]);
+    bytes.extend(robots(80));
+    let list: Table = decoded(&lua, &bytes).raw_get("robots").unwrap();
+    let (n, names): (i64, String) = run(
+        &lua,
+        "local r = ... return #r, r[1].name .. ',' .. r[120].name .. ',' .. r[121].name .. ',' .. r[200].name",
+        &list,
+    );
+    assert_eq!((n, names.as_str()), (200, "m0,m119,m0,m79"));
+    // The second element's length runs past the end of the reply.
+    let second = robots(1).len();
+    let mut cut = robots(2);
+    assert_eq!(cut[second], 0x0a, "the second element's key");
+    cut[second + 1] = 0x7f;
+    cut.truncate(second + 10);
+    assert!(from_bytes(&lua, &desc(LIST), &cut).is_err());
+}
