@@ -17,6 +17,24 @@ assert(robots[1].id == ids[1] and robots[2] == nil and robots[3].id == ids[3])
 assert(#errs2 == 1 and errs2[1].index == 2 and errs2[1].item == "missing")
 assert(errs2[1].error.code == "NOT_FOUND", tostring(errs2[1].error))
 
+-- More items than coroutines, so each runs several in turn: failures (any error value) come
+-- back in item order whatever order they finish in, and every success keeps its place.
+local many = {}
+for i = 1, 40 do many[i] = i end
+local doubled, errs3 = cloud.parallel(many, function(n)
+  -- Item 4k fails after 4k+2, which starts later.
+  if n % 4 == 0 then sleep(0.01) end
+  if n % 2 == 0 then error({ n = n }) end
+  return n * 2
+end, { concurrency = 3 })
+assert(#errs3 == 20, #errs3)
+for k, e in ipairs(errs3) do
+  assert(e.index == k * 2 and e.item == k * 2 and e.error.n == k * 2, "failure " .. k .. " in order")
+end
+for i = 1, 40 do
+  assert(doubled[i] == (i % 2 == 1 and i * 2 or nil), "result " .. i)
+end
+
 -- sleep is async: 8 one-second sleeps in parallel take about one second, not eight.
 local start = os.time()
 cloud.parallel({ 1, 2, 3, 4, 5, 6, 7, 8 }, function() sleep(1) end, { concurrency = 8 })
