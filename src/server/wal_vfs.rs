@@ -2,7 +2,9 @@
 //! one write: SQLite's wal.c writes each frame as two (its 24-byte header, then the page), so a
 //! write of 8 pages cost 16 pwrite64 calls (~3-5 us each on the bench VM). Everything else is
 //! passed to the default VFS untouched: the same files, locks and shared memory, so other
-//! processes (the sqlite3 CLI) share the database as before.
+//! processes (the sqlite3 CLI) share the database as before. 2,000 new_robot + 2,000
+//! update_robot: 64,364 -> 4,653 pwrite64 (strace -c -f of serve); embedded 0.338 -> 0.239 s.
+//! One write carries at most `MAX_WRITE` bytes (~31 frames of 4 KiB), the unix VFS's limit.
 //!
 //! Only files SQLite opens with SQLITE_OPEN_WAL buffer: a write that appends to the WAL is
 //! copied to a buffer while writes stay contiguous. What keeps the buffer invisible:
