@@ -46,6 +46,7 @@ pub mod store;
 pub(crate) mod structs;
 mod summaries;
 mod tls;
+mod wal_vfs;
 pub mod web;
 mod white_label;
 

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use rusqlite::hooks::Action;
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use rusqlite_migration::{M, Migrations};
 use sha2::{Digest, Sha256};
 
@@ -554,7 +554,7 @@ enum Read {
 
 /// A read-only connection to the database at `path` (the writer has set it up already).
 fn open_reader(path: &Path) -> ApiResult<Connection> {
-    let conn = Connection::open(path)?;
+    let conn = open_file(path)?;
     // First, so that even the first statement waits out a checkpoint instead of failing.
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A write through a reader would dodge the writer's lock: make it fail loudly instead.
@@ -562,6 +562,12 @@ fn open_reader(path: &Path) -> ApiResult<Connection> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
     Ok(conn)
+}
+
+/// A connection to the database file at `path`, through the VFS that writes a commit's WAL
+/// frames in one write (wal_vfs.rs).
+fn open_file(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags_and_vfs(path, OpenFlags::default(), super::wal_vfs::name()?)
 }
 
 pub struct Store {
@@ -602,7 +608,7 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         make_private(path)?;
-        let conn = Connection::open(path)
+        let conn = open_file(path)
             .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
         Self::init(conn, Some(path.to_path_buf()))
     }
