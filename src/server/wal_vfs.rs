@@ -336,49 +336,27 @@ unsafe fn real_vfs<'a>(
     }
 }
 
-unsafe extern "C" fn vfs_delete(
-    vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    sync_dir: c_int,
-) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xDelete
-            .map_or(ffi::SQLITE_IOERR_DELETE, |m| m(p, name, sync_dir))
-    }
+/// VFS methods that call the default VFS's: `$absent` when it has no such method.
+macro_rules! forward_to_real_vfs {
+    ($($name:ident => $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $absent:expr;)*) => {$(
+        unsafe extern "C" fn $name(vfs: *mut ffi::sqlite3_vfs $(, $arg: $ty)*) -> $ret {
+            unsafe {
+                let (r, p) = real_vfs(vfs);
+                r.$method.map_or($absent, |m| m(p $(, $arg)*))
+            }
+        }
+    )*};
 }
 
-unsafe extern "C" fn vfs_access(
-    vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    flags: c_int,
-    out: *mut c_int,
-) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xAccess
-            .map_or(ffi::SQLITE_IOERR_ACCESS, |m| m(p, name, flags, out))
-    }
-}
-
-unsafe extern "C" fn vfs_full_pathname(
-    vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    n: c_int,
-    out: *mut c_char,
-) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xFullPathname
-            .map_or(ffi::SQLITE_CANTOPEN, |m| m(p, name, n, out))
-    }
-}
-
-unsafe extern "C" fn vfs_dl_open(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *mut c_void {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xDlOpen.map_or(ptr::null_mut(), |m| m(p, name))
-    }
+forward_to_real_vfs! {
+    vfs_delete => xDelete(name: *const c_char, sync_dir: c_int) -> c_int, ffi::SQLITE_IOERR_DELETE;
+    vfs_access => xAccess(name: *const c_char, flags: c_int, out: *mut c_int) -> c_int, ffi::SQLITE_IOERR_ACCESS;
+    vfs_full_pathname => xFullPathname(name: *const c_char, n: c_int, out: *mut c_char) -> c_int, ffi::SQLITE_CANTOPEN;
+    vfs_dl_open => xDlOpen(name: *const c_char) -> *mut c_void, ptr::null_mut();
+    vfs_randomness => xRandomness(n: c_int, out: *mut c_char) -> c_int, 0;
+    vfs_sleep => xSleep(micros: c_int) -> c_int, 0;
+    vfs_current_time => xCurrentTime(out: *mut f64) -> c_int, ffi::SQLITE_ERROR;
+    vfs_get_last_error => xGetLastError(n: c_int, out: *mut c_char) -> c_int, 0;
 }
 
 unsafe extern "C" fn vfs_dl_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) {
@@ -409,42 +387,6 @@ unsafe extern "C" fn vfs_dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_voi
         if let Some(m) = r.xDlClose {
             m(p, handle)
         }
-    }
-}
-
-unsafe extern "C" fn vfs_randomness(
-    vfs: *mut ffi::sqlite3_vfs,
-    n: c_int,
-    out: *mut c_char,
-) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xRandomness.map_or(0, |m| m(p, n, out))
-    }
-}
-
-unsafe extern "C" fn vfs_sleep(vfs: *mut ffi::sqlite3_vfs, micros: c_int) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xSleep.map_or(0, |m| m(p, micros))
-    }
-}
-
-unsafe extern "C" fn vfs_current_time(vfs: *mut ffi::sqlite3_vfs, out: *mut f64) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xCurrentTime.map_or(ffi::SQLITE_ERROR, |m| m(p, out))
-    }
-}
-
-unsafe extern "C" fn vfs_get_last_error(
-    vfs: *mut ffi::sqlite3_vfs,
-    n: c_int,
-    out: *mut c_char,
-) -> c_int {
-    unsafe {
-        let (r, p) = real_vfs(vfs);
-        r.xGetLastError.map_or(0, |m| m(p, n, out))
     }
 }
 
@@ -549,108 +491,28 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 
 // Plain forwarding.
 
-unsafe extern "C" fn f_read(
-    f: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    n: c_int,
-    off: i64,
-) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xRead
-            .map_or(ffi::SQLITE_IOERR_READ, |m| m(real_file(f), buf, n, off))
-    }
+/// Methods of our file that call the default VFS's file inside it: `$absent` when the default
+/// VFS's file has no such method.
+macro_rules! forward_to_real {
+    ($($name:ident => $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $absent:expr;)*) => {$(
+        unsafe extern "C" fn $name(f: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
+            unsafe { real_methods(f).$method.map_or($absent, |m| m(real_file(f) $(, $arg)*)) }
+        }
+    )*};
 }
 
-unsafe extern "C" fn f_write(
-    f: *mut ffi::sqlite3_file,
-    buf: *const c_void,
-    n: c_int,
-    off: i64,
-) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xWrite
-            .map_or(ffi::SQLITE_IOERR_WRITE, |m| m(real_file(f), buf, n, off))
-    }
-}
-
-unsafe extern "C" fn f_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xTruncate
-            .map_or(ffi::SQLITE_IOERR_TRUNCATE, |m| m(real_file(f), size))
-    }
-}
-
-unsafe extern "C" fn f_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xSync
-            .map_or(ffi::SQLITE_IOERR_FSYNC, |m| m(real_file(f), flags))
-    }
-}
-
-unsafe extern "C" fn f_file_size(f: *mut ffi::sqlite3_file, out: *mut i64) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xFileSize
-            .map_or(ffi::SQLITE_IOERR_FSTAT, |m| m(real_file(f), out))
-    }
-}
-
-unsafe extern "C" fn f_lock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xLock
-            .map_or(ffi::SQLITE_IOERR_LOCK, |m| m(real_file(f), level))
-    }
-}
-
-unsafe extern "C" fn f_unlock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xUnlock
-            .map_or(ffi::SQLITE_IOERR_UNLOCK, |m| m(real_file(f), level))
-    }
-}
-
-unsafe extern "C" fn f_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xCheckReservedLock
-            .map_or(ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, |m| {
-                m(real_file(f), out)
-            })
-    }
-}
-
-unsafe extern "C" fn f_file_control(
-    f: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xFileControl
-            .map_or(ffi::SQLITE_NOTFOUND, |m| m(real_file(f), op, arg))
-    }
-}
-
-unsafe extern "C" fn f_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xSectorSize
-            .map_or(4096, |m| m(real_file(f)))
-    }
-}
-
-unsafe extern "C" fn f_device_characteristics(f: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
-        real_methods(f)
-            .xDeviceCharacteristics
-            .map_or(0, |m| m(real_file(f)))
-    }
+forward_to_real! {
+    f_read => xRead(buf: *mut c_void, n: c_int, off: i64) -> c_int, ffi::SQLITE_IOERR_READ;
+    f_write => xWrite(buf: *const c_void, n: c_int, off: i64) -> c_int, ffi::SQLITE_IOERR_WRITE;
+    f_truncate => xTruncate(size: i64) -> c_int, ffi::SQLITE_IOERR_TRUNCATE;
+    f_sync => xSync(flags: c_int) -> c_int, ffi::SQLITE_IOERR_FSYNC;
+    f_file_size => xFileSize(out: *mut i64) -> c_int, ffi::SQLITE_IOERR_FSTAT;
+    f_lock => xLock(level: c_int) -> c_int, ffi::SQLITE_IOERR_LOCK;
+    f_unlock => xUnlock(level: c_int) -> c_int, ffi::SQLITE_IOERR_UNLOCK;
+    f_check_reserved_lock => xCheckReservedLock(out: *mut c_int) -> c_int, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK;
+    f_file_control => xFileControl(op: c_int, arg: *mut c_void) -> c_int, ffi::SQLITE_NOTFOUND;
+    f_sector_size => xSectorSize() -> c_int, 4096;
+    f_device_characteristics => xDeviceCharacteristics() -> c_int, 0;
 }
 
 unsafe extern "C" fn f_shm_map(
@@ -826,54 +688,25 @@ unsafe extern "C" fn wal_write(
     }
 }
 
-unsafe extern "C" fn wal_read(
-    f: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    n: c_int,
-    off: i64,
-) -> c_int {
-    unsafe { after_flush(f, || f_read(f, buf, n, off)) }
+/// WAL file methods that flush the buffer, then forward.
+macro_rules! flush_then {
+    ($($name:ident => $forward:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        unsafe extern "C" fn $name(f: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            unsafe { after_flush(f, || $forward(f $(, $arg)*)) }
+        }
+    )*};
 }
 
-unsafe extern "C" fn wal_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    unsafe { after_flush(f, || f_truncate(f, size)) }
-}
-
-unsafe extern "C" fn wal_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    unsafe { after_flush(f, || f_sync(f, flags)) }
-}
-
-unsafe extern "C" fn wal_file_size(f: *mut ffi::sqlite3_file, out: *mut i64) -> c_int {
-    unsafe { after_flush(f, || f_file_size(f, out)) }
-}
-
-unsafe extern "C" fn wal_lock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe { after_flush(f, || f_lock(f, level)) }
-}
-
-unsafe extern "C" fn wal_unlock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe { after_flush(f, || f_unlock(f, level)) }
-}
-
-unsafe extern "C" fn wal_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    unsafe { after_flush(f, || f_check_reserved_lock(f, out)) }
-}
-
-unsafe extern "C" fn wal_file_control(
-    f: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    unsafe { after_flush(f, || f_file_control(f, op, arg)) }
-}
-
-unsafe extern "C" fn wal_fetch(
-    f: *mut ffi::sqlite3_file,
-    off: i64,
-    n: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe { after_flush(f, || f_fetch(f, off, n, out)) }
+flush_then! {
+    wal_read => f_read(buf: *mut c_void, n: c_int, off: i64);
+    wal_truncate => f_truncate(size: i64);
+    wal_sync => f_sync(flags: c_int);
+    wal_file_size => f_file_size(out: *mut i64);
+    wal_lock => f_lock(level: c_int);
+    wal_unlock => f_unlock(level: c_int);
+    wal_check_reserved_lock => f_check_reserved_lock(out: *mut c_int);
+    wal_file_control => f_file_control(op: c_int, arg: *mut c_void);
+    wal_fetch => f_fetch(off: i64, n: c_int, out: *mut *mut c_void);
 }
 
 unsafe extern "C" fn wal_close(f: *mut ffi::sqlite3_file) -> c_int {
