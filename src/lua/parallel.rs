@@ -111,8 +111,8 @@ pub fn function(lua: &Lua) -> mlua::Result<Function> {
                 // (index, error value) of the items that failed, put in item order at the end.
                 let mut failed: Vec<(usize, Lv)> = Vec::new();
                 // Coroutines whose item is done, reused for the next items: a new coroutine
-                // per item (its stack, call frames and their collection) was ~20% of the
-                // client's CPU at 64 calls in flight.
+                // per item (its stack, call frames and their collection) cost ~8,000 of the
+                // client's ~97,000 instructions per call at 64 in flight.
                 let mut idle: Vec<Thread> = Vec::new();
                 let mut ctl = Concurrency::new(usize::try_from(conc).unwrap_or(usize::MAX));
                 let mut running = FuturesUnordered::new();
