@@ -493,10 +493,18 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 
 /// Methods of our file that call the default VFS's file inside it: `$absent` when the default
 /// VFS's file has no such method.
+/// `since N`: a method SQLite added in io_methods version N, called only when the real
+/// file's methods are at least that version.
 macro_rules! forward_to_real {
-    ($($name:ident => $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $absent:expr;)*) => {$(
+    ($($name:ident => $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $absent:expr $(, since $v:literal)?;)*) => {$(
         unsafe extern "C" fn $name(f: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
-            unsafe { real_methods(f).$method.map_or($absent, |m| m(real_file(f) $(, $arg)*)) }
+            unsafe {
+                let r = real_methods(f);
+                match r.$method {
+                    Some(m) $(if r.iVersion >= $v)? => m(real_file(f) $(, $arg)*),
+                    _ => $absent,
+                }
+            }
         }
     )*};
 }
@@ -513,87 +521,16 @@ forward_to_real! {
     f_file_control => xFileControl(op: c_int, arg: *mut c_void) -> c_int, ffi::SQLITE_NOTFOUND;
     f_sector_size => xSectorSize() -> c_int, 4096;
     f_device_characteristics => xDeviceCharacteristics() -> c_int, 0;
-}
-
-unsafe extern "C" fn f_shm_map(
-    f: *mut ffi::sqlite3_file,
-    page: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let r = real_methods(f);
-        match r.xShmMap {
-            Some(m) if r.iVersion >= 2 => m(real_file(f), page, size, extend, out),
-            _ => ffi::SQLITE_IOERR_SHMMAP,
-        }
-    }
-}
-
-unsafe extern "C" fn f_shm_lock(
-    f: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    unsafe {
-        let r = real_methods(f);
-        match r.xShmLock {
-            Some(m) if r.iVersion >= 2 => m(real_file(f), offset, n, flags),
-            _ => ffi::SQLITE_IOERR_SHMLOCK,
-        }
-    }
-}
-
-unsafe extern "C" fn f_shm_barrier(f: *mut ffi::sqlite3_file) {
-    unsafe {
-        let r = real_methods(f);
-        if let Some(m) = r.xShmBarrier
-            && r.iVersion >= 2
-        {
-            m(real_file(f))
-        }
-    }
-}
-
-unsafe extern "C" fn f_shm_unmap(f: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    unsafe {
-        let r = real_methods(f);
-        match r.xShmUnmap {
-            Some(m) if r.iVersion >= 2 => m(real_file(f), delete),
-            _ => ffi::SQLITE_OK,
-        }
-    }
-}
-
-unsafe extern "C" fn f_fetch(
-    f: *mut ffi::sqlite3_file,
-    off: i64,
-    n: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let r = real_methods(f);
-        match r.xFetch {
-            Some(m) if r.iVersion >= 3 => m(real_file(f), off, n, out),
-            _ => {
-                // No mapping: SQLite reads with xRead instead.
-                *out = ptr::null_mut();
-                ffi::SQLITE_OK
-            }
-        }
-    }
-}
-
-unsafe extern "C" fn f_unfetch(f: *mut ffi::sqlite3_file, off: i64, p: *mut c_void) -> c_int {
-    unsafe {
-        let r = real_methods(f);
-        match r.xUnfetch {
-            Some(m) if r.iVersion >= 3 => m(real_file(f), off, p),
-            _ => ffi::SQLITE_OK,
-        }
-    }
+    f_shm_map => xShmMap(page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int, ffi::SQLITE_IOERR_SHMMAP, since 2;
+    f_shm_lock => xShmLock(offset: c_int, n: c_int, flags: c_int) -> c_int, ffi::SQLITE_IOERR_SHMLOCK, since 2;
+    f_shm_barrier => xShmBarrier() -> (), (), since 2;
+    f_shm_unmap => xShmUnmap(delete: c_int) -> c_int, ffi::SQLITE_OK, since 2;
+    // No mapping: SQLite reads with xRead instead.
+    f_fetch => xFetch(off: i64, n: c_int, out: *mut *mut c_void) -> c_int, {
+        *out = ptr::null_mut();
+        ffi::SQLITE_OK
+    }, since 3;
+    f_unfetch => xUnfetch(off: i64, p: *mut c_void) -> c_int, ffi::SQLITE_OK, since 3;
 }
 
 // The database file: its connection's WAL buffer reaches the file before the WAL write lock
