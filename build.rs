@@ -52,6 +52,11 @@ fn main() -> anyhow::Result<()> {
         // prost's codec, encoding each message into one buffer of its size (src/codec.rs).
         .codec_path("crate::codec::SizedCodec")
         .bytes(".viam.app.v1.UploadModuleFileRequest.file")
+        // Written as protobuf straight from the query's rows (src/server/summaries_encode.rs).
+        .extern_path(
+            ".viam.app.v1.ListMachineSummariesResponse",
+            "crate::server::summaries_encode::ListMachineSummariesResponse",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

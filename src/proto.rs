@@ -11,6 +11,8 @@ pub mod viam {
     pub mod app {
         pub mod v1 {
             tonic::include_proto!("viam.app.v1");
+            // build.rs's one extern_path: the type stands beside its generated neighbours.
+            pub use crate::server::summaries_encode::ListMachineSummariesResponse;
         }
         pub mod data {
             pub mod v1 {

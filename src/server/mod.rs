@@ -45,6 +45,7 @@ mod roles;
 pub mod store;
 pub(crate) mod structs;
 mod summaries;
+pub mod summaries_encode;
 mod tls;
 mod wal_vfs;
 pub mod web;

@@ -27,20 +27,25 @@ fn authorize(c: &Connection, who: &Principal, perm: Perm, part_id: &str) -> ApiR
 
 /// A DNS label from a part name: lower-case alphanumerics and dashes.
 pub fn dns_label(name: &str) -> String {
-    // One pass into a String of the right size: collecting chars and trimming into a second
-    // String was 800 instructions a part of ListMachineSummaries.
     let mut label = String::with_capacity(name.len());
-    for ch in name.chars() {
-        label.push(if ch.is_ascii_alphanumeric() {
-            ch.to_ascii_lowercase()
+    write_dns_label(name, &mut label);
+    label
+}
+
+/// [`dns_label`] into `out`, replacing what it held: a listing of thousands of parts reuses
+/// one String.
+pub fn write_dns_label(name: &str, out: &mut String) {
+    out.clear();
+    // What maps to '-' is exactly what is not an ASCII alphanumeric, so trimming those from
+    // the name first trims the label's leading and trailing dashes.
+    let kept = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    out.extend(kept.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
         } else {
             '-'
-        });
-    }
-    let start = label.len() - label.trim_start_matches('-').len();
-    label.truncate(label.trim_end_matches('-').len());
-    label.drain(..start.min(label.len()));
-    label
+        }
+    }));
 }
 
 fn decode_struct(bytes: &[u8]) -> ApiResult<prost_types::Struct> {

@@ -3,16 +3,18 @@
 //! OS, platform). A part that never reported has those fields unset, not guessed.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 
 use rusqlite::Connection;
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult};
-use super::parts::dns_label;
+use super::parts::write_dns_label;
 use super::robot_config::{imported_fragments, stored_part_config};
 use super::robots::online;
 use super::store::{row, to_ts};
+use super::summaries_encode::{ListMachineSummariesResponse, PartFields, SummariesWriter};
 use crate::proto::viam::app::v1::*;
 
 /// An organization's parts in their listed order, of the locations in ?2 (a JSON array) when
@@ -46,20 +48,22 @@ const PLATFORM: usize = 10;
 const CONFIG: usize = 11;
 
 /// Calls `each` with the rows of the organization's parts in their listed order, of the given
-/// locations only when some are given. Rows go to `each` as SQLite steps to them, borrowed:
-/// a Vec of 10,000 rows was a tenth of the call, and a location's or machine's id and name
-/// copied into every part's row (12 Strings per part) a quarter.
+/// locations only when some are given, until it breaks. Rows go to `each` as SQLite steps to
+/// them, borrowed: a Vec of 10,000 rows was a tenth of the call, and a location's or
+/// machine's id and name copied into every part's row (12 Strings per part) a quarter.
 fn for_each_part(
     c: &Connection,
     org_id: &str,
     locations: &[String],
-    mut each: impl FnMut(&rusqlite::Row<'_>) -> ApiResult<()>,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> ApiResult<ControlFlow<()>>,
 ) -> ApiResult<()> {
     let mut stmt = c.prepare_cached(PARTS_IN_ORDER)?;
     let filter = (!locations.is_empty()).then(|| serde_json::json!(locations).to_string());
     let mut rows = stmt.query(rusqlite::params![org_id, filter])?;
     while let Some(r) = rows.next()? {
-        each(r)?;
+        if each(r)?.is_break() {
+            break;
+        }
     }
     Ok(())
 }
@@ -97,43 +101,49 @@ fn fragment_summaries(c: &Connection, config: &[u8]) -> ApiResult<Vec<FragmentSu
 
 const FRAGMENTS_KEY: &[u8] = b"fragments";
 
-/// The part's summary, from its row.
-fn part_summary(c: &Connection, r: &rusqlite::Row<'_>) -> ApiResult<PartSummary> {
+/// Column `i` of `r` where a part reported it: NULL (no report) and "" are both unset.
+fn reported<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> ApiResult<Option<&'r str>> {
+    Ok(r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(rusqlite::Error::from)?
+        .filter(|v| !v.is_empty()))
+}
+
+/// Writes the part of row `r` into `w`; whether it imports one of `wanted` (no fragment
+/// wanted: true). `label` is scratch for its DNS name.
+fn write_part(
+    c: &Connection,
+    r: &rusqlite::Row<'_>,
+    wanted: &HashSet<&str>,
+    label: &mut String,
+    w: &mut SummariesWriter,
+) -> ApiResult<bool> {
     let last_access: Option<i64> = r.get(LAST_ACCESS)?;
     let (state, seconds) = online(last_access);
-    let reported = |i: usize| -> ApiResult<Option<String>> {
-        Ok(r.get_ref(i)?
-            .as_str_or_null()
-            .map_err(rusqlite::Error::from)?
-            .filter(|v| !v.is_empty())
-            .map(str::to_string))
-    };
     let part_name = text(r, PART_NAME)?;
-    Ok(PartSummary {
-        part_id: text(r, PART_ID)?.to_string(),
-        dns_name: Some(dns_label(part_name)),
-        part_name: part_name.to_string(),
+    write_dns_label(part_name, label);
+    let fragments = fragment_summaries(
+        c,
+        r.get_ref(CONFIG)?
+            .as_blob()
+            .map_err(rusqlite::Error::from)?,
+    )?;
+    w.part(&PartFields {
+        part_id: text(r, PART_ID)?,
+        part_name,
         is_main_part: r.get(MAIN_PART)?,
         online_state: state as i32,
         seconds_since_online: seconds,
         last_access: last_access.map(to_ts),
         // The local fleet sees a part only when it calls in, so it was online then.
         last_online: last_access.map(to_ts),
-        viam_server_version: reported(VERSION)?.map(|v| ViamServerVersion {
-            version: Some(viam_server_version::Version::Major(v)),
-        }),
-        // Nothing a part sends names its agent's version.
-        viam_agent_version: None,
-        os: reported(OS)?,
-        platform: reported(PLATFORM)?,
-        public_ip_address: None,
-        fragments: fragment_summaries(
-            c,
-            r.get_ref(CONFIG)?
-                .as_blob()
-                .map_err(rusqlite::Error::from)?,
-        )?,
-    })
+        viam_server_version: reported(r, VERSION)?,
+        os: reported(r, OS)?,
+        platform: reported(r, PLATFORM)?,
+        dns_name: label,
+        fragments: &fragments,
+    });
+    Ok(wanted.is_empty() || fragments.iter().any(|f| wanted.contains(f.id.as_str())))
 }
 
 pub fn list_machine_summaries(
@@ -177,72 +187,45 @@ pub fn list_machine_summaries(
                 ));
             }
         }
-        let fragments: HashSet<&str> = req.fragment_ids.iter().map(String::as_str).collect();
+        let wanted: HashSet<&str> = req.fragment_ids.iter().map(String::as_str).collect();
         let whole = who.can(Perm::ReadRobot, &scope);
-        let mut out: Vec<LocationSummary> = Vec::new();
-        // The machine of the previous row and whether the caller may see it: a machine's
-        // parts are consecutive, so its scope is looked up once.
+        let mut w = SummariesWriter::default();
+        let mut label = String::new();
+        // The machine of the previous row, whether the caller may see it, and whether one of
+        // its parts imports a wanted fragment: a machine's parts are consecutive, so its scope
+        // is looked up once and it is kept or dropped when the next machine starts.
         let mut robot = String::new();
         let mut visible = false;
+        let mut matches = false;
         // The location filter is the query's own (PARTS_IN_ORDER's ?2).
         for_each_part(c, org_id, &req.location_ids, |r| {
             let robot_id = text(r, ROBOT_ID)?;
-            let new_machine = robot != robot_id;
-            if new_machine {
+            if robot != robot_id {
+                w.close_machine(matches);
+                // At most `limit` machines, counted in the order listed.
+                if w.kept() == limit {
+                    return Ok(ControlFlow::Break(()));
+                }
                 robot.clear();
                 robot.push_str(robot_id);
                 visible = whole || who.can(Perm::ReadRobot, &Scope::robot(c, robot_id)?);
-            }
-            if !visible {
-                return Ok(());
-            }
-            let part = part_summary(c, r)?;
-            if new_machine {
-                let location_id = text(r, LOCATION_ID)?;
-                if out.last().is_none_or(|l| l.location_id != location_id) {
-                    out.push(LocationSummary {
-                        location_id: location_id.to_string(),
-                        location_name: text(r, LOCATION_NAME)?.to_string(),
-                        machine_summaries: vec![],
-                    });
-                }
-                if let Some(l) = out.last_mut() {
-                    l.machine_summaries.push(MachineSummary {
-                        machine_id: robot_id.to_string(),
-                        machine_name: text(r, ROBOT_NAME)?.to_string(),
-                        // Most machines have one part: a first push would reserve four.
-                        part_summaries: Vec::with_capacity(1),
-                    });
+                matches = false;
+                if visible {
+                    w.open_machine(
+                        text(r, LOCATION_ID)?,
+                        text(r, LOCATION_NAME)?,
+                        robot_id,
+                        text(r, ROBOT_NAME)?,
+                    );
                 }
             }
-            if let Some(m) = out.last_mut().and_then(|l| l.machine_summaries.last_mut()) {
-                m.part_summaries.push(part);
+            if visible {
+                matches |= write_part(c, r, &wanted, &mut label, &mut w)?;
             }
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })?;
-        if !fragments.is_empty() {
-            // Only machines with a part importing one of the fragments.
-            for l in &mut out {
-                l.machine_summaries.retain(|m| {
-                    m.part_summaries.iter().any(|p| {
-                        p.fragments
-                            .iter()
-                            .any(|f| fragments.contains(f.id.as_str()))
-                    })
-                });
-            }
-            out.retain(|l| !l.machine_summaries.is_empty());
-        }
-        // At most `limit` machines, counted in the order listed.
-        let mut left = limit;
-        for l in &mut out {
-            l.machine_summaries.truncate(left);
-            left -= l.machine_summaries.len();
-        }
-        out.retain(|l| !l.machine_summaries.is_empty());
-        Ok(ListMachineSummariesResponse {
-            location_summaries: out,
-        })
+        w.close_machine(matches);
+        Ok(w.finish())
     })
 }
 
