@@ -500,6 +500,13 @@ const MIGRATIONS: &[M<'static>] = &[
          DROP INDEX parts_robot;
          DROP INDEX data_readings_source;",
     ),
+    // ListMachineSummaries looked up every listed machine's row for its name: with the name
+    // in the location's listed-order index the join reads machines off the index alone. One
+    // index still (ListRobots' order is its prefix), rewritten only when a machine is renamed.
+    M::up(
+        "CREATE INDEX robots_location_created_name ON robots(location_id, created_on, id, name);
+         DROP INDEX robots_location_created;",
+    ),
 ];
 
 /// Prepared statements kept per connection: more than every hot query of all areas together,
