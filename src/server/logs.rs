@@ -441,16 +441,12 @@ pub fn push_logs(api: &Api, who: &Principal, req: LogRequest) -> ApiResult<LogRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::store::Store;
+    use crate::server::store::{Store, query_plan};
 
     fn plan(sql: &str, args: &[Value]) -> String {
         let store = Store::open_in_memory().unwrap();
         store
-            .read(|c| {
-                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
-            })
+            .read(|c| Ok(query_plan(c, sql, params_from_iter(args))?))
             .unwrap()
     }
 

@@ -399,17 +399,11 @@ pub fn delete_robot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::store::Store;
+    use crate::server::store::{Store, query_plan};
 
     fn plan(sql: &str, params: impl rusqlite::Params) -> String {
         let store = Store::open_in_memory().unwrap();
-        store
-            .read(|c| {
-                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let rows = stmt.query_map(params, |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
-            })
-            .unwrap()
+        store.read(|c| Ok(query_plan(c, sql, params)?)).unwrap()
     }
 
     #[test]

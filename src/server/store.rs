@@ -882,6 +882,18 @@ pub fn found<T>(r: rusqlite::Result<T>, kind: &str, id: &str) -> ApiResult<T> {
     }
 }
 
+/// SQLite's plan for `sql`, one step per line: tests hold hot queries to their indexes.
+#[cfg(test)]
+pub fn query_plan(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<String> {
+    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let steps = stmt.query_map(params, |r| r.get::<_, String>(3))?;
+    Ok(steps.collect::<Result<Vec<_>, _>>()?.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1005,22 +1017,16 @@ mod tests {
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
             .unwrap();
-        let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT id, data FROM data_readings
+        let plan = query_plan(
+            &conn,
+            "SELECT id, data FROM data_readings
                  WHERE part_id = ?1 AND component_name = ?2 AND component_type = ?3
                      AND method_name = ?4 AND org_id IN (SELECT value FROM json_each(?5))
                      AND (time_requested, id) > (?6, ?7)
                  ORDER BY time_requested, id LIMIT 1000",
-            )
-            .unwrap()
-            .query_map(rusqlite::params!["p", "c", "t", "m", "[]", 0, 0], |r| {
-                r.get(3)
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("\n");
+            rusqlite::params!["p", "c", "t", "m", "[]", 0, 0],
+        )
+        .unwrap();
         assert!(plan.contains("data_readings_source_time"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }

@@ -22,8 +22,9 @@ use crate::proto::viam::app::v1::*;
 /// each table's id make the order one SQLite can prove its indexes give (a text PRIMARY KEY
 /// may hold NULLs, so `id` alone does not end the order; a machine's `name` comes before its
 /// rowid as in its index): the join walks locations_org_created, robots_location_created_name
-/// (covering: no machine's row is read) and parts_robot_order instead of sorting every part. The part's stored config (a protobuf Struct) comes in the same query: one
-/// query per part made ListMachineSummaries of 10,000 machines 10,000 queries.
+/// (covering: no machine's row is read) and parts_robot_order instead of sorting every part.
+/// The part's stored config (a protobuf Struct) comes in the same query: one query per part
+/// made ListMachineSummaries of 10,000 machines 10,000 queries.
 const PARTS_IN_ORDER: &str =
     "SELECT l.id, l.name, r.id, r.name, p.id, p.name, p.main_part, p.last_access,
         pr.version, pr.os, pr.platform, p.config
@@ -232,7 +233,7 @@ pub fn list_machine_summaries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::store::Store;
+    use crate::server::store::{Store, query_plan};
 
     #[test]
     fn parts_are_listed_off_indexes_without_sorting() {
@@ -240,10 +241,11 @@ mod tests {
         for filter in [None, Some(r#"["l"]"#)] {
             let plan = store
                 .read(|c| {
-                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {PARTS_IN_ORDER}"))?;
-                    let rows =
-                        stmt.query_map(rusqlite::params!["o", filter], |r| r.get::<_, String>(3))?;
-                    Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
+                    Ok(query_plan(
+                        c,
+                        PARTS_IN_ORDER,
+                        rusqlite::params!["o", filter],
+                    )?)
                 })
                 .unwrap();
             assert!(

@@ -583,9 +583,7 @@ mod tests {
                 store
                     .read(|c| {
                         create_view(c, "o", &access)?;
-                        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {q}"))?;
-                        let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
-                        let plan = rows.collect::<Result<Vec<_>, _>>()?.join("\n");
+                        let plan = crate::server::store::query_plan(c, q, [])?;
                         c.execute_batch("DROP VIEW temp.readings")?;
                         Ok(plan)
                     })
