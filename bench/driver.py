@@ -28,14 +28,34 @@ LIMIT = 500
 THROTTLED_READS = max(10_000 // SCALE, 3 * LIMIT)
 
 
+# Pinning (BENCH_PIN=0 turns it off): every client of a server on loopback runs on CPU 0, every
+# server on the other CPUs. Left to the scheduler, a client and its server shared a CPU in some
+# runs and not in others, and a call that wakes the other CPU costs ~2x one that stays on its own
+# (the floor: 0.19-0.28 s vs 0.35-0.41 s per 5,000 on a 2-core VM), so the ratios of one run
+# measured placement. Pinned, every side pays the same cross-CPU wakeup in every run. A fleetsh
+# that serves itself (the embedded fleet: startup, idle memory, the embedded rows) has no peer
+# to keep apart from and runs on every CPU, as a user's would (pinned to one, its startup took
+# ~1 ms longer: the store opens beside the Lua state).
+CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+PIN = os.environ.get("BENCH_PIN", "1") != "0" and len(CPUS) >= 2
+CLIENT_CPUS, SERVER_CPUS = ({CPUS[0]}, set(CPUS[1:])) if PIN else (None, None)
+
+
+def pinned_to(cpus):
+    """A Popen preexec_fn that moves the child onto cpus (None: leaves it where it is)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
-def timed_child(cmd, env=None):
-    """Runs cmd to completion; returns (wall seconds, stdout)."""
+def timed_child(cmd, env=None, cpus=CLIENT_CPUS):
+    """Runs cmd to completion, on cpus (by default a client's); returns (wall seconds, stdout)."""
     start = time.perf_counter()
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=pinned_to(cpus))
     wall = time.perf_counter() - start
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
@@ -84,7 +104,7 @@ class Bench:
         # Per-call log lines cost server CPU: only when the data (and so serve.log) is kept.
         verbose = ["--log-level", "fleetsh=debug"] if os.environ.get("KEEP_BENCH_DATA") else []
         proc = subprocess.Popen([self.fleetsh, *verbose, "--data", self.tmp / name, "serve", "--listen", "127.0.0.1:0", *flags],
-                                stdout=serve_log, stderr=serve_log)
+                                stdout=serve_log, stderr=serve_log, preexec_fn=pinned_to(SERVER_CPUS))
         self.procs.append(proc)
         creds = self.tmp / name / "credentials.json"
         for _ in range(200):
@@ -101,7 +121,8 @@ class Bench:
     def start(self):
         self.serve, self.creds, self.env, _ = self.serve_on("fleet")
         self.local_env = {k: v for k, v in os.environ.items() if k not in ("VIAM_API_KEY_ID", "VIAM_API_KEY")}
-        self.floor_srv = subprocess.Popen([self.floor, "serve"], stdout=subprocess.PIPE, text=True)
+        self.floor_srv = subprocess.Popen([self.floor, "serve"], stdout=subprocess.PIPE, text=True,
+                                          preexec_fn=pinned_to(SERVER_CPUS))
         self.procs.append(self.floor_srv)
         self.floor_addr = self.floor_srv.stdout.readline().strip()
         log(f"fleetsh serve at {self.creds['address']}, floor at {self.floor_addr}, data in {self.tmp}")
@@ -131,8 +152,9 @@ class Bench:
 
     def startup(self):
         local = ["--data", self.tmp / "local"]
-        timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env)  # creates the fleet
-        f = [timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env)[0] for _ in range(max(RUNS, 20))]
+        timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env, None)  # creates the fleet
+        f = [timed_child([self.fleetsh, *local, "-e", "return 1"], self.local_env, None)[0]
+             for _ in range(max(RUNS, 20))]
         p = [timed_child([self.python, BENCH / "python_sdk.py", "startup"], self.env)[0] for _ in range(RUNS)]
         return median(f) * 1000, median(p) * 1000
 
@@ -248,7 +270,7 @@ class Embedded:
         self.b = b
         self.dir = b.tmp / "embedded"
         # Creates the fleet: credentials.json names its location and key.
-        _, out = timed_child([b.fleetsh, "--data", self.dir, "-e", "print(cloud.new_robot('seq'))"], b.local_env)
+        _, out = timed_child([b.fleetsh, "--data", self.dir, "-e", "print(cloud.new_robot('seq'))"], b.local_env, None)
         self.robot = out.strip().splitlines()[-1]
         self.loc = json.loads((self.dir / "credentials.json").read_text())["location_id"]
         proc, c, self.env, _ = b.serve_on("loopback")
@@ -257,10 +279,10 @@ class Embedded:
         log(f"embedded fleet in {self.dir}; its loopback peer at {c['address']}")
 
     def cmd(self, embedded, *args):
-        """(argv, env) of one fleetsh run on the embedded fleet or over loopback."""
+        """(argv, env, cpus) of one fleetsh run on the embedded fleet or over loopback."""
         if embedded:
-            return [self.b.fleetsh, "--data", self.dir, *map(str, args)], self.b.local_env
-        return [self.b.fleetsh, *map(str, args)], self.env
+            return [self.b.fleetsh, "--data", self.dir, *map(str, args)], self.b.local_env, None
+        return [self.b.fleetsh, *map(str, args)], self.env, CLIENT_CPUS
 
     def ids(self, embedded):
         return (self.robot, self.loc) if embedded else (self.peer["robot"], self.peer["loc"])
@@ -331,7 +353,10 @@ def table(m, startup, rates, idle, serve, throttled, data, embedded):
     cr_f, cr_p, cr_floor = rate(CONC_READS, cr[0]), rate(CONC_READS, cr[1]), rate(CONC_READS, cr[2])
     lines = [
         f"Machine: {m}. Load average at the end: {open('/proc/loadavg').read().split()[0]}. "
-        f"Medians of {RUNS} runs (startup: of {max(RUNS, 20)} for fleetsh). Rates are calls per second.",
+        f"Medians of {RUNS} runs (startup: of {max(RUNS, 20)} for fleetsh). Rates are calls per second. "
+        + (f"Clients of a server pinned to CPU {CPUS[0]}, servers to CPUs {','.join(map(str, sorted(SERVER_CPUS)))}, "
+           "the embedded fleet on every CPU."
+           if PIN else "Not pinned (BENCH_PIN=0 or one CPU)."),
         "",
         "| Workload | fleetsh | Python SDK | fleetsh vs Python | floor (bare tonic) | target | met |",
         "|---|---:|---:|---:|---:|---|---|",
@@ -371,6 +396,8 @@ def table(m, startup, rates, idle, serve, throttled, data, embedded):
 
 def main():
     fleetsh, floor, out = (Path(a).resolve() for a in sys.argv[1:4])
+    if PIN:
+        log(f"clients on CPU {CPUS[0]}, servers on CPUs {','.join(map(str, sorted(SERVER_CPUS)))}")
     b = Bench(fleetsh, floor, sys.executable)
     try:
         b.start()

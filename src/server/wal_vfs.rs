@@ -4,7 +4,8 @@
 //! passed to the default VFS untouched: the same files, locks and shared memory, so other
 //! processes (the sqlite3 CLI) share the database as before. 2,000 new_robot + 2,000
 //! update_robot: 64,364 -> 4,653 pwrite64 (strace -c -f of serve); embedded 0.338 -> 0.239 s.
-//! One write carries at most `MAX_WRITE` bytes (~31 frames of 4 KiB), the unix VFS's limit.
+//! One write carries at most `MAX_WRITE` bytes (~62 frames of the store's 2 KiB pages), the unix
+//! VFS's limit.
 //!
 //! Only files SQLite opens with SQLITE_OPEN_WAL buffer: a write that appends to the WAL is
 //! copied to a buffer while writes stay contiguous. What keeps the buffer invisible:
@@ -54,8 +55,8 @@ use rusqlite::ffi;
 const NAME: &CStr = c"fleetsh-wal";
 
 /// The most one write to the unix VFS may carry (`real_write`): a transaction bigger than this
-/// is written as it goes (frames before the commit frame are harmless in the file), ~31 pages
-/// of 4 KiB a write.
+/// is written as it goes (frames before the commit frame are harmless in the file): ~62
+/// frames of 2 KiB pages a write, ~31 of 4 KiB.
 const MAX_WRITE: usize = 0x1ffff;
 
 /// wal.c's WAL_FRAME_HDRSIZE.
