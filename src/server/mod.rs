@@ -10,6 +10,7 @@ mod billing;
 mod bootstrap;
 mod call;
 mod certificates;
+mod checkpointer;
 pub mod clock;
 mod data;
 mod data_pipelines;
