@@ -10,13 +10,16 @@
 //! A checkpoint changes no data, and SQLite makes one safe to stop at any point (kill -9
 //! included): the WAL keeps every frame until a later writer restarts it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
+
+/// How the thread opens its connection: the store's own way (its VFS, its busy timeout).
+pub type Open = fn(&Path) -> rusqlite::Result<Connection>;
 
 /// Commits between checkpoints: a new_robot writes ~10 frames, so ~2,500 frames (~5 MB) a
 /// checkpoint, well under the writer's autocheckpoint at 10,000 frames.
@@ -26,7 +29,7 @@ pub const EVERY: u64 = 250;
 /// run never starts it).
 pub struct Checkpointer {
     path: PathBuf,
-    open: fn(&std::path::Path) -> rusqlite::Result<Connection>,
+    open: Open,
     commits: AtomicU64,
     worker: Mutex<Option<Worker>>,
 }
@@ -39,7 +42,7 @@ struct Worker {
 
 impl Checkpointer {
     /// For the database at `path`, opened with `open` (the store's own way to open it).
-    pub fn new(path: PathBuf, open: fn(&std::path::Path) -> rusqlite::Result<Connection>) -> Self {
+    pub fn new(path: PathBuf, open: Open) -> Self {
         Self {
             path,
             open,
@@ -102,11 +105,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(
-    path: &std::path::Path,
-    open: fn(&std::path::Path) -> rusqlite::Result<Connection>,
-    asked: Receiver<()>,
-) {
+fn run(path: &Path, open: Open, asked: Receiver<()>) {
     let conn = match open(path) {
         Ok(c) => c,
         Err(e) => {

@@ -977,7 +977,7 @@ mod tests {
             PAGE_SIZE,
             "reopened"
         );
-        // A fleet created before the change: 4 KiB pages, in WAL mode, with a machine in it.
+        // A fleet created before the change: 4 KiB pages, fixed when WAL mode wrote its header.
         let old = dir.path().join("old.db");
         {
             let conn = Connection::open(&old).unwrap();
