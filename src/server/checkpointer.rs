@@ -16,11 +16,6 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
-
-/// How the thread opens its connection: the store's own way (its VFS, its busy timeout).
-pub type Open = fn(&Path) -> rusqlite::Result<Connection>;
-
 /// Commits between checkpoints: a new_robot writes ~10 frames, so ~2,500 frames (~5 MB) a
 /// checkpoint, well under the writer's autocheckpoint at 10,000 frames.
 pub const EVERY: u64 = 250;
@@ -29,7 +24,6 @@ pub const EVERY: u64 = 250;
 /// run never starts it).
 pub struct Checkpointer {
     path: PathBuf,
-    open: Open,
     commits: AtomicU64,
     worker: Mutex<Option<Worker>>,
 }
@@ -41,11 +35,10 @@ struct Worker {
 }
 
 impl Checkpointer {
-    /// For the database at `path`, opened with `open` (the store's own way to open it).
-    pub fn new(path: PathBuf, open: Open) -> Self {
+    /// For the database at `path`.
+    pub fn new(path: PathBuf) -> Self {
         Self {
             path,
-            open,
             commits: AtomicU64::new(0),
             worker: Mutex::new(None),
         }
@@ -71,10 +64,10 @@ impl Checkpointer {
 
     fn start(&self) -> Option<Worker> {
         let (wake, asked) = mpsc::sync_channel(1);
-        let (path, open) = (self.path.clone(), self.open);
+        let path = self.path.clone();
         let thread = std::thread::Builder::new()
             .name("fleetsh-checkpoint".into())
-            .spawn(move || run(&path, open, asked));
+            .spawn(move || run(&path, asked));
         match thread {
             Ok(thread) => Some(Worker { wake, thread }),
             Err(e) => {
@@ -105,8 +98,8 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(path: &Path, open: Open, asked: Receiver<()>) {
-    let conn = match open(path) {
+fn run(path: &Path, asked: Receiver<()>) {
+    let conn = match super::store::open_checkpointer(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "the WAL checkpoint thread cannot open the database; commits checkpoint inline");

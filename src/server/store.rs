@@ -581,7 +581,7 @@ fn open_reader(path: &Path) -> ApiResult<Connection> {
 
 /// The checkpoint thread's connection (checkpointer.rs): it waits out another checkpoint's lock
 /// rather than failing at once.
-fn open_checkpointer(path: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn open_checkpointer(path: &Path) -> rusqlite::Result<Connection> {
     let conn = open_file(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
@@ -668,9 +668,7 @@ impl Store {
                 seen.grants.store(true, Ordering::Relaxed);
             }
         }))?;
-        let checkpointer = path
-            .clone()
-            .map(|p| super::checkpointer::Checkpointer::new(p, open_checkpointer));
+        let checkpointer = path.clone().map(super::checkpointer::Checkpointer::new);
         Ok(Self {
             writer: Mutex::new(conn),
             path,
