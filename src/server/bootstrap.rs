@@ -140,7 +140,7 @@ pub fn ensure(api: &Api) -> anyhow::Result<Bootstrap> {
     Ok(b)
 }
 
-fn owner_key(tx: &rusqlite::Transaction<'_>, org_id: &str) -> ApiResult<(String, String)> {
+fn owner_key(tx: &store::Tx<'_>, org_id: &str) -> ApiResult<(String, String)> {
     let (id, key) = keys::insert_key(tx, org_id, "fleetsh local owner")?;
     roles::insert_grant(
         tx,

@@ -7,7 +7,7 @@
 //! so tokens, deadlines and the scripts' own `time.now()` agree with the fleet. Log entries
 //! keep the times their parts reported (a part's clock is its own).
 
-use rusqlite::Transaction;
+use super::store::Tx;
 
 use super::error::ApiResult;
 
@@ -34,7 +34,7 @@ fn is_time_column(name: &str, ty: &str) -> bool {
 }
 
 /// Makes every stored time of the fleet `nanos` older; returns how many values moved.
-pub fn advance(tx: &Transaction<'_>, nanos: i64) -> ApiResult<usize> {
+pub fn advance(tx: &Tx<'_>, nanos: i64) -> ApiResult<usize> {
     let tables: Vec<String> = tx
         .prepare_cached(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \

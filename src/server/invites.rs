@@ -3,14 +3,14 @@
 
 use std::io::Write;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
 use super::orgs::load_org;
 use super::roles::{self, GrantRow};
-use super::store::{exec, now, row, to_ts};
+use super::store::{Tx, exec, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
@@ -53,7 +53,7 @@ fn invite_grant(c: &Connection, org_id: &str, a: &Authorization) -> ApiResult<Gr
     roles::validate(c, &a)
 }
 
-fn insert_invite_grant(tx: &Transaction<'_>, email: &str, g: &GrantRow) -> ApiResult<()> {
+fn insert_invite_grant(tx: &Tx<'_>, email: &str, g: &GrantRow) -> ApiResult<()> {
     exec(tx,
         "INSERT OR IGNORE INTO invite_authorizations(org_id, email, role, resource_type, resource_id)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -243,7 +243,7 @@ pub fn resend_organization_invite(
 
 /// Removes the pending invite of `email` and returns what it granted, for the admin API's
 /// AcceptInvite (members.rs makes the member).
-pub(super) fn take(tx: &Transaction<'_>, org_id: &str, email: &str) -> ApiResult<Vec<GrantRow>> {
+pub(super) fn take(tx: &Tx<'_>, org_id: &str, email: &str) -> ApiResult<Vec<GrantRow>> {
     require_pending(tx, org_id, email)?;
     let grants = invite_grants(tx, org_id, email)?;
     exec(

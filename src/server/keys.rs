@@ -1,13 +1,13 @@
 //! API keys. A key lives in one organization and holds grants (roles.rs); only its SHA-256
 //! is stored, so the key text is shown once, in the reply that creates it.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
 use super::roles::{self, GrantRow};
-use super::store::{exec, found, row, to_ts};
+use super::store::{Tx, exec, found, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub fn create_key(
@@ -56,7 +56,7 @@ pub fn create_key(
 
 /// A new key in `org_id` holding `grants` (their identity fields are replaced by the key's).
 fn new_key_with(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     org_id: &str,
     name: &str,
     grants: &[GrantRow],
@@ -117,7 +117,7 @@ fn require_owner_of_grants(c: &Connection, who: &Principal, key: &KeyRow) -> Api
 }
 
 /// Deletes key `id` and its grants; refuses to leave any organization without an owner.
-fn remove_key(tx: &Transaction<'_>, id: &str, key: &KeyRow) -> ApiResult<()> {
+fn remove_key(tx: &Tx<'_>, id: &str, key: &KeyRow) -> ApiResult<()> {
     exec(
         tx,
         "DELETE FROM authorizations WHERE identity_id = ?1",
@@ -289,11 +289,7 @@ pub fn get_robot_api_keys(
 }
 
 /// Creates a key row (no grants); returns (id, key). Only the key's hash is stored.
-pub fn insert_key(
-    tx: &rusqlite::Transaction<'_>,
-    org_id: &str,
-    name: &str,
-) -> ApiResult<(String, String)> {
+pub fn insert_key(tx: &Tx<'_>, org_id: &str, name: &str) -> ApiResult<(String, String)> {
     use super::store::{hash_secret, new_id, new_secret, now};
     let id = new_id();
     let key = new_secret(32);

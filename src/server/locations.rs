@@ -1,15 +1,15 @@
 //! Locations (nested, one organization each) and their secrets.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
-use super::store::{exec, found, new_id, new_secret, now, row, to_ts};
+use super::store::{Tx, exec, found, new_id, new_secret, now, row, to_ts};
 use crate::proto::viam::app::v1::*;
 
 pub fn insert_location(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     org_id: &str,
     name: &str,
     parent: Option<&str>,
@@ -24,7 +24,7 @@ pub fn insert_location(
     Ok(id)
 }
 
-fn insert_secret(tx: &Transaction<'_>, location_id: &str) -> ApiResult<()> {
+fn insert_secret(tx: &Tx<'_>, location_id: &str) -> ApiResult<()> {
     exec(
         tx,
         "INSERT INTO location_secrets(id, location_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",

@@ -4,13 +4,13 @@
 //! Viam's API has no call for this (a person accepts an invite in the web app): the admin API
 //! (admin.rs) calls it, for invites (AcceptInvite) or directly (AddMember).
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::authz::{ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult, required};
 use super::invites;
 use super::roles::{self, GrantRow};
-use super::store::{exec, new_id, now, row};
+use super::store::{Tx, exec, new_id, now, row};
 
 /// The address as stored: a known user's address as it is (the fleet's own admin is
 /// admin@localhost, which the format check refuses), any other one checked and lower-cased.
@@ -62,12 +62,7 @@ pub fn grant(
 
 /// Makes `email` (as `email_of` returns it) a member of `org_id` holding `grants`; returns
 /// its user id. A member already is ALREADY_EXISTS.
-pub fn add(
-    tx: &Transaction<'_>,
-    org_id: &str,
-    email: &str,
-    grants: &[GrantRow],
-) -> ApiResult<String> {
+pub fn add(tx: &Tx<'_>, org_id: &str, email: &str, grants: &[GrantRow]) -> ApiResult<String> {
     let user_id = match user_of(tx, email)? {
         Some(id) => id,
         None => {

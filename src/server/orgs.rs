@@ -1,16 +1,16 @@
 //! Organizations and their members.
 
 use prost::Message;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Identity, Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult, required};
-use super::store::{exec, found, new_id, now, row, to_ts};
+use super::store::{Tx, exec, found, new_id, now, row, to_ts};
 use super::{invites, roles};
 use crate::proto::viam::app::v1::*;
 
-pub fn insert_org(tx: &Transaction<'_>, name: &str, namespace: Option<&str>) -> ApiResult<String> {
+pub fn insert_org(tx: &Tx<'_>, name: &str, namespace: Option<&str>) -> ApiResult<String> {
     let id = new_id();
     exec(
         tx,
@@ -20,7 +20,7 @@ pub fn insert_org(tx: &Transaction<'_>, name: &str, namespace: Option<&str>) -> 
     Ok(id)
 }
 
-pub fn insert_member(tx: &Transaction<'_>, org_id: &str, user_id: &str) -> ApiResult<()> {
+pub fn insert_member(tx: &Tx<'_>, org_id: &str, user_id: &str) -> ApiResult<()> {
     exec(
         tx,
         "INSERT OR IGNORE INTO members(org_id, user_id, date_added) VALUES (?1, ?2, ?3)",

@@ -2,13 +2,13 @@
 //! round-trips exactly), edit history, main-part rule, restart flag and secrets.
 
 use prost::Message;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Identity, Perm, Principal, Scope};
 use super::error::{ApiError, ApiResult, required};
 use super::robots::online;
-use super::store::{exec, found, from_ts, new_id, new_secret, now, row, to_ts};
+use super::store::{Tx, exec, found, from_ts, new_id, new_secret, now, row, to_ts};
 use super::structs::{json_to_struct, struct_to_json};
 use crate::proto::viam::app::v1::*;
 
@@ -671,7 +671,7 @@ pub fn delete_robot_part_secret(
     })
 }
 
-fn insert_secret(tx: &Transaction<'_>, part_id: &str) -> ApiResult<()> {
+fn insert_secret(tx: &Tx<'_>, part_id: &str) -> ApiResult<()> {
     exec(
         tx,
         "INSERT INTO part_secrets(id, part_id, secret, created_on) VALUES (?1, ?2, ?3, ?4)",
@@ -681,12 +681,7 @@ fn insert_secret(tx: &Transaction<'_>, part_id: &str) -> ApiResult<()> {
 }
 
 /// Creates a part with an empty config and one secret; returns its id.
-pub fn insert_part(
-    tx: &Transaction<'_>,
-    robot_id: &str,
-    name: &str,
-    main: bool,
-) -> ApiResult<String> {
+pub fn insert_part(tx: &Tx<'_>, robot_id: &str, name: &str, main: bool) -> ApiResult<String> {
     let id = new_id();
     let t = now();
     let empty = prost_types::Struct::default().encode_to_vec();

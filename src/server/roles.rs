@@ -2,12 +2,12 @@
 //! an API key. Also the one validation of an incoming `Authorization` and the one conversion
 //! of a stored grant back to the wire, which keys.rs and invites.rs reuse.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Api;
 use super::authz::{Perm, Principal, ResourceType, Role, Scope};
 use super::error::{ApiError, ApiResult};
-use super::store::{exec, row};
+use super::store::{Tx, exec, row};
 use crate::proto::viam::app::v1::*;
 
 pub const USER: &str = "user";
@@ -214,7 +214,7 @@ pub fn remove_role(
 }
 
 /// Deletes the stored grant `g`, or NOT_FOUND naming it.
-fn delete_grant(tx: &Transaction<'_>, g: &GrantRow) -> ApiResult<()> {
+fn delete_grant(tx: &Tx<'_>, g: &GrantRow) -> ApiResult<()> {
     let n = exec(
         tx,
         "DELETE FROM authorizations WHERE org_id = ?1 AND identity_id = ?2 AND role = ?3
@@ -278,7 +278,7 @@ pub fn change_role(
 }
 
 /// FAILED_PRECONDITION (which rolls the transaction back) when `org_id` has no owner left.
-pub fn ensure_owner_left(tx: &Transaction<'_>, org_id: &str) -> ApiResult<()> {
+pub fn ensure_owner_left(tx: &Tx<'_>, org_id: &str) -> ApiResult<()> {
     let owners: i64 = row(
         tx,
         "SELECT COUNT(*) FROM authorizations WHERE org_id = ?1 AND role = 'owner'
@@ -401,7 +401,7 @@ pub fn check_permissions(
 
 /// Records a grant; granting what is already held is a no-op.
 pub fn insert_grant(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     org_id: &str,
     identity_id: &str,
     identity_type: &str,
