@@ -580,7 +580,7 @@ struct RollbackUnlessEnded<'c>(&'c Connection);
 impl Drop for RollbackUnlessEnded<'_> {
     fn drop(&mut self) {
         if !self.0.is_autocommit() {
-            // A failed ROLLBACK leaves nothing to undo: SQLite has rolled back already.
+            // A drop cannot report a failed ROLLBACK: the next write tries again (`write`).
             let _ = self.0.execute_batch("ROLLBACK");
         }
     }
@@ -590,6 +590,10 @@ impl Drop for RollbackUnlessEnded<'_> {
 /// COMMIT are cached statements: rusqlite's `Transaction` parses both on every write (~2% of
 /// a new_robot).
 fn write<T>(conn: &Connection, f: impl FnOnce(&Tx<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    if !conn.is_autocommit() {
+        // A transaction left open by a ROLLBACK that failed in a drop: undone before this one.
+        conn.execute_batch("ROLLBACK")?;
+    }
     conn.prepare_cached("BEGIN")?.execute([])?;
     let _open = RollbackUnlessEnded(conn);
     let out = f(&Tx(conn))?;
@@ -996,6 +1000,22 @@ mod tests {
             })
             .unwrap();
         assert_eq!(keys, ["kept"]);
+        // A transaction a failed ROLLBACK left open is undone by the next write, not joined.
+        s.lock()
+            .execute_batch("BEGIN; INSERT INTO meta(key, value) VALUES ('left', x'00')")
+            .unwrap();
+        s.tx(|c| insert(c, "after")).unwrap();
+        let left: i64 = s
+            .read(|c| {
+                Ok(row(
+                    c,
+                    "SELECT count(*) FROM meta WHERE key = 'left'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]
