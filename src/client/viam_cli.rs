@@ -178,13 +178,17 @@ mod tests {
         write(
             dir,
             "cli_profiles.json",
-            r#"{"ci":{"Name":"ci","APIKey":{"key_id":"k2","key_crypto":"s2"}}}"#,
+            r#"{"ci":{"Name":"ci","APIKey":{"key_id":"k2","key_crypto":"secret-of-k2"}}}"#,
         );
         let l = find_in(dir, Some("ci")).unwrap().unwrap();
         assert_eq!(l.key.id, "k2");
         assert!(l.path.ends_with("cli_profiles.json"));
         // A profile that is nowhere falls back to the default login, as the CLI does.
         assert_eq!(find_in(dir, Some("gone")).unwrap().unwrap().key.id, "k0");
-        assert!(!format!("{l:?}").contains("s2"), "Debug hides the key");
+        // A secret no temp dir's name can hold (a bare "s2" once matched the random path).
+        assert!(
+            !format!("{l:?}").contains("secret-of-k2"),
+            "Debug hides the key"
+        );
     }
 }
