@@ -4,10 +4,12 @@
 //! instructions for GetRobot); a call decodes only its own small set.
 //!
 //! A set keeps only the options that change what a message is (a map's entry, an unpacked
-//! repeated field, an enum's aliases): prost-reflect interprets any option it meets against
-//! descriptor.proto, and for a set without it builds its global pool of every well-known type,
-//! most of a first call's descriptor work. File, service, method and other options (go_package,
-//! google.api.http, tags) are read by nothing at run time.
+//! repeated field, an enum's aliases). File, service, method and other options (go_package,
+//! google.api.http, tags) are read by nothing at run time. prost-reflect interprets every
+//! option it meets against descriptor.proto's option messages, and takes them from its global
+//! pool of every well-known type (built at first use) when the set lacks them: a set that keeps
+//! an option (nearly all do: google.protobuf.Struct is a map) carries those three messages,
+//! with only the fields kept, instead.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -17,6 +19,15 @@ use prost_types::{
     DescriptorProto, EnumDescriptorProto, EnumOptions, FieldDescriptorProto, FieldOptions,
     FileDescriptorProto, FileDescriptorSet, MessageOptions,
 };
+
+const DESCRIPTOR_PROTO: &str = "google/protobuf/descriptor.proto";
+
+/// The options a set may keep: descriptor.proto's option message and the one field of it.
+const SHAPE_OPTIONS: [(&str, &str); 3] = [
+    ("MessageOptions", "map_entry"),
+    ("FieldOptions", "packed"),
+    ("EnumOptions", "allow_alias"),
+];
 
 /// A top-level type: (file index, is a message, index in the file's messages or enums).
 type Top = (usize, bool, usize);
@@ -69,6 +80,7 @@ fn method_set(
     fi: usize,
     si: usize,
     mi: usize,
+    option_messages: &FileDescriptorProto,
 ) -> anyhow::Result<FileDescriptorSet> {
     let method = &fds.file[fi].service[si].method[mi];
     let mut todo = vec![
@@ -137,7 +149,59 @@ fn method_set(
         }
         out.file.push(file);
     }
+    if out.file.iter().any(keeps_options)
+        && !files
+            .iter()
+            .any(|&f| fds.file[f].name() == DESCRIPTOR_PROTO)
+    {
+        out.file.push(option_messages.clone());
+    }
     Ok(out)
+}
+
+/// descriptor.proto with only `SHAPE_OPTIONS`: what prost-reflect reads a kept option with.
+fn option_messages(fds: &FileDescriptorSet) -> anyhow::Result<FileDescriptorProto> {
+    let src = fds
+        .file
+        .iter()
+        .find(|f| f.name() == DESCRIPTOR_PROTO)
+        .ok_or_else(|| anyhow::anyhow!("{DESCRIPTOR_PROTO} is not in the descriptor set"))?;
+    let mut message_type = Vec::new();
+    for (message, field) in SHAPE_OPTIONS {
+        let m = src
+            .message_type
+            .iter()
+            .find(|m| m.name() == message)
+            .ok_or_else(|| anyhow::anyhow!("{DESCRIPTOR_PROTO} lacks {message}"))?;
+        let f = m
+            .field
+            .iter()
+            .find(|f| f.name() == field)
+            .ok_or_else(|| anyhow::anyhow!("{DESCRIPTOR_PROTO} lacks {message}.{field}"))?;
+        message_type.push(DescriptorProto {
+            name: m.name.clone(),
+            field: vec![f.clone()],
+            ..Default::default()
+        });
+    }
+    Ok(FileDescriptorProto {
+        name: src.name.clone(),
+        package: src.package.clone(),
+        syntax: src.syntax.clone(),
+        message_type,
+        ..Default::default()
+    })
+}
+
+/// Whether `file` still holds an option after the trimming above.
+fn keeps_options(file: &FileDescriptorProto) -> bool {
+    fn message(m: &DescriptorProto) -> bool {
+        m.options.is_some()
+            || m.field.iter().any(|f| f.options.is_some())
+            || m.nested_type.iter().any(message)
+            || m.enum_type.iter().any(|e| e.options.is_some())
+    }
+    file.message_type.iter().any(message) || file.enum_type.iter().any(|e| e.options.is_some())
 }
 
 /// `m` and its nested types with only the options that shape their values (module comment).
@@ -185,12 +249,13 @@ fn enum_shape_options_only(e: &mut EnumDescriptorProto) {
 /// (`METHOD_SETS`: `("pkg.Service/Method", start, end)` sorted by name) into `out`.
 pub fn write_all(fds: &FileDescriptorSet, out: &Path) -> anyhow::Result<()> {
     let owners = owners(fds);
+    let option_messages = option_messages(fds)?;
     let mut index = Vec::new();
     let mut blob = Vec::new();
     for (fi, f) in fds.file.iter().enumerate() {
         for (si, s) in f.service.iter().enumerate() {
             for (mi, m) in s.method.iter().enumerate() {
-                let set = method_set(fds, &owners, fi, si, mi)?;
+                let set = method_set(fds, &owners, fi, si, mi, &option_messages)?;
                 let start = blob.len();
                 prost::Message::encode(&set, &mut blob)?;
                 let service = match f.package() {

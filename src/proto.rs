@@ -254,10 +254,26 @@ mod tests {
                 assert_eq!(own.parent_pool().services().count(), 1, "{name}");
                 assert_eq!(own.is_server_streaming(), full.is_server_streaming());
                 assert_eq!(own.is_client_streaming(), full.is_client_streaming());
-                // Options that shape no value are left out (build/method_sets.rs): an
-                // option makes prost-reflect build its pool of every well-known type.
-                for f in own.parent_pool().file_descriptor_protos() {
+                // Options that shape no value are left out, and those kept are read with
+                // the set's own option messages (build/method_sets.rs): without them,
+                // prost-reflect builds its global pool of every well-known type to read them.
+                let pool = own.parent_pool();
+                for f in pool.file_descriptor_protos() {
                     assert!(f.options.is_none(), "{name}: {} keeps options", f.name());
+                }
+                let kept = pool.all_messages().any(|m| {
+                    m.descriptor_proto().options.is_some()
+                        || m.fields()
+                            .any(|f| f.field_descriptor_proto().options.is_some())
+                }) || pool
+                    .all_enums()
+                    .any(|e| e.enum_descriptor_proto().options.is_some());
+                for option in ["MessageOptions", "FieldOptions", "EnumOptions"] {
+                    let full = format!("google.protobuf.{option}");
+                    assert!(
+                        !kept || pool.get_message_by_name(&full).is_some(),
+                        "{name} keeps an option without {full}, which reads it"
+                    );
                 }
                 for (a, b) in [(own.input(), full.input()), (own.output(), full.output())] {
                     same_message(&a, &b, &mut Vec::new());
