@@ -93,11 +93,9 @@ def median(xs):
 
 def in_turn(i, sides):
     """The two sides of run i, the first side first in even runs and second in odd ones. A call
-    right after the other side's same call finds the serve's caches warm from it: with fleetsh
-    always first, the serve's time for a list_robots of 10,000 machines was 8-13 ms for
-    fleetsh's call and 4-6 ms for the Python SDK's right after it (KEEP_BENCH_DATA's micros), and
-    after an idle second the same call took 4 ms warm, 20 ms cold. An even RUNS gives each side
-    the same share of both places."""
+    right after the other side's same call finds the serve's memory warm from it (the README's
+    "Latest figures" has the serve's micros), so neither side may always go second. An even RUNS
+    gives each side the same share of both places."""
     return sides if i % 2 == 0 else sides[::-1]
 
 

@@ -2,7 +2,7 @@
 //! buffer after sleeps of growing length, with a loop that touches no memory as the control
 //! (see the README, "Latest figures": why the bench alternates the order of a pair).
 //!
-//!     cargo run --release --example memwalk [MiB, default 4]
+//!     cargo run --release --example memwalk [MiB, a power of two, default 4]
 //!
 //! On Linux, `HUGE=1` asks for transparent huge pages on the buffer first (`madvise`), which
 //! shows whether page walks are what the sleep made slow.
@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 const HUGE: usize = 2 << 20;
 
 fn main() {
-    let mib: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse().expect("MiB: a whole number"))
-        .unwrap_or(4);
+    let mib = match std::env::args().nth(1).map(|a| a.parse::<usize>()) {
+        None => 4,
+        Some(Ok(m)) if m.is_power_of_two() => m,
+        Some(_) => {
+            eprintln!("memwalk: give the buffer's size in MiB as a power of two (1, 2, 4, ...)");
+            std::process::exit(2);
+        }
+    };
     let n = mib * 1024 * 1024 / 8;
     // Room to start the chain on a 2 MiB boundary, where a huge page can back it.
     let mut backing = vec![0u64; n + HUGE / 8];
@@ -26,7 +30,8 @@ fn main() {
     if std::env::var_os("HUGE").is_some() {
         advise_huge(chain);
     }
-    // A multiplicative step over the buffer: every read lands far from the last.
+    // A linear congruential step modulo n: with n a power of two, the multiplier 1 mod 4 and
+    // the increment odd, it visits every slot once per cycle, each far from the last.
     for (i, next) in chain.iter_mut().enumerate() {
         *next = (i as u64).wrapping_mul(2_654_435_761).wrapping_add(12_345) % n as u64;
     }
